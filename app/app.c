@@ -1,0 +1,217 @@
+#include "app/app.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <yder.h>
+
+#include "app/logging.h"
+#include "models/purchase.h"
+
+/* Largest request line plus headers MHD buffers per connection; beyond it
+ * MHD answers 414 or 431 itself. */
+#define APP_CONNECTION_MEMORY (32 * 1024)
+/* These routes take no body; anything larger is cut off by Ulfius. */
+#define APP_MAX_BODY (64 * 1024)
+/* Time for the last responses to leave the socket once none is in flight. */
+#define APP_DRAIN_GRACE_MS 100
+/* How often the watcher retries a database that does not answer. */
+#define APP_WATCH_INTERVAL_S 1
+
+static void sleep_ms(long ms) {
+  struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}
+
+struct app *app_new(struct config *config, char *err, size_t err_len) {
+  struct app *app = calloc(1, sizeof(*app));
+  struct app *result = NULL;
+  struct db_options options;
+
+  if (app == NULL) {
+    snprintf(err, err_len, "out of memory");
+    goto done;
+  }
+  app->config = *config;
+  memset(config, 0, sizeof(*config));
+  atomic_init(&app->tracker.in_flight, 0);
+  atomic_init(&app->tracker.draining, false);
+  atomic_init(&app->indexes_ready, false);
+  pthread_mutex_init(&app->watcher_lock, NULL);
+  pthread_cond_init(&app->watcher_wake, NULL);
+
+  options.uri = app->config.mongodb_uri;
+  options.timeout_ms = app->config.db_timeout_ms;
+  options.query_timeout_ms = app->config.db_query_timeout_ms;
+  options.app_name = "purchases";
+  app->db = db_new(&options, err, err_len);
+  if (app->db == NULL) {
+    goto done;
+  }
+  result = app;
+  app = NULL;
+
+done:
+  app_destroy(app);
+  return result;
+}
+
+enum model_status app_check_database(struct app *app) {
+  enum model_status status = db_ping(app->db);
+  if (status == MODEL_OK && !atomic_load(&app->indexes_ready)) {
+    if (purchase_store_ensure_indexes(app->db) == MODEL_OK &&
+        !atomic_exchange(&app->indexes_ready, true)) {
+      y_log_message(Y_LOG_LEVEL_INFO, "database answers%s; indexes ensured",
+                    db_is_ferretdb(app->db) ? " (FerretDB)" : "");
+    }
+  }
+  return status;
+}
+
+static void *watcher_main(void *data) {
+  struct app *app = data;
+  bool warned = false;
+
+  pthread_mutex_lock(&app->watcher_lock);
+  while (!app->watcher_stop) {
+    pthread_mutex_unlock(&app->watcher_lock);
+    enum model_status status = app_check_database(app);
+    if (status == MODEL_OK && atomic_load(&app->indexes_ready)) {
+      pthread_mutex_lock(&app->watcher_lock);
+      break;
+    }
+    if (!warned) {
+      y_log_message(Y_LOG_LEVEL_WARNING, "database not ready (%s); retrying every %d s",
+                    model_status_name(status), APP_WATCH_INTERVAL_S);
+      warned = true;
+    }
+    pthread_mutex_lock(&app->watcher_lock);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += APP_WATCH_INTERVAL_S;
+    while (!app->watcher_stop &&
+           pthread_cond_timedwait(&app->watcher_wake, &app->watcher_lock, &until) == 0) {
+    }
+  }
+  pthread_mutex_unlock(&app->watcher_lock);
+  return NULL;
+}
+
+/* libmicrohttpd's own messages (bad requests, resource limits) into yder. */
+static void mhd_log(void *cls, const char *format, va_list args) {
+  char message[256];
+  (void)cls;
+  vsnprintf(message, sizeof(message), format, args);
+  message[strcspn(message, "\r\n")] = '\0';
+  y_log_message(Y_LOG_LEVEL_WARNING, "http: %s", message);
+}
+
+bool app_start(struct app *app, char *err, size_t err_len) {
+  struct sockaddr_in *bind_address = &app->bind_address;
+
+  memset(bind_address, 0, sizeof(*bind_address));
+  bind_address->sin_family = AF_INET;
+  bind_address->sin_port = htons((uint16_t)app->config.port);
+  inet_pton(AF_INET, app->config.bind_address, &bind_address->sin_addr);
+
+  if (ulfius_init_instance(&app->instance, app->config.port, bind_address, NULL) != U_OK) {
+    snprintf(err, err_len, "cannot initialise the HTTP server");
+    return false;
+  }
+  app->instance_ready = true;
+  app->instance.max_post_body_size = APP_MAX_BODY;
+  if (routes_register(app) != 0) {
+    snprintf(err, err_len, "cannot register the routes");
+    return false;
+  }
+
+  /* Ulfius's defaults plus explicit limits: one thread per connection (a
+   * request blocks on MongoDB), poll() rather than select() so descriptors
+   * above 1024 work, and an inter-thread channel so we can quiesce. */
+  unsigned int flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                       MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+  struct MHD_OptionItem options[] = {
+      /* MHD wants its logger first, or earlier options log elsewhere. */
+      {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL},
+      {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)mhd_request_completed, NULL},
+      {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)ulfius_uri_logger, NULL},
+      {MHD_OPTION_SOCK_ADDR, 0, bind_address},
+      {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)app->config.connection_timeout_s, NULL},
+      {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)app->config.max_connections, NULL},
+      {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)APP_CONNECTION_MEMORY, NULL},
+      {MHD_OPTION_END, 0, NULL},
+  };
+  if (ulfius_start_framework_with_mhd_options(&app->instance, flags, options) != U_OK) {
+    snprintf(err, err_len, "cannot listen on %s:%u (is the port in use?)", app->config.bind_address,
+             app->config.port);
+    return false;
+  }
+  app->serving = true;
+
+  if (pthread_create(&app->watcher, NULL, watcher_main, app) != 0) {
+    snprintf(err, err_len, "cannot start the database watcher");
+    return false;
+  }
+  app->watcher_running = true;
+  return true;
+}
+
+void app_stop(struct app *app) {
+  if (app == NULL) {
+    return;
+  }
+  if (app->serving) {
+    MHD_socket listen_fd;
+    long waited_ms = 0;
+    long limit_ms = (long)app->config.shutdown_timeout_s * 1000;
+
+    atomic_store(&app->tracker.draining, true);
+    listen_fd = MHD_quiesce_daemon(app->instance.mhd_daemon);
+    while (atomic_load(&app->tracker.in_flight) > 0 && waited_ms < limit_ms) {
+      sleep_ms(10);
+      waited_ms += 10;
+    }
+    unsigned int left = atomic_load(&app->tracker.in_flight);
+    if (left > 0) {
+      y_log_message(Y_LOG_LEVEL_WARNING, "shutdown: %u request(s) still running after %u s", left,
+                    app->config.shutdown_timeout_s);
+    } else {
+      sleep_ms(APP_DRAIN_GRACE_MS);
+    }
+    ulfius_stop_framework(&app->instance);
+    if (listen_fd != MHD_INVALID_SOCKET) {
+      close(listen_fd);
+    }
+    app->serving = false;
+  }
+  if (app->watcher_running) {
+    pthread_mutex_lock(&app->watcher_lock);
+    app->watcher_stop = true;
+    pthread_cond_signal(&app->watcher_wake);
+    pthread_mutex_unlock(&app->watcher_lock);
+    pthread_join(app->watcher, NULL);
+    app->watcher_running = false;
+  }
+}
+
+void app_destroy(struct app *app) {
+  if (app == NULL) {
+    return;
+  }
+  app_stop(app);
+  if (app->instance_ready) {
+    ulfius_clean_instance(&app->instance);
+  }
+  db_destroy(app->db);
+  pthread_cond_destroy(&app->watcher_wake);
+  pthread_mutex_destroy(&app->watcher_lock);
+  config_cleanup(&app->config);
+  free(app);
+}

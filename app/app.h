@@ -1,0 +1,64 @@
+#ifndef PURCHASES_APP_APP_H
+#define PURCHASES_APP_APP_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <netinet/in.h>
+#include <ulfius.h>
+
+#include "app/config.h"
+#include "middleware/request.h"
+#include "models/db.h"
+#include "routes/routes.h"
+
+/* The service: created once in main, passed as user_data to every endpoint,
+ * destroyed once. Nothing else in the process is mutable and global. */
+struct app {
+  struct config config;
+  struct db *db;
+  struct request_tracker tracker;
+  struct _u_instance instance;
+  struct sockaddr_in bind_address; /* Ulfius keeps a pointer to it */
+  bool instance_ready;             /* ulfius_init_instance succeeded */
+  bool serving;                    /* the HTTP daemon runs */
+  struct route_scope scopes[ROUTES_MAX_SCOPES];
+  size_t scope_count;
+  struct route_scope unknown_scope;
+
+  /* The watcher thread retries the database until it answers, then ensures
+   * the indexes, so a database that is down at start needs no restart. */
+  pthread_t watcher;
+  bool watcher_running;
+  pthread_mutex_t watcher_lock;
+  pthread_cond_t watcher_wake;
+  bool watcher_stop;
+  atomic_bool indexes_ready;
+};
+
+/* Creates the app from a loaded config, whose contents it takes over (the
+ * caller's struct is zeroed). Nothing listens or connects yet. Returns NULL
+ * and a one-line reason in err when the config cannot be used (a bad
+ * MONGODB_URI). The caller owns the app and frees it with app_destroy(). */
+struct app *app_new(struct config *config, char *err, size_t err_len);
+
+/* Registers the routes, starts listening, and starts the database watcher.
+ * Returns false with a reason in err (port taken, ...). */
+bool app_start(struct app *app, char *err, size_t err_len);
+
+/* Ordered stop: refuse new connections, let requests in flight finish for up
+ * to PURCHASES_SHUTDOWN_TIMEOUT_S, stop the HTTP daemon, stop the watcher.
+ * Safe to call on an app that never started. */
+void app_stop(struct app *app);
+
+/* Releases everything app_new() and app_start() created. Calls app_stop()
+ * first if needed. NULL is ignored. */
+void app_destroy(struct app *app);
+
+/* Pings the database and, the first time it answers, ensures the indexes.
+ * Returns the ping's status: MODEL_OK or MODEL_UNAVAILABLE. Thread-safe. */
+enum model_status app_check_database(struct app *app);
+
+#endif

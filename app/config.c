@@ -1,0 +1,163 @@
+#include "app/config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+#include <yder.h>
+
+/* One configuration variable: its name, default, bounds (for numbers) and
+ * the function that parses and validates it into the config struct. */
+struct config_entry {
+  const char *name;
+  const char *default_value;
+  uint32_t min;
+  uint32_t max;
+  size_t offset;
+  bool (*parse)(const struct config_entry *entry, const char *value, struct config *config,
+                char *err, size_t err_len);
+  const char *help;
+};
+
+static bool parse_uint(const struct config_entry *entry, const char *value, struct config *config,
+                       char *err, size_t err_len) {
+  char *end = NULL;
+  unsigned long long parsed;
+
+  errno = 0;
+  if (value[0] < '0' || value[0] > '9') {
+    goto bad;
+  }
+  parsed = strtoull(value, &end, 10);
+  if (errno != 0 || *end != '\0' || parsed < entry->min || parsed > entry->max) {
+    goto bad;
+  }
+  *(uint32_t *)((char *)config + entry->offset) = (uint32_t)parsed;
+  return true;
+
+bad:
+  snprintf(err, err_len, "%s must be a whole number from %u to %u", entry->name, entry->min,
+           entry->max);
+  return false;
+}
+
+static bool parse_string(const struct config_entry *entry, const char *value, struct config *config,
+                         char *err, size_t err_len) {
+  char **field = (char **)((char *)config + entry->offset);
+  if (value[0] == '\0') {
+    snprintf(err, err_len, "%s must not be empty", entry->name);
+    return false;
+  }
+  free(*field);
+  *field = strdup(value);
+  if (*field == NULL) {
+    snprintf(err, err_len, "%s: out of memory", entry->name);
+    return false;
+  }
+  return true;
+}
+
+static bool parse_ipv4(const struct config_entry *entry, const char *value, struct config *config,
+                       char *err, size_t err_len) {
+  struct in_addr addr;
+  if (inet_pton(AF_INET, value, &addr) != 1) {
+    snprintf(err, err_len, "%s must be an IPv4 address such as 0.0.0.0 or 127.0.0.1", entry->name);
+    return false;
+  }
+  return parse_string(entry, value, config, err, err_len);
+}
+
+static bool parse_mongodb_uri(const struct config_entry *entry, const char *value,
+                              struct config *config, char *err, size_t err_len) {
+  /* The full check is mongoc's, at pool creation; here only the scheme. */
+  if (strncmp(value, "mongodb://", 10) != 0 && strncmp(value, "mongodb+srv://", 14) != 0) {
+    snprintf(err, err_len, "%s must start with mongodb:// or mongodb+srv://", entry->name);
+    return false;
+  }
+  return parse_string(entry, value, config, err, err_len);
+}
+
+static bool parse_clients(const struct config_entry *entry, const char *value,
+                          struct config *config, char *err, size_t err_len) {
+  char reason[160];
+  if (!client_table_parse(value, &config->clients, reason, sizeof(reason))) {
+    snprintf(err, err_len, "%s: %s", entry->name, reason);
+    return false;
+  }
+  return true;
+}
+
+static bool parse_log_level(const struct config_entry *entry, const char *value,
+                            struct config *config, char *err, size_t err_len) {
+  static const struct {
+    const char *name;
+    unsigned long level;
+  } LEVELS[] = {{"error", Y_LOG_LEVEL_ERROR},
+                {"warning", Y_LOG_LEVEL_WARNING},
+                {"info", Y_LOG_LEVEL_INFO},
+                {"debug", Y_LOG_LEVEL_DEBUG}};
+  for (size_t i = 0; i < sizeof(LEVELS) / sizeof(LEVELS[0]); i++) {
+    if (strcmp(value, LEVELS[i].name) == 0) {
+      config->log_level = LEVELS[i].level;
+      return true;
+    }
+  }
+  snprintf(err, err_len, "%s must be one of error, warning, info, debug", entry->name);
+  return false;
+}
+
+#define FIELD(name) offsetof(struct config, name)
+
+static const struct config_entry ENTRIES[] = {
+    {"PURCHASES_PORT", "8080", 1, 65535, FIELD(port), parse_uint, "TCP port to serve HTTP on"},
+    {"PURCHASES_BIND_ADDRESS", "0.0.0.0", 0, 0, FIELD(bind_address), parse_ipv4,
+     "IPv4 address to listen on"},
+    {"MONGODB_URI", "mongodb://127.0.0.1:27017/purchases", 0, 0, FIELD(mongodb_uri),
+     parse_mongodb_uri, "MongoDB connection string; its path names the database"},
+    {"PURCHASES_CLIENTS", "shop:customer,customer-support:support,invoicing:service", 0, 0, 0,
+     parse_clients, "calling applications and their roles (customer, support, service)"},
+    {"PURCHASES_LOG_LEVEL", "info", 0, 0, 0, parse_log_level, "error, warning, info or debug"},
+    {"PURCHASES_MAX_CONNECTIONS", "256", 1, 10000, FIELD(max_connections), parse_uint,
+     "concurrent HTTP connections; more are refused"},
+    {"PURCHASES_CONNECTION_TIMEOUT_S", "30", 1, 3600, FIELD(connection_timeout_s), parse_uint,
+     "seconds an idle or slow connection is kept"},
+    {"PURCHASES_SHUTDOWN_TIMEOUT_S", "10", 0, 300, FIELD(shutdown_timeout_s), parse_uint,
+     "seconds requests in flight get to finish after SIGTERM"},
+    {"PURCHASES_DB_TIMEOUT_MS", "2000", 100, 60000, FIELD(db_timeout_ms), parse_uint,
+     "how long to wait for a database connection before answering 503"},
+    {"PURCHASES_DB_QUERY_TIMEOUT_MS", "5000", 100, 600000, FIELD(db_query_timeout_ms), parse_uint,
+     "longest a query may run on the database (maxTimeMS)"},
+};
+
+#define ENTRY_COUNT (sizeof(ENTRIES) / sizeof(ENTRIES[0]))
+
+bool config_load(struct config *config, const char *(*getenv_fn)(const char *name), char *err,
+                 size_t err_len) {
+  memset(config, 0, sizeof(*config));
+  for (size_t i = 0; i < ENTRY_COUNT; i++) {
+    const struct config_entry *entry = &ENTRIES[i];
+    const char *value = getenv_fn(entry->name);
+    if (value == NULL) {
+      value = entry->default_value;
+    }
+    if (!entry->parse(entry, value, config, err, err_len)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void config_cleanup(struct config *config) {
+  free(config->bind_address);
+  free(config->mongodb_uri);
+  config->bind_address = NULL;
+  config->mongodb_uri = NULL;
+}
+
+void config_describe(FILE *out) {
+  for (size_t i = 0; i < ENTRY_COUNT; i++) {
+    fprintf(out, "  %-31s %s\n  %-31s default: %s\n", ENTRIES[i].name, ENTRIES[i].help, "",
+            ENTRIES[i].default_value);
+  }
+}

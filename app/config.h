@@ -1,0 +1,40 @@
+#ifndef PURCHASES_APP_CONFIG_H
+#define PURCHASES_APP_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "middleware/client_id.h"
+
+/* Everything the service can be told, read once at start from environment
+ * variables (see config_describe() for the list). Immutable afterwards. */
+struct config {
+  uint32_t port;
+  char *bind_address;
+  char *mongodb_uri;
+  struct client_table clients;
+  unsigned long log_level; /* a Y_LOG_LEVEL_* value */
+  uint32_t max_connections;
+  uint32_t connection_timeout_s;
+  uint32_t shutdown_timeout_s;
+  uint32_t db_timeout_ms;
+  uint32_t db_query_timeout_ms;
+};
+
+/* Fills `config` from the environment through `getenv_fn` (getenv in the
+ * server, a fake in tests), using each variable's default when it is unset.
+ * Returns false at the first bad value and writes a one-line message that
+ * names the variable into err. Either way config_cleanup() releases what was
+ * allocated. */
+bool config_load(struct config *config, const char *(*getenv_fn)(const char *name), char *err,
+                 size_t err_len);
+
+/* Frees the strings config_load() allocated; config can be loaded again. */
+void config_cleanup(struct config *config);
+
+/* Prints every variable with its default and meaning, for --help. */
+void config_describe(FILE *out);
+
+#endif

@@ -1,0 +1,35 @@
+#ifndef PURCHASES_MIDDLEWARE_PROBLEM_H
+#define PURCHASES_MIDDLEWARE_PROBLEM_H
+
+#include <jansson.h>
+#include <ulfius.h>
+
+/* Every error the service answers, as an RFC 9457 problem type. */
+enum problem_type {
+  PROBLEM_INVALID_REQUEST,    /* 400 */
+  PROBLEM_UNAUTHENTICATED,    /* 401 */
+  PROBLEM_FORBIDDEN,          /* 403 */
+  PROBLEM_NOT_FOUND,          /* 404 */
+  PROBLEM_METHOD_NOT_ALLOWED, /* 405 */
+  PROBLEM_UNAVAILABLE,        /* 503, with Retry-After */
+  PROBLEM_INTERNAL            /* 500; the detail never shows internals */
+};
+
+/* Seconds a client is told to wait after a 503. */
+#define PROBLEM_RETRY_AFTER_S "2"
+
+/* The HTTP status of a problem type. */
+unsigned int problem_status(enum problem_type type);
+
+/* Builds the problem document: type, title, status, detail and, when given,
+ * requestId. Returns a new reference the caller owns, NULL when out of
+ * memory. */
+json_t *problem_build(enum problem_type type, const char *detail, const char *request_id);
+
+/* Answers the request with a problem+json body whose detail is the
+ * printf-style message (cut at 512 bytes), and marks it answered. The only
+ * place error responses are written. */
+void problem_send(struct _u_response *response, enum problem_type type, const char *detail_format,
+                  ...) __attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,188 @@
+#include "middleware/request.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sys/random.h>
+#include <yder.h>
+
+#include "middleware/problem.h"
+
+struct request_ctx *request_ctx_of(const struct _u_response *response) {
+  return response != NULL ? (struct request_ctx *)response->shared_data : NULL;
+}
+
+bool request_id_is_valid(const char *id) {
+  size_t len = 0;
+  if (id == NULL) {
+    return false;
+  }
+  for (; id[len] != '\0'; len++) {
+    char c = id[len];
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.';
+    if (!ok || len >= REQUEST_ID_MAX) {
+      return false;
+    }
+  }
+  return len > 0;
+}
+
+void request_id_generate(char out[REQUEST_ID_MAX + 1]) {
+  static const char HEX[] = "0123456789abcdef";
+  unsigned char bytes[16];
+  size_t got = 0;
+
+  while (got < sizeof(bytes)) {
+    ssize_t n = getrandom(bytes + got, sizeof(bytes) - got, 0);
+    if (n <= 0) {
+      /* getrandom only fails before the kernel pool is seeded or when
+       * interrupted; a clock-based id is still unique enough for logs. */
+      struct timespec now;
+      clock_gettime(CLOCK_REALTIME, &now);
+      snprintf(out, REQUEST_ID_MAX + 1, "t%lx%09lx", (unsigned long)now.tv_sec,
+               (unsigned long)now.tv_nsec);
+      return;
+    }
+    got += (size_t)n;
+  }
+  for (size_t i = 0; i < sizeof(bytes); i++) {
+    out[2 * i] = HEX[bytes[i] >> 4];
+    out[2 * i + 1] = HEX[bytes[i] & 0x0f];
+  }
+  out[2 * sizeof(bytes)] = '\0';
+}
+
+static void request_ctx_free(void *data) {
+  struct request_ctx *ctx = data;
+  if (ctx == NULL) {
+    return;
+  }
+  atomic_fetch_sub(&ctx->tracker->in_flight, 1);
+  free(ctx);
+}
+
+/* Creates the context and hands it to Ulfius; false when out of memory. */
+static bool request_ctx_attach(const struct _u_request *request, struct _u_response *response,
+                               const struct route_scope *scope) {
+  struct request_ctx *ctx = calloc(1, sizeof(*ctx));
+  const char *incoming;
+
+  if (ctx == NULL) {
+    return false;
+  }
+  clock_gettime(CLOCK_MONOTONIC, &ctx->started);
+  ctx->tracker = scope->tracker;
+  ctx->route = scope->route;
+  incoming = u_map_get_case(request->map_header, "X-Request-Id");
+  if (request_id_is_valid(incoming)) {
+    memcpy(ctx->request_id, incoming, strlen(incoming) + 1);
+  } else {
+    request_id_generate(ctx->request_id);
+  }
+  atomic_fetch_add(&ctx->tracker->in_flight, 1);
+  if (ulfius_set_response_shared_data(response, ctx, request_ctx_free) != U_OK) {
+    request_ctx_free(ctx);
+    return false;
+  }
+  return true;
+}
+
+void request_answer_json(struct _u_response *response, unsigned int status, const json_t *j_body) {
+  struct request_ctx *ctx = request_ctx_of(response);
+  char *body = json_dumps(j_body, JSON_COMPACT);
+
+  if (body == NULL) {
+    y_log_message(Y_LOG_LEVEL_ERROR, "request: cannot serialise a response body");
+    problem_send(response, PROBLEM_INTERNAL, "The response could not be written.");
+    return;
+  }
+  ulfius_set_string_body_response(response, status, body);
+  u_map_put(response->map_header, "Content-Type", "application/json");
+  if (ctx != NULL) {
+    ctx->answered = true;
+  }
+  free(body);
+}
+
+int callback_request_begin(const struct _u_request *request, struct _u_response *response,
+                           void *user_data) {
+  if (!request_ctx_attach(request, response, user_data)) {
+    y_log_message(Y_LOG_LEVEL_ERROR, "request: out of memory starting a request");
+    return U_CALLBACK_ERROR;
+  }
+  return U_CALLBACK_CONTINUE;
+}
+
+/* Copies `path` for a log line: printable ASCII only (anything else becomes
+ * '?', so a caller cannot forge log lines), cut to fit. */
+static void sanitize_for_log(const char *path, char *out, size_t out_len) {
+  size_t i = 0;
+  for (; path != NULL && path[i] != '\0' && i + 4 < out_len; i++) {
+    unsigned char c = (unsigned char)path[i];
+    out[i] = (c >= 0x21 && c < 0x7f && c != '"') ? (char)c : '?';
+  }
+  if (path != NULL && path[i] != '\0') {
+    memcpy(out + i, "...", 3);
+    i += 3;
+  }
+  out[i] = '\0';
+}
+
+static double elapsed_ms(const struct timespec *since) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (double)(now.tv_sec - since->tv_sec) * 1e3 + (double)(now.tv_nsec - since->tv_nsec) / 1e6;
+}
+
+/* Headers every response carries, then the access log line. */
+static void request_finish(const struct _u_request *request, struct _u_response *response,
+                           struct request_ctx *ctx) {
+  char path[200];
+  const char *method = request->http_verb != NULL ? request->http_verb : "-";
+
+  u_map_put(response->map_header, "X-Request-Id", ctx->request_id);
+  /* Purchases are personal data: no shared cache may keep them. */
+  u_map_put(response->map_header, "Cache-Control", "no-store");
+  if (atomic_load(&ctx->tracker->draining)) {
+    u_map_put(response->map_header, "Connection", "close");
+  }
+  sanitize_for_log(request->url_path, path, sizeof(path));
+  y_log_message(Y_LOG_LEVEL_INFO,
+                "request_id=%s method=%.16s route=%s path=\"%s\" status=%ld duration_ms=%.3f "
+                "client=%s",
+                ctx->request_id, method, ctx->route, path, response->status,
+                elapsed_ms(&ctx->started), ctx->client != NULL ? ctx->client->id : "-");
+}
+
+int callback_request_end(const struct _u_request *request, struct _u_response *response,
+                         void *user_data) {
+  const struct route_scope *scope = user_data;
+  struct request_ctx *ctx = request_ctx_of(response);
+
+  if (ctx == NULL) {
+    return U_CALLBACK_ERROR;
+  }
+  if (!ctx->answered) {
+    /* The path is known but no controller took this method. */
+    problem_send(response, PROBLEM_METHOD_NOT_ALLOWED, "%s is not allowed on %s; use %s.",
+                 request->http_verb, scope->route, scope->allow);
+    u_map_put(response->map_header, "Allow", scope->allow);
+  }
+  request_finish(request, response, ctx);
+  return U_CALLBACK_COMPLETE;
+}
+
+int callback_not_found(const struct _u_request *request, struct _u_response *response,
+                       void *user_data) {
+  struct request_ctx *ctx;
+
+  if (!request_ctx_attach(request, response, user_data)) {
+    return U_CALLBACK_ERROR;
+  }
+  ctx = request_ctx_of(response);
+  problem_send(response, PROBLEM_NOT_FOUND, "No resource lives at this path.");
+  request_finish(request, response, ctx);
+  return U_CALLBACK_COMPLETE;
+}

@@ -1,0 +1,74 @@
+#ifndef PURCHASES_MIDDLEWARE_REQUEST_H
+#define PURCHASES_MIDDLEWARE_REQUEST_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <ulfius.h>
+
+#include "middleware/client_id.h"
+
+#define REQUEST_ID_MAX 64
+#define USER_ID_MAX    64
+
+/* Requests in flight and whether the server is draining; owned by the app. */
+struct request_tracker {
+  atomic_uint in_flight;
+  atomic_bool draining;
+};
+
+/* One URL pattern the server answers, with every method it answers there.
+ * The first and last links of each chain get it as user_data. */
+struct route_scope {
+  const char *route; /* the pattern, e.g. "/user/:userId"; static */
+  char allow[64];    /* "GET" or "GET, PATCH": the Allow header of a 405 */
+  struct request_tracker *tracker;
+};
+
+/* What the links of one request's chain share (Ulfius shared data). Created
+ * by the first link, freed by Ulfius after the response is queued. */
+struct request_ctx {
+  struct request_tracker *tracker;
+  const char *route;
+  char request_id[REQUEST_ID_MAX + 1];
+  struct timespec started;
+  bool answered;                        /* a response has been written */
+  const struct client *client;          /* set by the client-id link */
+  char user_id[USER_ID_MAX + 1];        /* who asks: x-user-id */
+  char target_user_id[USER_ID_MAX + 1]; /* whose data: the :userId in the path */
+};
+
+/* The request's context, or NULL if the first link did not run. */
+struct request_ctx *request_ctx_of(const struct _u_response *response);
+
+/* True for 1 to REQUEST_ID_MAX characters of A-Z a-z 0-9 . _ - : the
+ * incoming X-Request-Id values the service echoes rather than replaces. */
+bool request_id_is_valid(const char *id);
+
+/* Writes a new random request id (32 hex digits) into out. */
+void request_id_generate(char out[REQUEST_ID_MAX + 1]);
+
+/* Writes `j_body` (borrowed) as the response with `status` and marks the
+ * request answered. On failure to serialise, answers 500 instead. */
+void request_answer_json(struct _u_response *response, unsigned int status, const json_t *j_body);
+
+/* First link of every chain: sets up the request context. user_data is the
+ * struct route_scope. */
+int callback_request_begin(const struct _u_request *request, struct _u_response *response,
+                           void *user_data);
+
+/* Last link of every chain: answers 405 (with Allow) when no controller
+ * did, adds X-Request-Id, and writes the access log line. user_data is the
+ * struct route_scope. */
+int callback_request_end(const struct _u_request *request, struct _u_response *response,
+                         void *user_data);
+
+/* Ulfius's default endpoint: a 404 problem for any path the service does not
+ * know, logged like every other request. user_data is the struct
+ * route_scope for unknown paths. */
+int callback_not_found(const struct _u_request *request, struct _u_response *response,
+                       void *user_data);
+
+#endif

@@ -1,0 +1,226 @@
+#include "models/db.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <yder.h>
+
+struct db {
+  mongoc_client_pool_t *pool;
+  char *database;
+  uint32_t timeout_ms;
+  uint32_t query_timeout_ms;
+  atomic_bool is_ferretdb;
+};
+
+const char *model_status_name(enum model_status status) {
+  switch (status) {
+    case MODEL_OK:
+      return "ok";
+    case MODEL_NOT_FOUND:
+      return "not_found";
+    case MODEL_INVALID:
+      return "invalid";
+    case MODEL_UNAVAILABLE:
+      return "unavailable";
+    case MODEL_ERROR:
+      break;
+  }
+  return "error";
+}
+
+/* mongoc logs through a global handler: send it to yder at a matching level.
+ * mongoc's messages describe the driver, never documents. */
+static void db_log_handler(mongoc_log_level_t level, const char *domain, const char *message,
+                           void *user_data) {
+  (void)user_data;
+  unsigned long y_level;
+  switch (level) {
+    case MONGOC_LOG_LEVEL_ERROR:
+    case MONGOC_LOG_LEVEL_CRITICAL:
+      y_level = Y_LOG_LEVEL_ERROR;
+      break;
+    case MONGOC_LOG_LEVEL_WARNING:
+      y_level = Y_LOG_LEVEL_WARNING;
+      break;
+    case MONGOC_LOG_LEVEL_MESSAGE:
+    case MONGOC_LOG_LEVEL_INFO:
+      y_level = Y_LOG_LEVEL_INFO;
+      break;
+    case MONGOC_LOG_LEVEL_DEBUG:
+    case MONGOC_LOG_LEVEL_TRACE:
+    default:
+      return;
+  }
+  /* FerretDB does not implement endSessions; the driver warns about it on
+   * every pool shutdown. It is harmless there and absent on MongoDB. */
+  if (strstr(message, "endSessions") != NULL) {
+    return;
+  }
+  y_log_message(y_level, "mongoc %s: %s", domain, message);
+}
+
+void db_global_init(void) {
+  mongoc_init();
+  mongoc_log_set_handler(db_log_handler, NULL);
+}
+
+void db_global_cleanup(void) {
+  mongoc_cleanup();
+}
+
+/* Sets an integer URI option unless the operator already put it in the URI. */
+static void db_uri_default_int32(mongoc_uri_t *uri, const char *option, int32_t value) {
+  if (!mongoc_uri_has_option(uri, option)) {
+    mongoc_uri_set_option_as_int32(uri, option, value);
+  }
+}
+
+struct db *db_new(const struct db_options *options, char *err, size_t err_len) {
+  struct db *db = NULL;
+  struct db *result = NULL;
+  mongoc_uri_t *uri = NULL;
+  bson_error_t error;
+  const char *database;
+  int32_t timeout = (int32_t)options->timeout_ms;
+
+  uri = mongoc_uri_new_with_error(options->uri, &error);
+  if (uri == NULL) {
+    snprintf(err, err_len, "MONGODB_URI is not a valid MongoDB URI: %s", error.message);
+    goto done;
+  }
+  database = mongoc_uri_get_database(uri);
+  if (database == NULL || database[0] == '\0') {
+    database = "purchases";
+  }
+
+  /* The driver's defaults (30 s server selection, 5 min socket timeout)
+   * would hold a request for minutes when the database is gone. */
+  db_uri_default_int32(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, timeout);
+  db_uri_default_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS, timeout);
+  db_uri_default_int32(uri, MONGOC_URI_WAITQUEUETIMEOUTMS, timeout);
+  db_uri_default_int32(uri, MONGOC_URI_SOCKETTIMEOUTMS,
+                       (int32_t)options->query_timeout_ms + timeout);
+  if (options->app_name != NULL && !mongoc_uri_has_option(uri, MONGOC_URI_APPNAME)) {
+    mongoc_uri_set_appname(uri, options->app_name);
+  }
+
+  db = bson_malloc0(sizeof(*db));
+  db->database = bson_strdup(database);
+  db->timeout_ms = options->timeout_ms;
+  db->query_timeout_ms = options->query_timeout_ms;
+  atomic_init(&db->is_ferretdb, false);
+  db->pool = mongoc_client_pool_new_with_error(uri, &error);
+  if (db->pool == NULL) {
+    snprintf(err, err_len, "MONGODB_URI cannot be used: %s", error.message);
+    goto done;
+  }
+  mongoc_client_pool_set_error_api(db->pool, MONGOC_ERROR_API_VERSION_2);
+  result = db;
+  db = NULL;
+
+done:
+  db_destroy(db);
+  mongoc_uri_destroy(uri);
+  return result;
+}
+
+void db_destroy(struct db *db) {
+  if (db == NULL) {
+    return;
+  }
+  if (db->pool != NULL) {
+    mongoc_client_pool_destroy(db->pool);
+  }
+  bson_free(db->database);
+  bson_free(db);
+}
+
+mongoc_client_t *db_client_pop(struct db *db) {
+  /* With waitQueueTimeoutMS set this returns NULL after that long instead of
+   * blocking for ever when the pool is exhausted. */
+  return mongoc_client_pool_pop(db->pool);
+}
+
+void db_client_push(struct db *db, mongoc_client_t *client) {
+  if (client != NULL) {
+    mongoc_client_pool_push(db->pool, client);
+  }
+}
+
+mongoc_collection_t *db_collection(const struct db *db, mongoc_client_t *client, const char *name) {
+  return mongoc_client_get_collection(client, db->database, name);
+}
+
+uint32_t db_query_timeout_ms(const struct db *db) {
+  return db->query_timeout_ms;
+}
+
+enum model_status db_status_from_error(const bson_error_t *error) {
+  switch (error->domain) {
+    case MONGOC_ERROR_STREAM:
+    case MONGOC_ERROR_SERVER_SELECTION:
+    case MONGOC_ERROR_CLIENT:
+    case MONGOC_ERROR_PROTOCOL:
+      return MODEL_UNAVAILABLE;
+    case MONGOC_ERROR_SERVER:
+      switch (error->code) {
+        case 6:     /* HostUnreachable */
+        case 7:     /* HostNotFound */
+        case 50:    /* MaxTimeMSExpired */
+        case 89:    /* NetworkTimeout */
+        case 91:    /* ShutdownInProgress */
+        case 189:   /* PrimarySteppedDown */
+        case 262:   /* ExceededTimeLimit */
+        case 9001:  /* SocketException */
+        case 10107: /* NotWritablePrimary */
+        case 11600: /* InterruptedAtShutdown */
+        case 11602: /* InterruptedDueToReplStateChange */
+        case 13435: /* NotPrimaryNoSecondaryOk */
+        case 13436: /* NotPrimaryOrSecondary */
+          return MODEL_UNAVAILABLE;
+        default:
+          return MODEL_ERROR;
+      }
+    default:
+      return MODEL_ERROR;
+  }
+}
+
+enum model_status db_ping(struct db *db) {
+  enum model_status status = MODEL_ERROR;
+  mongoc_client_t *client = NULL;
+  bson_t *ping = BCON_NEW("ping", BCON_INT32(1));
+  bson_t *build_info = BCON_NEW("buildInfo", BCON_INT32(1));
+  bson_t reply = BSON_INITIALIZER;
+  bson_t info = BSON_INITIALIZER;
+  bson_error_t error;
+
+  client = db_client_pop(db);
+  if (client == NULL) {
+    status = MODEL_UNAVAILABLE;
+    goto done;
+  }
+  if (!mongoc_client_command_simple(client, "admin", ping, NULL, &reply, &error)) {
+    status = db_status_from_error(&error);
+    y_log_message(Y_LOG_LEVEL_DEBUG, "db: ping failed: %s", error.message);
+    goto done;
+  }
+  if (mongoc_client_command_simple(client, "admin", build_info, NULL, &info, &error)) {
+    atomic_store(&db->is_ferretdb, bson_has_field(&info, "ferretdbVersion"));
+  }
+  status = MODEL_OK;
+
+done:
+  db_client_push(db, client);
+  bson_destroy(&info);
+  bson_destroy(&reply);
+  bson_destroy(build_info);
+  bson_destroy(ping);
+  return status;
+}
+
+bool db_is_ferretdb(const struct db *db) {
+  return atomic_load(&db->is_ferretdb);
+}

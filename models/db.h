@@ -1,0 +1,63 @@
+#ifndef PURCHASES_MODELS_DB_H
+#define PURCHASES_MODELS_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <mongoc/mongoc.h>
+
+#include "models/status.h"
+
+/* The process's one connection to MongoDB: a mongoc_client_pool_t plus the
+ * database name taken from the URI. Threads pop a client for one operation
+ * and push it back at once (db_client_pop / db_client_push). */
+struct db;
+
+struct db_options {
+  const char *uri;           /* mongodb:// URI; the database comes from its path */
+  uint32_t timeout_ms;       /* server selection, connect and pool wait */
+  uint32_t query_timeout_ms; /* maxTimeMS of each query; socket timeout above it */
+  const char *app_name;      /* shown in the server's logs and currentOp */
+};
+
+/* Calls mongoc_init() once per process; db_global_cleanup() undoes it and
+ * must run after every db is destroyed. Mongo's own log lines are sent to
+ * yder. */
+void db_global_init(void);
+void db_global_cleanup(void);
+
+/* Parses the URI and creates the pool. It does not connect: the first
+ * operation does, so the service starts while the database is down.
+ * Returns NULL and writes a one-line reason into err on a bad URI.
+ * The caller owns the result and frees it with db_destroy(). */
+struct db *db_new(const struct db_options *options, char *err, size_t err_len);
+
+/* Destroys the pool. Every popped client must have been pushed back. */
+void db_destroy(struct db *db);
+
+/* A client from the pool, waiting at most timeout_ms; NULL if none came.
+ * Give it back with db_client_push() as soon as the operation is done. */
+mongoc_client_t *db_client_pop(struct db *db);
+void db_client_push(struct db *db, mongoc_client_t *client);
+
+/* The collection `name` in the service's database, from `client`. The caller
+ * destroys it (before pushing the client back). */
+mongoc_collection_t *db_collection(const struct db *db, mongoc_client_t *client, const char *name);
+
+/* maxTimeMS for queries, from the options. */
+uint32_t db_query_timeout_ms(const struct db *db);
+
+/* Runs `ping`. MODEL_OK when the database answered, MODEL_UNAVAILABLE when
+ * it could not be reached. */
+enum model_status db_ping(struct db *db);
+
+/* True when the server said it is FerretDB (buildInfo has ferretdbVersion).
+ * Only meaningful after a successful db_ping(). */
+bool db_is_ferretdb(const struct db *db);
+
+/* Maps a mongoc error to a model status: network, server selection, pool
+ * and shutdown errors are MODEL_UNAVAILABLE, the rest MODEL_ERROR. */
+enum model_status db_status_from_error(const bson_error_t *error);
+
+#endif

@@ -1,0 +1,46 @@
+#include "routes/health.h"
+
+#include "app/app.h"
+#include "middleware/problem.h"
+#include "middleware/request.h"
+
+int callback_healthz_get(const struct _u_request *request, struct _u_response *response,
+                         void *user_data) {
+  json_t *j_body = json_pack("{ss}", "status", "ok");
+  (void)request;
+  (void)user_data;
+
+  if (j_body == NULL) {
+    problem_send(response, PROBLEM_INTERNAL, "The response could not be written.");
+  } else {
+    request_answer_json(response, 200, j_body);
+  }
+  json_decref(j_body);
+  return U_CALLBACK_CONTINUE;
+}
+
+int callback_readyz_get(const struct _u_request *request, struct _u_response *response,
+                        void *user_data) {
+  struct app *app = user_data;
+  json_t *j_body = NULL;
+  (void)request;
+
+  if (atomic_load(&app->tracker.draining)) {
+    problem_send(response, PROBLEM_UNAVAILABLE, "The service is shutting down.");
+    goto done;
+  }
+  if (app_check_database(app) != MODEL_OK) {
+    problem_send(response, PROBLEM_UNAVAILABLE, "The purchase store cannot be reached.");
+    goto done;
+  }
+  j_body = json_pack("{ss}", "status", "ready");
+  if (j_body == NULL) {
+    problem_send(response, PROBLEM_INTERNAL, "The response could not be written.");
+    goto done;
+  }
+  request_answer_json(response, 200, j_body);
+
+done:
+  json_decref(j_body);
+  return U_CALLBACK_CONTINUE;
+}

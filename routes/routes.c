@@ -1,0 +1,103 @@
+#include "routes/routes.h"
+
+#include <string.h>
+
+#include <yder.h>
+
+#include "app/app.h"
+#include "middleware/authz.h"
+#include "middleware/client_id.h"
+#include "middleware/request.h"
+#include "routes/health.h"
+#include "routes/user_purchases.h"
+
+/* Which identity links a route needs before its controller. */
+enum route_guard {
+  GUARD_NONE,        /* probes: no identity */
+  GUARD_USER_ACCESS, /* client id, then may this caller read :userId */
+};
+
+struct route {
+  const char *method;
+  const char *pattern;
+  enum route_guard guard;
+  int (*controller)(const struct _u_request *, struct _u_response *, void *);
+};
+
+/* Everything the service answers. Paths not here are 404; a method not
+ * listed for a path here is 405. */
+static const struct route ROUTES[] = {
+    {"GET", "/user/:userId", GUARD_USER_ACCESS, callback_user_purchases_get},
+    {"GET", "/healthz", GUARD_NONE, callback_healthz_get},
+    {"GET", "/readyz", GUARD_NONE, callback_readyz_get},
+};
+
+#define ROUTE_COUNT (sizeof(ROUTES) / sizeof(ROUTES[0]))
+
+/* The scope of `pattern`, created on first use; NULL when the table is full. */
+static struct route_scope *scope_for(struct app *app, const char *pattern) {
+  for (size_t i = 0; i < app->scope_count; i++) {
+    if (strcmp(app->scopes[i].route, pattern) == 0) {
+      return &app->scopes[i];
+    }
+  }
+  if (app->scope_count == ROUTES_MAX_SCOPES) {
+    return NULL;
+  }
+  struct route_scope *scope = &app->scopes[app->scope_count++];
+  scope->route = pattern;
+  scope->allow[0] = '\0';
+  scope->tracker = &app->tracker;
+  return scope;
+}
+
+static int add(struct app *app, const char *method, const char *pattern, unsigned int priority,
+               int (*callback)(const struct _u_request *, struct _u_response *, void *),
+               void *user_data) {
+  if (ulfius_add_endpoint_by_val(&app->instance, method, NULL, pattern, priority, callback,
+                                 user_data) != U_OK) {
+    y_log_message(Y_LOG_LEVEL_ERROR, "routes: cannot register %s %s", method, pattern);
+    return -1;
+  }
+  return 0;
+}
+
+int routes_register(struct app *app) {
+  app->scope_count = 0;
+  for (size_t i = 0; i < ROUTE_COUNT; i++) {
+    const struct route *route = &ROUTES[i];
+    struct route_scope *scope = scope_for(app, route->pattern);
+    int rc = 0;
+
+    if (scope == NULL) {
+      y_log_message(Y_LOG_LEVEL_ERROR, "routes: more than %d patterns", ROUTES_MAX_SCOPES);
+      return -1;
+    }
+    if (scope->allow[0] == '\0') {
+      rc |= add(app, "*", route->pattern, PRIORITY_REQUEST_BEGIN, callback_request_begin, scope);
+      rc |= add(app, "*", route->pattern, PRIORITY_REQUEST_END, callback_request_end, scope);
+    } else {
+      strncat(scope->allow, ", ", sizeof(scope->allow) - strlen(scope->allow) - 1);
+    }
+    strncat(scope->allow, route->method, sizeof(scope->allow) - strlen(scope->allow) - 1);
+
+    if (route->guard == GUARD_USER_ACCESS) {
+      rc |= add(app, route->method, route->pattern, PRIORITY_CLIENT_ID, callback_client_id, app);
+      rc |=
+          add(app, route->method, route->pattern, PRIORITY_AUTHORIZATION, callback_user_authz, app);
+    }
+    rc |= add(app, route->method, route->pattern, PRIORITY_APPLICATION, route->controller, app);
+    if (rc != 0) {
+      return -1;
+    }
+  }
+
+  app->unknown_scope.route = "-";
+  strcpy(app->unknown_scope.allow, "");
+  app->unknown_scope.tracker = &app->tracker;
+  if (ulfius_set_default_endpoint(&app->instance, callback_not_found, &app->unknown_scope) !=
+      U_OK) {
+    return -1;
+  }
+  return 0;
+}

@@ -1,0 +1,21 @@
+#ifndef PURCHASES_ROUTES_ROUTES_H
+#define PURCHASES_ROUTES_ROUTES_H
+
+struct app;
+
+/* Ulfius runs the callbacks that match a request lowest priority first.
+ * Every request goes through these links, in this order: */
+#define PRIORITY_REQUEST_BEGIN 0 /* request id, timer */
+#define PRIORITY_CLIENT_ID     1 /* x-client-id -> role */
+#define PRIORITY_AUTHORIZATION 2 /* x-user-id, :userId -> allowed or not */
+#define PRIORITY_APPLICATION   3 /* the controller */
+#define PRIORITY_REQUEST_END   9 /* 405 if unanswered, headers, access log */
+
+/* The most distinct URL patterns the service answers. */
+#define ROUTES_MAX_SCOPES 16
+
+/* Registers every endpoint of the service on app->instance, and the default
+ * endpoint (404). Returns 0, or -1 when Ulfius refused an endpoint. */
+int routes_register(struct app *app);
+
+#endif
