@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs the Check suites under AddressSanitizer and UndefinedBehaviorSanitizer
+# and ends with one line: "tests: N passed, N failed".
+# Usage: scripts/test.sh BUILD_DIR [unit|integration]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+only=${2:-}
+
+# Leaks fail the run; any undefined behaviour stops the process.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export CK_VERBOSITY=${CK_VERBOSITY:-normal}
+
+passed=0
+failed=0
+status=0
+for suite in unit integration; do
+  if [[ -n $only && $only != "$suite" ]]; then continue; fi
+  binary=$build/tests/${suite}_tests
+  echo "== $suite ($binary)"
+  output=$("$binary" 2>&1)
+  code=$?
+  echo "$output"
+  summary=$(grep -Eo 'Checks: [0-9]+, Failures: [0-9]+, Errors: [0-9]+' <<<"$output" | tail -1)
+  if [[ -z $summary ]]; then
+    echo "$suite: no Check summary (exit $code)"
+    failed=$((failed + 1))
+    status=1
+    continue
+  fi
+  read -r checks failures errors < <(sed -E 's/Checks: ([0-9]+), Failures: ([0-9]+), Errors: ([0-9]+)/\1 \2 \3/' <<<"$summary")
+  passed=$((passed + checks - failures - errors))
+  failed=$((failed + failures + errors))
+  if ((code != 0)); then status=1; fi
+done
+echo "tests: $passed passed, $failed failed"
+if ((failed > 0)); then status=1; fi
+exit $status
