@@ -224,3 +224,65 @@ done:
 bool db_is_ferretdb(const struct db *db) {
   return atomic_load(&db->is_ferretdb);
 }
+
+/* Creates one index. Creating one that exists with the same keys and name is
+ * a no-op on MongoDB and FerretDB alike. */
+static enum model_status ensure_index(mongoc_collection_t *collection, const char *collection_name,
+                                      const struct db_index *spec) {
+  enum model_status status = MODEL_OK;
+  bson_t command = BSON_INITIALIZER;
+  bson_t indexes;
+  bson_t index;
+  bson_t keys;
+  bson_t reply = BSON_INITIALIZER;
+  bson_error_t error;
+
+  BSON_APPEND_UTF8(&command, "createIndexes", collection_name);
+  BSON_APPEND_ARRAY_BEGIN(&command, "indexes", &indexes);
+  BSON_APPEND_DOCUMENT_BEGIN(&indexes, "0", &index);
+  BSON_APPEND_DOCUMENT_BEGIN(&index, "key", &keys);
+  for (size_t k = 0; spec->keys[k] != NULL; k++) {
+    BSON_APPEND_INT32(&keys, spec->keys[k], spec->orders[k]);
+  }
+  bson_append_document_end(&index, &keys);
+  BSON_APPEND_UTF8(&index, "name", spec->name);
+  if (spec->unique) {
+    BSON_APPEND_BOOL(&index, "unique", true);
+  }
+  bson_append_document_end(&indexes, &index);
+  bson_append_array_end(&command, &indexes);
+
+  if (!mongoc_collection_write_command_with_opts(collection, &command, NULL, &reply, &error)) {
+    status = db_status_from_error(&error);
+    y_log_message(status == MODEL_UNAVAILABLE ? Y_LOG_LEVEL_WARNING : Y_LOG_LEVEL_ERROR,
+                  "db: cannot create index %s on %s: %s", spec->name, collection_name,
+                  error.message);
+  }
+  bson_destroy(&reply);
+  bson_destroy(&command);
+  return status;
+}
+
+enum model_status db_ensure_indexes(struct db *db, const char *collection_name,
+                                    const struct db_index *indexes, size_t count) {
+  enum model_status status = MODEL_OK;
+  mongoc_client_t *client = NULL;
+  mongoc_collection_t *collection = NULL;
+
+  client = db_client_pop(db);
+  if (client == NULL) {
+    status = MODEL_UNAVAILABLE;
+    goto done;
+  }
+  collection = db_collection(db, client, collection_name);
+  /* One index per command: FerretDB v1.24 panics when a single
+   * createIndexes names several indexes that already exist. */
+  for (size_t i = 0; i < count && status == MODEL_OK; i++) {
+    status = ensure_index(collection, collection_name, &indexes[i]);
+  }
+
+done:
+  mongoc_collection_destroy(collection);
+  db_client_push(db, client);
+  return status;
+}

@@ -60,4 +60,18 @@ bool db_is_ferretdb(const struct db *db);
  * and shutdown errors are MODEL_UNAVAILABLE, the rest MODEL_ERROR. */
 enum model_status db_status_from_error(const bson_error_t *error);
 
+/* One index a collection's queries rely on. */
+struct db_index {
+  const char *name;
+  bool unique;
+  const char *keys[5]; /* field names, NULL-terminated */
+  int32_t orders[5];   /* 1 or -1 per field */
+};
+
+/* Creates `indexes` on `collection_name`, one command each; creating one
+ * that exists with the same keys and name is a no-op on MongoDB and FerretDB
+ * alike, so this is safe at every start and from several instances. */
+enum model_status db_ensure_indexes(struct db *db, const char *collection_name,
+                                    const struct db_index *indexes, size_t count);
+
 #endif

@@ -2,6 +2,8 @@
 
 #include "models/purchase_json.h"
 
+#include <string.h>
+
 #include <yder.h>
 
 const char *const PURCHASE_STATUSES[] = {"placed",    "paid",     "shipped", "delivered",
@@ -10,29 +12,87 @@ const char *const PURCHASE_STATUSES[] = {"placed",    "paid",     "shipped", "de
 /* MongoDB's duplicate key error. */
 #define DB_DUPLICATE_KEY 11000
 
-enum model_status purchase_store_list_by_user(struct db *db, const char *user_id, uint32_t limit,
-                                              json_t **j_out) {
+/* Reads the sort key of `doc` for `sort` into *key: a date in milliseconds,
+ * or a price in pence (32- or 64-bit integer, or an integral double). */
+static bool read_sort_key(const bson_t *doc, enum purchase_sort sort, int64_t *key) {
+  bson_iter_t iter;
+  if (!bson_iter_init_find(&iter, doc, purchase_sort_field(sort))) {
+    return false;
+  }
+  if (sort == PURCHASE_SORT_DATE_DESC || sort == PURCHASE_SORT_DATE_ASC) {
+    if (!BSON_ITER_HOLDS_DATE_TIME(&iter)) {
+      return false;
+    }
+    *key = bson_iter_date_time(&iter);
+    return true;
+  }
+  if (BSON_ITER_HOLDS_INT32(&iter) || BSON_ITER_HOLDS_INT64(&iter)) {
+    *key = bson_iter_as_int64(&iter);
+    return true;
+  }
+  if (BSON_ITER_HOLDS_DOUBLE(&iter)) {
+    double d = bson_iter_double(&iter);
+    if (d == (double)(int64_t)d) {
+      *key = (int64_t)d;
+      return true;
+    }
+  }
+  return false;
+}
+
+/* Where `doc` sits in the order of `sort`. */
+static bool read_position(const bson_t *doc, enum purchase_sort sort,
+                          struct purchase_position *position) {
+  bson_iter_t iter;
+  uint32_t len = 0;
+  const char *id;
+  if (!read_sort_key(doc, sort, &position->key) || !bson_iter_init_find(&iter, doc, "id") ||
+      !BSON_ITER_HOLDS_UTF8(&iter)) {
+    return false;
+  }
+  id = bson_iter_utf8(&iter, &len);
+  if (len == 0 || len > PURCHASE_ID_MAX || strlen(id) != len) {
+    return false;
+  }
+  memcpy(position->id, id, len + 1);
+  return true;
+}
+
+static void log_failure(const char *what, const bson_error_t *error, enum model_status status) {
+  y_log_message(status == MODEL_UNAVAILABLE ? Y_LOG_LEVEL_WARNING : Y_LOG_LEVEL_ERROR,
+                "purchase: %s failed (domain %u, code %u): %s", what, error->domain, error->code,
+                error->message);
+}
+
+enum model_status purchase_store_list(struct db *db, const struct purchase_query *query,
+                                      struct purchase_page *page) {
   enum model_status status = MODEL_ERROR;
   mongoc_client_t *client = NULL;
   mongoc_collection_t *collection = NULL;
   mongoc_cursor_t *cursor = NULL;
-  bson_t *filter = NULL;
-  bson_t *opts = NULL;
+  bson_t filter = BSON_INITIALIZER;
+  bson_t opts = BSON_INITIALIZER;
+  bson_t child;
   json_t *j_list = NULL;
   const bson_t *doc;
   bson_error_t error;
+  uint32_t seen = 0;
 
-  *j_out = NULL;
-  if (user_id == NULL || limit == 0 || limit > PURCHASE_LIST_MAX) {
+  memset(page, 0, sizeof(*page));
+  if (query->limit == 0 || query->limit > PURCHASE_LIST_MAX) {
     status = MODEL_INVALID;
     goto done;
   }
-  /* BCON_UTF8 makes the id a string value: no operator can ride in on it. */
-  filter = BCON_NEW("userId", BCON_UTF8(user_id));
-  /* Served by the index {userId: 1, datePurchased: -1, id: -1}. */
-  opts = BCON_NEW("sort", "{", "datePurchased", BCON_INT32(-1), "id", BCON_INT32(-1), "}", "limit",
-                  BCON_INT64((int64_t)limit), "projection", "{", "_id", BCON_INT32(0), "}",
-                  "maxTimeMS", BCON_INT64((int64_t)db_query_timeout_ms(db)));
+  purchase_query_filter(query, true, &filter);
+  bson_append_document_begin(&opts, "sort", -1, &child);
+  purchase_query_sort(query, &child);
+  bson_append_document_end(&opts, &child);
+  bson_append_document_begin(&opts, "projection", -1, &child);
+  purchase_query_projection(query, &child);
+  bson_append_document_end(&opts, &child);
+  /* One more than the page: whether it comes back says if there is a next. */
+  bson_append_int64(&opts, "limit", -1, (int64_t)query->limit + 1);
+  bson_append_int64(&opts, "maxTimeMS", -1, (int64_t)db_query_timeout_ms(db));
   j_list = json_array();
   if (j_list == NULL) {
     goto done;
@@ -44,22 +104,47 @@ enum model_status purchase_store_list_by_user(struct db *db, const char *user_id
     goto done;
   }
   collection = db_collection(db, client, PURCHASE_COLLECTION);
-  cursor = mongoc_collection_find_with_opts(collection, filter, opts, NULL);
+  cursor = mongoc_collection_find_with_opts(collection, &filter, &opts, NULL);
   while (mongoc_cursor_next(cursor, &doc)) {
-    json_t *j_purchase = purchase_to_json(doc);
+    if (++seen > query->limit) {
+      page->has_more = true;
+      break;
+    }
+    json_t *j_purchase = purchase_to_json_fields(doc, query->fields);
     if (j_purchase == NULL || json_array_append_new(j_list, j_purchase) != 0) {
       y_log_message(Y_LOG_LEVEL_ERROR, "purchase: out of memory mapping a purchase");
+      goto done;
+    }
+    if (!read_position(doc, query->sort, &page->last)) {
+      /* Another writer stored a purchase without a usable id or sort key:
+       * no cursor can point past it, so say so rather than end the walk. */
+      y_log_message(Y_LOG_LEVEL_ERROR, "purchase: a stored purchase of the user has no usable "
+                                       "id or sort key; cannot paginate past it");
       goto done;
     }
   }
   if (mongoc_cursor_error(cursor, &error)) {
     status = db_status_from_error(&error);
-    y_log_message(status == MODEL_UNAVAILABLE ? Y_LOG_LEVEL_WARNING : Y_LOG_LEVEL_ERROR,
-                  "purchase: list failed (domain %u, code %u): %s", error.domain, error.code,
-                  error.message);
+    log_failure("list", &error, status);
     goto done;
   }
-  *j_out = j_list;
+
+  if (query->with_total) {
+    bson_t count_filter = BSON_INITIALIZER;
+    bson_t *count_opts = BCON_NEW("maxTimeMS", BCON_INT64((int64_t)db_query_timeout_ms(db)));
+    purchase_query_filter(query, false, &count_filter);
+    page->total = mongoc_collection_count_documents(collection, &count_filter, count_opts, NULL,
+                                                    NULL, &error);
+    bson_destroy(count_opts);
+    bson_destroy(&count_filter);
+    if (page->total < 0) {
+      status = db_status_from_error(&error);
+      log_failure("count", &error, status);
+      goto done;
+    }
+    page->has_total = true;
+  }
+  page->j_data = j_list;
   j_list = NULL;
   status = MODEL_OK;
 
@@ -67,91 +152,84 @@ done:
   mongoc_cursor_destroy(cursor);
   mongoc_collection_destroy(collection);
   db_client_push(db, client);
-  bson_destroy(opts);
-  bson_destroy(filter);
+  bson_destroy(&opts);
+  bson_destroy(&filter);
   json_decref(j_list);
   return status;
 }
 
-/* One index the queries rely on. */
-struct index_spec {
-  const char *name;
-  bool unique;
-  const char *keys[4]; /* field names, NULL-terminated */
-  int32_t orders[4];   /* 1 or -1 per field */
-};
-
-static const struct index_spec PURCHASE_INDEXES[] = {
-    /* The list query: equality on userId, then the sort, with id as the
-     * tie-breaker, so the server walks the index in order and stops. */
-    {"userId_1_datePurchased_-1_id_-1",
-     false,
-     {"userId", "datePurchased", "id", NULL},
-     {1, -1, -1}},
-    /* The public id is unique: it makes seeding and imports idempotent. */
-    {"id_1", true, {"id", NULL}, {1}},
-};
-
-#define PURCHASE_INDEX_COUNT (sizeof(PURCHASE_INDEXES) / sizeof(PURCHASE_INDEXES[0]))
-
-/* Creates one index. Creating one that exists with the same keys and name is
- * a no-op on MongoDB and FerretDB alike. */
-static enum model_status ensure_index(mongoc_collection_t *collection,
-                                      const struct index_spec *spec) {
-  enum model_status status = MODEL_OK;
-  bson_t command = BSON_INITIALIZER;
-  bson_t indexes;
-  bson_t index;
-  bson_t keys;
-  bson_t reply = BSON_INITIALIZER;
-  bson_error_t error;
-
-  BSON_APPEND_UTF8(&command, "createIndexes", PURCHASE_COLLECTION);
-  BSON_APPEND_ARRAY_BEGIN(&command, "indexes", &indexes);
-  BSON_APPEND_DOCUMENT_BEGIN(&indexes, "0", &index);
-  BSON_APPEND_DOCUMENT_BEGIN(&index, "key", &keys);
-  for (size_t k = 0; spec->keys[k] != NULL; k++) {
-    BSON_APPEND_INT32(&keys, spec->keys[k], spec->orders[k]);
-  }
-  bson_append_document_end(&index, &keys);
-  BSON_APPEND_UTF8(&index, "name", spec->name);
-  if (spec->unique) {
-    BSON_APPEND_BOOL(&index, "unique", true);
-  }
-  bson_append_document_end(&indexes, &index);
-  bson_append_array_end(&command, &indexes);
-
-  if (!mongoc_collection_write_command_with_opts(collection, &command, NULL, &reply, &error)) {
-    status = db_status_from_error(&error);
-    y_log_message(status == MODEL_UNAVAILABLE ? Y_LOG_LEVEL_WARNING : Y_LOG_LEVEL_ERROR,
-                  "purchase: cannot create index %s: %s", spec->name, error.message);
-  }
-  bson_destroy(&reply);
-  bson_destroy(&command);
-  return status;
+void purchase_page_cleanup(struct purchase_page *page) {
+  json_decref(page->j_data);
+  page->j_data = NULL;
 }
 
-enum model_status purchase_store_ensure_indexes(struct db *db) {
-  enum model_status status = MODEL_OK;
+enum model_status purchase_store_get(struct db *db, const char *user_id, const char *purchase_id,
+                                     json_t **j_out) {
+  enum model_status status = MODEL_ERROR;
   mongoc_client_t *client = NULL;
   mongoc_collection_t *collection = NULL;
+  mongoc_cursor_t *cursor = NULL;
+  bson_t *filter = NULL;
+  bson_t *opts = NULL;
+  const bson_t *doc;
+  bson_error_t error;
 
+  *j_out = NULL;
+  /* Both as plain strings. The user is part of the filter, so another
+   * user's purchase is simply not found: the same 404 as no purchase. */
+  filter = BCON_NEW("id", BCON_UTF8(purchase_id), "userId", BCON_UTF8(user_id));
+  opts = BCON_NEW("limit", BCON_INT64(1), "projection", "{", "_id", BCON_INT32(0), "}", "maxTimeMS",
+                  BCON_INT64((int64_t)db_query_timeout_ms(db)));
   client = db_client_pop(db);
   if (client == NULL) {
     status = MODEL_UNAVAILABLE;
     goto done;
   }
   collection = db_collection(db, client, PURCHASE_COLLECTION);
-  /* One index per command: FerretDB v1.24 panics when a single
-   * createIndexes names several indexes that already exist. */
-  for (size_t i = 0; i < PURCHASE_INDEX_COUNT && status == MODEL_OK; i++) {
-    status = ensure_index(collection, &PURCHASE_INDEXES[i]);
+  cursor = mongoc_collection_find_with_opts(collection, filter, opts, NULL);
+  if (mongoc_cursor_next(cursor, &doc)) {
+    *j_out = purchase_to_json(doc);
+    status = *j_out != NULL ? MODEL_OK : MODEL_ERROR;
+    goto done;
   }
+  if (mongoc_cursor_error(cursor, &error)) {
+    status = db_status_from_error(&error);
+    log_failure("get", &error, status);
+    goto done;
+  }
+  status = MODEL_NOT_FOUND;
 
 done:
+  mongoc_cursor_destroy(cursor);
   mongoc_collection_destroy(collection);
   db_client_push(db, client);
+  bson_destroy(opts);
+  bson_destroy(filter);
   return status;
+}
+
+static const struct db_index PURCHASE_INDEXES[] = {
+    /* The list query: equality on userId, then the sort, with id as the
+     * tie-breaker, so the server walks the index in order and stops. */
+    {"userId_1_datePurchased_-1_id_-1",
+     false,
+     {"userId", "datePurchased", "id", NULL},
+     {1, -1, -1}},
+    /* sort=pricePence and -pricePence, the same way. */
+    {"userId_1_pricePence_-1_id_-1", false, {"userId", "pricePence", "id", NULL}, {1, -1, -1}},
+    /* status filters with the default date order (the invoicing walk of
+     * delivered purchases in a period): equality, then the sort. */
+    {"userId_1_status_1_datePurchased_-1_id_-1",
+     false,
+     {"userId", "status", "datePurchased", "id"},
+     {1, 1, -1, -1}},
+    /* The public id is unique: it makes seeding and imports idempotent. */
+    {"id_1", true, {"id", NULL}, {1}},
+};
+
+enum model_status purchase_store_ensure_indexes(struct db *db) {
+  return db_ensure_indexes(db, PURCHASE_COLLECTION, PURCHASE_INDEXES,
+                           sizeof(PURCHASE_INDEXES) / sizeof(PURCHASE_INDEXES[0]));
 }
 
 /* True when every write error in an insert reply is a duplicate key, i.e. the

@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "models/db.h"
+#include "models/purchase_query.h"
 #include "models/status.h"
 
 /* The collection that holds one document per purchase. */
@@ -19,13 +20,29 @@
 /* The statuses a purchase can have, in lifecycle order; NULL-terminated. */
 extern const char *const PURCHASE_STATUSES[];
 
-/* Lists the purchases of `user_id`, newest first (ties broken by id, so the
- * order is total), at most `limit` (1 to PURCHASE_LIST_MAX). On MODEL_OK,
- * *j_out is a new JSON array (possibly empty) that the caller owns; on any
- * other status *j_out is NULL. `user_id` is used as a plain string value,
- * never as a query operator. */
-enum model_status purchase_store_list_by_user(struct db *db, const char *user_id, uint32_t limit,
-                                              json_t **j_out);
+/* One page of a list. */
+struct purchase_page {
+  json_t *j_data;                /* the purchases, a JSON array; owned */
+  bool has_more;                 /* more purchases follow this page */
+  struct purchase_position last; /* the last purchase of the page */
+  bool has_total;
+  int64_t total; /* matching purchases over all pages, when asked for */
+};
+
+/* Lists one page of `query`: the user's purchases matching its filters, in
+ * its order, after its cursor position, at most its limit. Every value goes
+ * into the query as a typed value, never as an operator. On MODEL_OK the
+ * page is filled and the caller releases it with purchase_page_cleanup(). */
+enum model_status purchase_store_list(struct db *db, const struct purchase_query *query,
+                                      struct purchase_page *page);
+
+void purchase_page_cleanup(struct purchase_page *page);
+
+/* Reads purchase `purchase_id` of `user_id`. MODEL_NOT_FOUND when there is
+ * none or it belongs to another user. On MODEL_OK *j_out is a new reference
+ * the caller owns. */
+enum model_status purchase_store_get(struct db *db, const char *user_id, const char *purchase_id,
+                                     json_t **j_out);
 
 /* Creates the indexes the queries rely on; safe to run any number of times
  * and from several instances at once. */

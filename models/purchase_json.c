@@ -91,10 +91,11 @@ bool purchase_format_date(int64_t ms, char buf[PURCHASE_DATE_LEN]) {
   return true;
 }
 
-static json_t *map_object(bson_iter_t *doc_iter, const struct field_spec *fields);
+static json_t *map_object(bson_iter_t *doc_iter, const struct field_spec *fields, uint32_t mask);
 
 /* The JSON for the value under `iter` as `spec` wants it; json_null() when
- * the stored type does not fit. NULL only when out of memory. */
+ * the stored type does not fit or a string is not valid UTF-8. NULL only
+ * when out of memory. */
 static json_t *map_value(const bson_iter_t *iter, const struct field_spec *spec) {
   bson_iter_t child;
   char date[PURCHASE_DATE_LEN];
@@ -104,7 +105,12 @@ static json_t *map_value(const bson_iter_t *iter, const struct field_spec *spec)
       if (BSON_ITER_HOLDS_UTF8(iter)) {
         uint32_t len = 0;
         const char *s = bson_iter_utf8(iter, &len);
-        return json_stringn(s, len);
+        json_t *j_string = json_stringn(s, len);
+        /* jansson refuses invalid UTF-8 (another writer's bad data): such a
+         * value becomes null rather than failing the whole page. */
+        if (j_string != NULL) {
+          return j_string;
+        }
       }
       break;
     case FIELD_INTEGER:
@@ -129,7 +135,7 @@ static json_t *map_value(const bson_iter_t *iter, const struct field_spec *spec)
       break;
     case FIELD_OBJECT:
       if (BSON_ITER_HOLDS_DOCUMENT(iter) && bson_iter_recurse(iter, &child)) {
-        return map_object(&child, spec->children);
+        return map_object(&child, spec->children, 0);
       }
       break;
     case FIELD_OBJECT_ARRAY:
@@ -139,7 +145,7 @@ static json_t *map_value(const bson_iter_t *iter, const struct field_spec *spec)
           bson_iter_t element;
           json_t *j_element = NULL;
           if (BSON_ITER_HOLDS_DOCUMENT(&child) && bson_iter_recurse(&child, &element)) {
-            j_element = map_object(&element, spec->children);
+            j_element = map_object(&element, spec->children, 0);
           } else {
             j_element = json_null();
           }
@@ -156,17 +162,22 @@ static json_t *map_value(const bson_iter_t *iter, const struct field_spec *spec)
 }
 
 /* Builds the object described by `fields` from the document under doc_iter
- * (an iterator positioned before the document's first key). */
-static json_t *map_object(bson_iter_t *doc_iter, const struct field_spec *fields) {
+ * (an iterator positioned before the document's first key); with a non-zero
+ * `mask`, only the fields whose bit is set. */
+static json_t *map_object(bson_iter_t *doc_iter, const struct field_spec *fields, uint32_t mask) {
   json_t *j_object = json_object();
   json_t *j_result = NULL;
 
   if (j_object == NULL) {
     goto done;
   }
-  for (const struct field_spec *spec = fields; spec->name != NULL; spec++) {
+  for (uint32_t i = 0; fields[i].name != NULL; i++) {
+    const struct field_spec *spec = &fields[i];
     bson_iter_t iter = *doc_iter;
     json_t *j_value;
+    if (mask != 0 && (mask & (1u << i)) == 0) {
+      continue;
+    }
     if (bson_iter_find(&iter, spec->name)) {
       j_value = map_value(&iter, spec);
     } else {
@@ -185,10 +196,27 @@ done:
 }
 
 json_t *purchase_to_json(const bson_t *doc) {
+  return purchase_to_json_fields(doc, 0);
+}
+
+json_t *purchase_to_json_fields(const bson_t *doc, uint32_t fields) {
   bson_iter_t iter;
 
   if (doc == NULL || !bson_iter_init(&iter, doc)) {
     return NULL;
   }
-  return map_object(&iter, PURCHASE_FIELDS);
+  return map_object(&iter, PURCHASE_FIELDS, fields == 0 ? 0 : (fields | 1u));
+}
+
+const char *purchase_field_name(uint32_t i) {
+  return i < sizeof(PURCHASE_FIELDS) / sizeof(PURCHASE_FIELDS[0]) ? PURCHASE_FIELDS[i].name : NULL;
+}
+
+int purchase_field_index(const char *name) {
+  for (int i = 0; PURCHASE_FIELDS[i].name != NULL; i++) {
+    if (strcmp(PURCHASE_FIELDS[i].name, name) == 0) {
+      return i;
+    }
+  }
+  return -1;
 }

@@ -23,4 +23,16 @@ bool purchase_format_date(int64_t ms, char buf[PURCHASE_DATE_LEN]);
  * memory. */
 json_t *purchase_to_json(const bson_t *doc);
 
+/* The same, with only the top-level fields whose bit is set in `fields`
+ * (bit i: purchase_field_name(i)); `id` always, and every field when
+ * `fields` is 0. */
+json_t *purchase_to_json_fields(const bson_t *doc, uint32_t fields);
+
+/* The name of top-level field i of the contract ("id", "userId", ...), or
+ * NULL past the last one. */
+const char *purchase_field_name(uint32_t i);
+
+/* Index of the top-level field `name`, or -1 when the contract has none. */
+int purchase_field_index(const char *name);
+
 #endif

@@ -1,0 +1,210 @@
+#include "models/audit.h"
+
+#include <string.h>
+
+#include <yder.h>
+
+#include "models/purchase_json.h"
+
+enum model_status audit_store_insert(struct db *db, const struct audit_record *record) {
+  enum model_status status = MODEL_ERROR;
+  mongoc_client_t *client = NULL;
+  mongoc_collection_t *collection = NULL;
+  bson_t doc = BSON_INITIALIZER;
+  bson_t opts = BSON_INITIALIZER;
+  bson_error_t error;
+  mongoc_write_concern_t *concern = mongoc_write_concern_new();
+
+  bson_append_date_time(&doc, "time", -1, record->time_ms);
+  bson_append_utf8(&doc, "client", -1, record->client, -1);
+  bson_append_utf8(&doc, "role", -1, record->role, -1);
+  bson_append_utf8(&doc, "actor", -1, record->actor, -1);
+  bson_append_utf8(&doc, "userId", -1, record->user_id, -1);
+  bson_append_utf8(&doc, "method", -1, record->method, -1);
+  bson_append_utf8(&doc, "route", -1, record->route, -1);
+  bson_append_int32(&doc, "status", -1, (int32_t)record->status);
+  bson_append_utf8(&doc, "requestId", -1, record->request_id, -1);
+  if (record->reason != NULL) {
+    bson_append_utf8(&doc, "reason", -1, record->reason, -1);
+  } else {
+    bson_append_null(&doc, "reason", -1);
+  }
+  /* Acknowledged by a majority and on disk: an audit record that could
+   * still be rolled back does not count. On a single server (FerretDB,
+   * tests) majority is that server. */
+  mongoc_write_concern_set_w(concern, MONGOC_WRITE_CONCERN_W_MAJORITY);
+  mongoc_write_concern_set_journal(concern, true);
+  mongoc_write_concern_set_wtimeout_int64(concern, (int64_t)db_query_timeout_ms(db));
+  if (!mongoc_write_concern_append(concern, &opts)) {
+    goto done;
+  }
+
+  client = db_client_pop(db);
+  if (client == NULL) {
+    status = MODEL_UNAVAILABLE;
+    goto done;
+  }
+  collection = db_collection(db, client, AUDIT_COLLECTION);
+  if (!mongoc_collection_insert_one(collection, &doc, &opts, NULL, &error)) {
+    status = db_status_from_error(&error);
+    y_log_message(Y_LOG_LEVEL_ERROR, "audit: record of request %s not written (code %u): %s",
+                  record->request_id, error.code, error.message);
+    /* Whatever the cause, the read is refused: report it as unavailable. */
+    status = MODEL_UNAVAILABLE;
+    goto done;
+  }
+  status = MODEL_OK;
+
+done:
+  mongoc_collection_destroy(collection);
+  db_client_push(db, client);
+  mongoc_write_concern_destroy(concern);
+  bson_destroy(&opts);
+  bson_destroy(&doc);
+  return status;
+}
+
+/* The public shape of one record. */
+static json_t *record_to_json(const bson_t *doc) {
+  static const char *const STRINGS[] = {"client", "role",      "actor", "userId",
+                                        "method", "route",     "requestId", "reason"};
+  json_t *j_record = json_object();
+  bson_iter_t iter;
+  char date[PURCHASE_DATE_LEN];
+
+  if (j_record == NULL) {
+    return NULL;
+  }
+  if (bson_iter_init_find(&iter, doc, "time") && BSON_ITER_HOLDS_DATE_TIME(&iter) &&
+      purchase_format_date(bson_iter_date_time(&iter), date)) {
+    json_object_set_new(j_record, "time", json_string(date));
+  } else {
+    json_object_set_new(j_record, "time", json_null());
+  }
+  for (size_t i = 0; i < sizeof(STRINGS) / sizeof(STRINGS[0]); i++) {
+    json_t *j_value = NULL;
+    if (bson_iter_init_find(&iter, doc, STRINGS[i]) && BSON_ITER_HOLDS_UTF8(&iter)) {
+      j_value = json_string(bson_iter_utf8(&iter, NULL));
+    }
+    json_object_set_new(j_record, STRINGS[i], j_value != NULL ? j_value : json_null());
+  }
+  if (bson_iter_init_find(&iter, doc, "status") && BSON_ITER_HOLDS_INT32(&iter)) {
+    json_object_set_new(j_record, "status", json_integer(bson_iter_int32(&iter)));
+  } else {
+    json_object_set_new(j_record, "status", json_null());
+  }
+  return j_record;
+}
+
+enum model_status audit_store_list(struct db *db, const char *user_id, uint32_t limit,
+                                   const struct purchase_position *after, struct audit_page *page) {
+  enum model_status status = MODEL_ERROR;
+  mongoc_client_t *client = NULL;
+  mongoc_collection_t *collection = NULL;
+  mongoc_cursor_t *cursor = NULL;
+  bson_t filter = BSON_INITIALIZER;
+  bson_t *opts = NULL;
+  json_t *j_list = NULL;
+  const bson_t *doc;
+  bson_error_t error;
+  uint32_t seen = 0;
+
+  memset(page, 0, sizeof(*page));
+  bson_append_utf8(&filter, "userId", -1, user_id, -1);
+  if (after != NULL) {
+    /* The keyset bound, as for purchases: {time <= t} and then
+     * (time < t or requestId < r). */
+    bson_t and_array;
+    bson_t clause;
+    bson_t range;
+    bson_t or_array;
+    bson_t branch;
+    bson_t cmp;
+    bson_append_array_begin(&filter, "$and", -1, &and_array);
+    bson_append_document_begin(&and_array, "0", -1, &clause);
+    bson_append_document_begin(&clause, "time", -1, &range);
+    bson_append_date_time(&range, "$lte", -1, after->key);
+    bson_append_document_end(&clause, &range);
+    bson_append_array_begin(&clause, "$or", -1, &or_array);
+    bson_append_document_begin(&or_array, "0", -1, &branch);
+    bson_append_document_begin(&branch, "time", -1, &cmp);
+    bson_append_date_time(&cmp, "$lt", -1, after->key);
+    bson_append_document_end(&branch, &cmp);
+    bson_append_document_end(&or_array, &branch);
+    bson_append_document_begin(&or_array, "1", -1, &branch);
+    bson_append_document_begin(&branch, "requestId", -1, &cmp);
+    bson_append_utf8(&cmp, "$lt", -1, after->id, -1);
+    bson_append_document_end(&branch, &cmp);
+    bson_append_document_end(&or_array, &branch);
+    bson_append_array_end(&clause, &or_array);
+    bson_append_document_end(&and_array, &clause);
+    bson_append_array_end(&filter, &and_array);
+  }
+  opts = BCON_NEW("sort", "{", "time", BCON_INT32(-1), "requestId", BCON_INT32(-1), "}",
+                  "projection", "{", "_id", BCON_INT32(0), "}", "limit",
+                  BCON_INT64((int64_t)limit + 1), "maxTimeMS",
+                  BCON_INT64((int64_t)db_query_timeout_ms(db)));
+  j_list = json_array();
+  if (j_list == NULL) {
+    goto done;
+  }
+  client = db_client_pop(db);
+  if (client == NULL) {
+    status = MODEL_UNAVAILABLE;
+    goto done;
+  }
+  collection = db_collection(db, client, AUDIT_COLLECTION);
+  cursor = mongoc_collection_find_with_opts(collection, &filter, opts, NULL);
+  while (mongoc_cursor_next(cursor, &doc)) {
+    bson_iter_t iter;
+    if (++seen > limit) {
+      page->has_more = true;
+      break;
+    }
+    json_t *j_record = record_to_json(doc);
+    if (j_record == NULL || json_array_append_new(j_list, j_record) != 0) {
+      goto done;
+    }
+    if (!bson_iter_init_find(&iter, doc, "time") || !BSON_ITER_HOLDS_DATE_TIME(&iter)) {
+      goto done;
+    }
+    page->last.key = bson_iter_date_time(&iter);
+    if (!bson_iter_init_find(&iter, doc, "requestId") || !BSON_ITER_HOLDS_UTF8(&iter)) {
+      goto done;
+    }
+    snprintf(page->last.id, sizeof(page->last.id), "%s", bson_iter_utf8(&iter, NULL));
+  }
+  if (mongoc_cursor_error(cursor, &error)) {
+    status = db_status_from_error(&error);
+    y_log_message(Y_LOG_LEVEL_WARNING, "audit: list failed (code %u): %s", error.code,
+                  error.message);
+    goto done;
+  }
+  page->j_data = j_list;
+  j_list = NULL;
+  status = MODEL_OK;
+
+done:
+  mongoc_cursor_destroy(cursor);
+  mongoc_collection_destroy(collection);
+  db_client_push(db, client);
+  bson_destroy(opts);
+  bson_destroy(&filter);
+  json_decref(j_list);
+  return status;
+}
+
+void audit_page_cleanup(struct audit_page *page) {
+  json_decref(page->j_data);
+  page->j_data = NULL;
+}
+
+static const struct db_index AUDIT_INDEXES[] = {
+    /* GET /audit/:userId: equality on the user, then newest first. */
+    {"userId_1_time_-1_requestId_-1", false, {"userId", "time", "requestId", NULL}, {1, -1, -1}},
+};
+
+enum model_status audit_store_ensure_indexes(struct db *db) {
+  return db_ensure_indexes(db, AUDIT_COLLECTION, AUDIT_INDEXES,
+                           sizeof(AUDIT_INDEXES) / sizeof(AUDIT_INDEXES[0]));
+}

@@ -1,0 +1,226 @@
+#include "models/purchase_query.h"
+
+#include <string.h>
+
+#include "models/purchase.h"
+#include "models/purchase_json.h"
+
+static const struct {
+  const char *name;
+  const char *field;
+  bool descending;
+} SORTS[] = {
+    [PURCHASE_SORT_DATE_DESC] = {"-datePurchased", "datePurchased", true},
+    [PURCHASE_SORT_DATE_ASC] = {"datePurchased", "datePurchased", false},
+    [PURCHASE_SORT_PRICE_DESC] = {"-pricePence", "pricePence", true},
+    [PURCHASE_SORT_PRICE_ASC] = {"pricePence", "pricePence", false},
+};
+
+const char *purchase_sort_name(enum purchase_sort sort) {
+  return SORTS[sort].name;
+}
+
+const char *purchase_sort_field(enum purchase_sort sort) {
+  return SORTS[sort].field;
+}
+
+bool purchase_sort_descending(enum purchase_sort sort) {
+  return SORTS[sort].descending;
+}
+
+int purchase_status_index(const char *name) {
+  for (int i = 0; PURCHASE_STATUSES[i] != NULL; i++) {
+    if (strcmp(PURCHASE_STATUSES[i], name) == 0) {
+      return i;
+    }
+  }
+  return -1;
+}
+
+bool purchase_text_pattern(const char *text, char *out, size_t out_len) {
+  size_t n = 0;
+  for (const unsigned char *p = (const unsigned char *)text; *p != '\0'; p++) {
+    bool plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                 *p == ' ' || *p >= 0x80;
+    if (n + (plain ? 1 : 2) >= out_len) {
+      return false;
+    }
+    if (!plain) {
+      out[n++] = '\\';
+    }
+    out[n++] = (char)*p;
+  }
+  if (n >= out_len) {
+    return false;
+  }
+  out[n] = '\0';
+  return true;
+}
+
+/* The sort key as stored: a BSON date for dates, an integer for prices. */
+static void append_key(bson_t *doc, const char *op, enum purchase_sort sort, int64_t key) {
+  if (sort == PURCHASE_SORT_DATE_DESC || sort == PURCHASE_SORT_DATE_ASC) {
+    bson_append_date_time(doc, op, -1, key);
+  } else {
+    bson_append_int64(doc, op, -1, key);
+  }
+}
+
+/* {key: {$lte: k}, $or: [{key: {$lt: k}}, {id: {$lt: id}}]} for a descending
+ * sort ($gte/$gt for ascending). The first bound is a range on the index
+ * right after userId, so the database starts reading where the last page
+ * ended; the $or only drops the purchases that tie with the last one on the
+ * key and were already returned. */
+static void append_keyset(const struct purchase_query *query, bson_t *and_array, int *and_count) {
+  const char *field = purchase_sort_field(query->sort);
+  bool desc = purchase_sort_descending(query->sort);
+  char index_key[16];
+  const char *key;
+  bson_t clause;
+  bson_t range;
+  bson_t or_array;
+  bson_t branch;
+  bson_t cmp;
+
+  bson_uint32_to_string((uint32_t)(*and_count)++, &key, index_key, sizeof(index_key));
+  bson_append_document_begin(and_array, key, -1, &clause);
+  bson_append_document_begin(&clause, field, -1, &range);
+  append_key(&range, desc ? "$lte" : "$gte", query->sort, query->after.key);
+  bson_append_document_end(&clause, &range);
+
+  bson_append_array_begin(&clause, "$or", -1, &or_array);
+  bson_append_document_begin(&or_array, "0", -1, &branch);
+  bson_append_document_begin(&branch, field, -1, &cmp);
+  append_key(&cmp, desc ? "$lt" : "$gt", query->sort, query->after.key);
+  bson_append_document_end(&branch, &cmp);
+  bson_append_document_end(&or_array, &branch);
+  bson_append_document_begin(&or_array, "1", -1, &branch);
+  bson_append_document_begin(&branch, "id", -1, &cmp);
+  bson_append_utf8(&cmp, desc ? "$lt" : "$gt", -1, query->after.id, -1);
+  bson_append_document_end(&branch, &cmp);
+  bson_append_document_end(&or_array, &branch);
+  bson_append_array_end(&clause, &or_array);
+  bson_append_document_end(and_array, &clause);
+}
+
+/* {$or: [{"items.title": /text/i}, {"items.brand": /text/i}]} */
+static void append_text(const struct purchase_query *query, bson_t *and_array, int *and_count) {
+  static const char *const FIELDS[] = {"items.title", "items.brand"};
+  char pattern[PURCHASE_TEXT_MAX * 2 + 1];
+  char index_key[16];
+  const char *key;
+  bson_t clause;
+  bson_t or_array;
+
+  if (!purchase_text_pattern(query->text, pattern, sizeof(pattern))) {
+    return; /* cannot happen: the buffer holds every character escaped */
+  }
+  bson_uint32_to_string((uint32_t)(*and_count)++, &key, index_key, sizeof(index_key));
+  bson_append_document_begin(and_array, key, -1, &clause);
+  bson_append_array_begin(&clause, "$or", -1, &or_array);
+  for (uint32_t i = 0; i < 2; i++) {
+    bson_t branch;
+    bson_t regex;
+    bson_uint32_to_string(i, &key, index_key, sizeof(index_key));
+    bson_append_document_begin(&or_array, key, -1, &branch);
+    bson_append_document_begin(&branch, FIELDS[i], -1, &regex);
+    bson_append_utf8(&regex, "$regex", -1, pattern, -1);
+    bson_append_utf8(&regex, "$options", -1, "i", -1);
+    bson_append_document_end(&branch, &regex);
+    bson_append_document_end(&or_array, &branch);
+  }
+  bson_append_array_end(&clause, &or_array);
+  bson_append_document_end(and_array, &clause);
+}
+
+void purchase_query_filter(const struct purchase_query *query, bool from_position, bson_t *filter) {
+  bson_t child;
+  char index_key[16];
+  const char *key;
+
+  /* Equality on the user first: every index we keep starts with userId. */
+  bson_append_utf8(filter, "userId", -1, query->user_id, -1);
+
+  if (query->statuses != 0 && (query->statuses & (query->statuses - 1)) == 0) {
+    /* One status: plain equality, which FerretDB also hands to its storage
+     * (it pushes down top-level equality only), where $in stays in memory. */
+    for (uint32_t i = 0; PURCHASE_STATUSES[i] != NULL; i++) {
+      if (query->statuses == (1u << i)) {
+        bson_append_utf8(filter, "status", -1, PURCHASE_STATUSES[i], -1);
+      }
+    }
+  } else if (query->statuses != 0) {
+    uint32_t n = 0;
+    bson_t in;
+    bson_append_document_begin(filter, "status", -1, &child);
+    bson_append_array_begin(&child, "$in", -1, &in);
+    for (uint32_t i = 0; PURCHASE_STATUSES[i] != NULL; i++) {
+      if (query->statuses & (1u << i)) {
+        bson_uint32_to_string(n++, &key, index_key, sizeof(index_key));
+        bson_append_utf8(&in, key, -1, PURCHASE_STATUSES[i], -1);
+      }
+    }
+    bson_append_array_end(&child, &in);
+    bson_append_document_end(filter, &child);
+  }
+  if (query->has_from || query->has_to) {
+    bson_append_document_begin(filter, "datePurchased", -1, &child);
+    if (query->has_from) {
+      bson_append_date_time(&child, "$gte", -1, query->from_ms);
+    }
+    if (query->has_to) {
+      bson_append_date_time(&child, "$lt", -1, query->to_ms);
+    }
+    bson_append_document_end(filter, &child);
+  }
+  if (query->has_min_price || query->has_max_price) {
+    bson_append_document_begin(filter, "pricePence", -1, &child);
+    if (query->has_min_price) {
+      bson_append_int64(&child, "$gte", -1, query->min_price_pence);
+    }
+    if (query->has_max_price) {
+      bson_append_int64(&child, "$lte", -1, query->max_price_pence);
+    }
+    bson_append_document_end(filter, &child);
+  }
+  if (query->currency[0] != '\0') {
+    bson_append_utf8(filter, "currency", -1, query->currency, -1);
+  }
+
+  /* The text search and the keyset bound each need an $or: $and keeps them
+   * apart, and keeps the bound on the sort key out of the date or price
+   * range above (a document may not repeat a key). */
+  if (query->text[0] != '\0' || (from_position && query->has_after)) {
+    bson_t and_array;
+    int and_count = 0;
+    bson_append_array_begin(filter, "$and", -1, &and_array);
+    if (from_position && query->has_after) {
+      append_keyset(query, &and_array, &and_count);
+    }
+    if (query->text[0] != '\0') {
+      append_text(query, &and_array, &and_count);
+    }
+    bson_append_array_end(filter, &and_array);
+  }
+}
+
+void purchase_query_sort(const struct purchase_query *query, bson_t *sort) {
+  int32_t direction = purchase_sort_descending(query->sort) ? -1 : 1;
+  bson_append_int32(sort, purchase_sort_field(query->sort), -1, direction);
+  bson_append_int32(sort, "id", -1, direction);
+}
+
+void purchase_query_projection(const struct purchase_query *query, bson_t *projection) {
+  bson_append_int32(projection, "_id", -1, 0);
+  if (query->fields == 0) {
+    return;
+  }
+  /* The sort key is read even when not shown: the next cursor needs it. */
+  for (uint32_t i = 0; purchase_field_name(i) != NULL; i++) {
+    const char *name = purchase_field_name(i);
+    if (i == 0 || (query->fields & (1u << i)) ||
+        strcmp(name, purchase_sort_field(query->sort)) == 0) {
+      bson_append_int32(projection, name, -1, 1);
+    }
+  }
+}

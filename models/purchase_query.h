@@ -1,0 +1,79 @@
+#ifndef PURCHASES_MODELS_PURCHASE_QUERY_H
+#define PURCHASES_MODELS_PURCHASE_QUERY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <bson/bson.h>
+
+/* Longest user id and purchase id the service accepts or stores. */
+#define PURCHASE_ID_MAX 64
+/* Longest text search, in bytes of UTF-8. */
+#define PURCHASE_TEXT_MAX 200
+
+/* The orders a list can come in. Ties are always broken by `id` in the same
+ * direction, so every order is total and keyset pagination is exact. */
+enum purchase_sort {
+  PURCHASE_SORT_DATE_DESC = 0, /* -datePurchased, the default */
+  PURCHASE_SORT_DATE_ASC,      /* datePurchased */
+  PURCHASE_SORT_PRICE_DESC,    /* -pricePence */
+  PURCHASE_SORT_PRICE_ASC,     /* pricePence */
+};
+
+/* Where the previous page ended: the last purchase's sort key (milliseconds
+ * for a date sort, pence for a price sort) and id. */
+struct purchase_position {
+  int64_t key;
+  char id[PURCHASE_ID_MAX + 1];
+};
+
+/* One list request, validated. Filters that are off leave their field at its
+ * zero value; `statuses` and `fields` are bit sets (0 means "all"). */
+struct purchase_query {
+  char user_id[PURCHASE_ID_MAX + 1];
+  uint32_t limit;
+  enum purchase_sort sort;
+  uint32_t statuses; /* bit i: PURCHASE_STATUSES[i] */
+  bool has_from;
+  int64_t from_ms; /* inclusive */
+  bool has_to;
+  int64_t to_ms; /* exclusive */
+  bool has_min_price;
+  int64_t min_price_pence;
+  bool has_max_price;
+  int64_t max_price_pence;
+  char currency[4];                 /* "" for any */
+  char text[PURCHASE_TEXT_MAX + 1]; /* "" for none; literal, case-insensitive */
+  uint32_t fields;                  /* bit i: purchase_field_name(i); id always */
+  bool with_total;
+  bool has_after;
+  struct purchase_position after; /* the cursor's position, when has_after */
+};
+
+/* The sort's public name ("-datePurchased", ...) and its stored field. */
+const char *purchase_sort_name(enum purchase_sort sort);
+const char *purchase_sort_field(enum purchase_sort sort);
+bool purchase_sort_descending(enum purchase_sort sort);
+
+/* Index of `name` in PURCHASE_STATUSES, or -1. */
+int purchase_status_index(const char *name);
+
+/* Appends the MongoDB filter of `query` to `filter`: the user, every filter
+ * set, and, with `from_position`, the keyset bound past `query->after`. Every
+ * value is appended as a typed value, never parsed as a query. */
+void purchase_query_filter(const struct purchase_query *query, bool from_position, bson_t *filter);
+
+/* Appends the sort document of `query` ({key: ±1, id: ±1}) to `sort`. */
+void purchase_query_sort(const struct purchase_query *query, bson_t *sort);
+
+/* Appends the projection of `query` to `projection`: `_id` left out, and only
+ * the chosen fields (plus `id` and the sort key, which the next cursor needs)
+ * when `fields` is set. */
+void purchase_query_projection(const struct purchase_query *query, bson_t *projection);
+
+/* Writes into `out` the regular expression that matches `text` literally:
+ * every character that is not a letter, digit, space or non-ASCII byte is
+ * escaped. Returns false when `out_len` is too small. */
+bool purchase_text_pattern(const char *text, char *out, size_t out_len);
+
+#endif
