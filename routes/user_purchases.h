@@ -3,10 +3,17 @@
 
 #include <ulfius.h>
 
-/* GET /user/:userId: the user's purchases, newest first, as
- * {"data": [...]}; an empty list for a user with none. Runs after the
- * client-id and authorization links. user_data is the app. */
+/* GET /user/:userId: one page of the user's purchases, filtered and sorted
+ * by the query parameters (routes/list_params.h), as
+ * {"data": [...], "page": {...}} with a Link header to the next page; an
+ * empty list for a user with none. Runs after the client-id and
+ * authorization links. user_data is the app. */
 int callback_user_purchases_get(const struct _u_request *request, struct _u_response *response,
                                 void *user_data);
+
+/* GET /user/:userId/purchases/:purchaseId: one purchase, or 404 when the
+ * user has none with that id (whether it exists for another user or not). */
+int callback_user_purchase_get(const struct _u_request *request, struct _u_response *response,
+                               void *user_data);
 
 #endif
