@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
@@ -12,6 +13,7 @@
 #include <yder.h>
 
 #include "app/logging.h"
+#include "models/audit.h"
 #include "models/purchase.h"
 
 /* Largest request line plus headers MHD buffers per connection; beyond it
@@ -21,6 +23,9 @@
 #define APP_MAX_BODY (64 * 1024)
 /* Time for the last responses to leave the socket once none is in flight. */
 #define APP_DRAIN_GRACE_MS 100
+/* The most principals the rate limiter tracks at once; beyond it the least
+ * recently seen are forgotten (they start again with a full bucket). */
+#define APP_RATE_LIMIT_KEYS 100000
 /* How often the watcher retries a database that does not answer. */
 #define APP_WATCH_INTERVAL_S 1
 
@@ -28,6 +33,43 @@ static void sleep_ms(long ms) {
   struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
   while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
   }
+}
+
+/* Reads a PEM file whole into *out (NUL-terminated; the caller frees). */
+static bool read_pem(const char *path, const char *variable, char **out, char *err,
+                     size_t err_len) {
+  FILE *f = fopen(path, "rb");
+  char *text = NULL;
+  long size = -1;
+  bool ok = false;
+
+  if (f != NULL && fseek(f, 0, SEEK_END) == 0) {
+    size = ftell(f);
+  }
+  if (size <= 0 || size > 1024 * 1024 || fseek(f, 0, SEEK_SET) != 0) {
+    snprintf(err, err_len, "%s: cannot read %s", variable, path);
+    goto done;
+  }
+  text = malloc((size_t)size + 1);
+  if (text == NULL || fread(text, 1, (size_t)size, f) != (size_t)size) {
+    snprintf(err, err_len, "%s: cannot read %s", variable, path);
+    goto done;
+  }
+  text[size] = '\0';
+  if (strstr(text, "-----BEGIN ") == NULL) {
+    snprintf(err, err_len, "%s: %s is not a PEM file", variable, path);
+    goto done;
+  }
+  *out = text;
+  text = NULL;
+  ok = true;
+
+done:
+  if (f != NULL) {
+    fclose(f);
+  }
+  free(text);
+  return ok;
 }
 
 struct app *app_new(struct config *config, char *err, size_t err_len) {
@@ -46,6 +88,41 @@ struct app *app_new(struct config *config, char *err, size_t err_len) {
   atomic_init(&app->indexes_ready, false);
   pthread_mutex_init(&app->watcher_lock, NULL);
   pthread_cond_init(&app->watcher_wake, NULL);
+
+  if (app->config.tls_cert != NULL) {
+    if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+      snprintf(err, err_len, "PURCHASES_TLS_CERT: this libmicrohttpd has no TLS support");
+      goto done;
+    }
+    if (!read_pem(app->config.tls_cert, "PURCHASES_TLS_CERT", &app->tls_cert_pem, err, err_len) ||
+        !read_pem(app->config.tls_key, "PURCHASES_TLS_KEY", &app->tls_key_pem, err, err_len)) {
+      goto done;
+    }
+  }
+  if (app->config.auth_mode != AUTH_HEADERS) {
+    app->jwt = jwt_verifier_new(app->config.jwks_file, app->config.jwt_issuer,
+                                app->config.jwt_audience, err, err_len);
+    if (app->jwt == NULL) {
+      goto done;
+    }
+  }
+  if (app->config.rate_limit_rps > 0) {
+    app->limiter = rate_limiter_new(app->config.rate_limit_rps, app->config.rate_limit_burst,
+                                    APP_RATE_LIMIT_KEYS);
+    if (app->limiter == NULL) {
+      snprintf(err, err_len, "out of memory for the rate limiter");
+      goto done;
+    }
+  }
+  if (!cursor_key_init(&app->cursor_key, app->config.cursor_key)) {
+    snprintf(err, err_len, "cannot make a cursor key: no random bytes");
+    goto done;
+  }
+  if (app->config.cursor_key == NULL) {
+    y_log_message(Y_LOG_LEVEL_WARNING,
+                  "PURCHASES_CURSOR_KEY is not set: cursors are signed with a random key and "
+                  "stop working when this process restarts or on another instance");
+  }
 
   options.uri = app->config.mongodb_uri;
   options.timeout_ms = app->config.db_timeout_ms;
@@ -67,6 +144,7 @@ enum model_status app_check_database(struct app *app) {
   enum model_status status = db_ping(app->db);
   if (status == MODEL_OK && !atomic_load(&app->indexes_ready)) {
     if (purchase_store_ensure_indexes(app->db) == MODEL_OK &&
+        audit_store_ensure_indexes(app->db) == MODEL_OK &&
         !atomic_exchange(&app->indexes_ready, true)) {
       y_log_message(Y_LOG_LEVEL_INFO, "database answers%s; indexes ensured",
                     db_is_ferretdb(app->db) ? " (FerretDB)" : "");
@@ -146,8 +224,21 @@ bool app_start(struct app *app, char *err, size_t err_len) {
       {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)app->config.connection_timeout_s, NULL},
       {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)app->config.max_connections, NULL},
       {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)APP_CONNECTION_MEMORY, NULL},
+      /* HTTPS only when configured; these stay END markers otherwise. */
+      {MHD_OPTION_END, 0, NULL},
+      {MHD_OPTION_END, 0, NULL},
+      {MHD_OPTION_END, 0, NULL},
       {MHD_OPTION_END, 0, NULL},
   };
+  if (app->tls_cert_pem != NULL) {
+    size_t n = 7;
+    flags |= MHD_USE_TLS;
+    options[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, app->tls_cert_pem};
+    options[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, app->tls_key_pem};
+    /* TLS 1.2 and 1.3 only. */
+    options[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
+                                           (void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"};
+  }
   if (ulfius_start_framework_with_mhd_options(&app->instance, flags, options) != U_OK) {
     snprintf(err, err_len, "cannot listen on %s:%u (is the port in use?)", app->config.bind_address,
              app->config.port);
@@ -174,6 +265,12 @@ void app_stop(struct app *app) {
 
     atomic_store(&app->tracker.draining, true);
     listen_fd = MHD_quiesce_daemon(app->instance.mhd_daemon);
+    /* Refuse new connections at once (a load balancer retries elsewhere)
+     * rather than leave them queued unanswered; the descriptor itself is
+     * closed only after MHD has stopped, so its number cannot be reused. */
+    if (listen_fd != MHD_INVALID_SOCKET) {
+      shutdown(listen_fd, SHUT_RDWR);
+    }
     while (atomic_load(&app->tracker.in_flight) > 0 && waited_ms < limit_ms) {
       sleep_ms(10);
       waited_ms += 10;
@@ -210,8 +307,16 @@ void app_destroy(struct app *app) {
     ulfius_clean_instance(&app->instance);
   }
   db_destroy(app->db);
+  jwt_verifier_free(app->jwt);
+  rate_limiter_free(app->limiter);
   pthread_cond_destroy(&app->watcher_wake);
   pthread_mutex_destroy(&app->watcher_lock);
   config_cleanup(&app->config);
+  free(app->tls_cert_pem);
+  if (app->tls_key_pem != NULL) {
+    /* The private key should not linger in freed memory. */
+    explicit_bzero(app->tls_key_pem, strlen(app->tls_key_pem));
+    free(app->tls_key_pem);
+  }
   free(app);
 }

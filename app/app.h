@@ -10,8 +10,11 @@
 #include <ulfius.h>
 
 #include "app/config.h"
+#include "middleware/jwt.h"
+#include "middleware/rate_limit.h"
 #include "middleware/request.h"
 #include "models/db.h"
+#include "routes/cursor.h"
 #include "routes/routes.h"
 
 /* The service: created once in main, passed as user_data to every endpoint,
@@ -27,6 +30,11 @@ struct app {
   struct route_scope scopes[ROUTES_MAX_SCOPES];
   size_t scope_count;
   struct route_scope unknown_scope;
+  struct cursor_key cursor_key;
+  struct jwt_verifier *jwt;     /* NULL in headers mode */
+  struct rate_limiter *limiter; /* NULL when rate limiting is off */
+  char *tls_cert_pem;           /* PEM texts, kept while MHD runs; NULL without TLS */
+  char *tls_key_pem;
 
   /* The watcher thread retries the database until it answers, then ensures
    * the indexes, so a database that is down at start needs no restart. */

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <arpa/inet.h>
 #include <yder.h>
@@ -107,6 +108,51 @@ static bool parse_log_level(const struct config_entry *entry, const char *value,
   return false;
 }
 
+static bool parse_cursor_key(const struct config_entry *entry, const char *value,
+                             struct config *config, char *err, size_t err_len) {
+  size_t len = strlen(value);
+  if (len == 0) {
+    return true; /* unset: app_new makes a random one */
+  }
+  if (len < entry->min || len > entry->max) {
+    snprintf(err, err_len, "%s must be %u to %u characters long (a random secret)", entry->name,
+             entry->min, entry->max);
+    return false;
+  }
+  return parse_string(entry, value, config, err, err_len);
+}
+
+static bool parse_auth_mode(const struct config_entry *entry, const char *value,
+                            struct config *config, char *err, size_t err_len) {
+  if (strcmp(value, "headers") == 0) {
+    config->auth_mode = AUTH_HEADERS;
+  } else if (strcmp(value, "jwt") == 0) {
+    config->auth_mode = AUTH_JWT;
+  } else if (strcmp(value, "both") == 0) {
+    config->auth_mode = AUTH_BOTH;
+  } else {
+    snprintf(err, err_len, "%s must be headers, jwt or both", entry->name);
+    return false;
+  }
+  return true;
+}
+
+/* An optional string: empty means unset (NULL). */
+static bool parse_optional(const struct config_entry *entry, const char *value,
+                           struct config *config, char *err, size_t err_len) {
+  return value[0] == '\0' || parse_string(entry, value, config, err, err_len);
+}
+
+/* An optional path to a file that must be readable now, not at first use. */
+static bool parse_file(const struct config_entry *entry, const char *value, struct config *config,
+                       char *err, size_t err_len) {
+  if (value[0] != '\0' && access(value, R_OK) != 0) {
+    snprintf(err, err_len, "%s: cannot read %s", entry->name, value);
+    return false;
+  }
+  return parse_optional(entry, value, config, err, err_len);
+}
+
 #define FIELD(name) offsetof(struct config, name)
 
 static const struct config_entry ENTRIES[] = {
@@ -128,6 +174,25 @@ static const struct config_entry ENTRIES[] = {
      "how long to wait for a database connection before answering 503"},
     {"PURCHASES_DB_QUERY_TIMEOUT_MS", "5000", 100, 600000, FIELD(db_query_timeout_ms), parse_uint,
      "longest a query may run on the database (maxTimeMS)"},
+    {"PURCHASES_CURSOR_KEY", "", 32, 256, FIELD(cursor_key), parse_cursor_key,
+     "secret that signs pagination cursors; the same on every instance (unset: random "
+     "per process)"},
+    {"PURCHASES_AUTH", "headers", 0, 0, 0, parse_auth_mode,
+     "headers (x-client-id and x-user-id from a trusted gateway), jwt (bearer tokens) or both"},
+    {"PURCHASES_JWKS_FILE", "", 0, 0, FIELD(jwks_file), parse_file,
+     "JSON Web Key Set with the keys that sign bearer tokens (jwt and both)"},
+    {"PURCHASES_JWT_ISSUER", "", 0, 0, FIELD(jwt_issuer), parse_optional,
+     "the iss every bearer token must carry (jwt and both)"},
+    {"PURCHASES_JWT_AUDIENCE", "", 0, 0, FIELD(jwt_audience), parse_optional,
+     "the aud every bearer token must carry (jwt and both)"},
+    {"PURCHASES_TLS_CERT", "", 0, 0, FIELD(tls_cert), parse_file,
+     "PEM certificate chain: with PURCHASES_TLS_KEY, serve HTTPS only"},
+    {"PURCHASES_TLS_KEY", "", 0, 0, FIELD(tls_key), parse_file,
+     "PEM private key of PURCHASES_TLS_CERT"},
+    {"PURCHASES_RATE_LIMIT_RPS", "20", 0, 100000, FIELD(rate_limit_rps), parse_uint,
+     "requests a second each principal (client and user) may make; 0 turns limiting off"},
+    {"PURCHASES_RATE_LIMIT_BURST", "40", 1, 100000, FIELD(rate_limit_burst), parse_uint,
+     "requests a principal may make at once before the rate applies"},
 };
 
 #define ENTRY_COUNT (sizeof(ENTRIES) / sizeof(ENTRIES[0]))
@@ -145,19 +210,45 @@ bool config_load(struct config *config, const char *(*getenv_fn)(const char *nam
       return false;
     }
   }
+  /* Rules across variables. */
+  if (config->auth_mode != AUTH_HEADERS &&
+      (config->jwks_file == NULL || config->jwt_issuer == NULL || config->jwt_audience == NULL)) {
+    snprintf(err, err_len,
+             "PURCHASES_AUTH=jwt or both needs PURCHASES_JWKS_FILE, PURCHASES_JWT_ISSUER and "
+             "PURCHASES_JWT_AUDIENCE");
+    return false;
+  }
+  if ((config->tls_cert == NULL) != (config->tls_key == NULL)) {
+    snprintf(err, err_len,
+             "PURCHASES_TLS_CERT and PURCHASES_TLS_KEY go together: set both or neither");
+    return false;
+  }
   return true;
 }
 
 void config_cleanup(struct config *config) {
   free(config->bind_address);
   free(config->mongodb_uri);
+  free(config->cursor_key);
+  free(config->jwks_file);
+  free(config->jwt_issuer);
+  free(config->jwt_audience);
+  free(config->tls_cert);
+  free(config->tls_key);
   config->bind_address = NULL;
   config->mongodb_uri = NULL;
+  config->cursor_key = NULL;
+  config->jwks_file = NULL;
+  config->jwt_issuer = NULL;
+  config->jwt_audience = NULL;
+  config->tls_cert = NULL;
+  config->tls_key = NULL;
 }
 
 void config_describe(FILE *out) {
   for (size_t i = 0; i < ENTRY_COUNT; i++) {
+    const char *value = ENTRIES[i].default_value;
     fprintf(out, "  %-31s %s\n  %-31s default: %s\n", ENTRIES[i].name, ENTRIES[i].help, "",
-            ENTRIES[i].default_value);
+            value[0] != '\0' ? value : "(unset)");
   }
 }

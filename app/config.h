@@ -8,6 +8,13 @@
 
 #include "middleware/client_id.h"
 
+/* How callers prove who they are (PURCHASES_AUTH). */
+enum auth_mode {
+  AUTH_HEADERS, /* x-client-id and x-user-id, trusted from a gateway */
+  AUTH_JWT,     /* Authorization: Bearer <JWT> only */
+  AUTH_BOTH,    /* a bearer token if there is one, else the headers */
+};
+
 /* Everything the service can be told, read once at start from environment
  * variables (see config_describe() for the list). Immutable afterwards. */
 struct config {
@@ -21,6 +28,15 @@ struct config {
   uint32_t shutdown_timeout_s;
   uint32_t db_timeout_ms;
   uint32_t db_query_timeout_ms;
+  char *cursor_key; /* NULL: a random key per process */
+  enum auth_mode auth_mode;
+  char *jwks_file;
+  char *jwt_issuer;
+  char *jwt_audience;
+  char *tls_cert; /* PEM file paths; both or neither */
+  char *tls_key;
+  uint32_t rate_limit_rps; /* 0: no rate limiting */
+  uint32_t rate_limit_burst;
 };
 
 /* Fills `config` from the environment through `getenv_fn` (getenv in the

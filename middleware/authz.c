@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "middleware/problem.h"
+#include "middleware/query.h"
 #include "middleware/request.h"
 
 bool user_id_is_valid(const char *user_id) {
@@ -32,24 +33,25 @@ bool authz_can_read_user(enum role role, const char *actor, const char *target) 
   return false;
 }
 
+bool access_reason_is_valid(const char *reason) {
+  size_t len = strlen(reason);
+  if (len == 0 || len > ACCESS_REASON_MAX) {
+    return false;
+  }
+  /* Printable ASCII and any UTF-8 text, but no control characters. A
+   * repeated header arrives joined by ", " and is indistinguishable from one
+   * reason with a comma; that is harmless here. */
+  return text_is_clean_utf8(reason);
+}
+
 int callback_user_authz(const struct _u_request *request, struct _u_response *response,
                         void *user_data) {
   struct request_ctx *ctx = request_ctx_of(response);
-  const char *actor = u_map_get_case(request->map_header, "x-user-id");
   const char *target = u_map_get(request->map_url, "userId");
+  const char *reason;
   (void)user_data;
 
   if (ctx == NULL || ctx->answered) {
-    return U_CALLBACK_CONTINUE;
-  }
-  if (actor == NULL || actor[0] == '\0') {
-    problem_send(response, PROBLEM_UNAUTHENTICATED, "The x-user-id header is required.");
-    return U_CALLBACK_CONTINUE;
-  }
-  if (!user_id_is_valid(actor)) {
-    problem_send(response, PROBLEM_INVALID_REQUEST,
-                 "The x-user-id header must be 1 to 64 characters of A-Z a-z 0-9 _ - "
-                 "and sent once.");
     return U_CALLBACK_CONTINUE;
   }
   if (!user_id_is_valid(target)) {
@@ -57,11 +59,43 @@ int callback_user_authz(const struct _u_request *request, struct _u_response *re
                  "The userId in the path must be 1 to 64 characters of A-Z a-z 0-9 _ -.");
     return U_CALLBACK_CONTINUE;
   }
-  if (ctx->client == NULL || !authz_can_read_user(ctx->client->role, actor, target)) {
+  if (ctx->client == NULL || !authz_can_read_user(ctx->client->role, ctx->user_id, target)) {
     problem_send(response, PROBLEM_FORBIDDEN, "You may not read this user's purchases.");
     return U_CALLBACK_CONTINUE;
   }
-  memcpy(ctx->user_id, actor, strlen(actor) + 1);
+  reason = u_map_get_case(request->map_header, "x-access-reason");
+  if (reason != NULL && !access_reason_is_valid(reason)) {
+    problem_send(response, PROBLEM_INVALID_REQUEST,
+                 "The x-access-reason header must be 1 to %d printable characters, sent once.",
+                 ACCESS_REASON_MAX);
+    return U_CALLBACK_CONTINUE;
+  }
+  if (reason != NULL) {
+    memcpy(ctx->access_reason, reason, strlen(reason) + 1);
+  }
+  memcpy(ctx->target_user_id, target, strlen(target) + 1);
+  return U_CALLBACK_CONTINUE;
+}
+
+int callback_support_only(const struct _u_request *request, struct _u_response *response,
+                          void *user_data) {
+  struct request_ctx *ctx = request_ctx_of(response);
+  const char *target = u_map_get(request->map_url, "userId");
+  (void)user_data;
+
+  if (ctx == NULL || ctx->answered) {
+    return U_CALLBACK_CONTINUE;
+  }
+  if (!user_id_is_valid(target)) {
+    problem_send(response, PROBLEM_INVALID_REQUEST,
+                 "The userId in the path must be 1 to 64 characters of A-Z a-z 0-9 _ -.");
+    return U_CALLBACK_CONTINUE;
+  }
+  if (ctx->client == NULL || ctx->client->role != ROLE_SUPPORT) {
+    problem_send(response, PROBLEM_FORBIDDEN,
+                 "Only customer-support staff may read the audit trail.");
+    return U_CALLBACK_CONTINUE;
+  }
   memcpy(ctx->target_user_id, target, strlen(target) + 1);
   return U_CALLBACK_CONTINUE;
 }

@@ -11,15 +11,23 @@
  * Anything else (operators, quotes, commas from repeated values) is not. */
 bool user_id_is_valid(const char *user_id);
 
+/* True for an x-access-reason value: 1 to ACCESS_REASON_MAX bytes of UTF-8
+ * text without control characters. */
+bool access_reason_is_valid(const char *reason);
+
 /* May a caller with `role`, acting as user `actor`, read the purchases of
  * user `target`? Customers only their own; support and service anyone's. */
 bool authz_can_read_user(enum role role, const char *actor, const char *target);
 
-/* Chain link 2, on routes under /user/:userId: reads x-user-id (401 when
- * missing or empty, 400 when malformed), validates :userId (400), and lets
- * the request through only when authz_can_read_user() says so (403).
- * On success the ids are in the request context. user_data is the app. */
+/* Chain link after authentication, on routes under /user/:userId:
+ * validates :userId (400) and lets the request through only when
+ * authz_can_read_user() says so (403). On success the target is in the
+ * request context. */
 int callback_user_authz(const struct _u_request *request, struct _u_response *response,
                         void *user_data);
+
+/* The same for /audit/:userId: only `support` principals (403). */
+int callback_support_only(const struct _u_request *request, struct _u_response *response,
+                          void *user_data);
 
 #endif

@@ -3,10 +3,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "app/app.h"
-#include "middleware/problem.h"
-#include "middleware/request.h"
-
 static const char *const ROLE_NAMES[] = {
     [ROLE_CUSTOMER] = "customer",
     [ROLE_SUPPORT] = "support",
@@ -24,8 +20,7 @@ static bool client_char_ok(char c) {
          c == '-' || c == '.';
 }
 
-/* True for 1 to CLIENT_ID_MAX characters of A-Z a-z 0-9 _ - . */
-static bool client_id_is_valid(const char *id, size_t len) {
+static bool client_id_is_valid_n(const char *id, size_t len) {
   if (len == 0 || len > CLIENT_ID_MAX) {
     return false;
   }
@@ -49,7 +44,7 @@ bool client_table_parse(const char *spec, struct client_table *table, char *err,
     size_t role_len = colon != NULL ? entry_len - id_len - 1 : 0;
     size_t role = 0;
 
-    if (colon == NULL || !client_id_is_valid(entry, id_len)) {
+    if (colon == NULL || !client_id_is_valid_n(entry, id_len)) {
       snprintf(err, err_len,
                "entry %zu must be client:role with a client id of 1 to %d characters of "
                "A-Z a-z 0-9 _ - .",
@@ -89,6 +84,10 @@ fail:
   return false;
 }
 
+bool client_id_is_valid(const char *id) {
+  return id != NULL && client_id_is_valid_n(id, strlen(id));
+}
+
 const struct client *client_table_find(const struct client_table *table, const char *client_id) {
   if (client_id == NULL) {
     return NULL;
@@ -99,34 +98,4 @@ const struct client *client_table_find(const struct client_table *table, const c
     }
   }
   return NULL;
-}
-
-int callback_client_id(const struct _u_request *request, struct _u_response *response,
-                       void *user_data) {
-  const struct app *app = user_data;
-  struct request_ctx *ctx = request_ctx_of(response);
-  const char *client_id = u_map_get_case(request->map_header, "x-client-id");
-  const struct client *client;
-
-  if (ctx == NULL || ctx->answered) {
-    return U_CALLBACK_CONTINUE;
-  }
-  if (client_id == NULL || client_id[0] == '\0') {
-    problem_send(response, PROBLEM_UNAUTHENTICATED, "The x-client-id header is required.");
-    return U_CALLBACK_CONTINUE;
-  }
-  if (!client_id_is_valid(client_id, strlen(client_id))) {
-    problem_send(response, PROBLEM_INVALID_REQUEST,
-                 "The x-client-id header must be 1 to %d characters of A-Z a-z 0-9 _ - . "
-                 "and sent once.",
-                 CLIENT_ID_MAX);
-    return U_CALLBACK_CONTINUE;
-  }
-  client = client_table_find(&app->config.clients, client_id);
-  if (client == NULL) {
-    problem_send(response, PROBLEM_FORBIDDEN, "This client is not allowed to call the service.");
-    return U_CALLBACK_CONTINUE;
-  }
-  ctx->client = client;
-  return U_CALLBACK_CONTINUE;
 }

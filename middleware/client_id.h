@@ -4,8 +4,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include <ulfius.h>
-
 /* What a calling application may do. */
 enum role {
   ROLE_CUSTOMER, /* the shop: a customer reads only their own purchases */
@@ -39,10 +37,7 @@ bool client_table_parse(const char *spec, struct client_table *table, char *err,
 /* The entry for `client_id`, or NULL. The pointer lives as long as table. */
 const struct client *client_table_find(const struct client_table *table, const char *client_id);
 
-/* Chain link 1: reads x-client-id and finds the caller's role. 401 when the
- * header is missing or empty, 400 when malformed, 403 for an unknown client.
- * user_data is the struct app. */
-int callback_client_id(const struct _u_request *request, struct _u_response *response,
-                       void *user_data);
+/* True for 1 to CLIENT_ID_MAX characters of A-Z a-z 0-9 _ - . */
+bool client_id_is_valid(const char *id);
 
 #endif

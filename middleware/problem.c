@@ -23,6 +23,10 @@ static const struct problem_spec PROBLEMS[] = {
     [PROBLEM_METHOD_NOT_ALLOWED] = {405, "method-not-allowed", "Method not allowed"},
     [PROBLEM_UNAVAILABLE] = {503, "service-unavailable", "Service unavailable"},
     [PROBLEM_INTERNAL] = {500, "internal-error", "Internal server error"},
+    [PROBLEM_TOO_MANY_REQUESTS] = {429, "too-many-requests", "Too many requests"},
+    [PROBLEM_BODY_NOT_ALLOWED] = {413, "body-not-allowed", "Request body not allowed"},
+    [PROBLEM_URI_TOO_LONG] = {414, "uri-too-long", "URI too long"},
+    [PROBLEM_HEADERS_TOO_LARGE] = {431, "headers-too-large", "Request headers too large"},
 };
 
 unsigned int problem_status(enum problem_type type) {

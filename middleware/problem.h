@@ -12,7 +12,11 @@ enum problem_type {
   PROBLEM_NOT_FOUND,          /* 404 */
   PROBLEM_METHOD_NOT_ALLOWED, /* 405 */
   PROBLEM_UNAVAILABLE,        /* 503, with Retry-After */
-  PROBLEM_INTERNAL            /* 500; the detail never shows internals */
+  PROBLEM_INTERNAL,           /* 500; the detail never shows internals */
+  PROBLEM_TOO_MANY_REQUESTS,  /* 429, with Retry-After */
+  PROBLEM_BODY_NOT_ALLOWED,   /* 413: these routes take no body */
+  PROBLEM_URI_TOO_LONG,       /* 414 */
+  PROBLEM_HEADERS_TOO_LARGE   /* 431 */
 };
 
 /* Seconds a client is told to wait after a 503. */

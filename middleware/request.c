@@ -106,12 +106,88 @@ void request_answer_json(struct _u_response *response, unsigned int status, cons
   free(body);
 }
 
+static bool is_hex_digit(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+bool url_encoding_is_valid(const char *url) {
+  if (url == NULL) {
+    return false;
+  }
+  for (const char *p = url; *p != '\0'; p++) {
+    if (*p == '%') {
+      if (!is_hex_digit(p[1]) || !is_hex_digit(p[2]) || (p[1] == '0' && p[2] == '0')) {
+        return false;
+      }
+      p += 2;
+    }
+  }
+  return true;
+}
+
+/* The limits every request to a known route must keep, each with its own
+ * status. MHD enforces the 32 KiB buffer for the request line and headers
+ * itself (414/431 without a problem body); these are tighter and answered
+ * like every other error. */
+static void check_limits(const struct _u_request *request, struct _u_response *response) {
+  const char **keys = u_map_enum_keys(request->map_header);
+  size_t count = 0;
+  size_t total = 0;
+
+  if (strlen(request->http_url) > REQUEST_URL_MAX) {
+    problem_send(response, PROBLEM_URI_TOO_LONG, "The URL is longer than %d bytes.",
+                 REQUEST_URL_MAX);
+    return;
+  }
+  for (; keys != NULL && keys[count] != NULL; count++) {
+    const char *value = u_map_get(request->map_header, keys[count]);
+    size_t len = value != NULL ? strlen(value) : 0;
+    total += strlen(keys[count]) + len;
+    if (len > REQUEST_HEADER_VALUE_MAX) {
+      problem_send(response, PROBLEM_HEADERS_TOO_LARGE, "Header '%.64s' is longer than %d bytes.",
+                   keys[count], REQUEST_HEADER_VALUE_MAX);
+      return;
+    }
+    for (size_t i = 0; i < len; i++) {
+      unsigned char c = (unsigned char)value[i];
+      if ((c < 0x20 && c != '\t') || c == 0x7f) {
+        problem_send(response, PROBLEM_INVALID_REQUEST, "Header '%.64s' holds a control character.",
+                     keys[count]);
+        return;
+      }
+    }
+  }
+  if (count > REQUEST_HEADERS_MAX || total > REQUEST_HEADERS_TOTAL_MAX) {
+    problem_send(response, PROBLEM_HEADERS_TOO_LARGE,
+                 "At most %d headers of %d bytes in all are accepted.", REQUEST_HEADERS_MAX,
+                 REQUEST_HEADERS_TOTAL_MAX);
+    return;
+  }
+  /* Every route is a GET without a body; a body is refused, not ignored, so
+   * a request smuggled inside one cannot be mistaken for the next request. */
+  const char *length = u_map_get_case(request->map_header, "Content-Length");
+  if (u_map_get_case(request->map_header, "Transfer-Encoding") != NULL ||
+      (length != NULL && strcmp(length, "0") != 0) || request->binary_body_length > 0) {
+    problem_send(response, PROBLEM_BODY_NOT_ALLOWED, "This route takes no request body.");
+  }
+}
+
 int callback_request_begin(const struct _u_request *request, struct _u_response *response,
                            void *user_data) {
   if (!request_ctx_attach(request, response, user_data)) {
     y_log_message(Y_LOG_LEVEL_ERROR, "request: out of memory starting a request");
     return U_CALLBACK_ERROR;
   }
+  /* Ulfius decodes "%ZZ" into some byte rather than refusing it, and "%00"
+   * into a NUL that silently cuts the value short; a URL is decoded once and
+   * exactly, so either is the caller's error. */
+  if (!url_encoding_is_valid(request->http_url)) {
+    problem_send(response, PROBLEM_INVALID_REQUEST,
+                 "The URL has a malformed percent-encoding: '%%' must be followed by two "
+                 "hexadecimal digits, and may not encode a NUL byte.");
+    return U_CALLBACK_CONTINUE;
+  }
+  check_limits(request, response);
   return U_CALLBACK_CONTINUE;
 }
 

@@ -10,8 +10,15 @@
 
 #include "middleware/client_id.h"
 
-#define REQUEST_ID_MAX 64
-#define USER_ID_MAX    64
+#define REQUEST_ID_MAX    64
+#define USER_ID_MAX       64
+#define ACCESS_REASON_MAX 200
+
+/* Hard limits on what a request may carry (see check_limits). */
+#define REQUEST_URL_MAX           4096  /* 414 */
+#define REQUEST_HEADERS_MAX       64    /* 431 */
+#define REQUEST_HEADER_VALUE_MAX  8192  /* 431; a JWT fits */
+#define REQUEST_HEADERS_TOTAL_MAX 16384 /* 431 */
 
 /* Requests in flight and whether the server is draining; owned by the app. */
 struct request_tracker {
@@ -34,10 +41,12 @@ struct request_ctx {
   const char *route;
   char request_id[REQUEST_ID_MAX + 1];
   struct timespec started;
-  bool answered;                        /* a response has been written */
-  const struct client *client;          /* set by the client-id link */
-  char user_id[USER_ID_MAX + 1];        /* who asks: x-user-id */
-  char target_user_id[USER_ID_MAX + 1]; /* whose data: the :userId in the path */
+  bool answered;                             /* a response has been written */
+  const struct client *client;               /* set by the authentication link */
+  bool authenticated_by_token;               /* a bearer token, not headers */
+  char user_id[USER_ID_MAX + 1];             /* who asks: x-user-id or sub */
+  char target_user_id[USER_ID_MAX + 1];      /* whose data: the :userId in the path */
+  char access_reason[ACCESS_REASON_MAX + 1]; /* x-access-reason, "" when absent */
 };
 
 /* The request's context, or NULL if the first link did not run. */
@@ -46,6 +55,10 @@ struct request_ctx *request_ctx_of(const struct _u_response *response);
 /* True for 1 to REQUEST_ID_MAX characters of A-Z a-z 0-9 . _ - : the
  * incoming X-Request-Id values the service echoes rather than replaces. */
 bool request_id_is_valid(const char *id);
+
+/* True when every '%' in `url` starts an escape of two hexadecimal digits
+ * and no escape encodes a NUL byte (which would cut a decoded value short). */
+bool url_encoding_is_valid(const char *url);
 
 /* Writes a new random request id (32 hex digits) into out. */
 void request_id_generate(char out[REQUEST_ID_MAX + 1]);

@@ -5,16 +5,20 @@
 #include <yder.h>
 
 #include "app/app.h"
+#include "middleware/audit.h"
+#include "middleware/authn.h"
 #include "middleware/authz.h"
-#include "middleware/client_id.h"
+#include "middleware/rate_limit.h"
 #include "middleware/request.h"
+#include "routes/audit.h"
 #include "routes/health.h"
 #include "routes/user_purchases.h"
 
 /* Which identity links a route needs before its controller. */
 enum route_guard {
   GUARD_NONE,        /* probes: no identity */
-  GUARD_USER_ACCESS, /* client id, then may this caller read :userId */
+  GUARD_USER_ACCESS, /* who calls, rate limit, may they read :userId, audit */
+  GUARD_SUPPORT,     /* who calls, rate limit, support staff only */
 };
 
 struct route {
@@ -28,6 +32,8 @@ struct route {
  * listed for a path here is 405. */
 static const struct route ROUTES[] = {
     {"GET", "/user/:userId", GUARD_USER_ACCESS, callback_user_purchases_get},
+    {"GET", "/user/:userId/purchases/:purchaseId", GUARD_USER_ACCESS, callback_user_purchase_get},
+    {"GET", "/audit/:userId", GUARD_SUPPORT, callback_audit_get},
     {"GET", "/healthz", GUARD_NONE, callback_healthz_get},
     {"GET", "/readyz", GUARD_NONE, callback_readyz_get},
 };
@@ -81,10 +87,19 @@ int routes_register(struct app *app) {
     }
     strncat(scope->allow, route->method, sizeof(scope->allow) - strlen(scope->allow) - 1);
 
+    if (route->guard != GUARD_NONE) {
+      rc |= add(app, route->method, route->pattern, PRIORITY_AUTHENTICATION, callback_authenticate,
+                app);
+      rc |= add(app, route->method, route->pattern, PRIORITY_RATE_LIMIT, callback_rate_limit, app);
+    }
     if (route->guard == GUARD_USER_ACCESS) {
-      rc |= add(app, route->method, route->pattern, PRIORITY_CLIENT_ID, callback_client_id, app);
       rc |=
           add(app, route->method, route->pattern, PRIORITY_AUTHORIZATION, callback_user_authz, app);
+      rc |= add(app, route->method, route->pattern, PRIORITY_AUDIT, callback_audit, app);
+    }
+    if (route->guard == GUARD_SUPPORT) {
+      rc |= add(app, route->method, route->pattern, PRIORITY_AUTHORIZATION, callback_support_only,
+                app);
     }
     rc |= add(app, route->method, route->pattern, PRIORITY_APPLICATION, route->controller, app);
     if (rc != 0) {

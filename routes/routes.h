@@ -5,11 +5,13 @@ struct app;
 
 /* Ulfius runs the callbacks that match a request lowest priority first.
  * Every request goes through these links, in this order: */
-#define PRIORITY_REQUEST_BEGIN 0 /* request id, timer */
-#define PRIORITY_CLIENT_ID     1 /* x-client-id -> role */
-#define PRIORITY_AUTHORIZATION 2 /* x-user-id, :userId -> allowed or not */
-#define PRIORITY_APPLICATION   3 /* the controller */
-#define PRIORITY_REQUEST_END   9 /* 405 if unanswered, headers, access log */
+#define PRIORITY_REQUEST_BEGIN  0 /* request id, timer, hostile-input limits */
+#define PRIORITY_AUTHENTICATION 1 /* headers or bearer token -> client, role, user */
+#define PRIORITY_RATE_LIMIT     2 /* token bucket per client and user */
+#define PRIORITY_AUTHORIZATION  3 /* :userId -> allowed or not */
+#define PRIORITY_APPLICATION    4 /* the controller */
+#define PRIORITY_AUDIT          5 /* support and service reads of others: recorded */
+#define PRIORITY_REQUEST_END    9 /* 405 if unanswered, headers, access log */
 
 /* The most distinct URL patterns the service answers. */
 #define ROUTES_MAX_SCOPES 16

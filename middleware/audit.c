@@ -1,0 +1,43 @@
+#include "middleware/audit.h"
+
+#include <string.h>
+#include <sys/time.h>
+
+#include "app/app.h"
+#include "middleware/problem.h"
+#include "middleware/request.h"
+#include "models/audit.h"
+
+int callback_audit(const struct _u_request *request, struct _u_response *response,
+                   void *user_data) {
+  struct app *app = user_data;
+  struct request_ctx *ctx = request_ctx_of(response);
+  struct audit_record record;
+  struct timeval now;
+
+  /* Only reads that passed authorization have a target; only support and
+   * service principals reading someone else are recorded. */
+  if (ctx == NULL || ctx->client == NULL || ctx->target_user_id[0] == '\0' ||
+      ctx->client->role == ROLE_CUSTOMER || strcmp(ctx->user_id, ctx->target_user_id) == 0) {
+    return U_CALLBACK_CONTINUE;
+  }
+  gettimeofday(&now, NULL);
+  record.time_ms = (int64_t)now.tv_sec * 1000 + now.tv_usec / 1000;
+  record.client = ctx->client->id;
+  record.role = role_name(ctx->client->role);
+  record.actor = ctx->user_id;
+  record.user_id = ctx->target_user_id;
+  record.route = ctx->route;
+  record.method = request->http_verb != NULL ? request->http_verb : "-";
+  record.status = response->status;
+  record.request_id = ctx->request_id;
+  record.reason = ctx->access_reason[0] != '\0' ? ctx->access_reason : NULL;
+  if (audit_store_insert(app->db, &record) != MODEL_OK) {
+    /* Replace whatever the controller answered, purchases included. */
+    u_map_remove_from_key(response->map_header, "Link");
+    problem_send(response, PROBLEM_UNAVAILABLE,
+                 "This read could not be recorded in the audit trail, so it is refused. Try "
+                 "again shortly.");
+  }
+  return U_CALLBACK_CONTINUE;
+}

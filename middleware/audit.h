@@ -1,0 +1,15 @@
+#ifndef PURCHASES_MIDDLEWARE_AUDIT_H
+#define PURCHASES_MIDDLEWARE_AUDIT_H
+
+#include <ulfius.h>
+
+/* Chain link after the controller on routes under /user/:userId: when a
+ * support or service principal read a user other than itself, writes the
+ * audit record (models/audit.h) with the response's status. When the record
+ * cannot be written, the response is replaced by a 503: no read of someone
+ * else's data leaves without its record. Customers reading their own data
+ * are not audited. user_data is the app. */
+int callback_audit(const struct _u_request *request, struct _u_response *response,
+                   void *user_data);
+
+#endif

@@ -1,0 +1,127 @@
+#include "middleware/authn.h"
+
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <yder.h>
+
+#include "app/app.h"
+#include "middleware/authz.h"
+#include "middleware/client_id.h"
+#include "middleware/jwt.h"
+#include "middleware/problem.h"
+#include "middleware/request.h"
+
+const char *bearer_token_of(const char *value) {
+  if (value == NULL || strncasecmp(value, "Bearer ", 7) != 0) {
+    return NULL;
+  }
+  value += 7;
+  while (*value == ' ') {
+    value++;
+  }
+  return *value != '\0' ? value : NULL;
+}
+
+/* A 401 for a bearer token, with the challenge RFC 6750 asks for. */
+static void reject_token(struct _u_response *response, const char *detail) {
+  problem_send(response, PROBLEM_UNAUTHENTICATED, "%s", detail);
+  u_map_put(response->map_header, "WWW-Authenticate",
+            "Bearer realm=\"purchases\", error=\"invalid_token\"");
+}
+
+static void from_token(const struct app *app, const char *token, struct request_ctx *ctx,
+                       struct _u_response *response) {
+  struct jwt_identity identity;
+  char reason[160];
+  const struct client *client;
+
+  if (!jwt_verify(app->jwt, token, time(NULL), &identity, reason, sizeof(reason))) {
+    /* The reason is for operators; the caller learns only that the token is
+     * not accepted, which is all RFC 6750 promises and all an attacker
+     * should get. */
+    y_log_message(Y_LOG_LEVEL_INFO, "request_id=%s bearer token refused: %s", ctx->request_id,
+                  reason);
+    reject_token(response, "The bearer token is invalid, expired or not meant for this service.");
+    return;
+  }
+  client = client_table_find(&app->config.clients, identity.client_id);
+  if (client == NULL) {
+    problem_send(response, PROBLEM_FORBIDDEN, "This client is not allowed to call the service.");
+    return;
+  }
+  ctx->client = client;
+  ctx->authenticated_by_token = true;
+  memcpy(ctx->user_id, identity.user_id, sizeof(ctx->user_id));
+}
+
+static void from_headers(const struct app *app, const struct _u_request *request,
+                         struct request_ctx *ctx, struct _u_response *response) {
+  const char *client_id = u_map_get_case(request->map_header, "x-client-id");
+  const char *user_id = u_map_get_case(request->map_header, "x-user-id");
+  const struct client *client;
+
+  if (client_id == NULL || client_id[0] == '\0') {
+    problem_send(response, PROBLEM_UNAUTHENTICATED, "The x-client-id header is required.");
+    return;
+  }
+  if (!client_id_is_valid(client_id)) {
+    /* A header sent twice arrives joined with a comma, which no id holds. */
+    problem_send(response, PROBLEM_INVALID_REQUEST,
+                 "The x-client-id header must be 1 to %d characters of A-Z a-z 0-9 _ - . "
+                 "and sent once.",
+                 CLIENT_ID_MAX);
+    return;
+  }
+  client = client_table_find(&app->config.clients, client_id);
+  if (client == NULL) {
+    problem_send(response, PROBLEM_FORBIDDEN, "This client is not allowed to call the service.");
+    return;
+  }
+  if (user_id == NULL || user_id[0] == '\0') {
+    problem_send(response, PROBLEM_UNAUTHENTICATED, "The x-user-id header is required.");
+    return;
+  }
+  if (!user_id_is_valid(user_id)) {
+    problem_send(response, PROBLEM_INVALID_REQUEST,
+                 "The x-user-id header must be 1 to 64 characters of A-Z a-z 0-9 _ - "
+                 "and sent once.");
+    return;
+  }
+  ctx->client = client;
+  memcpy(ctx->user_id, user_id, strlen(user_id) + 1);
+}
+
+int callback_authenticate(const struct _u_request *request, struct _u_response *response,
+                          void *user_data) {
+  const struct app *app = user_data;
+  struct request_ctx *ctx = request_ctx_of(response);
+  const char *authorization;
+  const char *token;
+
+  if (ctx == NULL || ctx->answered) {
+    return U_CALLBACK_CONTINUE;
+  }
+  if (app->config.auth_mode == AUTH_HEADERS) {
+    from_headers(app, request, ctx, response);
+    return U_CALLBACK_CONTINUE;
+  }
+  authorization = u_map_get_case(request->map_header, "Authorization");
+  token = bearer_token_of(authorization);
+  if (token != NULL) {
+    from_token(app, token, ctx, response);
+  } else if (authorization != NULL && app->config.auth_mode == AUTH_JWT) {
+    reject_token(response, "The Authorization header must be \"Bearer <token>\", sent once.");
+  } else if (app->config.auth_mode == AUTH_JWT) {
+    problem_send(response, PROBLEM_UNAUTHENTICATED, "A bearer token is required.");
+    u_map_put(response->map_header, "WWW-Authenticate", "Bearer realm=\"purchases\"");
+  } else if (authorization != NULL) {
+    /* both: an Authorization header that is not a bearer token is neither
+     * identity; silently falling back to the headers would hide a mistake. */
+    reject_token(response, "The Authorization header must be \"Bearer <token>\", sent once.");
+  } else {
+    from_headers(app, request, ctx, response);
+  }
+  return U_CALLBACK_CONTINUE;
+}

@@ -1,0 +1,262 @@
+#include "middleware/rate_limit.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <yder.h>
+
+#include "app/app.h"
+#include "middleware/problem.h"
+#include "middleware/request.h"
+
+/* Tokens are counted in thousandths so refill needs no floating point: a
+ * bucket gains `rps` milli-tokens every millisecond. */
+#define MILLI 1000u
+
+/* Independent locks, so that two callers rarely wait on each other. */
+#define SHARDS 16u
+
+struct bucket {
+  uint64_t hash;
+  uint64_t tokens_milli;
+  uint64_t last_ms;
+  struct bucket *chain;             /* next in the hash slot */
+  struct bucket *newer, *older;     /* the shard's use order */
+  char key[];
+};
+
+struct shard {
+  pthread_mutex_t lock;
+  struct bucket **slots;
+  size_t slot_count;
+  size_t size;
+  size_t max_size;
+  struct bucket *newest, *oldest;
+};
+
+struct rate_limiter {
+  uint32_t rps;
+  uint32_t burst;
+  struct shard shards[SHARDS];
+};
+
+static uint64_t fnv1a(const char *key) {
+  uint64_t hash = 14695981039346656037ull;
+  for (const unsigned char *p = (const unsigned char *)key; *p != '\0'; p++) {
+    hash ^= *p;
+    hash *= 1099511628211ull;
+  }
+  return hash;
+}
+
+struct rate_limiter *rate_limiter_new(uint32_t rps, uint32_t burst, size_t max_keys) {
+  struct rate_limiter *limiter;
+  size_t per_shard = max_keys / SHARDS + 1;
+
+  if (rps == 0 || burst == 0 || max_keys == 0) {
+    return NULL;
+  }
+  limiter = calloc(1, sizeof(*limiter));
+  if (limiter == NULL) {
+    return NULL;
+  }
+  limiter->rps = rps;
+  limiter->burst = burst;
+  for (size_t i = 0; i < SHARDS; i++) {
+    struct shard *shard = &limiter->shards[i];
+    pthread_mutex_init(&shard->lock, NULL);
+    shard->max_size = per_shard;
+    shard->slot_count = per_shard; /* load factor at most 1 */
+    shard->slots = calloc(shard->slot_count, sizeof(*shard->slots));
+    if (shard->slots == NULL) {
+      rate_limiter_free(limiter);
+      return NULL;
+    }
+  }
+  return limiter;
+}
+
+void rate_limiter_free(struct rate_limiter *limiter) {
+  if (limiter == NULL) {
+    return;
+  }
+  for (size_t i = 0; i < SHARDS; i++) {
+    struct shard *shard = &limiter->shards[i];
+    struct bucket *bucket = shard->newest;
+    while (bucket != NULL) {
+      struct bucket *older = bucket->older;
+      free(bucket);
+      bucket = older;
+    }
+    free(shard->slots);
+    pthread_mutex_destroy(&shard->lock);
+  }
+  free(limiter);
+}
+
+static void unlink_use(struct shard *shard, struct bucket *bucket) {
+  if (bucket->newer != NULL) {
+    bucket->newer->older = bucket->older;
+  } else {
+    shard->newest = bucket->older;
+  }
+  if (bucket->older != NULL) {
+    bucket->older->newer = bucket->newer;
+  } else {
+    shard->oldest = bucket->newer;
+  }
+  bucket->newer = bucket->older = NULL;
+}
+
+static void link_newest(struct shard *shard, struct bucket *bucket) {
+  bucket->older = shard->newest;
+  bucket->newer = NULL;
+  if (shard->newest != NULL) {
+    shard->newest->newer = bucket;
+  }
+  shard->newest = bucket;
+  if (shard->oldest == NULL) {
+    shard->oldest = bucket;
+  }
+}
+
+static void forget_oldest(struct shard *shard) {
+  struct bucket *victim = shard->oldest;
+  struct bucket **link = &shard->slots[victim->hash % shard->slot_count];
+
+  while (*link != victim) {
+    link = &(*link)->chain;
+  }
+  *link = victim->chain;
+  unlink_use(shard, victim);
+  shard->size--;
+  free(victim);
+}
+
+/* The bucket for `key`, created full when new; NULL when out of memory. */
+static struct bucket *find_or_add(const struct rate_limiter *limiter, struct shard *shard,
+                                  const char *key, uint64_t hash, uint64_t now_ms) {
+  struct bucket **slot = &shard->slots[hash % shard->slot_count];
+  struct bucket *bucket;
+  size_t key_len;
+
+  for (bucket = *slot; bucket != NULL; bucket = bucket->chain) {
+    if (bucket->hash == hash && strcmp(bucket->key, key) == 0) {
+      unlink_use(shard, bucket);
+      link_newest(shard, bucket);
+      return bucket;
+    }
+  }
+  if (shard->size == shard->max_size) {
+    forget_oldest(shard);
+  }
+  key_len = strlen(key);
+  bucket = malloc(sizeof(*bucket) + key_len + 1);
+  if (bucket == NULL) {
+    return NULL;
+  }
+  memcpy(bucket->key, key, key_len + 1);
+  bucket->hash = hash;
+  bucket->tokens_milli = (uint64_t)limiter->burst * MILLI;
+  bucket->last_ms = now_ms;
+  bucket->chain = *slot;
+  *slot = bucket;
+  link_newest(shard, bucket);
+  shard->size++;
+  return bucket;
+}
+
+static uint32_t ceil_seconds(uint64_t milli_tokens, uint32_t rps) {
+  /* milli_tokens / rps is milliseconds; round up to whole seconds. */
+  uint64_t ms = (milli_tokens + rps - 1) / rps;
+  uint64_t s = (ms + 999) / 1000;
+  return s > UINT32_MAX ? UINT32_MAX : (uint32_t)s;
+}
+
+struct rate_decision rate_limiter_take(struct rate_limiter *limiter, const char *key,
+                                       uint64_t now_ms) {
+  struct rate_decision decision = {.allowed = true, .limit = limiter->burst};
+  uint64_t hash = fnv1a(key);
+  struct shard *shard = &limiter->shards[(hash >> 32) % SHARDS];
+  uint64_t full = (uint64_t)limiter->burst * MILLI;
+  struct bucket *bucket;
+
+  pthread_mutex_lock(&shard->lock);
+  bucket = find_or_add(limiter, shard, key, hash, now_ms);
+  if (bucket == NULL) {
+    /* Out of memory: serving is better than refusing everybody. */
+    decision.remaining = limiter->burst;
+    goto out;
+  }
+  if (now_ms > bucket->last_ms) {
+    uint64_t gained = (now_ms - bucket->last_ms) * limiter->rps;
+    bucket->tokens_milli = gained >= full - bucket->tokens_milli ? full
+                                                                 : bucket->tokens_milli + gained;
+    bucket->last_ms = now_ms;
+  }
+  if (bucket->tokens_milli >= MILLI) {
+    bucket->tokens_milli -= MILLI;
+  } else {
+    decision.allowed = false;
+    decision.retry_after_s = ceil_seconds(MILLI - bucket->tokens_milli, limiter->rps);
+  }
+  decision.remaining = (uint32_t)(bucket->tokens_milli / MILLI);
+  decision.reset_s = ceil_seconds(full - bucket->tokens_milli, limiter->rps);
+
+out:
+  pthread_mutex_unlock(&shard->lock);
+  return decision;
+}
+
+size_t rate_limiter_size(struct rate_limiter *limiter) {
+  size_t size = 0;
+  for (size_t i = 0; i < SHARDS; i++) {
+    pthread_mutex_lock(&limiter->shards[i].lock);
+    size += limiter->shards[i].size;
+    pthread_mutex_unlock(&limiter->shards[i].lock);
+  }
+  return size;
+}
+
+static uint64_t monotonic_ms(void) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
+}
+
+int callback_rate_limit(const struct _u_request *request, struct _u_response *response,
+                        void *user_data) {
+  const struct app *app = user_data;
+  struct request_ctx *ctx = request_ctx_of(response);
+  struct rate_decision decision;
+  char key[CLIENT_ID_MAX + USER_ID_MAX + 2];
+  char number[16];
+
+  (void)request;
+  if (ctx == NULL || ctx->answered || app->limiter == NULL || ctx->client == NULL) {
+    return U_CALLBACK_CONTINUE;
+  }
+  /* The unit separator cannot occur in either id. */
+  snprintf(key, sizeof(key), "%s\x1f%s", ctx->client->id, ctx->user_id);
+  decision = rate_limiter_take(app->limiter, key, monotonic_ms());
+
+  snprintf(number, sizeof(number), "%u", decision.limit);
+  u_map_put(response->map_header, "RateLimit-Limit", number);
+  snprintf(number, sizeof(number), "%u", decision.remaining);
+  u_map_put(response->map_header, "RateLimit-Remaining", number);
+  snprintf(number, sizeof(number), "%u", decision.reset_s);
+  u_map_put(response->map_header, "RateLimit-Reset", number);
+  if (!decision.allowed) {
+    y_log_message(Y_LOG_LEVEL_WARNING, "request_id=%s rate limited client=%s", ctx->request_id,
+                  ctx->client->id);
+    snprintf(number, sizeof(number), "%u", decision.retry_after_s);
+    problem_send(response, PROBLEM_TOO_MANY_REQUESTS,
+                 "More than %u requests in a burst, or %u a second sustained; retry after %u s.",
+                 decision.limit, app->config.rate_limit_rps, decision.retry_after_s);
+    u_map_put(response->map_header, "Retry-After", number);
+  }
+  return U_CALLBACK_CONTINUE;
+}

@@ -1,0 +1,44 @@
+#ifndef PURCHASES_MIDDLEWARE_RATE_LIMIT_H
+#define PURCHASES_MIDDLEWARE_RATE_LIMIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ulfius.h>
+
+/* A token bucket per caller: `rps` tokens a second flow into a bucket that
+ * holds at most `burst`; each request takes one. Keys are bounded: when the
+ * table is full the bucket unused for longest is forgotten (a forgotten
+ * caller starts again with a full bucket, which errs towards serving). */
+struct rate_limiter;
+
+/* What one request was told. */
+struct rate_decision {
+  bool allowed;
+  uint32_t limit;         /* the burst: RateLimit-Limit */
+  uint32_t remaining;     /* whole tokens left after this request */
+  uint32_t reset_s;       /* seconds until the bucket is full again */
+  uint32_t retry_after_s; /* when refused: seconds until one token is back */
+};
+
+/* NULL when out of memory or when rps, burst or max_keys is 0. */
+struct rate_limiter *rate_limiter_new(uint32_t rps, uint32_t burst, size_t max_keys);
+void rate_limiter_free(struct rate_limiter *limiter);
+
+/* Takes a token from `key`'s bucket at time now_ms (any monotonic clock,
+ * in milliseconds) and says whether the request may go on. Thread-safe. */
+struct rate_decision rate_limiter_take(struct rate_limiter *limiter, const char *key,
+                                       uint64_t now_ms);
+
+/* How many buckets are held. */
+size_t rate_limiter_size(struct rate_limiter *limiter);
+
+/* Chain link after authentication: one bucket per client and user. Adds
+ * RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset to every answer
+ * and refuses with 429 and Retry-After when the bucket is empty. user_data
+ * is the struct app; does nothing when rate limiting is off. */
+int callback_rate_limit(const struct _u_request *request, struct _u_response *response,
+                        void *user_data);
+
+#endif

@@ -1,0 +1,106 @@
+#include "routes/audit.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app/app.h"
+#include "middleware/problem.h"
+#include "middleware/query.h"
+#include "middleware/request.h"
+#include "models/audit.h"
+#include "routes/cursor.h"
+#include "routes/list_params.h"
+
+/* Which list a cursor of this route belongs to: the audit trail of one user,
+ * newest first. */
+#define AUDIT_ORDER 0x41
+
+static size_t audit_context(const char *user_id, char *out, size_t cap) {
+  int n = snprintf(out, cap, "audit%c%s", '\0', user_id);
+  return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
+int callback_audit_get(const struct _u_request *request, struct _u_response *response,
+                       void *user_data) {
+  struct app *app = user_data;
+  struct request_ctx *ctx = request_ctx_of(response);
+  struct query_params params;
+  struct audit_page page = {0};
+  struct purchase_position after;
+  char context[CURSOR_CONTEXT_MAX];
+  size_t context_len;
+  char next[CURSOR_MAX + 1] = "";
+  char err[300];
+  const char *value;
+  uint32_t limit = LIST_LIMIT_DEFAULT;
+  bool has_after = false;
+  json_t *j_body = NULL;
+  enum model_status status;
+
+  if (ctx == NULL || ctx->answered) {
+    goto done;
+  }
+  if (!query_params_parse(query_string_of(request->http_url), &params, err, sizeof(err))) {
+    problem_send(response, PROBLEM_INVALID_REQUEST, "%s", err);
+    goto done;
+  }
+  for (size_t i = 0; i < params.count; i++) {
+    const char *name = params.params[i].name;
+    if (strcmp(name, "limit") != 0 && strcmp(name, "cursor") != 0) {
+      problem_send(response, PROBLEM_INVALID_REQUEST,
+                   "Unknown query parameter '%s'. Known: limit, cursor.", name);
+      goto done;
+    }
+  }
+  if ((value = query_params_get(&params, "limit")) != NULL) {
+    char *end = NULL;
+    unsigned long parsed = strtoul(value, &end, 10);
+    if (value[0] < '0' || value[0] > '9' || *end != '\0' || parsed < 1 ||
+        parsed > LIST_LIMIT_MAX) {
+      problem_send(response, PROBLEM_INVALID_REQUEST,
+                   "Query parameter 'limit' must be a whole number from 1 to %d.", LIST_LIMIT_MAX);
+      goto done;
+    }
+    limit = (uint32_t)parsed;
+  }
+  context_len = audit_context(ctx->target_user_id, context, sizeof(context));
+  if ((value = query_params_get(&params, "cursor")) != NULL) {
+    if (!cursor_decode_context(&app->cursor_key, context, context_len, AUDIT_ORDER, value,
+                               &after)) {
+      problem_send(response, PROBLEM_INVALID_REQUEST,
+                   "Query parameter 'cursor' is not a cursor of this audit trail. Start again "
+                   "without it.");
+      goto done;
+    }
+    has_after = true;
+  }
+
+  status = audit_store_list(app->db, ctx->target_user_id, limit, has_after ? &after : NULL, &page);
+  if (status != MODEL_OK) {
+    problem_send(response,
+                 status == MODEL_UNAVAILABLE ? PROBLEM_UNAVAILABLE : PROBLEM_INTERNAL,
+                 status == MODEL_UNAVAILABLE
+                     ? "The audit trail cannot be reached. Try again shortly."
+                     : "Something went wrong on our side. Quote the request id when you report it.");
+    goto done;
+  }
+  if (page.has_more && !cursor_encode_context(&app->cursor_key, context, context_len, AUDIT_ORDER,
+                                              &page.last, next)) {
+    problem_send(response, PROBLEM_INTERNAL, "The next page's cursor could not be made.");
+    goto done;
+  }
+  j_body = json_pack("{sO s{sI sb so*}}", "data", page.j_data, "page", "limit", (json_int_t)limit,
+                     "hasMore", page.has_more, "nextCursor",
+                     page.has_more ? json_string(next) : json_null());
+  if (j_body == NULL) {
+    problem_send(response, PROBLEM_INTERNAL, "The response could not be written.");
+    goto done;
+  }
+  request_answer_json(response, 200, j_body);
+
+done:
+  json_decref(j_body);
+  audit_page_cleanup(&page);
+  return U_CALLBACK_CONTINUE;
+}
