@@ -1,0 +1,36 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include <mongoc/mongoc.h>
+
+#include "suites.h"
+
+/* The harness talks to FerretDB directly; keep the driver's warnings but
+ * drop the one about endSessions, which FerretDB does not implement. */
+static void driver_log(mongoc_log_level_t level, const char *domain, const char *message,
+                       void *data) {
+  (void)data;
+  if (level <= MONGOC_LOG_LEVEL_WARNING && strstr(message, "endSessions") == NULL) {
+    mongoc_log_default_handler(level, domain, message, NULL);
+  }
+}
+
+int main(void) {
+  SRunner *runner;
+  int failed;
+
+  mongoc_init();
+  mongoc_log_set_handler(driver_log, NULL);
+  runner = srunner_create(suite_api());
+  srunner_add_suite(runner, suite_query());
+  srunner_add_suite(runner, suite_lifecycle());
+  /* The fixtures own child processes (FerretDB, the server) that only this
+   * process can wait for, so tests run in-process, in order. Every wait in
+   * the harness is bounded, so nothing can hang without a fork's timeout. */
+  srunner_set_fork_status(runner, CK_NOFORK);
+  srunner_run_all(runner, CK_NORMAL);
+  failed = srunner_ntests_failed(runner);
+  srunner_free(runner);
+  mongoc_cleanup();
+  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,10 @@
+#ifndef PURCHASES_TESTS_INTEGRATION_SUITES_H
+#define PURCHASES_TESTS_INTEGRATION_SUITES_H
+
+#include <check.h>
+
+Suite *suite_api(void);
+Suite *suite_lifecycle(void);
+Suite *suite_query(void);
+
+#endif

@@ -1,0 +1,423 @@
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <mongoc/mongoc.h>
+#include <netinet/in.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+static void sleep_ms(long ms) {
+  struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+int harness_free_port(void) {
+  struct sockaddr_in addr;
+  socklen_t len = sizeof(addr);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  int port = -1;
+
+  memset(&addr, 0, sizeof(addr));
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd >= 0 && bind(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0 &&
+      getsockname(fd, (struct sockaddr *)&addr, &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  if (fd >= 0) {
+    close(fd);
+  }
+  return port;
+}
+
+static bool port_accepts(int port) {
+  struct sockaddr_in addr;
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  bool ok;
+
+  memset(&addr, 0, sizeof(addr));
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons((uint16_t)port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ok = fd >= 0 && connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0;
+  if (fd >= 0) {
+    close(fd);
+  }
+  return ok;
+}
+
+/* fork + exec with stdout and stderr appended to log_path. */
+static pid_t spawn(const char *const *argv, const char *const *env, const char *log_path) {
+  pid_t pid = fork();
+  if (pid != 0) {
+    return pid;
+  }
+  /* A failed assertion skips a test's own cleanup; the child still dies with
+   * the test process instead of outliving the run on its port. */
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+  if (fd >= 0) {
+    dup2(fd, STDOUT_FILENO);
+    dup2(fd, STDERR_FILENO);
+    close(fd);
+  }
+  for (size_t i = 0; env != NULL && env[i] != NULL; i++) {
+    putenv((char *)env[i]);
+  }
+  /* A test must never hang on a child waiting for input. */
+  int null_fd = open("/dev/null", O_RDONLY);
+  if (null_fd >= 0) {
+    dup2(null_fd, STDIN_FILENO);
+    close(null_fd);
+  }
+  execv(argv[0], (char *const *)argv);
+  fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+  _exit(127);
+}
+
+static int exit_code_of(int status) {
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* Waits for pid to exit, up to timeout_ms; returns its wait status or -1. */
+static int wait_exit(pid_t pid, long timeout_ms) {
+  int status = 0;
+  for (long waited = 0; waited <= timeout_ms; waited += 20) {
+    pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid) {
+      return status;
+    }
+    if (r < 0) {
+      return -1;
+    }
+    sleep_ms(20);
+  }
+  return -1;
+}
+
+static bool ferretdb_spawn(struct ferretdb *db) {
+  char listen[32];
+  char sqlite_url[160];
+  char log_path[192];
+  snprintf(listen, sizeof(listen), "127.0.0.1:%d", db->port);
+  snprintf(sqlite_url, sizeof(sqlite_url), "file:%s/data/", db->dir);
+  snprintf(log_path, sizeof(log_path), "%s/ferretdb.log", db->dir);
+  const char *argv[] = {FERRETDB_BIN, "-listen",    listen, "-sqlite-url", sqlite_url,
+                        "-log-level", "error",      NULL};
+  db->pid = spawn(argv, NULL, log_path);
+  for (int i = 0; i < 500; i++) {
+    if (port_accepts(db->port)) {
+      return true;
+    }
+    if (waitpid(db->pid, NULL, WNOHANG) == db->pid) {
+      break;
+    }
+    sleep_ms(20);
+  }
+  fprintf(stderr, "harness: FerretDB did not start on port %d (see %s)\n", db->port, log_path);
+  return false;
+}
+
+bool ferretdb_start(struct ferretdb *db, const char *database) {
+  char data[160];
+  memset(db, 0, sizeof(*db));
+  snprintf(db->dir, sizeof(db->dir), "/tmp/purchases-it-XXXXXX");
+  if (mkdtemp(db->dir) == NULL) {
+    perror("mkdtemp");
+    return false;
+  }
+  snprintf(data, sizeof(data), "%s/data", db->dir);
+  mkdir(data, 0755);
+  db->port = harness_free_port();
+  snprintf(db->uri, sizeof(db->uri), "mongodb://127.0.0.1:%d/%s", db->port, database);
+  return ferretdb_spawn(db);
+}
+
+bool ferretdb_restart(struct ferretdb *db) {
+  return ferretdb_spawn(db);
+}
+
+void ferretdb_stop(struct ferretdb *db, bool keep_data) {
+  if (db->pid > 0) {
+    kill(db->pid, SIGCONT);
+    kill(db->pid, SIGTERM);
+    if (wait_exit(db->pid, 5000) == -1) {
+      kill(db->pid, SIGKILL);
+      waitpid(db->pid, NULL, 0);
+    }
+    db->pid = 0;
+  }
+  if (!keep_data && db->dir[0] != '\0') {
+    char command[192];
+    snprintf(command, sizeof(command), "rm -rf '%s'", db->dir);
+    if (system(command) != 0) {
+      fprintf(stderr, "harness: could not remove %s\n", db->dir);
+    }
+    db->dir[0] = '\0';
+  }
+}
+
+void ferretdb_pause(struct ferretdb *db) {
+  kill(db->pid, SIGSTOP);
+}
+
+void ferretdb_resume(struct ferretdb *db) {
+  kill(db->pid, SIGCONT);
+}
+
+bool server_start(struct server *server, const char *mongodb_uri, const char *const *env) {
+  char port_env[64];
+  char uri_env[256];
+  const char *full_env[32];
+  size_t n = 0;
+
+  memset(server, 0, sizeof(*server));
+  server->port = harness_free_port();
+  snprintf(server->log_path, sizeof(server->log_path), "/tmp/purchases-it-server-%d-%d.log",
+           (int)getpid(), server->port);
+  unlink(server->log_path);
+  snprintf(port_env, sizeof(port_env), "PURCHASES_PORT=%d", server->port);
+  snprintf(uri_env, sizeof(uri_env), "MONGODB_URI=%s", mongodb_uri);
+  full_env[n++] = port_env;
+  full_env[n++] = uri_env;
+  full_env[n++] = "PURCHASES_BIND_ADDRESS=127.0.0.1";
+  full_env[n++] = "PURCHASES_DB_TIMEOUT_MS=1000";
+  /* Tests that are not about rate limiting must never meet it. */
+  full_env[n++] = "PURCHASES_RATE_LIMIT_RPS=0";
+  for (size_t i = 0; env != NULL && env[i] != NULL && n < 31; i++) {
+    full_env[n++] = env[i];
+  }
+  full_env[n] = NULL;
+  const char *argv[] = {PURCHASES_BIN, NULL};
+  server->pid = spawn(argv, full_env, server->log_path);
+  for (int i = 0; i < 150; i++) {
+    int status = 0;
+    if (waitpid(server->pid, &status, WNOHANG) == server->pid) {
+      server->exit_code = exit_code_of(status);
+      server->pid = 0;
+      break;
+    }
+    if (wait_for_status(server->port, "/healthz", 200, 0)) {
+      return true;
+    }
+    sleep_ms(100);
+  }
+  fprintf(stderr, "harness: the server did not answer /healthz (see %s)\n", server->log_path);
+  return false;
+}
+
+int server_stop(struct server *server, int timeout_s) {
+  int status;
+  int code;
+  if (server->pid <= 0) {
+    return server->exit_code;
+  }
+  kill(server->pid, SIGTERM);
+  status = wait_exit(server->pid, (long)timeout_s * 1000);
+  if (status == -1) {
+    kill(server->pid, SIGKILL);
+    waitpid(server->pid, NULL, 0);
+    code = -1;
+  } else {
+    code = exit_code_of(status);
+  }
+  server->pid = 0;
+  return code;
+}
+
+char *server_log(const struct server *server) {
+  FILE *f = fopen(server->log_path, "rb");
+  char *text = NULL;
+  long size;
+  if (f == NULL) {
+    return strdup("");
+  }
+  fseek(f, 0, SEEK_END);
+  size = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  text = calloc(1, (size_t)size + 1);
+  if (text != NULL && fread(text, 1, (size_t)size, f) != (size_t)size) {
+    text[0] = '\0';
+  }
+  fclose(f);
+  return text;
+}
+
+struct buffer {
+  char *data;
+  size_t len;
+};
+
+static size_t buffer_append(char *ptr, size_t size, size_t nmemb, void *userdata) {
+  struct buffer *buffer = userdata;
+  size_t add = size * nmemb;
+  char *grown = realloc(buffer->data, buffer->len + add + 1);
+  if (grown == NULL) {
+    return 0;
+  }
+  memcpy(grown + buffer->len, ptr, add);
+  buffer->len += add;
+  grown[buffer->len] = '\0';
+  buffer->data = grown;
+  return add;
+}
+
+bool http_request(int port, const char *method, const char *path, const char *const *headers,
+                  struct http_response *out) {
+  CURL *curl = curl_easy_init();
+  struct curl_slist *list = NULL;
+  struct buffer body = {NULL, 0};
+  struct buffer head = {NULL, 0};
+  char url[2048];
+  CURLcode rc;
+
+  memset(out, 0, sizeof(*out));
+  if (curl == NULL) {
+    return false;
+  }
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
+  for (size_t i = 0; headers != NULL && headers[i] != NULL; i++) {
+    list = curl_slist_append(list, headers[i]);
+  }
+  curl_easy_setopt(curl, CURLOPT_URL, url);
+  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, buffer_append);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, buffer_append);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &head);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT, 20L);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  /* Send the path exactly as written: no dot-segment squashing. */
+  curl_easy_setopt(curl, CURLOPT_PATH_AS_IS, 1L);
+  rc = curl_easy_perform(curl);
+  if (rc == CURLE_OK) {
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &out->status);
+    out->body = body.data != NULL ? body.data : strdup("");
+    out->headers = head.data != NULL ? head.data : strdup("");
+    out->j_body = json_loads(out->body, 0, NULL);
+    body.data = NULL;
+    head.data = NULL;
+  }
+  free(body.data);
+  free(head.data);
+  curl_slist_free_all(list);
+  curl_easy_cleanup(curl);
+  return rc == CURLE_OK;
+}
+
+bool http_get_as(int port, const char *path, const char *client_id, const char *user_id,
+                 struct http_response *out) {
+  char client_header[256];
+  char user_header[256];
+  const char *headers[3] = {NULL, NULL, NULL};
+  size_t n = 0;
+  if (client_id != NULL) {
+    snprintf(client_header, sizeof(client_header), "x-client-id: %s", client_id);
+    headers[n++] = client_header;
+  }
+  if (user_id != NULL) {
+    snprintf(user_header, sizeof(user_header), "x-user-id: %s", user_id);
+    headers[n++] = user_header;
+  }
+  return http_request(port, "GET", path, headers, out);
+}
+
+const char *http_header(const struct http_response *response, const char *name, char *buf,
+                        size_t len) {
+  size_t name_len = strlen(name);
+  const char *line = response->headers;
+  while (line != NULL && *line != '\0') {
+    const char *end = strstr(line, "\r\n");
+    size_t line_len = end != NULL ? (size_t)(end - line) : strlen(line);
+    if (line_len > name_len && line[name_len] == ':' && strncasecmp(line, name, name_len) == 0) {
+      const char *value = line + name_len + 1;
+      while (*value == ' ') {
+        value++;
+      }
+      size_t value_len = line_len - (size_t)(value - line);
+      if (value_len >= len) {
+        value_len = len - 1;
+      }
+      memcpy(buf, value, value_len);
+      buf[value_len] = '\0';
+      return buf;
+    }
+    line = end != NULL ? end + 2 : NULL;
+  }
+  return NULL;
+}
+
+void http_response_cleanup(struct http_response *response) {
+  free(response->body);
+  free(response->headers);
+  json_decref(response->j_body);
+  memset(response, 0, sizeof(*response));
+}
+
+bool db_insert(const char *uri, const bson_t *const *docs, size_t count) {
+  mongoc_client_t *client = mongoc_client_new(uri);
+  mongoc_uri_t *parsed = mongoc_uri_new(uri);
+  mongoc_collection_t *collection = NULL;
+  bson_error_t error;
+  bool ok = false;
+
+  if (client == NULL || parsed == NULL) {
+    goto done;
+  }
+  collection = mongoc_client_get_collection(client, mongoc_uri_get_database(parsed), "purchases");
+  ok = mongoc_collection_insert_many(collection, (const bson_t **)docs, count, NULL, NULL, &error);
+  if (!ok) {
+    fprintf(stderr, "harness: insert failed: %s\n", error.message);
+  }
+
+done:
+  mongoc_collection_destroy(collection);
+  mongoc_uri_destroy(parsed);
+  mongoc_client_destroy(client);
+  return ok;
+}
+
+bson_t *fixture_purchase(const char *id, const char *user_id, int64_t date_ms) {
+  char receipt[128];
+  snprintf(receipt, sizeof(receipt), "https://shop.example/receipts/%s", id);
+  return BCON_NEW("id", BCON_UTF8(id), "userId", BCON_UTF8(user_id), "status",
+                  BCON_UTF8("delivered"), "items", "[", "{", "id", BCON_UTF8("kettle-blue"),
+                  "title", BCON_UTF8("Secret Blue Kettle"), "brand", BCON_UTF8("Hearthware"),
+                  "imgUrl", BCON_UTF8("https://img.shop.example/k.jpg"), "pricePerUnitPence",
+                  BCON_INT64(3499), "currency", BCON_UTF8("GBP"), "quantity", BCON_INT32(2),
+                  "priceTotalPence", BCON_INT64(6998), "}", "]", "pricePence", BCON_INT64(6998),
+                  "currency", BCON_UTF8("GBP"), "datePurchased", BCON_DATE_TIME(date_ms),
+                  "payment", "{", "method", BCON_UTF8("card"), "lastDigits", BCON_UTF8("4242"),
+                  "receiptUrl", BCON_UTF8(receipt), "}", "delivery", "{", "method",
+                  BCON_UTF8("standard"), "storeLocation", BCON_NULL, "dateDelivered",
+                  BCON_DATE_TIME(date_ms + 86400000), "}");
+}
+
+bool wait_for_status(int port, const char *path, long status, int timeout_s) {
+  for (int i = 0; i <= timeout_s * 10; i++) {
+    struct http_response response;
+    bool got = http_request(port, "GET", path, NULL, &response);
+    long seen = response.status;
+    http_response_cleanup(&response);
+    if (got && seen == status) {
+      return true;
+    }
+    if (i < timeout_s * 10) {
+      sleep_ms(100);
+    }
+  }
+  return false;
+}

@@ -1,0 +1,97 @@
+#ifndef PURCHASES_TESTS_HARNESS_H
+#define PURCHASES_TESTS_HARNESS_H
+
+/* Test harness for integration tests: a FerretDB of the test's own (own
+ * port, own data folder), the real build/purchases binary on a free port, and
+ * an HTTP client. Every function that can fail returns false and prints why
+ * on stderr; the tests assert on that. */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <bson/bson.h>
+#include <jansson.h>
+
+struct ferretdb {
+  pid_t pid;
+  int port;
+  char dir[128];  /* temporary folder: data and log */
+  char uri[160];  /* mongodb://127.0.0.1:<port>/<database> */
+};
+
+struct server {
+  pid_t pid;
+  int port;
+  int exit_code; /* set when it exited on its own during server_start */
+  char log_path[192];
+};
+
+struct http_response {
+  long status;
+  char *body;     /* NUL-terminated */
+  char *headers;  /* raw header block */
+  json_t *j_body; /* parsed body, or NULL when it is not JSON */
+};
+
+/* A TCP port that was free a moment ago on 127.0.0.1. */
+int harness_free_port(void);
+
+/* Starts FerretDB (SQLite backend) in a new temporary folder on a free port
+ * and waits until it accepts connections. `database` names the database in
+ * db->uri. */
+bool ferretdb_start(struct ferretdb *db, const char *database);
+
+/* Starts it again on the same port and folder (after ferretdb_stop with
+ * keep_data). */
+bool ferretdb_restart(struct ferretdb *db);
+
+/* Stops it (SIGTERM, then SIGKILL after 5 s). Removes the folder unless
+ * keep_data. */
+void ferretdb_stop(struct ferretdb *db, bool keep_data);
+
+/* Freezes or thaws the FerretDB process (SIGSTOP / SIGCONT). */
+void ferretdb_pause(struct ferretdb *db);
+void ferretdb_resume(struct ferretdb *db);
+
+/* Starts build/purchases on a free port with MONGODB_URI=mongodb_uri and the
+ * extra "NAME=value" entries of `env` (NULL-terminated, may be NULL), output
+ * to a log file, and waits until /healthz answers 200. */
+bool server_start(struct server *server, const char *mongodb_uri, const char *const *env);
+
+/* Sends SIGTERM and waits up to timeout_s for the exit. Returns the exit code,
+ * 128+signal if it died of a signal, or -1 if it had to be killed. For a
+ * server that already exited during server_start, returns that exit code. */
+int server_stop(struct server *server, int timeout_s);
+
+/* Contents of the server's log so far; the caller frees it. */
+char *server_log(const struct server *server);
+
+/* Sends `method` `path` to 127.0.0.1:port with `headers` ("Name: value",
+ * NULL-terminated, may be NULL). Returns false only when no HTTP response
+ * came back. */
+bool http_request(int port, const char *method, const char *path, const char *const *headers,
+                  struct http_response *out);
+
+/* GET with the x-client-id and x-user-id headers (each omitted when NULL). */
+bool http_get_as(int port, const char *path, const char *client_id, const char *user_id,
+                 struct http_response *out);
+
+/* Value of response header `name` (case-insensitive) copied into buf, or
+ * NULL when absent. */
+const char *http_header(const struct http_response *response, const char *name, char *buf,
+                        size_t len);
+
+void http_response_cleanup(struct http_response *response);
+
+/* Inserts documents straight into the purchases collection at `uri`. */
+bool db_insert(const char *uri, const bson_t *const *docs, size_t count);
+
+/* A purchase document for tests: `id` of `user_id` dated at `date_ms`, with
+ * one item; the caller destroys it. */
+bson_t *fixture_purchase(const char *id, const char *user_id, int64_t date_ms);
+
+/* Polls GET path until it answers `status` or timeout_s passes. */
+bool wait_for_status(int port, const char *path, long status, int timeout_s);
+
+#endif

@@ -1,0 +1,254 @@
+#include <string.h>
+
+#include <check.h>
+#include <yder.h>
+
+#include "app/config.h"
+#include "suites.h"
+
+#define FAKE_ENV_MAX 16
+
+struct fake_var {
+  const char *name;
+  const char *value;
+};
+
+/* The environment config_load() sees through fake_getenv(). */
+static struct fake_var fake_env[FAKE_ENV_MAX];
+static size_t fake_env_count;
+
+static struct config config;
+static char err[256];
+
+static const char *fake_getenv(const char *name) {
+  for (size_t i = 0; i < fake_env_count; i++) {
+    if (strcmp(fake_env[i].name, name) == 0) {
+      return fake_env[i].value;
+    }
+  }
+  return NULL;
+}
+
+static void set_env(const char *name, const char *value) {
+  ck_assert_uint_lt(fake_env_count, FAKE_ENV_MAX);
+  fake_env[fake_env_count].name = name;
+  fake_env[fake_env_count].value = value;
+  fake_env_count++;
+}
+
+static void setup(void) {
+  memset(fake_env, 0, sizeof(fake_env));
+  fake_env_count = 0;
+  memset(&config, 0, sizeof(config));
+  err[0] = '\0';
+}
+
+static void teardown(void) {
+  config_cleanup(&config);
+}
+
+/* Loads with only `name`=`value` set; asserts that it fails with a message
+ * naming the variable. */
+static void assert_load_fails(const char *name, const char *value) {
+  setup();
+  set_env(name, value);
+  ck_assert_msg(!config_load(&config, fake_getenv, err, sizeof(err)), "%s=\"%s\" was accepted",
+                name, value);
+  ck_assert_msg(strstr(err, name) != NULL, "err \"%s\" does not name %s", err, name);
+  config_cleanup(&config);
+}
+
+START_TEST(defaults_apply_when_nothing_is_set) {
+  ck_assert(config_load(&config, fake_getenv, err, sizeof(err)));
+  ck_assert_uint_eq(config.port, 8080);
+  ck_assert_str_eq(config.bind_address, "0.0.0.0");
+  ck_assert_str_eq(config.mongodb_uri, "mongodb://127.0.0.1:27017/purchases");
+  ck_assert_uint_eq(config.clients.count, 3);
+  ck_assert_str_eq(config.clients.entries[0].id, "shop");
+  ck_assert_int_eq(config.clients.entries[0].role, ROLE_CUSTOMER);
+  ck_assert_str_eq(config.clients.entries[1].id, "customer-support");
+  ck_assert_int_eq(config.clients.entries[1].role, ROLE_SUPPORT);
+  ck_assert_str_eq(config.clients.entries[2].id, "invoicing");
+  ck_assert_int_eq(config.clients.entries[2].role, ROLE_SERVICE);
+  ck_assert_uint_eq(config.log_level, Y_LOG_LEVEL_INFO);
+}
+END_TEST
+
+START_TEST(numeric_defaults_apply_when_nothing_is_set) {
+  ck_assert(config_load(&config, fake_getenv, err, sizeof(err)));
+  ck_assert_uint_eq(config.max_connections, 256);
+  ck_assert_uint_eq(config.connection_timeout_s, 30);
+  ck_assert_uint_eq(config.shutdown_timeout_s, 10);
+  ck_assert_uint_eq(config.db_timeout_ms, 2000);
+  ck_assert_uint_eq(config.db_query_timeout_ms, 5000);
+}
+END_TEST
+
+START_TEST(overrides_replace_defaults) {
+  set_env("PURCHASES_PORT", "9090");
+  set_env("PURCHASES_BIND_ADDRESS", "127.0.0.1");
+  set_env("MONGODB_URI", "mongodb+srv://db.example.com/shop");
+  set_env("PURCHASES_CLIENTS", "web:customer");
+  set_env("PURCHASES_LOG_LEVEL", "debug");
+  set_env("PURCHASES_DB_TIMEOUT_MS", "100");
+  set_env("PURCHASES_SHUTDOWN_TIMEOUT_S", "0");
+  ck_assert_msg(config_load(&config, fake_getenv, err, sizeof(err)), "%s", err);
+  ck_assert_uint_eq(config.port, 9090);
+  ck_assert_str_eq(config.bind_address, "127.0.0.1");
+  ck_assert_str_eq(config.mongodb_uri, "mongodb+srv://db.example.com/shop");
+  ck_assert_uint_eq(config.clients.count, 1);
+  ck_assert_str_eq(config.clients.entries[0].id, "web");
+  ck_assert_ptr_null(client_table_find(&config.clients, "shop"));
+  ck_assert_uint_eq(config.log_level, Y_LOG_LEVEL_DEBUG);
+  ck_assert_uint_eq(config.db_timeout_ms, 100);
+  ck_assert_uint_eq(config.shutdown_timeout_s, 0);
+}
+END_TEST
+
+START_TEST(port_bounds_are_inclusive) {
+  set_env("PURCHASES_PORT", "1");
+  ck_assert(config_load(&config, fake_getenv, err, sizeof(err)));
+  ck_assert_uint_eq(config.port, 1);
+  config_cleanup(&config);
+  fake_env[0].value = "65535";
+  ck_assert(config_load(&config, fake_getenv, err, sizeof(err)));
+  ck_assert_uint_eq(config.port, 65535);
+}
+END_TEST
+
+START_TEST(each_log_level_is_recognised) {
+  static const struct {
+    const char *name;
+    unsigned long level;
+  } LEVELS[] = {{"error", Y_LOG_LEVEL_ERROR},
+                {"warning", Y_LOG_LEVEL_WARNING},
+                {"info", Y_LOG_LEVEL_INFO},
+                {"debug", Y_LOG_LEVEL_DEBUG}};
+  set_env("PURCHASES_LOG_LEVEL", NULL);
+  for (size_t i = 0; i < sizeof(LEVELS) / sizeof(LEVELS[0]); i++) {
+    fake_env[0].value = LEVELS[i].name;
+    ck_assert_msg(config_load(&config, fake_getenv, err, sizeof(err)), "%s", err);
+    ck_assert_uint_eq(config.log_level, LEVELS[i].level);
+    config_cleanup(&config);
+  }
+}
+END_TEST
+
+START_TEST(config_can_be_loaded_again_after_cleanup) {
+  ck_assert(config_load(&config, fake_getenv, err, sizeof(err)));
+  config_cleanup(&config);
+  ck_assert_ptr_null(config.bind_address);
+  ck_assert_ptr_null(config.mongodb_uri);
+  set_env("PURCHASES_BIND_ADDRESS", "10.0.0.1");
+  ck_assert(config_load(&config, fake_getenv, err, sizeof(err)));
+  ck_assert_str_eq(config.bind_address, "10.0.0.1");
+}
+END_TEST
+
+START_TEST(port_zero_is_rejected) {
+  assert_load_fails("PURCHASES_PORT", "0");
+}
+END_TEST
+
+START_TEST(port_65536_is_rejected) {
+  assert_load_fails("PURCHASES_PORT", "65536");
+}
+END_TEST
+
+START_TEST(port_with_trailing_garbage_is_rejected) {
+  assert_load_fails("PURCHASES_PORT", "80x");
+  assert_load_fails("PURCHASES_PORT", "80 ");
+}
+END_TEST
+
+START_TEST(empty_port_is_rejected) {
+  assert_load_fails("PURCHASES_PORT", "");
+}
+END_TEST
+
+START_TEST(signed_port_is_rejected) {
+  assert_load_fails("PURCHASES_PORT", "-1");
+  assert_load_fails("PURCHASES_PORT", "+80");
+  assert_load_fails("PURCHASES_PORT", " 80");
+}
+END_TEST
+
+START_TEST(huge_port_is_rejected) {
+  assert_load_fails("PURCHASES_PORT", "4294969376");
+  assert_load_fails("PURCHASES_PORT", "99999999999999999999999");
+}
+END_TEST
+
+START_TEST(unknown_log_level_is_rejected) {
+  assert_load_fails("PURCHASES_LOG_LEVEL", "verbose");
+  assert_load_fails("PURCHASES_LOG_LEVEL", "INFO");
+  assert_load_fails("PURCHASES_LOG_LEVEL", "");
+}
+END_TEST
+
+START_TEST(non_mongodb_uri_is_rejected) {
+  assert_load_fails("MONGODB_URI", "http://x");
+  assert_load_fails("MONGODB_URI", "");
+}
+END_TEST
+
+START_TEST(hostname_bind_address_is_rejected) {
+  assert_load_fails("PURCHASES_BIND_ADDRESS", "localhost");
+  assert_load_fails("PURCHASES_BIND_ADDRESS", "::1");
+  assert_load_fails("PURCHASES_BIND_ADDRESS", "");
+}
+END_TEST
+
+START_TEST(malformed_clients_are_rejected) {
+  assert_load_fails("PURCHASES_CLIENTS", "bad");
+  assert_load_fails("PURCHASES_CLIENTS", "");
+}
+END_TEST
+
+START_TEST(db_timeout_below_minimum_is_rejected) {
+  assert_load_fails("PURCHASES_DB_TIMEOUT_MS", "50");
+  assert_load_fails("PURCHASES_DB_TIMEOUT_MS", "60001");
+}
+END_TEST
+
+START_TEST(failure_after_allocations_does_not_leak) {
+  /* The strings are allocated before the bad value is reached; teardown's
+   * config_cleanup() must release them (checked by LeakSanitizer). */
+  set_env("MONGODB_URI", "mongodb://db/x");
+  set_env("PURCHASES_DB_QUERY_TIMEOUT_MS", "1");
+  ck_assert(!config_load(&config, fake_getenv, err, sizeof(err)));
+  ck_assert_ptr_nonnull(strstr(err, "PURCHASES_DB_QUERY_TIMEOUT_MS"));
+  ck_assert_str_eq(config.mongodb_uri, "mongodb://db/x");
+}
+END_TEST
+
+Suite *suite_config(void) {
+  Suite *suite = suite_create("config");
+  TCase *load = tcase_create("load");
+  TCase *reject = tcase_create("reject");
+
+  tcase_add_checked_fixture(load, setup, teardown);
+  tcase_add_test(load, defaults_apply_when_nothing_is_set);
+  tcase_add_test(load, numeric_defaults_apply_when_nothing_is_set);
+  tcase_add_test(load, overrides_replace_defaults);
+  tcase_add_test(load, port_bounds_are_inclusive);
+  tcase_add_test(load, each_log_level_is_recognised);
+  tcase_add_test(load, config_can_be_loaded_again_after_cleanup);
+  suite_add_tcase(suite, load);
+
+  tcase_add_checked_fixture(reject, setup, teardown);
+  tcase_add_test(reject, port_zero_is_rejected);
+  tcase_add_test(reject, port_65536_is_rejected);
+  tcase_add_test(reject, port_with_trailing_garbage_is_rejected);
+  tcase_add_test(reject, empty_port_is_rejected);
+  tcase_add_test(reject, signed_port_is_rejected);
+  tcase_add_test(reject, huge_port_is_rejected);
+  tcase_add_test(reject, unknown_log_level_is_rejected);
+  tcase_add_test(reject, non_mongodb_uri_is_rejected);
+  tcase_add_test(reject, hostname_bind_address_is_rejected);
+  tcase_add_test(reject, malformed_clients_are_rejected);
+  tcase_add_test(reject, db_timeout_below_minimum_is_rejected);
+  tcase_add_test(reject, failure_after_allocations_does_not_leak);
+  suite_add_tcase(suite, reject);
+  return suite;
+}

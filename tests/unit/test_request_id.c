@@ -1,0 +1,127 @@
+#include <string.h>
+
+#include <check.h>
+
+#include "middleware/request.h"
+#include "suites.h"
+
+/* A string of `len` copies of `c`, in a static buffer. */
+static const char *repeat(char c, size_t len) {
+  static char buf[256];
+  ck_assert_uint_lt(len, sizeof(buf));
+  memset(buf, c, len);
+  buf[len] = '\0';
+  return buf;
+}
+
+START_TEST(valid_rejects_null_and_empty) {
+  ck_assert(!request_id_is_valid(NULL));
+  ck_assert(!request_id_is_valid(""));
+}
+END_TEST
+
+START_TEST(valid_accepts_64_characters) {
+  ck_assert(request_id_is_valid(repeat('x', 64)));
+}
+END_TEST
+
+START_TEST(valid_rejects_65_characters) {
+  ck_assert(!request_id_is_valid(repeat('x', 65)));
+}
+END_TEST
+
+START_TEST(valid_accepts_every_allowed_character) {
+  ck_assert(request_id_is_valid("abc-DEF_1.2"));
+  ck_assert(request_id_is_valid("azAZ09-_."));
+  ck_assert(request_id_is_valid("."));
+}
+END_TEST
+
+START_TEST(valid_rejects_whitespace_and_control_characters) {
+  ck_assert(!request_id_is_valid("a b"));
+  ck_assert(!request_id_is_valid("a\nb"));
+  ck_assert(!request_id_is_valid("a\rb"));
+  ck_assert(!request_id_is_valid("ab\t"));
+}
+END_TEST
+
+START_TEST(valid_rejects_separators_and_non_ascii) {
+  ck_assert(!request_id_is_valid("a/b"));
+  ck_assert(!request_id_is_valid("a,b"));
+  ck_assert(!request_id_is_valid("a\"b"));
+  ck_assert(!request_id_is_valid("a=b"));
+  ck_assert(!request_id_is_valid("\xc3\xa9"));
+}
+END_TEST
+
+START_TEST(generate_gives_32_lowercase_hex_digits) {
+  char id[REQUEST_ID_MAX + 1];
+  memset(id, 'Z', sizeof(id));
+  request_id_generate(id);
+  ck_assert_uint_eq(strlen(id), 32);
+  for (size_t i = 0; i < 32; i++) {
+    ck_assert_msg((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f'),
+                  "not lowercase hex: %s", id);
+  }
+}
+END_TEST
+
+START_TEST(generated_id_is_valid) {
+  char id[REQUEST_ID_MAX + 1];
+  request_id_generate(id);
+  ck_assert(request_id_is_valid(id));
+}
+END_TEST
+
+START_TEST(two_generated_ids_differ) {
+  char first[REQUEST_ID_MAX + 1];
+  char second[REQUEST_ID_MAX + 1];
+  request_id_generate(first);
+  request_id_generate(second);
+  ck_assert_str_ne(first, second);
+}
+END_TEST
+
+START_TEST(url_encoding_accepts_well_formed_escapes) {
+  ck_assert(url_encoding_is_valid("/user/123"));
+  ck_assert(url_encoding_is_valid("/user/a%2Fb?q=%e2%82%AC"));
+  ck_assert(url_encoding_is_valid("/user/%25%25"));
+}
+END_TEST
+
+START_TEST(url_encoding_rejects_malformed_escapes) {
+  ck_assert(!url_encoding_is_valid(NULL));
+  ck_assert(!url_encoding_is_valid("/user/%ZZ"));
+  ck_assert(!url_encoding_is_valid("/user/%"));
+  ck_assert(!url_encoding_is_valid("/user/%4"));
+  ck_assert(!url_encoding_is_valid("/user/%4g"));
+  ck_assert(!url_encoding_is_valid("/user/1?q=50%"));
+  ck_assert(!url_encoding_is_valid("/user/u1%00x"));
+  ck_assert(!url_encoding_is_valid("/user/u1?q=a%00"));
+}
+END_TEST
+
+Suite *suite_request_id(void) {
+  Suite *suite = suite_create("request_id");
+  TCase *valid = tcase_create("request_id_is_valid");
+  TCase *generate = tcase_create("request_id_generate");
+
+  tcase_add_test(valid, valid_rejects_null_and_empty);
+  tcase_add_test(valid, valid_accepts_64_characters);
+  tcase_add_test(valid, valid_rejects_65_characters);
+  tcase_add_test(valid, valid_accepts_every_allowed_character);
+  tcase_add_test(valid, valid_rejects_whitespace_and_control_characters);
+  tcase_add_test(valid, valid_rejects_separators_and_non_ascii);
+  suite_add_tcase(suite, valid);
+
+  tcase_add_test(generate, generate_gives_32_lowercase_hex_digits);
+  tcase_add_test(generate, generated_id_is_valid);
+  tcase_add_test(generate, two_generated_ids_differ);
+  suite_add_tcase(suite, generate);
+
+  TCase *url = tcase_create("url_encoding_is_valid");
+  tcase_add_test(url, url_encoding_accepts_well_formed_escapes);
+  tcase_add_test(url, url_encoding_rejects_malformed_escapes);
+  suite_add_tcase(suite, url);
+  return suite;
+}

@@ -1,0 +1,24 @@
+#include <stdlib.h>
+
+#include "suites.h"
+
+int main(void) {
+  SRunner *runner = srunner_create(suite_authz());
+  int failed;
+
+  srunner_add_suite(runner, suite_client_table());
+  srunner_add_suite(runner, suite_config());
+  srunner_add_suite(runner, suite_cursor());
+  srunner_add_suite(runner, suite_jwt());
+  srunner_add_suite(runner, suite_list_params());
+  srunner_add_suite(runner, suite_problem());
+  srunner_add_suite(runner, suite_purchase_json());
+  srunner_add_suite(runner, suite_purchase_query());
+  srunner_add_suite(runner, suite_query());
+  srunner_add_suite(runner, suite_rate_limit());
+  srunner_add_suite(runner, suite_request_id());
+  srunner_run_all(runner, CK_NORMAL);
+  failed = srunner_ntests_failed(runner);
+  srunner_free(runner);
+  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
