@@ -23,6 +23,7 @@ int main(void) {
   mongoc_log_set_handler(driver_log, NULL);
   runner = srunner_create(suite_api());
   srunner_add_suite(runner, suite_query());
+  srunner_add_suite(runner, suite_security());
   srunner_add_suite(runner, suite_lifecycle());
   /* The fixtures own child processes (FerretDB, the server) that only this
    * process can wait for, so tests run in-process, in order. Every wait in

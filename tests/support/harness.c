@@ -114,8 +114,8 @@ static bool ferretdb_spawn(struct ferretdb *db) {
   snprintf(listen, sizeof(listen), "127.0.0.1:%d", db->port);
   snprintf(sqlite_url, sizeof(sqlite_url), "file:%s/data/", db->dir);
   snprintf(log_path, sizeof(log_path), "%s/ferretdb.log", db->dir);
-  const char *argv[] = {FERRETDB_BIN, "-listen",    listen, "-sqlite-url", sqlite_url,
-                        "-log-level", "error",      NULL};
+  const char *argv[] = {FERRETDB_BIN, "-listen",    listen,  "-sqlite-url",
+                        sqlite_url,   "-log-level", "error", NULL};
   db->pid = spawn(argv, NULL, log_path);
   for (int i = 0; i < 500; i++) {
     if (port_accepts(db->port)) {
@@ -260,6 +260,14 @@ struct buffer {
   size_t len;
 };
 
+/* The certificate requests trust when the server speaks TLS; NULL for
+ * plain HTTP. */
+static const char *tls_ca_file;
+
+void harness_set_tls(const char *ca_file) {
+  tls_ca_file = ca_file;
+}
+
 static size_t buffer_append(char *ptr, size_t size, size_t nmemb, void *userdata) {
   struct buffer *buffer = userdata;
   size_t add = size * nmemb;
@@ -280,14 +288,22 @@ bool http_request(int port, const char *method, const char *path, const char *co
   struct curl_slist *list = NULL;
   struct buffer body = {NULL, 0};
   struct buffer head = {NULL, 0};
-  char url[2048];
+  char url[8192]; /* room for the 414 tests */
   CURLcode rc;
 
   memset(out, 0, sizeof(*out));
   if (curl == NULL) {
     return false;
   }
-  snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
+  snprintf(url, sizeof(url), "%s://127.0.0.1:%d%s", tls_ca_file != NULL ? "https" : "http", port,
+           path);
+  if (tls_ca_file != NULL) {
+    /* Trust exactly the test's own certificate, and check the name. */
+    curl_easy_setopt(curl, CURLOPT_CAINFO, tls_ca_file);
+    curl_easy_setopt(curl, CURLOPT_CAPATH, NULL);
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+  }
   for (size_t i = 0; headers != NULL && headers[i] != NULL; i++) {
     list = curl_slist_append(list, headers[i]);
   }
@@ -393,17 +409,16 @@ done:
 bson_t *fixture_purchase(const char *id, const char *user_id, int64_t date_ms) {
   char receipt[128];
   snprintf(receipt, sizeof(receipt), "https://shop.example/receipts/%s", id);
-  return BCON_NEW("id", BCON_UTF8(id), "userId", BCON_UTF8(user_id), "status",
-                  BCON_UTF8("delivered"), "items", "[", "{", "id", BCON_UTF8("kettle-blue"),
-                  "title", BCON_UTF8("Secret Blue Kettle"), "brand", BCON_UTF8("Hearthware"),
-                  "imgUrl", BCON_UTF8("https://img.shop.example/k.jpg"), "pricePerUnitPence",
-                  BCON_INT64(3499), "currency", BCON_UTF8("GBP"), "quantity", BCON_INT32(2),
-                  "priceTotalPence", BCON_INT64(6998), "}", "]", "pricePence", BCON_INT64(6998),
-                  "currency", BCON_UTF8("GBP"), "datePurchased", BCON_DATE_TIME(date_ms),
-                  "payment", "{", "method", BCON_UTF8("card"), "lastDigits", BCON_UTF8("4242"),
-                  "receiptUrl", BCON_UTF8(receipt), "}", "delivery", "{", "method",
-                  BCON_UTF8("standard"), "storeLocation", BCON_NULL, "dateDelivered",
-                  BCON_DATE_TIME(date_ms + 86400000), "}");
+  return BCON_NEW(
+      "id", BCON_UTF8(id), "userId", BCON_UTF8(user_id), "status", BCON_UTF8("delivered"), "items",
+      "[", "{", "id", BCON_UTF8("kettle-blue"), "title", BCON_UTF8("Secret Blue Kettle"), "brand",
+      BCON_UTF8("Hearthware"), "imgUrl", BCON_UTF8("https://img.shop.example/k.jpg"),
+      "pricePerUnitPence", BCON_INT64(3499), "currency", BCON_UTF8("GBP"), "quantity",
+      BCON_INT32(2), "priceTotalPence", BCON_INT64(6998), "}", "]", "pricePence", BCON_INT64(6998),
+      "currency", BCON_UTF8("GBP"), "datePurchased", BCON_DATE_TIME(date_ms), "payment", "{",
+      "method", BCON_UTF8("card"), "lastDigits", BCON_UTF8("4242"), "receiptUrl",
+      BCON_UTF8(receipt), "}", "delivery", "{", "method", BCON_UTF8("standard"), "storeLocation",
+      BCON_NULL, "dateDelivered", BCON_DATE_TIME(date_ms + 86400000), "}");
 }
 
 bool wait_for_status(int port, const char *path, long status, int timeout_s) {

@@ -16,8 +16,8 @@
 struct ferretdb {
   pid_t pid;
   int port;
-  char dir[128];  /* temporary folder: data and log */
-  char uri[160];  /* mongodb://127.0.0.1:<port>/<database> */
+  char dir[128]; /* temporary folder: data and log */
+  char uri[160]; /* mongodb://127.0.0.1:<port>/<database> */
 };
 
 struct server {
@@ -66,6 +66,15 @@ int server_stop(struct server *server, int timeout_s);
 
 /* Contents of the server's log so far; the caller frees it. */
 char *server_log(const struct server *server);
+
+/* With a PEM file, every request the harness sends (server_start's wait
+ * included) is HTTPS to 127.0.0.1, trusting only that certificate; NULL goes
+ * back to plain HTTP. */
+void harness_set_tls(const char *ca_file);
+
+/* Writes a new self-signed ECDSA P-256 certificate for 127.0.0.1 and
+ * localhost, valid for a day, and its private key, both PEM. */
+bool tls_write_self_signed(const char *cert_path, const char *key_path);
 
 /* Sends `method` `path` to 127.0.0.1:port with `headers` ("Name: value",
  * NULL-terminated, may be NULL). Returns false only when no HTTP response

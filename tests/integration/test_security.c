@@ -1,0 +1,780 @@
+/* Security as callers meet it: the real server over HTTP(S), FerretDB
+ * behind it. Who may read what in each authentication mode, every kind of
+ * bad token, TLS, rate limits, the audit trail and hostile requests. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <mongoc/mongoc.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "../support/harness.h"
+#include "../support/tokens.h"
+#include "suites.h"
+
+#define ISSUER   "https://issuer.test"
+#define AUDIENCE "purchases"
+#define CLIENTS  "PURCHASES_CLIENTS=shop:customer,customer-support:support,invoicing:service"
+#define DATE_MS  1700000000000LL
+
+/* ---- shared helpers ---------------------------------------------------- */
+
+static char dir[64];
+
+static void make_dir(void) {
+  snprintf(dir, sizeof(dir), "/tmp/purchases-sec.XXXXXX");
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void remove_dir(void) {
+  char command[128];
+  snprintf(command, sizeof(command), "rm -rf '%s'", dir);
+  ck_assert_int_eq(system(command), 0);
+}
+
+static void insert_purchase(const struct ferretdb *db, const char *user) {
+  char id[64];
+  snprintf(id, sizeof(id), "%s-p000", user);
+  bson_t *doc = fixture_purchase(id, user, DATE_MS);
+  const bson_t *docs[] = {doc};
+  ck_assert(db_insert(db->uri, docs, 1));
+  bson_destroy(doc);
+}
+
+/* Asserts a problem+json answer with `status`, then frees the response. */
+static void assert_problem(struct http_response *r, long status, const char *what) {
+  char type[64] = "";
+  ck_assert_msg(r->status == status, "%s: answered %ld, not %ld: %s", what, r->status, status,
+                r->body);
+  http_header(r, "Content-Type", type, sizeof(type));
+  ck_assert_msg(strcmp(type, "application/problem+json") == 0, "%s: Content-Type %s", what, type);
+  ck_assert_ptr_nonnull(r->j_body);
+  ck_assert_int_eq(json_integer_value(json_object_get(r->j_body, "status")), status);
+  http_response_cleanup(r);
+}
+
+/* Sends raw bytes and reads until the server closes or timeout_s passes.
+ * Returns the status of the answer, 0 when the connection closed without
+ * one, -1 when nothing happened before the timeout. */
+static int raw_exchange(int port, const char *request, size_t request_len, int timeout_s) {
+  struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  struct timeval timeout = {.tv_sec = timeout_s};
+  char reply[512] = "";
+  size_t have = 0;
+  int status = 0;
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+  ck_assert_int_ge(fd, 0);
+  inet_pton(AF_INET, "127.0.0.1", &address.sin_addr);
+  ck_assert_int_eq(connect(fd, (struct sockaddr *)&address, sizeof(address)), 0);
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  ck_assert_int_eq(send(fd, request, request_len, MSG_NOSIGNAL), (ssize_t)request_len);
+  for (;;) {
+    ssize_t n = recv(fd, reply + have, sizeof(reply) - 1 - have, 0);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      status = have == 0 ? -1 : status;
+      break;
+    }
+    if (n <= 0) {
+      break;
+    }
+    have += (size_t)n;
+    reply[have] = '\0';
+    if (have == sizeof(reply) - 1) {
+      break; /* the status line is long since in */
+    }
+  }
+  close(fd);
+  if (have > 0 && sscanf(reply, "HTTP/1.%*d %d", &status) != 1) {
+    status = 0;
+  }
+  return status;
+}
+
+/* ---- the authorization matrix in every mode ------------------------------ */
+
+enum mode { MODE_HEADERS, MODE_JWT, MODE_BOTH, MODE_COUNT };
+static const char *const MODE_NAMES[] = {"headers", "jwt", "both"};
+
+static struct ferretdb matrix_db;
+static struct server matrix_servers[MODE_COUNT];
+static struct tokens_keys *keys;
+static char jwks_env[128];
+
+struct principal {
+  const char *client;
+  const char *role;
+  const char *user;
+};
+
+static const struct principal PRINCIPALS[] = {
+    {"shop", "customer", "alice"},
+    {"customer-support", "support", "agent1"},
+    {"invoicing", "service", "svc1"},
+};
+
+static void matrix_setup(void) {
+  char jwks[96];
+  const char *users[] = {"alice", "bob", "agent1", "svc1"};
+
+  make_dir();
+  snprintf(jwks, sizeof(jwks), "%s/jwks.json", dir);
+  snprintf(jwks_env, sizeof(jwks_env), "PURCHASES_JWKS_FILE=%s", jwks);
+  keys = tokens_keys_new();
+  ck_assert_ptr_nonnull(keys);
+  ck_assert(tokens_write_jwks(keys, jwks));
+  ck_assert(ferretdb_start(&matrix_db, "security_matrix"));
+  for (size_t i = 0; i < 4; i++) {
+    insert_purchase(&matrix_db, users[i]);
+  }
+  for (int mode = 0; mode < MODE_COUNT; mode++) {
+    char auth[32];
+    snprintf(auth, sizeof(auth), "PURCHASES_AUTH=%s", MODE_NAMES[mode]);
+    const char *env[] = {
+        auth, CLIENTS, jwks_env, "PURCHASES_JWT_ISSUER=" ISSUER, "PURCHASES_JWT_AUDIENCE=" AUDIENCE,
+        NULL};
+    ck_assert(server_start(&matrix_servers[mode], matrix_db.uri, env));
+    ck_assert(wait_for_status(matrix_servers[mode].port, "/readyz", 200, 15));
+  }
+}
+
+static void matrix_teardown(void) {
+  for (int mode = 0; mode < MODE_COUNT; mode++) {
+    server_stop(&matrix_servers[mode], 15);
+  }
+  ferretdb_stop(&matrix_db, false);
+  tokens_keys_free(keys);
+  remove_dir();
+}
+
+/* A good ES256 token for sub and client_id (NULL: no client_id). */
+static char *token_for(const char *sub, const char *client_id) {
+  json_t *j_claims = tokens_claims_new(ISSUER, AUDIENCE, sub, client_id, time(NULL));
+  char *token = tokens_sign(keys, "ES256", TOKENS_KID_EC, j_claims);
+  json_decref(j_claims);
+  ck_assert_ptr_nonnull(token);
+  return token;
+}
+
+/* GET path with an optional bearer token and optional identity headers. */
+static void get_with(int port, const char *path, const char *token, const char *client,
+                     const char *user, struct http_response *out) {
+  char authorization[8300];
+  char client_header[128];
+  char user_header[128];
+  const char *headers[4] = {NULL, NULL, NULL, NULL};
+  size_t n = 0;
+
+  if (token != NULL) {
+    snprintf(authorization, sizeof(authorization), "Authorization: Bearer %s", token);
+    headers[n++] = authorization;
+  }
+  if (client != NULL) {
+    snprintf(client_header, sizeof(client_header), "x-client-id: %s", client);
+    headers[n++] = client_header;
+  }
+  if (user != NULL) {
+    snprintf(user_header, sizeof(user_header), "x-user-id: %s", user);
+    headers[n++] = user_header;
+  }
+  ck_assert(http_request(port, "GET", path, headers, out));
+}
+
+/* What the rules say a principal gets on a route for a target user. */
+static long expected_status(const struct principal *who, int route, bool own) {
+  bool customer = strcmp(who->role, "customer") == 0;
+  bool support = strcmp(who->role, "support") == 0;
+  if (route == 2) { /* /audit/:userId is for support staff alone */
+    return support ? 200 : 403;
+  }
+  return customer && !own ? 403 : 200;
+}
+
+START_TEST(authorization_matrix_in_every_mode) {
+  const char *routes[] = {"/user/%s", "/user/%s/purchases/%s-p000", "/audit/%s"};
+  int checked = 0;
+
+  for (int mode = 0; mode < MODE_COUNT; mode++) {
+    int port = matrix_servers[mode].port;
+    for (size_t p = 0; p < 3; p++) {
+      const struct principal *who = &PRINCIPALS[p];
+      char *token = token_for(who->user, who->client);
+      for (int own = 0; own < 2; own++) {
+        const char *target = own ? who->user : "bob";
+        for (int route = 0; route < 3; route++) {
+          /* headers: headers only; jwt: the token only; both: each way. */
+          for (int by_token = 0; by_token < 2; by_token++) {
+            struct http_response r;
+            char path[128];
+            long want = expected_status(who, route, own);
+
+            if ((mode == MODE_HEADERS && by_token) || (mode == MODE_JWT && !by_token)) {
+              continue;
+            }
+            snprintf(path, sizeof(path), routes[route], target, target);
+            get_with(port, path, by_token ? token : NULL, by_token ? NULL : who->client,
+                     by_token ? NULL : who->user, &r);
+            ck_assert_msg(r.status == want, "%s mode, %s by %s, %s: %ld, not %ld", MODE_NAMES[mode],
+                          who->role, by_token ? "token" : "headers", path, r.status, want);
+            if (want == 200 && route == 0) {
+              /* The data is the target's and nobody else's. */
+              json_t *j_first = json_array_get(json_object_get(r.j_body, "data"), 0);
+              ck_assert_str_eq(json_string_value(json_object_get(j_first, "userId")), target);
+            }
+            http_response_cleanup(&r);
+            checked++;
+          }
+        }
+      }
+      free(token);
+    }
+  }
+  /* headers 18, jwt 18, both 36: nothing was skipped by mistake. */
+  ck_assert_int_eq(checked, 72);
+}
+END_TEST
+
+START_TEST(jwt_mode_ignores_identity_headers) {
+  struct http_response r;
+  char challenge[128] = "";
+
+  get_with(matrix_servers[MODE_JWT].port, "/user/alice", NULL, "shop", "alice", &r);
+  http_header(&r, "WWW-Authenticate", challenge, sizeof(challenge));
+  ck_assert_str_eq(challenge, "Bearer realm=\"purchases\"");
+  assert_problem(&r, 401, "headers in jwt mode");
+}
+END_TEST
+
+START_TEST(in_both_mode_the_token_alone_decides) {
+  struct http_response r;
+  char *token = token_for("alice", "shop");
+
+  /* Support headers beside a customer token: the token wins, so bob's data
+   * stays hidden from alice. */
+  get_with(matrix_servers[MODE_BOTH].port, "/user/bob", token, "customer-support", "agent1", &r);
+  assert_problem(&r, 403, "customer token with support headers");
+  free(token);
+}
+END_TEST
+
+START_TEST(token_of_an_unknown_client_is_403) {
+  struct http_response r;
+  char *token = token_for("alice", "stranger");
+
+  get_with(matrix_servers[MODE_JWT].port, "/user/alice", token, NULL, NULL, &r);
+  assert_problem(&r, 403, "unknown client_id");
+  free(token);
+}
+END_TEST
+
+START_TEST(every_bad_token_is_401_invalid_token) {
+  time_t now = time(NULL);
+  json_t *j_good = tokens_claims_new(ISSUER, AUDIENCE, "alice", "shop", now);
+  json_t *j_expired = tokens_claims_new(ISSUER, AUDIENCE, "alice", "shop", now - 3600);
+  json_t *j_early = tokens_claims_new(ISSUER, AUDIENCE, "alice", "shop", now);
+  json_t *j_issuer = tokens_claims_new("https://evil.test", AUDIENCE, "alice", "shop", now);
+  json_t *j_audience = tokens_claims_new(ISSUER, "billing", "alice", "shop", now);
+  json_t *j_admin = tokens_claims_new(ISSUER, AUDIENCE, "bob", "shop", now);
+  char *good;
+  struct {
+    const char *what;
+    char *token;
+  } cases[] = {
+      {"alg none", tokens_bad(keys, TOKENS_BAD_ALG_NONE, j_good)},
+      {"HS256 keyed with the public PEM", tokens_bad(keys, TOKENS_BAD_HS256_PUBLIC_PEM, j_good)},
+      {"HS256 keyed with the public JWK", tokens_bad(keys, TOKENS_BAD_HS256_PUBLIC_JWK, j_good)},
+      {"bad signature", tokens_bad(keys, TOKENS_BAD_SIGNATURE_BYTE, j_good)},
+      {"unknown kid", tokens_bad(keys, TOKENS_BAD_UNKNOWN_KID, j_good)},
+      {"kid of another key type", tokens_bad(keys, TOKENS_BAD_KID_ALG_MISMATCH, j_good)},
+      {"expired", tokens_sign(keys, "RS256", TOKENS_KID_RSA, j_expired)},
+      {"not yet valid", NULL},
+      {"wrong issuer", tokens_sign(keys, "EdDSA", TOKENS_KID_ED, j_issuer)},
+      {"wrong audience", tokens_sign(keys, "RS256", TOKENS_KID_RSA, j_audience)},
+      {"claims edited after signing", NULL},
+      {"not a JWT", strdup("not.a.jwt")},
+  };
+  size_t count = sizeof(cases) / sizeof(cases[0]);
+
+  json_object_set_new(j_early, "nbf", json_integer((json_int_t)now + 3600));
+  cases[7].token = tokens_sign(keys, "ES256", TOKENS_KID_EC, j_early);
+  good = tokens_sign(keys, "RS256", TOKENS_KID_RSA, j_good);
+  cases[10].token = tokens_replace_claims(good, j_admin);
+  for (size_t i = 0; i < count; i++) {
+    ck_assert_msg(cases[i].token != NULL, "%s: no token made", cases[i].what);
+  }
+  for (int mode = MODE_JWT; mode <= MODE_BOTH; mode++) {
+    for (size_t i = 0; i < count; i++) {
+      struct http_response r;
+      char challenge[128] = "";
+      char what[96];
+
+      /* In both mode the headers say alice may read; the token must still
+       * be judged alone. */
+      get_with(matrix_servers[mode].port, "/user/alice", cases[i].token,
+               mode == MODE_BOTH ? "shop" : NULL, mode == MODE_BOTH ? "alice" : NULL, &r);
+      snprintf(what, sizeof(what), "%s mode, %s", MODE_NAMES[mode], cases[i].what);
+      http_header(&r, "WWW-Authenticate", challenge, sizeof(challenge));
+      ck_assert_msg(strstr(challenge, "error=\"invalid_token\"") != NULL, "%s: challenge '%s'",
+                    what, challenge);
+      assert_problem(&r, 401, what);
+    }
+  }
+  /* The good token still works, and no token reached the log. */
+  {
+    struct http_response r;
+    char *log;
+    get_with(matrix_servers[MODE_JWT].port, "/user/alice", good, NULL, NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    http_response_cleanup(&r);
+    log = server_log(&matrix_servers[MODE_JWT]);
+    ck_assert_ptr_nonnull(log);
+    for (size_t i = 0; i < count; i++) {
+      const char *signature = strrchr(cases[i].token, '.');
+      if (signature != NULL && strlen(signature) > 16) {
+        ck_assert_msg(strstr(log, signature + 1) == NULL, "%s: token in the log", cases[i].what);
+      }
+    }
+    ck_assert(strstr(log, strrchr(good, '.') + 1) == NULL);
+    free(log);
+  }
+  for (size_t i = 0; i < count; i++) {
+    free(cases[i].token);
+  }
+  free(good);
+  json_decref(j_good);
+  json_decref(j_expired);
+  json_decref(j_early);
+  json_decref(j_issuer);
+  json_decref(j_audience);
+  json_decref(j_admin);
+}
+END_TEST
+
+START_TEST(authorization_must_be_a_bearer_token) {
+  const char *values[] = {"Basic YWxpY2U6cHc=", "Bearer", "Bearer ", "bearer"};
+  for (int mode = MODE_JWT; mode <= MODE_BOTH; mode++) {
+    for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+      struct http_response r;
+      char header[64];
+      const char *headers[] = {header, "x-client-id: shop", "x-user-id: alice", NULL};
+      snprintf(header, sizeof(header), "Authorization: %s", values[i]);
+      ck_assert(http_request(matrix_servers[mode].port, "GET", "/user/alice", headers, &r));
+      assert_problem(&r, 401, values[i]);
+    }
+  }
+}
+END_TEST
+
+/* ---- the audit trail ----------------------------------------------------- */
+
+static struct ferretdb audit_db;
+static struct server audit_server;
+
+static void audit_setup(void) {
+  const char *env[] = {CLIENTS, NULL};
+  ck_assert(ferretdb_start(&audit_db, "security_audit"));
+  insert_purchase(&audit_db, "carol");
+  insert_purchase(&audit_db, "dave");
+  insert_purchase(&audit_db, "agent1");
+  ck_assert(server_start(&audit_server, audit_db.uri, env));
+  ck_assert(wait_for_status(audit_server.port, "/readyz", 200, 15));
+}
+
+static void audit_teardown(void) {
+  server_stop(&audit_server, 15);
+  ferretdb_stop(&audit_db, false);
+}
+
+/* GET as client/user with extra headers; returns the response's request id. */
+static long read_as(const char *path, const char *client, const char *user, const char *extra,
+                    char request_id[65]) {
+  struct http_response r;
+  char client_header[96];
+  char user_header[96];
+  const char *headers[] = {client_header, user_header, extra, NULL};
+  long status;
+
+  snprintf(client_header, sizeof(client_header), "x-client-id: %s", client);
+  snprintf(user_header, sizeof(user_header), "x-user-id: %s", user);
+  ck_assert(http_request(audit_server.port, "GET", path, headers, &r));
+  status = r.status;
+  if (request_id != NULL) {
+    ck_assert_ptr_nonnull(http_header(&r, "X-Request-Id", request_id, 65));
+  }
+  http_response_cleanup(&r);
+  return status;
+}
+
+START_TEST(reads_of_others_are_audited_and_listed_newest_first) {
+  char support_read[65];
+  char service_read[65];
+  struct http_response r;
+  const char *cursor;
+  char path[512];
+
+  ck_assert_int_eq(read_as("/user/carol", "customer-support", "agent1",
+                           "x-access-reason: ticket #4521, refund question", support_read),
+                   200);
+  ck_assert_int_eq(
+      read_as("/user/carol/purchases/carol-p000", "invoicing", "svc1", NULL, service_read), 200);
+  /* Not audited: carol herself, and support reading its own purchases. */
+  ck_assert_int_eq(read_as("/user/carol", "shop", "carol", NULL, NULL), 200);
+  ck_assert_int_eq(read_as("/user/agent1", "customer-support", "agent1", NULL, NULL), 200);
+
+  ck_assert(
+      http_get_as(audit_server.port, "/audit/carol?limit=1", "customer-support", "agent2", &r));
+  ck_assert_int_eq(r.status, 200);
+  json_t *j_data = json_object_get(r.j_body, "data");
+  ck_assert_uint_eq(json_array_size(j_data), 1);
+  json_t *j_newest = json_array_get(j_data, 0);
+  ck_assert_str_eq(json_string_value(json_object_get(j_newest, "requestId")), service_read);
+  ck_assert_str_eq(json_string_value(json_object_get(j_newest, "client")), "invoicing");
+  ck_assert_str_eq(json_string_value(json_object_get(j_newest, "actor")), "svc1");
+  ck_assert_str_eq(json_string_value(json_object_get(j_newest, "userId")), "carol");
+  ck_assert_str_eq(json_string_value(json_object_get(j_newest, "route")),
+                   "/user/:userId/purchases/:purchaseId");
+  ck_assert_int_eq(json_integer_value(json_object_get(j_newest, "status")), 200);
+  ck_assert(json_is_null(json_object_get(j_newest, "reason")));
+  ck_assert_ptr_nonnull(json_string_value(json_object_get(j_newest, "time")));
+  json_t *j_page = json_object_get(r.j_body, "page");
+  ck_assert(json_is_true(json_object_get(j_page, "hasMore")));
+  cursor = json_string_value(json_object_get(j_page, "nextCursor"));
+  ck_assert_ptr_nonnull(cursor);
+  snprintf(path, sizeof(path), "/audit/carol?limit=1&cursor=%s", cursor);
+  http_response_cleanup(&r);
+
+  ck_assert(http_get_as(audit_server.port, path, "customer-support", "agent2", &r));
+  ck_assert_int_eq(r.status, 200);
+  j_data = json_object_get(r.j_body, "data");
+  ck_assert_uint_eq(json_array_size(j_data), 1);
+  json_t *j_older = json_array_get(j_data, 0);
+  ck_assert_str_eq(json_string_value(json_object_get(j_older, "requestId")), support_read);
+  ck_assert_str_eq(json_string_value(json_object_get(j_older, "actor")), "agent1");
+  ck_assert_str_eq(json_string_value(json_object_get(j_older, "route")), "/user/:userId");
+  ck_assert_str_eq(json_string_value(json_object_get(j_older, "reason")),
+                   "ticket #4521, refund question");
+  ck_assert(json_is_false(json_object_get(json_object_get(r.j_body, "page"), "hasMore")));
+  http_response_cleanup(&r);
+
+  /* agent1 read no one else: its own reads left nothing. */
+  ck_assert(http_get_as(audit_server.port, "/audit/agent1", "customer-support", "agent2", &r));
+  ck_assert_int_eq(r.status, 200);
+  ck_assert_uint_eq(json_array_size(json_object_get(r.j_body, "data")), 0);
+  http_response_cleanup(&r);
+}
+END_TEST
+
+START_TEST(a_bad_access_reason_is_400) {
+  char too_long[260];
+  char header[300];
+
+  memset(too_long, 'r', 201);
+  too_long[201] = '\0';
+  snprintf(header, sizeof(header), "x-access-reason: %s", too_long);
+  ck_assert_int_eq(read_as("/user/dave", "customer-support", "agent1", header, NULL), 400);
+  ck_assert_int_eq(
+      read_as("/user/dave", "customer-support", "agent1", "x-access-reason: a\tb", NULL), 400);
+}
+END_TEST
+
+START_TEST(audit_list_rejects_bad_parameters) {
+  struct http_response r;
+  ck_assert(http_get_as(audit_server.port, "/audit/carol?limit=0", "customer-support", "a", &r));
+  assert_problem(&r, 400, "limit=0");
+  ck_assert(http_get_as(audit_server.port, "/audit/carol?cursor=abc", "customer-support", "a", &r));
+  assert_problem(&r, 400, "bad cursor");
+  ck_assert(http_get_as(audit_server.port, "/audit/carol?sort=time", "customer-support", "a", &r));
+  assert_problem(&r, 400, "unknown parameter");
+}
+END_TEST
+
+/* Last in its case: it breaks audit writes for dave on purpose. */
+START_TEST(a_failed_audit_write_withholds_the_data) {
+  mongoc_client_t *client = mongoc_client_new(audit_db.uri);
+  bson_error_t error;
+  struct http_response r;
+
+  /* One audit record per reader of a user may exist from now on: the
+   * second read of dave by agent1 cannot be recorded, deterministically. */
+  bson_t *command = BCON_NEW("createIndexes", BCON_UTF8("audit"), "indexes", "[", "{", "key", "{",
+                             "userId", BCON_INT32(1), "actor", BCON_INT32(1), "}", "name",
+                             BCON_UTF8("test_one_per_reader"), "unique", BCON_BOOL(true), "}", "]");
+  ck_assert_ptr_nonnull(client);
+  ck_assert_msg(mongoc_client_command_simple(client, "security_audit", command, NULL, NULL, &error),
+                "createIndexes: %s", error.message);
+  bson_destroy(command);
+  mongoc_client_destroy(client);
+
+  ck_assert_int_eq(read_as("/user/dave", "customer-support", "agent1", NULL, NULL), 200);
+  ck_assert(http_get_as(audit_server.port, "/user/dave", "customer-support", "agent1", &r));
+  ck_assert(strstr(r.body, "dave-p000") == NULL);
+  ck_assert(strstr(r.headers, "Link:") == NULL);
+  assert_problem(&r, 503, "audit write failed");
+  /* The customer's own reads need no audit and go on. */
+  ck_assert_int_eq(read_as("/user/dave", "shop", "dave", NULL, NULL), 200);
+}
+END_TEST
+
+/* ---- rate limiting ------------------------------------------------------- */
+
+static struct ferretdb limit_db;
+static struct server limit_server;
+
+static void limit_setup(void) {
+  const char *env[] = {CLIENTS, "PURCHASES_RATE_LIMIT_RPS=1", "PURCHASES_RATE_LIMIT_BURST=3", NULL};
+  ck_assert(ferretdb_start(&limit_db, "security_limit"));
+  ck_assert(server_start(&limit_server, limit_db.uri, env));
+  ck_assert(wait_for_status(limit_server.port, "/readyz", 200, 15));
+}
+
+static void limit_teardown(void) {
+  server_stop(&limit_server, 15);
+  ferretdb_stop(&limit_db, false);
+}
+
+static long header_number(const struct http_response *r, const char *name) {
+  char value[32];
+  ck_assert_msg(http_header(r, name, value, sizeof(value)) != NULL, "no %s header", name);
+  return strtol(value, NULL, 10);
+}
+
+START_TEST(rate_limit_is_reached_and_recovers) {
+  struct http_response r;
+  long retry_after = 0;
+  int allowed = 0;
+
+  /* A bucket of 3 refilling at 1 a second: a quick run of requests meets a
+   * 429 within a few, however slow the machine, since each 200 costs a
+   * token and at most one comes back a second. */
+  for (int i = 0; i < 50 && retry_after == 0; i++) {
+    ck_assert(http_get_as(limit_server.port, "/user/erin", "shop", "erin", &r));
+    ck_assert_int_eq(header_number(&r, "RateLimit-Limit"), 3);
+    if (r.status == 200) {
+      allowed++;
+      ck_assert_int_lt(header_number(&r, "RateLimit-Remaining"), 3);
+      http_response_cleanup(&r);
+      continue;
+    }
+    ck_assert_int_eq(header_number(&r, "RateLimit-Remaining"), 0);
+    ck_assert_int_ge(header_number(&r, "RateLimit-Reset"), 1);
+    retry_after = header_number(&r, "Retry-After");
+    assert_problem(&r, 429, "over the limit");
+  }
+  ck_assert_int_ge(allowed, 3);
+  ck_assert_int_ge(retry_after, 1);
+  ck_assert_int_le(retry_after, 1);
+
+  /* Another user of the same client has a bucket of its own. */
+  ck_assert(http_get_as(limit_server.port, "/user/frank", "shop", "frank", &r));
+  ck_assert_int_eq(r.status, 200);
+  ck_assert_int_eq(header_number(&r, "RateLimit-Remaining"), 2);
+  http_response_cleanup(&r);
+
+  /* Probes are never limited. */
+  ck_assert(http_request(limit_server.port, "GET", "/healthz", NULL, &r));
+  ck_assert_int_eq(r.status, 200);
+  ck_assert(strstr(r.headers, "RateLimit-") == NULL);
+  http_response_cleanup(&r);
+
+  /* After Retry-After, erin is served again. */
+  sleep((unsigned int)retry_after + 1);
+  ck_assert(http_get_as(limit_server.port, "/user/erin", "shop", "erin", &r));
+  ck_assert_int_eq(r.status, 200);
+  http_response_cleanup(&r);
+}
+END_TEST
+
+/* ---- TLS ----------------------------------------------------------------- */
+
+static struct ferretdb tls_db;
+static struct server tls_server;
+static char cert_path[96];
+
+static void tls_setup(void) {
+  char key_path[96];
+  char cert_env[128];
+  char key_env[128];
+
+  make_dir();
+  snprintf(cert_path, sizeof(cert_path), "%s/cert.pem", dir);
+  snprintf(key_path, sizeof(key_path), "%s/key.pem", dir);
+  snprintf(cert_env, sizeof(cert_env), "PURCHASES_TLS_CERT=%s", cert_path);
+  snprintf(key_env, sizeof(key_env), "PURCHASES_TLS_KEY=%s", key_path);
+  ck_assert(tls_write_self_signed(cert_path, key_path));
+  const char *env[] = {CLIENTS, cert_env, key_env, NULL};
+  ck_assert(ferretdb_start(&tls_db, "security_tls"));
+  insert_purchase(&tls_db, "gina");
+  harness_set_tls(cert_path);
+  ck_assert(server_start(&tls_server, tls_db.uri, env));
+  ck_assert(wait_for_status(tls_server.port, "/readyz", 200, 15));
+}
+
+static void tls_teardown(void) {
+  harness_set_tls(NULL);
+  server_stop(&tls_server, 15);
+  ferretdb_stop(&tls_db, false);
+  remove_dir();
+}
+
+START_TEST(tls_serves_https_and_nothing_else) {
+  struct http_response r;
+
+  harness_set_tls(cert_path);
+  ck_assert(http_get_as(tls_server.port, "/user/gina", "shop", "gina", &r));
+  ck_assert_int_eq(r.status, 200);
+  ck_assert_uint_eq(json_array_size(json_object_get(r.j_body, "data")), 1);
+  http_response_cleanup(&r);
+
+  /* Plain HTTP on the same port gets no HTTP answer at all. */
+  harness_set_tls(NULL);
+  ck_assert(!http_get_as(tls_server.port, "/user/gina", "shop", "gina", &r));
+  harness_set_tls(cert_path);
+}
+END_TEST
+
+/* ---- hostile requests ---------------------------------------------------- */
+
+static struct ferretdb hostile_db;
+static struct server hostile_server;
+
+static void hostile_setup(void) {
+  const char *env[] = {CLIENTS, "PURCHASES_CONNECTION_TIMEOUT_S=2", NULL};
+  ck_assert(ferretdb_start(&hostile_db, "security_hostile"));
+  ck_assert(server_start(&hostile_server, hostile_db.uri, env));
+  ck_assert(wait_for_status(hostile_server.port, "/readyz", 200, 15));
+}
+
+static void hostile_teardown(void) {
+  server_stop(&hostile_server, 15);
+  ferretdb_stop(&hostile_db, false);
+}
+
+START_TEST(a_url_too_long_is_414) {
+  char path[5200] = "/user/";
+  struct http_response r;
+
+  memset(path + 6, 'a', 5000);
+  path[5006] = '\0';
+  ck_assert(http_get_as(hostile_server.port, path, "shop", "hank", &r));
+  assert_problem(&r, 414, "5000-byte user id");
+}
+END_TEST
+
+START_TEST(too_many_or_too_large_headers_are_431) {
+  char names[80][32];
+  const char *headers[82];
+  char *large = malloc(9100);
+  struct http_response r;
+
+  for (int i = 0; i < 80; i++) {
+    snprintf(names[i], sizeof(names[i]), "x-extra-%d: %d", i, i);
+    headers[i] = names[i];
+  }
+  headers[80] = "x-client-id: shop";
+  headers[81] = NULL;
+  ck_assert(http_request(hostile_server.port, "GET", "/user/hank", headers, &r));
+  assert_problem(&r, 431, "80 headers");
+
+  ck_assert_ptr_nonnull(large);
+  strcpy(large, "x-extra: ");
+  memset(large + 9, 'v', 9000);
+  large[9009] = '\0';
+  const char *one[] = {large, "x-client-id: shop", "x-user-id: hank", NULL};
+  ck_assert(http_request(hostile_server.port, "GET", "/user/hank", one, &r));
+  assert_problem(&r, 431, "a 9000-byte header");
+  free(large);
+}
+END_TEST
+
+START_TEST(a_request_body_is_413) {
+  const char request[] = "GET /user/hank HTTP/1.1\r\nHost: x\r\nx-client-id: shop\r\n"
+                         "x-user-id: hank\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello";
+  const char chunked[] = "GET /user/hank HTTP/1.1\r\nHost: x\r\nx-client-id: shop\r\n"
+                         "x-user-id: hank\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n"
+                         "\r\n5\r\nhello\r\n0\r\n\r\n";
+  ck_assert_int_eq(raw_exchange(hostile_server.port, request, sizeof(request) - 1, 10), 413);
+  ck_assert_int_eq(raw_exchange(hostile_server.port, chunked, sizeof(chunked) - 1, 10), 413);
+}
+END_TEST
+
+START_TEST(control_characters_in_headers_are_400) {
+  const char *values[] = {"x-note: a\x01z", "x-user-id: ha\x7fnk", "x-note: a\x1b[31mred"};
+  for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+    struct http_response r;
+    const char *headers[] = {"x-client-id: shop", values[i], "x-user-id: hank", NULL};
+    ck_assert(http_request(hostile_server.port, "GET", "/user/hank", headers, &r));
+    assert_problem(&r, 400, values[i]);
+  }
+}
+END_TEST
+
+START_TEST(header_names_are_case_insensitive) {
+  struct http_response r;
+  const char *headers[] = {"X-CLIENT-ID: shop", "X-User-Id: hank", NULL};
+  ck_assert(http_request(hostile_server.port, "GET", "/user/hank", headers, &r));
+  ck_assert_int_eq(r.status, 200);
+  http_response_cleanup(&r);
+}
+END_TEST
+
+START_TEST(a_silent_client_is_disconnected) {
+  /* Half a request, then nothing: the server must hang up after its
+   * 2-second connection timeout rather than keep a thread forever. The
+   * bound here is generous; what matters is that the connection ends. */
+  const char partial[] = "GET /user/hank HTTP/1.1\r\nHost: x\r\nx-client-id: sh";
+  struct http_response r;
+
+  ck_assert_int_eq(raw_exchange(hostile_server.port, partial, sizeof(partial) - 1, 30), 0);
+  ck_assert(http_request(hostile_server.port, "GET", "/healthz", NULL, &r));
+  ck_assert_int_eq(r.status, 200);
+  http_response_cleanup(&r);
+}
+END_TEST
+
+Suite *suite_security(void) {
+  Suite *suite = suite_create("security");
+  TCase *matrix = tcase_create("matrix");
+  TCase *audit = tcase_create("audit");
+  TCase *limit = tcase_create("rate_limit");
+  TCase *tls = tcase_create("tls");
+  TCase *hostile = tcase_create("hostile");
+
+  tcase_add_unchecked_fixture(matrix, matrix_setup, matrix_teardown);
+  tcase_add_test(matrix, authorization_matrix_in_every_mode);
+  tcase_add_test(matrix, jwt_mode_ignores_identity_headers);
+  tcase_add_test(matrix, in_both_mode_the_token_alone_decides);
+  tcase_add_test(matrix, token_of_an_unknown_client_is_403);
+  tcase_add_test(matrix, every_bad_token_is_401_invalid_token);
+  tcase_add_test(matrix, authorization_must_be_a_bearer_token);
+  suite_add_tcase(suite, matrix);
+
+  tcase_add_unchecked_fixture(audit, audit_setup, audit_teardown);
+  tcase_add_test(audit, reads_of_others_are_audited_and_listed_newest_first);
+  tcase_add_test(audit, a_bad_access_reason_is_400);
+  tcase_add_test(audit, audit_list_rejects_bad_parameters);
+  tcase_add_test(audit, a_failed_audit_write_withholds_the_data);
+  suite_add_tcase(suite, audit);
+
+  tcase_add_unchecked_fixture(limit, limit_setup, limit_teardown);
+  tcase_add_test(limit, rate_limit_is_reached_and_recovers);
+  suite_add_tcase(suite, limit);
+
+  tcase_add_unchecked_fixture(tls, tls_setup, tls_teardown);
+  tcase_add_test(tls, tls_serves_https_and_nothing_else);
+  suite_add_tcase(suite, tls);
+
+  tcase_add_unchecked_fixture(hostile, hostile_setup, hostile_teardown);
+  tcase_add_test(hostile, a_url_too_long_is_414);
+  tcase_add_test(hostile, too_many_or_too_large_headers_are_431);
+  tcase_add_test(hostile, a_request_body_is_413);
+  tcase_add_test(hostile, control_characters_in_headers_are_400);
+  tcase_add_test(hostile, header_names_are_case_insensitive);
+  tcase_add_test(hostile, a_silent_client_is_disconnected);
+  suite_add_tcase(suite, hostile);
+  return suite;
+}
