@@ -340,6 +340,9 @@ START_TEST(every_bad_token_is_401_invalid_token) {
       }
     }
     ck_assert(strstr(log, strrchr(good, '.') + 1) == NULL);
+    /* A bad token is the caller's doing: INFO, never an ERROR to page on. */
+    ck_assert_msg(strstr(log, " ERROR: ") == NULL, "bad tokens were logged as errors");
+    ck_assert(strstr(log, "bearer token refused: The token has expired.") != NULL);
     free(log);
   }
   for (size_t i = 0; i < count; i++) {
