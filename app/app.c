@@ -224,6 +224,9 @@ bool app_start(struct app *app, char *err, size_t err_len) {
       {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)app->config.connection_timeout_s, NULL},
       {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)app->config.max_connections, NULL},
       {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)APP_CONNECTION_MEMORY, NULL},
+      /* A client that drips bytes just inside the timeout holds a thread
+       * for as long as it likes; this bounds how many one address holds. */
+      {MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)app->config.max_connections_per_ip, NULL},
       /* HTTPS only when configured; these stay END markers otherwise. */
       {MHD_OPTION_END, 0, NULL},
       {MHD_OPTION_END, 0, NULL},
@@ -231,7 +234,7 @@ bool app_start(struct app *app, char *err, size_t err_len) {
       {MHD_OPTION_END, 0, NULL},
   };
   if (app->tls_cert_pem != NULL) {
-    size_t n = 7;
+    size_t n = 8;
     flags |= MHD_USE_TLS;
     options[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, app->tls_cert_pem};
     options[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, app->tls_key_pem};

@@ -166,6 +166,8 @@ static const struct config_entry ENTRIES[] = {
     {"PURCHASES_LOG_LEVEL", "info", 0, 0, 0, parse_log_level, "error, warning, info or debug"},
     {"PURCHASES_MAX_CONNECTIONS", "256", 1, 10000, FIELD(max_connections), parse_uint,
      "concurrent HTTP connections; more are refused"},
+    {"PURCHASES_MAX_CONNECTIONS_PER_IP", "0", 0, 10000, FIELD(max_connections_per_ip), parse_uint,
+     "concurrent connections from one address; 0: no limit (behind a gateway)"},
     {"PURCHASES_CONNECTION_TIMEOUT_S", "30", 1, 3600, FIELD(connection_timeout_s), parse_uint,
      "seconds an idle or slow connection is kept"},
     {"PURCHASES_SHUTDOWN_TIMEOUT_S", "10", 0, 300, FIELD(shutdown_timeout_s), parse_uint,

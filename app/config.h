@@ -24,6 +24,7 @@ struct config {
   struct client_table clients;
   unsigned long log_level; /* a Y_LOG_LEVEL_* value */
   uint32_t max_connections;
+  uint32_t max_connections_per_ip; /* 0: no limit */
   uint32_t connection_timeout_s;
   uint32_t shutdown_timeout_s;
   uint32_t db_timeout_ms;

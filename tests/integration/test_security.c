@@ -739,6 +739,54 @@ START_TEST(a_silent_client_is_disconnected) {
 }
 END_TEST
 
+static struct ferretdb per_ip_db;
+static struct server per_ip_server;
+
+/* Slow connections are kept a minute here, far longer than the test. */
+static void per_ip_setup(void) {
+  const char *env[] = {CLIENTS, "PURCHASES_CONNECTION_TIMEOUT_S=60",
+                       "PURCHASES_MAX_CONNECTIONS_PER_IP=3", NULL};
+  ck_assert(ferretdb_start(&per_ip_db, "security_per_ip"));
+  ck_assert(server_start(&per_ip_server, per_ip_db.uri, env));
+}
+
+static void per_ip_teardown(void) {
+  server_stop(&per_ip_server, 15);
+  ferretdb_stop(&per_ip_db, false);
+}
+
+/* A connection that sent half a request and stays open. */
+static int open_partial(int port) {
+  struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  const char partial[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n";
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+  ck_assert_int_ge(fd, 0);
+  inet_pton(AF_INET, "127.0.0.1", &address.sin_addr);
+  ck_assert_int_eq(connect(fd, (struct sockaddr *)&address, sizeof(address)), 0);
+  ck_assert_int_eq(send(fd, partial, sizeof(partial) - 1, MSG_NOSIGNAL),
+                   (ssize_t)(sizeof(partial) - 1));
+  return fd;
+}
+
+START_TEST(one_address_holds_at_most_its_share_of_connections) {
+  struct http_response r;
+  int held[3];
+
+  /* Three slow connections from 127.0.0.1 use up its share... */
+  for (int i = 0; i < 3; i++) {
+    held[i] = open_partial(per_ip_server.port);
+  }
+  /* ...so a fourth is closed unanswered instead of taking a thread. */
+  ck_assert(!http_request(per_ip_server.port, "GET", "/healthz", NULL, &r));
+  for (int i = 0; i < 3; i++) {
+    close(held[i]);
+  }
+  /* Once they are gone, the address is served again. */
+  ck_assert(wait_for_status(per_ip_server.port, "/healthz", 200, 10));
+}
+END_TEST
+
 Suite *suite_security(void) {
   Suite *suite = suite_create("security");
   TCase *matrix = tcase_create("matrix");
@@ -746,6 +794,7 @@ Suite *suite_security(void) {
   TCase *limit = tcase_create("rate_limit");
   TCase *tls = tcase_create("tls");
   TCase *hostile = tcase_create("hostile");
+  TCase *per_ip = tcase_create("per_ip");
 
   tcase_add_unchecked_fixture(matrix, matrix_setup, matrix_teardown);
   tcase_add_test(matrix, authorization_matrix_in_every_mode);
@@ -779,5 +828,9 @@ Suite *suite_security(void) {
   tcase_add_test(hostile, header_names_are_case_insensitive);
   tcase_add_test(hostile, a_silent_client_is_disconnected);
   suite_add_tcase(suite, hostile);
+
+  tcase_add_unchecked_fixture(per_ip, per_ip_setup, per_ip_teardown);
+  tcase_add_test(per_ip, one_address_holds_at_most_its_share_of_connections);
+  suite_add_tcase(suite, per_ip);
   return suite;
 }
