@@ -14,13 +14,16 @@
 
 #include "app/logging.h"
 #include "models/audit.h"
+#include "models/history.h"
+#include "models/idempotency.h"
 #include "models/purchase.h"
 
 /* Largest request line plus headers MHD buffers per connection; beyond it
  * MHD answers 414 or 431 itself. */
 #define APP_CONNECTION_MEMORY (32 * 1024)
-/* These routes take no body; anything larger is cut off by Ulfius. */
-#define APP_MAX_BODY (64 * 1024)
+/* Ulfius keeps this much of a body and silently drops the rest; one byte
+ * over the limit lets check_limits see that a body was too long. */
+#define APP_MAX_BODY (REQUEST_BODY_MAX + 1)
 /* Time for the last responses to leave the socket once none is in flight. */
 #define APP_DRAIN_GRACE_MS 100
 /* The most principals the rate limiter tracks at once; beyond it the least
@@ -28,6 +31,8 @@
 #define APP_RATE_LIMIT_KEYS 100000
 /* How often the watcher retries a database that does not answer. */
 #define APP_WATCH_INTERVAL_S 1
+/* How often expired idempotency keys are deleted on FerretDB. */
+#define APP_PURGE_INTERVAL_S 600
 
 static void sleep_ms(long ms) {
   struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
@@ -144,6 +149,8 @@ enum model_status app_check_database(struct app *app) {
   enum model_status status = db_ping(app->db);
   if (status == MODEL_OK && !atomic_load(&app->indexes_ready)) {
     if (purchase_store_ensure_indexes(app->db) == MODEL_OK &&
+        history_store_ensure_indexes(app->db) == MODEL_OK &&
+        idempotency_store_ensure_indexes(app->db) == MODEL_OK &&
         audit_store_ensure_indexes(app->db) == MODEL_OK &&
         !atomic_exchange(&app->indexes_ready, true)) {
       y_log_message(Y_LOG_LEVEL_INFO, "database answers%s; indexes ensured",
@@ -153,27 +160,51 @@ enum model_status app_check_database(struct app *app) {
   return status;
 }
 
+/* Deletes expired idempotency keys. MongoDB does it through a TTL index;
+ * FerretDB v1 has none, so there this thread does it. */
+static void purge_expired_keys(struct app *app) {
+  struct timespec now;
+  int64_t deleted = 0;
+
+  clock_gettime(CLOCK_REALTIME, &now);
+  if (idempotency_purge(app->db, (int64_t)now.tv_sec * 1000, &deleted) == MODEL_OK && deleted > 0) {
+    y_log_message(Y_LOG_LEVEL_INFO, "deleted %lld expired idempotency keys", (long long)deleted);
+  }
+}
+
+/* Until the database is ready: checks it every APP_WATCH_INTERVAL_S. Then,
+ * on FerretDB only, purges expired keys every APP_PURGE_INTERVAL_S. */
 static void *watcher_main(void *data) {
   struct app *app = data;
   bool warned = false;
 
   pthread_mutex_lock(&app->watcher_lock);
   while (!app->watcher_stop) {
+    int interval_s = APP_WATCH_INTERVAL_S;
     pthread_mutex_unlock(&app->watcher_lock);
-    enum model_status status = app_check_database(app);
-    if (status == MODEL_OK && atomic_load(&app->indexes_ready)) {
-      pthread_mutex_lock(&app->watcher_lock);
-      break;
-    }
-    if (!warned) {
-      y_log_message(Y_LOG_LEVEL_WARNING, "database not ready (%s); retrying every %d s",
-                    model_status_name(status), APP_WATCH_INTERVAL_S);
-      warned = true;
+    if (atomic_load(&app->indexes_ready)) {
+      if (!db_is_ferretdb(app->db)) {
+        pthread_mutex_lock(&app->watcher_lock);
+        break;
+      }
+      purge_expired_keys(app);
+      interval_s = APP_PURGE_INTERVAL_S;
+    } else {
+      enum model_status status = app_check_database(app);
+      if (status == MODEL_OK && atomic_load(&app->indexes_ready)) {
+        pthread_mutex_lock(&app->watcher_lock);
+        continue; /* ready: on to housekeeping at once */
+      }
+      if (!warned) {
+        y_log_message(Y_LOG_LEVEL_WARNING, "database not ready (%s); retrying every %d s",
+                      model_status_name(status), APP_WATCH_INTERVAL_S);
+        warned = true;
+      }
     }
     pthread_mutex_lock(&app->watcher_lock);
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += APP_WATCH_INTERVAL_S;
+    until.tv_sec += interval_s;
     while (!app->watcher_stop &&
            pthread_cond_timedwait(&app->watcher_wake, &app->watcher_lock, &until) == 0) {
     }

@@ -9,7 +9,6 @@
  * cannot be written, the response is replaced by a 503: no read of someone
  * else's data leaves without its record. Customers reading their own data
  * are not audited. user_data is the app. */
-int callback_audit(const struct _u_request *request, struct _u_response *response,
-                   void *user_data);
+int callback_audit(const struct _u_request *request, struct _u_response *response, void *user_data);
 
 #endif

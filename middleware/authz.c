@@ -29,6 +29,8 @@ bool authz_can_read_user(enum role role, const char *actor, const char *target) 
       return true;
     case ROLE_CUSTOMER:
       return actor != NULL && target != NULL && strcmp(actor, target) == 0;
+    case ROLE_INGEST:
+      return false; /* writers need no reads: least privilege */
   }
   return false;
 }
@@ -97,5 +99,30 @@ int callback_support_only(const struct _u_request *request, struct _u_response *
     return U_CALLBACK_CONTINUE;
   }
   memcpy(ctx->target_user_id, target, strlen(target) + 1);
+  return U_CALLBACK_CONTINUE;
+}
+
+int callback_ingest_only(const struct _u_request *request, struct _u_response *response,
+                         void *user_data) {
+  struct request_ctx *ctx = request_ctx_of(response);
+  const char *target = u_map_get(request->map_url, "userId");
+  (void)user_data;
+
+  if (ctx == NULL || ctx->answered) {
+    return U_CALLBACK_CONTINUE;
+  }
+  if (target != NULL && !user_id_is_valid(target)) {
+    problem_send(response, PROBLEM_INVALID_REQUEST,
+                 "The userId in the path must be 1 to 64 characters of A-Z a-z 0-9 _ -.");
+    return U_CALLBACK_CONTINUE;
+  }
+  if (ctx->client == NULL || ctx->client->role != ROLE_INGEST) {
+    problem_send(response, PROBLEM_FORBIDDEN,
+                 "Only ingest clients (checkout, fulfilment) may record purchases.");
+    return U_CALLBACK_CONTINUE;
+  }
+  if (target != NULL) {
+    memcpy(ctx->target_user_id, target, strlen(target) + 1);
+  }
   return U_CALLBACK_CONTINUE;
 }

@@ -16,7 +16,8 @@ bool user_id_is_valid(const char *user_id);
 bool access_reason_is_valid(const char *reason);
 
 /* May a caller with `role`, acting as user `actor`, read the purchases of
- * user `target`? Customers only their own; support and service anyone's. */
+ * user `target`? Customers only their own; support and service anyone's;
+ * ingest nobody's. */
 bool authz_can_read_user(enum role role, const char *actor, const char *target);
 
 /* Chain link after authentication, on routes under /user/:userId:
@@ -29,5 +30,10 @@ int callback_user_authz(const struct _u_request *request, struct _u_response *re
 /* The same for /audit/:userId: only `support` principals (403). */
 int callback_support_only(const struct _u_request *request, struct _u_response *response,
                           void *user_data);
+
+/* Chain link of the write routes: only `ingest` principals (403); validates
+ * :userId where the route has one (400). */
+int callback_ingest_only(const struct _u_request *request, struct _u_response *response,
+                         void *user_data);
 
 #endif

@@ -7,6 +7,7 @@ static const char *const ROLE_NAMES[] = {
     [ROLE_CUSTOMER] = "customer",
     [ROLE_SUPPORT] = "support",
     [ROLE_SERVICE] = "service",
+    [ROLE_INGEST] = "ingest",
 };
 
 #define ROLE_COUNT (sizeof(ROLE_NAMES) / sizeof(ROLE_NAMES[0]))
@@ -58,7 +59,7 @@ bool client_table_parse(const char *spec, struct client_table *table, char *err,
       }
     }
     if (role == ROLE_COUNT) {
-      snprintf(err, err_len, "entry %zu: the role must be customer, support or service",
+      snprintf(err, err_len, "entry %zu: the role must be customer, support, service or ingest",
                table->count + 1);
       goto fail;
     }

@@ -8,7 +8,8 @@
 enum role {
   ROLE_CUSTOMER, /* the shop: a customer reads only their own purchases */
   ROLE_SUPPORT,  /* customer-support staff: any customer's purchases */
-  ROLE_SERVICE   /* sibling services (invoicing, ...): any customer's purchases */
+  ROLE_SERVICE,  /* sibling services (invoicing, ...): any customer's purchases */
+  ROLE_INGEST    /* checkout and fulfilment: create purchases and change statuses; no reads */
 };
 
 #define CLIENT_ID_MAX    64
@@ -25,12 +26,12 @@ struct client_table {
   size_t count;
 };
 
-/* "customer", "support" or "service". */
+/* "customer", "support", "service" or "ingest". */
 const char *role_name(enum role role);
 
 /* Parses "client:role,client:role,...". Client ids are 1 to CLIENT_ID_MAX
  * characters of A-Z a-z 0-9 _ - . and appear once; roles are customer,
- * support or service. Returns false and writes a reason into err otherwise;
+ * support, service or ingest. Returns false and writes a reason into err otherwise;
  * `table` is then left empty. */
 bool client_table_parse(const char *spec, struct client_table *table, char *err, size_t err_len);
 

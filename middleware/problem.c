@@ -27,6 +27,11 @@ static const struct problem_spec PROBLEMS[] = {
     [PROBLEM_BODY_NOT_ALLOWED] = {413, "body-not-allowed", "Request body not allowed"},
     [PROBLEM_URI_TOO_LONG] = {414, "uri-too-long", "URI too long"},
     [PROBLEM_HEADERS_TOO_LARGE] = {431, "headers-too-large", "Request headers too large"},
+    [PROBLEM_CONFLICT] = {409, "conflict", "Conflict"},
+    [PROBLEM_PRECONDITION_FAILED] = {412, "precondition-failed", "Precondition failed"},
+    [PROBLEM_BODY_TOO_LARGE] = {413, "body-too-large", "Request body too large"},
+    [PROBLEM_UNSUPPORTED_MEDIA_TYPE] = {415, "unsupported-media-type", "Unsupported media type"},
+    [PROBLEM_INVALID_PURCHASE] = {422, "invalid-purchase", "Invalid purchase"},
 };
 
 unsigned int problem_status(enum problem_type type) {
@@ -50,17 +55,16 @@ json_t *problem_build(enum problem_type type, const char *detail, const char *re
   return j_problem;
 }
 
-void problem_send(struct _u_response *response, enum problem_type type, const char *detail_format,
-                  ...) {
+/* The one writer of problem responses: detail from the format, then the
+ * members of j_extra (may be NULL) copied in. */
+static void send_problem(struct _u_response *response, enum problem_type type,
+                         const json_t *j_extra, const char *detail_format, va_list args) {
   struct request_ctx *ctx = request_ctx_of(response);
   char detail[512];
   char *body = NULL;
   json_t *j_problem = NULL;
-  va_list args;
 
-  va_start(args, detail_format);
   vsnprintf(detail, sizeof(detail), detail_format, args);
-  va_end(args);
   /* Details may quote what the caller sent: keep them printable ASCII, which
    * is always valid UTF-8 and cannot break the JSON encoder. */
   for (char *c = detail; *c != '\0'; c++) {
@@ -70,6 +74,11 @@ void problem_send(struct _u_response *response, enum problem_type type, const ch
   }
 
   j_problem = problem_build(type, detail, ctx != NULL ? ctx->request_id : NULL);
+  if (j_problem != NULL && j_extra != NULL &&
+      json_object_update(j_problem, (json_t *)j_extra) != 0) {
+    json_decref(j_problem);
+    j_problem = NULL;
+  }
   body = j_problem != NULL ? json_dumps(j_problem, JSON_COMPACT) : NULL;
   if (body == NULL) {
     /* Out of memory: a fixed body still tells the truth. */
@@ -87,4 +96,30 @@ void problem_send(struct _u_response *response, enum problem_type type, const ch
   }
   free(body);
   json_decref(j_problem);
+}
+
+void problem_send(struct _u_response *response, enum problem_type type, const char *detail_format,
+                  ...) {
+  va_list args;
+  va_start(args, detail_format);
+  send_problem(response, type, NULL, detail_format, args);
+  va_end(args);
+}
+
+void problem_send_extra(struct _u_response *response, enum problem_type type, const json_t *j_extra,
+                        const char *detail_format, ...) {
+  va_list args;
+  va_start(args, detail_format);
+  send_problem(response, type, j_extra, detail_format, args);
+  va_end(args);
+}
+
+void problem_send_store_failure(struct _u_response *response, enum model_status status) {
+  if (status == MODEL_UNAVAILABLE) {
+    problem_send(response, PROBLEM_UNAVAILABLE,
+                 "The purchase store cannot be reached. Try again shortly.");
+  } else {
+    problem_send(response, PROBLEM_INTERNAL,
+                 "Something went wrong on our side. Quote the request id when you report it.");
+  }
 }

@@ -4,19 +4,26 @@
 #include <jansson.h>
 #include <ulfius.h>
 
+#include "models/status.h"
+
 /* Every error the service answers, as an RFC 9457 problem type. */
 enum problem_type {
-  PROBLEM_INVALID_REQUEST,    /* 400 */
-  PROBLEM_UNAUTHENTICATED,    /* 401 */
-  PROBLEM_FORBIDDEN,          /* 403 */
-  PROBLEM_NOT_FOUND,          /* 404 */
-  PROBLEM_METHOD_NOT_ALLOWED, /* 405 */
-  PROBLEM_UNAVAILABLE,        /* 503, with Retry-After */
-  PROBLEM_INTERNAL,           /* 500; the detail never shows internals */
-  PROBLEM_TOO_MANY_REQUESTS,  /* 429, with Retry-After */
-  PROBLEM_BODY_NOT_ALLOWED,   /* 413: these routes take no body */
-  PROBLEM_URI_TOO_LONG,       /* 414 */
-  PROBLEM_HEADERS_TOO_LARGE   /* 431 */
+  PROBLEM_INVALID_REQUEST,        /* 400 */
+  PROBLEM_UNAUTHENTICATED,        /* 401 */
+  PROBLEM_FORBIDDEN,              /* 403 */
+  PROBLEM_NOT_FOUND,              /* 404 */
+  PROBLEM_METHOD_NOT_ALLOWED,     /* 405 */
+  PROBLEM_UNAVAILABLE,            /* 503, with Retry-After */
+  PROBLEM_INTERNAL,               /* 500; the detail never shows internals */
+  PROBLEM_TOO_MANY_REQUESTS,      /* 429, with Retry-After */
+  PROBLEM_BODY_NOT_ALLOWED,       /* 413: these routes take no body */
+  PROBLEM_URI_TOO_LONG,           /* 414 */
+  PROBLEM_HEADERS_TOO_LARGE,      /* 431 */
+  PROBLEM_CONFLICT,               /* 409: the change clashes with the current state */
+  PROBLEM_PRECONDITION_FAILED,    /* 412: If-Match no longer matches */
+  PROBLEM_BODY_TOO_LARGE,         /* 413: a body over REQUEST_BODY_MAX */
+  PROBLEM_UNSUPPORTED_MEDIA_TYPE, /* 415: a body that is not JSON */
+  PROBLEM_INVALID_PURCHASE        /* 422: parses, but breaks the rules; lists each field */
 };
 
 /* Seconds a client is told to wait after a 503. */
@@ -35,5 +42,14 @@ json_t *problem_build(enum problem_type type, const char *detail, const char *re
  * place error responses are written. */
 void problem_send(struct _u_response *response, enum problem_type type, const char *detail_format,
                   ...) __attribute__((format(printf, 3, 4)));
+
+/* The same with the members of j_extra (an object, borrowed) added to the
+ * problem document, e.g. the "errors" of a 422. */
+void problem_send_extra(struct _u_response *response, enum problem_type type, const json_t *j_extra,
+                        const char *detail_format, ...) __attribute__((format(printf, 4, 5)));
+
+/* The answer when a store call failed: 503 with Retry-After when the
+ * database cannot be reached, else 500. */
+void problem_send_store_failure(struct _u_response *response, enum model_status status);
 
 #endif

@@ -23,8 +23,8 @@ struct bucket {
   uint64_t hash;
   uint64_t tokens_milli;
   uint64_t last_ms;
-  struct bucket *chain;             /* next in the hash slot */
-  struct bucket *newer, *older;     /* the shard's use order */
+  struct bucket *chain;         /* next in the hash slot */
+  struct bucket *newer, *older; /* the shard's use order */
   char key[];
 };
 
@@ -193,8 +193,8 @@ struct rate_decision rate_limiter_take(struct rate_limiter *limiter, const char 
   }
   if (now_ms > bucket->last_ms) {
     uint64_t gained = (now_ms - bucket->last_ms) * limiter->rps;
-    bucket->tokens_milli = gained >= full - bucket->tokens_milli ? full
-                                                                 : bucket->tokens_milli + gained;
+    bucket->tokens_milli =
+        gained >= full - bucket->tokens_milli ? full : bucket->tokens_milli + gained;
     bucket->last_ms = now_ms;
   }
   if (bucket->tokens_milli >= MILLI) {

@@ -163,12 +163,32 @@ static void check_limits(const struct _u_request *request, struct _u_response *r
                  REQUEST_HEADERS_TOTAL_MAX);
     return;
   }
-  /* Every route is a GET without a body; a body is refused, not ignored, so
-   * a request smuggled inside one cannot be mistaken for the next request. */
   const char *length = u_map_get_case(request->map_header, "Content-Length");
+  if (strcmp(request->http_verb, "POST") == 0 || strcmp(request->http_verb, "PATCH") == 0) {
+    /* Ulfius keeps at most REQUEST_BODY_MAX + 1 bytes of a body and drops
+     * the rest silently, so anything longer is refused here, not cut. */
+    if ((length != NULL && strtoull(length, NULL, 10) > REQUEST_BODY_MAX) ||
+        request->binary_body_length > REQUEST_BODY_MAX) {
+      problem_send(response, PROBLEM_BODY_TOO_LARGE, "The request body may hold at most %d bytes.",
+                   REQUEST_BODY_MAX);
+    }
+    return;
+  }
+  /* The other methods take no body; one is refused, not ignored, so a
+   * request smuggled inside it cannot be mistaken for the next request. */
   if (u_map_get_case(request->map_header, "Transfer-Encoding") != NULL ||
       (length != NULL && strcmp(length, "0") != 0) || request->binary_body_length > 0) {
     problem_send(response, PROBLEM_BODY_NOT_ALLOWED, "This route takes no request body.");
+  }
+}
+
+void request_answer_json_text(struct _u_response *response, unsigned int status,
+                              const char *json_text) {
+  struct request_ctx *ctx = request_ctx_of(response);
+  ulfius_set_string_body_response(response, status, json_text);
+  u_map_put(response->map_header, "Content-Type", "application/json");
+  if (ctx != NULL) {
+    ctx->answered = true;
   }
 }
 

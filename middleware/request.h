@@ -15,10 +15,11 @@
 #define ACCESS_REASON_MAX 200
 
 /* Hard limits on what a request may carry (see check_limits). */
-#define REQUEST_URL_MAX           4096  /* 414 */
-#define REQUEST_HEADERS_MAX       64    /* 431 */
-#define REQUEST_HEADER_VALUE_MAX  8192  /* 431; a JWT fits */
-#define REQUEST_HEADERS_TOTAL_MAX 16384 /* 431 */
+#define REQUEST_URL_MAX           4096          /* 414 */
+#define REQUEST_HEADERS_MAX       64            /* 431 */
+#define REQUEST_HEADER_VALUE_MAX  8192          /* 431; a JWT fits */
+#define REQUEST_HEADERS_TOTAL_MAX 16384         /* 431 */
+#define REQUEST_BODY_MAX          (1024 * 1024) /* 413; POST and PATCH only */
 
 /* Requests in flight and whether the server is draining; owned by the app. */
 struct request_tracker {
@@ -66,6 +67,10 @@ void request_id_generate(char out[REQUEST_ID_MAX + 1]);
 /* Writes `j_body` (borrowed) as the response with `status` and marks the
  * request answered. On failure to serialise, answers 500 instead. */
 void request_answer_json(struct _u_response *response, unsigned int status, const json_t *j_body);
+
+/* The same with a body already serialised (valid JSON text). */
+void request_answer_json_text(struct _u_response *response, unsigned int status,
+                              const char *json_text);
 
 /* First link of every chain: sets up the request context. user_data is the
  * struct route_scope. */

@@ -13,7 +13,6 @@ enum model_status audit_store_insert(struct db *db, const struct audit_record *r
   bson_t doc = BSON_INITIALIZER;
   bson_t opts = BSON_INITIALIZER;
   bson_error_t error;
-  mongoc_write_concern_t *concern = mongoc_write_concern_new();
 
   bson_append_date_time(&doc, "time", -1, record->time_ms);
   bson_append_utf8(&doc, "client", -1, record->client, -1);
@@ -29,13 +28,7 @@ enum model_status audit_store_insert(struct db *db, const struct audit_record *r
   } else {
     bson_append_null(&doc, "reason", -1);
   }
-  /* Acknowledged by a majority and on disk: an audit record that could
-   * still be rolled back does not count. On a single server (FerretDB,
-   * tests) majority is that server. */
-  mongoc_write_concern_set_w(concern, MONGOC_WRITE_CONCERN_W_MAJORITY);
-  mongoc_write_concern_set_journal(concern, true);
-  mongoc_write_concern_set_wtimeout_int64(concern, (int64_t)db_query_timeout_ms(db));
-  if (!mongoc_write_concern_append(concern, &opts)) {
+  if (!db_append_durable_write(db, &opts)) {
     goto done;
   }
 
@@ -58,7 +51,6 @@ enum model_status audit_store_insert(struct db *db, const struct audit_record *r
 done:
   mongoc_collection_destroy(collection);
   db_client_push(db, client);
-  mongoc_write_concern_destroy(concern);
   bson_destroy(&opts);
   bson_destroy(&doc);
   return status;
@@ -66,8 +58,8 @@ done:
 
 /* The public shape of one record. */
 static json_t *record_to_json(const bson_t *doc) {
-  static const char *const STRINGS[] = {"client", "role",      "actor", "userId",
-                                        "method", "route",     "requestId", "reason"};
+  static const char *const STRINGS[] = {"client", "role",  "actor",     "userId",
+                                        "method", "route", "requestId", "reason"};
   json_t *j_record = json_object();
   bson_iter_t iter;
   char date[PURCHASE_DATE_LEN];
@@ -140,10 +132,10 @@ enum model_status audit_store_list(struct db *db, const char *user_id, uint32_t 
     bson_append_document_end(&and_array, &clause);
     bson_append_array_end(&filter, &and_array);
   }
-  opts = BCON_NEW("sort", "{", "time", BCON_INT32(-1), "requestId", BCON_INT32(-1), "}",
-                  "projection", "{", "_id", BCON_INT32(0), "}", "limit",
-                  BCON_INT64((int64_t)limit + 1), "maxTimeMS",
-                  BCON_INT64((int64_t)db_query_timeout_ms(db)));
+  opts =
+      BCON_NEW("sort", "{", "time", BCON_INT32(-1), "requestId", BCON_INT32(-1), "}", "projection",
+               "{", "_id", BCON_INT32(0), "}", "limit", BCON_INT64((int64_t)limit + 1), "maxTimeMS",
+               BCON_INT64((int64_t)db_query_timeout_ms(db)));
   j_list = json_array();
   if (j_list == NULL) {
     goto done;
@@ -201,7 +193,11 @@ void audit_page_cleanup(struct audit_page *page) {
 
 static const struct db_index AUDIT_INDEXES[] = {
     /* GET /audit/:userId: equality on the user, then newest first. */
-    {"userId_1_time_-1_requestId_-1", false, {"userId", "time", "requestId", NULL}, {1, -1, -1}},
+    {"userId_1_time_-1_requestId_-1",
+     false,
+     {"userId", "time", "requestId", NULL},
+     {1, -1, -1},
+     false},
 };
 
 enum model_status audit_store_ensure_indexes(struct db *db) {

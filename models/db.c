@@ -22,6 +22,8 @@ const char *model_status_name(enum model_status status) {
       return "not_found";
     case MODEL_INVALID:
       return "invalid";
+    case MODEL_CONFLICT:
+      return "conflict";
     case MODEL_UNAVAILABLE:
       return "unavailable";
     case MODEL_ERROR:
@@ -180,6 +182,8 @@ enum model_status db_status_from_error(const bson_error_t *error) {
         case 13435: /* NotPrimaryNoSecondaryOk */
         case 13436: /* NotPrimaryOrSecondary */
           return MODEL_UNAVAILABLE;
+        case DB_DUPLICATE_KEY:
+          return MODEL_CONFLICT;
         default:
           return MODEL_ERROR;
       }
@@ -249,6 +253,9 @@ static enum model_status ensure_index(mongoc_collection_t *collection, const cha
   if (spec->unique) {
     BSON_APPEND_BOOL(&index, "unique", true);
   }
+  if (spec->expire_at_date) {
+    BSON_APPEND_INT32(&index, "expireAfterSeconds", 0);
+  }
   bson_append_document_end(&indexes, &index);
   bson_append_array_end(&command, &indexes);
 
@@ -285,4 +292,19 @@ done:
   mongoc_collection_destroy(collection);
   db_client_push(db, client);
   return status;
+}
+
+bool db_append_durable_write(const struct db *db, bson_t *opts) {
+  mongoc_write_concern_t *concern = mongoc_write_concern_new();
+  bool ok;
+
+  /* Acknowledged by a majority and on disk: a write that could still be
+   * rolled back does not count as done. On a single server (FerretDB,
+   * tests) the majority is that server. */
+  mongoc_write_concern_set_w(concern, MONGOC_WRITE_CONCERN_W_MAJORITY);
+  mongoc_write_concern_set_journal(concern, true);
+  mongoc_write_concern_set_wtimeout_int64(concern, (int64_t)db_query_timeout_ms(db));
+  ok = mongoc_write_concern_append(concern, opts);
+  mongoc_write_concern_destroy(concern);
+  return ok;
 }

@@ -60,12 +60,22 @@ bool db_is_ferretdb(const struct db *db);
  * and shutdown errors are MODEL_UNAVAILABLE, the rest MODEL_ERROR. */
 enum model_status db_status_from_error(const bson_error_t *error);
 
+/* MongoDB's error code for a write a unique index refused. */
+#define DB_DUPLICATE_KEY 11000
+
+/* Appends the write concern of every write that must not be lost
+ * (majority, journaled, with a timeout) to a command's options. False when
+ * out of memory. */
+bool db_append_durable_write(const struct db *db, bson_t *opts);
+
 /* One index a collection's queries rely on. */
 struct db_index {
   const char *name;
   bool unique;
   const char *keys[5]; /* field names, NULL-terminated */
   int32_t orders[5];   /* 1 or -1 per field */
+  bool expire_at_date; /* a TTL index: documents go at the date in keys[0]
+                        * (MongoDB only: FerretDB v1 has no TTL indexes) */
 };
 
 /* Creates `indexes` on `collection_name`, one command each; creating one

@@ -10,7 +10,6 @@ const char *const PURCHASE_STATUSES[] = {"placed",    "paid",     "shipped", "de
                                          "cancelled", "refunded", NULL};
 
 /* MongoDB's duplicate key error. */
-#define DB_DUPLICATE_KEY 11000
 
 /* Reads the sort key of `doc` for `sort` into *key: a date in milliseconds,
  * or a price in pence (32- or 64-bit integer, or an integral double). */
@@ -214,17 +213,23 @@ static const struct db_index PURCHASE_INDEXES[] = {
     {"userId_1_datePurchased_-1_id_-1",
      false,
      {"userId", "datePurchased", "id", NULL},
-     {1, -1, -1}},
+     {1, -1, -1},
+     false},
     /* sort=pricePence and -pricePence, the same way. */
-    {"userId_1_pricePence_-1_id_-1", false, {"userId", "pricePence", "id", NULL}, {1, -1, -1}},
+    {"userId_1_pricePence_-1_id_-1",
+     false,
+     {"userId", "pricePence", "id", NULL},
+     {1, -1, -1},
+     false},
     /* status filters with the default date order (the invoicing walk of
      * delivered purchases in a period): equality, then the sort. */
     {"userId_1_status_1_datePurchased_-1_id_-1",
      false,
      {"userId", "status", "datePurchased", "id"},
-     {1, 1, -1, -1}},
+     {1, 1, -1, -1},
+     false},
     /* The public id is unique: it makes seeding and imports idempotent. */
-    {"id_1", true, {"id", NULL}, {1}},
+    {"id_1", true, {"id", NULL}, {1}, false},
 };
 
 enum model_status purchase_store_ensure_indexes(struct db *db) {
@@ -333,6 +338,143 @@ done:
   mongoc_collection_destroy(collection);
   db_client_push(db, client);
   bson_destroy(opts);
+  bson_destroy(&filter);
+  return status;
+}
+
+int32_t purchase_version_of(const bson_t *doc) {
+  bson_iter_t iter;
+  if (bson_iter_init_find(&iter, doc, "version") && BSON_ITER_HOLDS_INT32(&iter)) {
+    return bson_iter_int32(&iter);
+  }
+  return 0;
+}
+
+enum model_status purchase_store_create(struct db *db, const bson_t *doc) {
+  enum model_status status = MODEL_ERROR;
+  mongoc_client_t *client = NULL;
+  mongoc_collection_t *collection = NULL;
+  bson_t opts = BSON_INITIALIZER;
+  bson_error_t error;
+
+  if (!db_append_durable_write(db, &opts)) {
+    goto done;
+  }
+  client = db_client_pop(db);
+  if (client == NULL) {
+    status = MODEL_UNAVAILABLE;
+    goto done;
+  }
+  collection = db_collection(db, client, PURCHASE_COLLECTION);
+  if (!mongoc_collection_insert_one(collection, doc, &opts, NULL, &error)) {
+    status = db_status_from_error(&error);
+    if (status != MODEL_CONFLICT) {
+      log_failure("create", &error, status);
+    }
+    goto done;
+  }
+  status = MODEL_OK;
+
+done:
+  mongoc_collection_destroy(collection);
+  db_client_push(db, client);
+  bson_destroy(&opts);
+  return status;
+}
+
+enum model_status purchase_store_find_doc(struct db *db, const char *user_id,
+                                          const char *purchase_id, bson_t **doc_out) {
+  enum model_status status = MODEL_ERROR;
+  mongoc_client_t *client = NULL;
+  mongoc_collection_t *collection = NULL;
+  mongoc_cursor_t *cursor = NULL;
+  bson_t filter = BSON_INITIALIZER;
+  bson_t *opts = BCON_NEW("limit", BCON_INT64(1), "projection", "{", "_id", BCON_INT32(0), "}",
+                          "maxTimeMS", BCON_INT64((int64_t)db_query_timeout_ms(db)));
+  const bson_t *doc;
+  bson_error_t error;
+
+  *doc_out = NULL;
+  BSON_APPEND_UTF8(&filter, "id", purchase_id);
+  if (user_id != NULL) {
+    BSON_APPEND_UTF8(&filter, "userId", user_id);
+  }
+  client = db_client_pop(db);
+  if (client == NULL) {
+    status = MODEL_UNAVAILABLE;
+    goto done;
+  }
+  collection = db_collection(db, client, PURCHASE_COLLECTION);
+  cursor = mongoc_collection_find_with_opts(collection, &filter, opts, NULL);
+  if (mongoc_cursor_next(cursor, &doc)) {
+    *doc_out = bson_copy(doc);
+    status = *doc_out != NULL ? MODEL_OK : MODEL_ERROR;
+    goto done;
+  }
+  if (mongoc_cursor_error(cursor, &error)) {
+    status = db_status_from_error(&error);
+    log_failure("find", &error, status);
+    goto done;
+  }
+  status = MODEL_NOT_FOUND;
+
+done:
+  mongoc_cursor_destroy(cursor);
+  mongoc_collection_destroy(collection);
+  db_client_push(db, client);
+  bson_destroy(opts);
+  bson_destroy(&filter);
+  return status;
+}
+
+enum model_status purchase_store_apply(struct db *db, const char *purchase_id, int32_t from_version,
+                                       const char *new_status, const int64_t *date_delivered_ms) {
+  enum model_status status = MODEL_ERROR;
+  mongoc_client_t *client = NULL;
+  mongoc_collection_t *collection = NULL;
+  bson_t filter = BSON_INITIALIZER;
+  bson_t update = BSON_INITIALIZER;
+  bson_t set;
+  bson_t opts = BSON_INITIALIZER;
+  bson_error_t error;
+
+  BSON_APPEND_UTF8(&filter, "id", purchase_id);
+  if (from_version == 0) {
+    /* Purchases loaded before histories existed have no version yet. */
+    BCON_APPEND(&filter, "version", "{", "$exists", BCON_BOOL(false), "}");
+  } else {
+    BSON_APPEND_INT32(&filter, "version", from_version);
+  }
+  BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+  BSON_APPEND_UTF8(&set, "status", new_status);
+  BSON_APPEND_INT32(&set, "version", from_version + 1);
+  if (date_delivered_ms != NULL) {
+    BSON_APPEND_DATE_TIME(&set, "delivery.dateDelivered", *date_delivered_ms);
+  }
+  bson_append_document_end(&update, &set);
+  if (!db_append_durable_write(db, &opts)) {
+    goto done;
+  }
+  client = db_client_pop(db);
+  if (client == NULL) {
+    status = MODEL_UNAVAILABLE;
+    goto done;
+  }
+  collection = db_collection(db, client, PURCHASE_COLLECTION);
+  /* Matching nothing is fine: whoever moved it on applied this same
+   * history entry, since only one writer can hold each version. */
+  if (!mongoc_collection_update_one(collection, &filter, &update, &opts, NULL, &error)) {
+    status = db_status_from_error(&error);
+    log_failure("apply", &error, status);
+    goto done;
+  }
+  status = MODEL_OK;
+
+done:
+  mongoc_collection_destroy(collection);
+  db_client_push(db, client);
+  bson_destroy(&opts);
+  bson_destroy(&update);
   bson_destroy(&filter);
   return status;
 }

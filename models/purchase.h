@@ -54,6 +54,25 @@ enum model_status purchase_store_ensure_indexes(struct db *db);
 enum model_status purchase_store_insert_many(struct db *db, const bson_t *const *docs, size_t count,
                                              size_t *inserted);
 
+/* The purchase's version: how many status changes its history holds (0
+ * for a purchase stored without one). */
+int32_t purchase_version_of(const bson_t *doc);
+
+/* Inserts one purchase, durably (majority, journaled): MODEL_OK only once
+ * the database confirmed it. MODEL_CONFLICT when its id is taken. */
+enum model_status purchase_store_create(struct db *db, const bson_t *doc);
+
+/* Reads the stored document of purchase `purchase_id`, of `user_id` unless
+ * that is NULL. On MODEL_OK *doc_out is a copy the caller bson_destroy()s. */
+enum model_status purchase_store_find_doc(struct db *db, const char *user_id,
+                                          const char *purchase_id, bson_t **doc_out);
+
+/* Moves the purchase from version from_version to the next with
+ * new_status (and delivery.dateDelivered when given), durably; does
+ * nothing if it is no longer at from_version. */
+enum model_status purchase_store_apply(struct db *db, const char *purchase_id, int32_t from_version,
+                                       const char *new_status, const int64_t *date_delivered_ms);
+
 /* Sets *any to whether the collection holds at least one purchase. */
 enum model_status purchase_store_any(struct db *db, bool *any);
 

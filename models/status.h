@@ -7,6 +7,7 @@ enum model_status {
   MODEL_OK = 0,
   MODEL_NOT_FOUND,   /* the thing asked for does not exist */
   MODEL_INVALID,     /* the caller passed something the model cannot use */
+  MODEL_CONFLICT,    /* a unique index refused the write: it exists already */
   MODEL_UNAVAILABLE, /* the database cannot be reached now; worth retrying */
   MODEL_ERROR        /* anything else: a bug or an unexpected reply */
 };

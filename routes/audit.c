@@ -56,8 +56,7 @@ int callback_audit_get(const struct _u_request *request, struct _u_response *res
   if ((value = query_params_get(&params, "limit")) != NULL) {
     char *end = NULL;
     unsigned long parsed = strtoul(value, &end, 10);
-    if (value[0] < '0' || value[0] > '9' || *end != '\0' || parsed < 1 ||
-        parsed > LIST_LIMIT_MAX) {
+    if (value[0] < '0' || value[0] > '9' || *end != '\0' || parsed < 1 || parsed > LIST_LIMIT_MAX) {
       problem_send(response, PROBLEM_INVALID_REQUEST,
                    "Query parameter 'limit' must be a whole number from 1 to %d.", LIST_LIMIT_MAX);
       goto done;
@@ -78,11 +77,11 @@ int callback_audit_get(const struct _u_request *request, struct _u_response *res
 
   status = audit_store_list(app->db, ctx->target_user_id, limit, has_after ? &after : NULL, &page);
   if (status != MODEL_OK) {
-    problem_send(response,
-                 status == MODEL_UNAVAILABLE ? PROBLEM_UNAVAILABLE : PROBLEM_INTERNAL,
-                 status == MODEL_UNAVAILABLE
-                     ? "The audit trail cannot be reached. Try again shortly."
-                     : "Something went wrong on our side. Quote the request id when you report it.");
+    problem_send(
+        response, status == MODEL_UNAVAILABLE ? PROBLEM_UNAVAILABLE : PROBLEM_INTERNAL,
+        status == MODEL_UNAVAILABLE
+            ? "The audit trail cannot be reached. Try again shortly."
+            : "Something went wrong on our side. Quote the request id when you report it.");
     goto done;
   }
   if (page.has_more && !cursor_encode_context(&app->cursor_key, context, context_len, AUDIT_ORDER,

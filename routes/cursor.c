@@ -70,10 +70,9 @@ static void put_int64(unsigned char *buf, size_t cap, size_t *n, bool present, i
 static size_t purchase_fingerprint(const struct purchase_query *query, unsigned char *out,
                                    size_t cap) {
   size_t n = 0;
-  unsigned char statuses[4] = {(unsigned char)(query->statuses >> 24),
-                               (unsigned char)(query->statuses >> 16),
-                               (unsigned char)(query->statuses >> 8),
-                               (unsigned char)query->statuses};
+  unsigned char statuses[4] = {
+      (unsigned char)(query->statuses >> 24), (unsigned char)(query->statuses >> 16),
+      (unsigned char)(query->statuses >> 8), (unsigned char)query->statuses};
 
   put_string(out, cap, &n, "purchases");
   put_string(out, cap, &n, query->user_id);
@@ -88,9 +87,8 @@ static size_t purchase_fingerprint(const struct purchase_query *query, unsigned 
 }
 
 /* tag = HMAC-SHA-256(secret, raw || context), cut to CURSOR_TAG_LEN. */
-static bool make_tag(const struct cursor_key *key, const unsigned char *context,
-                     size_t context_len, const unsigned char *raw, size_t raw_len,
-                     unsigned char tag[CURSOR_TAG_LEN]) {
+static bool make_tag(const struct cursor_key *key, const unsigned char *context, size_t context_len,
+                     const unsigned char *raw, size_t raw_len, unsigned char tag[CURSOR_TAG_LEN]) {
   unsigned char message[CURSOR_RAW_MAX + CURSOR_CONTEXT_MAX];
   unsigned char digest[32];
   size_t n = 0;
@@ -233,14 +231,12 @@ bool cursor_encode(const struct cursor_key *key, const struct purchase_query *qu
                    const struct purchase_position *position, char out[CURSOR_MAX + 1]) {
   unsigned char context[CURSOR_CONTEXT_MAX];
   size_t len = purchase_fingerprint(query, context, sizeof(context));
-  return len > 0 &&
-         cursor_encode_context(key, context, len, (uint8_t)query->sort, position, out);
+  return len > 0 && cursor_encode_context(key, context, len, (uint8_t)query->sort, position, out);
 }
 
 bool cursor_decode(const struct cursor_key *key, const struct purchase_query *query,
                    const char *token, struct purchase_position *position) {
   unsigned char context[CURSOR_CONTEXT_MAX];
   size_t len = purchase_fingerprint(query, context, sizeof(context));
-  return len > 0 &&
-         cursor_decode_context(key, context, len, (uint8_t)query->sort, token, position);
+  return len > 0 && cursor_decode_context(key, context, len, (uint8_t)query->sort, token, position);
 }

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "middleware/query.h"
+#include "models/dates.h"
 #include "models/purchase_query.h"
 
 #define LIST_LIMIT_DEFAULT 20
@@ -20,11 +21,5 @@
  * the parameter into err and returns false. *cursor points into `params`. */
 bool list_params_read(const struct query_params *params, struct purchase_query *query,
                       const char **cursor, char *err, size_t err_len);
-
-/* Parses an ISO-8601 date ("2024-02-29", midnight UTC) or date-time with a
- * zone ("2024-02-29T13:05:00Z", "...T13:05:00.250+01:00", seconds and
- * fraction optional) into milliseconds since the epoch. Rejects impossible
- * dates and times, and years outside 0001 to 9999. */
-bool parse_timestamp(const char *text, int64_t *ms);
 
 #endif

@@ -12,6 +12,7 @@
 #include "middleware/request.h"
 #include "routes/audit.h"
 #include "routes/health.h"
+#include "routes/purchases.h"
 #include "routes/user_purchases.h"
 
 /* Which identity links a route needs before its controller. */
@@ -19,6 +20,7 @@ enum route_guard {
   GUARD_NONE,        /* probes: no identity */
   GUARD_USER_ACCESS, /* who calls, rate limit, may they read :userId, audit */
   GUARD_SUPPORT,     /* who calls, rate limit, support staff only */
+  GUARD_INGEST,      /* who calls, rate limit, ingest clients only */
 };
 
 struct route {
@@ -33,6 +35,8 @@ struct route {
 static const struct route ROUTES[] = {
     {"GET", "/user/:userId", GUARD_USER_ACCESS, callback_user_purchases_get},
     {"GET", "/user/:userId/purchases/:purchaseId", GUARD_USER_ACCESS, callback_user_purchase_get},
+    {"PATCH", "/user/:userId/purchases/:purchaseId", GUARD_INGEST, callback_user_purchase_patch},
+    {"POST", "/purchases", GUARD_INGEST, callback_purchases_post},
     {"GET", "/audit/:userId", GUARD_SUPPORT, callback_audit_get},
     {"GET", "/healthz", GUARD_NONE, callback_healthz_get},
     {"GET", "/readyz", GUARD_NONE, callback_readyz_get},
@@ -99,6 +103,10 @@ int routes_register(struct app *app) {
     }
     if (route->guard == GUARD_SUPPORT) {
       rc |= add(app, route->method, route->pattern, PRIORITY_AUTHORIZATION, callback_support_only,
+                app);
+    }
+    if (route->guard == GUARD_INGEST) {
+      rc |= add(app, route->method, route->pattern, PRIORITY_AUTHORIZATION, callback_ingest_only,
                 app);
     }
     rc |= add(app, route->method, route->pattern, PRIORITY_APPLICATION, route->controller, app);

@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <yder.h>
 
@@ -10,20 +11,12 @@
 #include "middleware/problem.h"
 #include "middleware/query.h"
 #include "middleware/request.h"
+#include "middleware/body.h"
 #include "models/purchase.h"
+#include "models/purchase_write.h"
+#include "routes/etag.h"
 #include "routes/cursor.h"
 #include "routes/list_params.h"
-
-/* The answer for a model status other than MODEL_OK. */
-static void send_model_failure(struct _u_response *response, enum model_status status) {
-  if (status == MODEL_UNAVAILABLE) {
-    problem_send(response, PROBLEM_UNAVAILABLE,
-                 "The purchase store cannot be reached. Try again shortly.");
-  } else {
-    problem_send(response, PROBLEM_INTERNAL,
-                 "Something went wrong on our side. Quote the request id when you report it.");
-  }
-}
 
 /* "<path?query-without-cursor&cursor=token>; rel=\"next\"", from the URL as
  * the caller sent it, so the next page keeps every other parameter exactly.
@@ -89,7 +82,7 @@ int callback_user_purchases_get(const struct _u_request *request, struct _u_resp
 
   status = purchase_store_list(app->db, &query, &page);
   if (status != MODEL_OK) {
-    send_model_failure(response, status);
+    problem_send_store_failure(response, status);
     goto done;
   }
   if (page.has_more && !cursor_encode(&app->cursor_key, &query, &page.last, next)) {
@@ -121,47 +114,207 @@ done:
   return U_CALLBACK_CONTINUE;
 }
 
-int callback_user_purchase_get(const struct _u_request *request, struct _u_response *response,
-                               void *user_data) {
-  struct app *app = user_data;
-  struct request_ctx *ctx = request_ctx_of(response);
-  struct query_params params;
+/* The :purchaseId of the path, or NULL after answering 400. Purchase ids
+ * follow the rule of user ids; a query string riding along in the decoded
+ * path ("p1,x") fails it too. */
+static const char *purchase_id_of(const struct _u_request *request, struct _u_response *response) {
   const char *purchase_id = u_map_get(request->map_url, "purchaseId");
-  char err[300];
-  json_t *j_purchase = NULL;
-  enum model_status status;
-
-  if (ctx == NULL || ctx->answered) {
-    goto done;
+  if (!user_id_is_valid(purchase_id)) {
+    problem_send(response, PROBLEM_INVALID_REQUEST,
+                 "The purchase id in the path must be 1 to 64 of A-Z a-z 0-9 _ -.");
+    return NULL;
   }
+  return purchase_id;
+}
+
+/* True when the request has no query string; else answers 400. */
+static bool takes_no_query(const struct _u_request *request, struct _u_response *response) {
+  struct query_params params;
+  char err[300];
+
   if (!query_params_parse(query_string_of(request->http_url), &params, err, sizeof(err))) {
     problem_send(response, PROBLEM_INVALID_REQUEST, "%s", err);
-    goto done;
+    return false;
   }
   if (params.count > 0) {
     problem_send(response, PROBLEM_INVALID_REQUEST,
                  "Unknown query parameter '%s': this route takes none.", params.params[0].name);
+    return false;
+  }
+  return true;
+}
+
+static void answer_purchase(struct _u_response *response, const json_t *j_purchase,
+                            int32_t version) {
+  char etag[ETAG_MAX];
+  request_answer_json(response, 200, j_purchase);
+  etag_format(version, etag);
+  u_map_put(response->map_header, "ETag", etag);
+}
+
+int callback_user_purchase_get(const struct _u_request *request, struct _u_response *response,
+                               void *user_data) {
+  struct app *app = user_data;
+  struct request_ctx *ctx = request_ctx_of(response);
+  const char *purchase_id;
+  json_t *j_purchase = NULL;
+  int32_t version = 0;
+  enum model_status status;
+
+  if (ctx == NULL || ctx->answered || !takes_no_query(request, response)) {
     goto done;
   }
-  /* Purchase ids follow the rule of user ids; a query string riding along in
-   * the decoded path ("p1,x") fails it too. */
-  if (!user_id_is_valid(purchase_id)) {
-    problem_send(response, PROBLEM_INVALID_REQUEST,
-                 "The purchase id in the path must be 1 to 64 of A-Z a-z 0-9 _ -.");
+  purchase_id = purchase_id_of(request, response);
+  if (purchase_id == NULL) {
     goto done;
   }
-  status = purchase_store_get(app->db, ctx->target_user_id, purchase_id, &j_purchase);
+  status = purchase_read(app->db, ctx->target_user_id, purchase_id, &j_purchase, &version);
   if (status == MODEL_NOT_FOUND) {
     problem_send(response, PROBLEM_NOT_FOUND, "This user has no purchase with that id.");
     goto done;
   }
   if (status != MODEL_OK) {
-    send_model_failure(response, status);
+    problem_send_store_failure(response, status);
     goto done;
   }
-  request_answer_json(response, 200, j_purchase);
+  answer_purchase(response, j_purchase, version);
 
 done:
   json_decref(j_purchase);
+  return U_CALLBACK_CONTINUE;
+}
+
+/* Reads {"status": ..., "dateDelivered": ...} into *change. On a bad body
+ * returns false with *j_errors as purchase_validate() gives them. */
+static bool read_change(const json_t *j_body, struct status_change *change, json_t **j_errors) {
+  const char *key;
+  json_t *j_value;
+  const char *status = NULL;
+  bool known = false;
+
+  *j_errors = json_array();
+  if (*j_errors == NULL) {
+    return false;
+  }
+  if (!json_is_object(j_body)) {
+    json_array_append_new(*j_errors,
+                          json_pack("{ss ss}", "pointer", "", "detail", "must be an object"));
+    return false;
+  }
+  json_object_foreach((json_t *)j_body, key, j_value) {
+    if (strcmp(key, "status") != 0 && strcmp(key, "dateDelivered") != 0) {
+      /* The pointer names the field; its name is the caller's own text. */
+      char pointer[80];
+      snprintf(pointer, sizeof(pointer), "/%.70s", key);
+      json_array_append_new(*j_errors,
+                            json_pack("{ss ss}", "pointer", pointer, "detail",
+                                      "is not a field of a status change (status, dateDelivered)"));
+    }
+  }
+  status = json_string_value(json_object_get(j_body, "status"));
+  for (size_t i = 0; status != NULL && PURCHASE_STATUSES[i] != NULL; i++) {
+    known = known || strcmp(status, PURCHASE_STATUSES[i]) == 0;
+  }
+  if (!known) {
+    json_array_append_new(
+        *j_errors,
+        json_pack("{ss ss}", "pointer", "/status", "detail",
+                  "is required: placed, paid, shipped, delivered, cancelled or refunded"));
+  }
+  change->status = status;
+  j_value = json_object_get(j_body, "dateDelivered");
+  if (j_value != NULL && !json_is_null(j_value)) {
+    if (!json_is_string(j_value) ||
+        !parse_timestamp(json_string_value(j_value), &change->date_delivered_ms)) {
+      json_array_append_new(*j_errors, json_pack("{ss ss}", "pointer", "/dateDelivered", "detail",
+                                                 "must be an ISO-8601 date or date-time"));
+    } else if (status != NULL && strcmp(status, "delivered") != 0) {
+      json_array_append_new(*j_errors, json_pack("{ss ss}", "pointer", "/dateDelivered", "detail",
+                                                 "is only for a change to delivered"));
+    } else {
+      change->has_date_delivered = true;
+    }
+  }
+  return json_array_size(*j_errors) == 0;
+}
+
+int callback_user_purchase_patch(const struct _u_request *request, struct _u_response *response,
+                                 void *user_data) {
+  struct app *app = user_data;
+  struct request_ctx *ctx = request_ctx_of(response);
+  const char *if_match = u_map_get_case(request->map_header, "If-Match");
+  struct status_change change = {.expected_version = -1};
+  struct change_result result = {0};
+  const char *purchase_id;
+  json_t *j_body = NULL;
+  json_t *j_errors = NULL;
+  json_t *j_extra = NULL;
+  char etag[ETAG_MAX];
+  struct timespec now;
+  enum model_status status;
+
+  if (ctx == NULL || ctx->answered || !takes_no_query(request, response)) {
+    goto done;
+  }
+  purchase_id = purchase_id_of(request, response);
+  if (purchase_id == NULL) {
+    goto done;
+  }
+  if (if_match != NULL && !etag_parse_if_match(if_match, &change.expected_version)) {
+    problem_send(response, PROBLEM_INVALID_REQUEST,
+                 "If-Match must be * or one ETag this service sent, such as \"v2\".");
+    goto done;
+  }
+  j_body = request_json_body(request, response);
+  if (j_body == NULL) {
+    goto done;
+  }
+  if (!read_change(j_body, &change, &j_errors)) {
+    j_extra = json_pack("{sO}", "errors", j_errors);
+    problem_send_extra(response, PROBLEM_INVALID_PURCHASE, j_extra,
+                       "The status change breaks %zu rule(s); each is listed in errors.",
+                       json_array_size(j_errors));
+    goto done;
+  }
+  clock_gettime(CLOCK_REALTIME, &now);
+  status = purchase_change_status(app->db, ctx->target_user_id, purchase_id, &change,
+                                  (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000, &result);
+  if (status != MODEL_OK) {
+    problem_send_store_failure(response, status);
+    goto done;
+  }
+  etag_format(result.version, etag);
+  switch (result.outcome) {
+    case WRITE_NOT_FOUND:
+      problem_send(response, PROBLEM_NOT_FOUND, "This user has no purchase with that id.");
+      break;
+    case WRITE_STALE:
+      j_extra = json_pack("{ss ss}", "currentStatus", result.current_status, "currentETag", etag);
+      problem_send_extra(response, PROBLEM_PRECONDITION_FAILED, j_extra,
+                         "The purchase has changed since that ETag; it is now %s, %s. Read it "
+                         "again and decide anew.",
+                         etag, result.current_status);
+      u_map_put(response->map_header, "ETag", etag);
+      break;
+    case WRITE_BAD_TRANSITION:
+      j_extra = json_pack("{ss}", "currentStatus", result.current_status);
+      problem_send_extra(response, PROBLEM_CONFLICT, j_extra,
+                         "A purchase that is %s cannot become %s.", result.current_status,
+                         change.status);
+      break;
+    case WRITE_DONE:
+    case WRITE_UNCHANGED:
+      answer_purchase(response, result.j_purchase, result.version);
+      break;
+    default:
+      problem_send_store_failure(response, MODEL_ERROR);
+      break;
+  }
+
+done:
+  change_result_cleanup(&result);
+  json_decref(j_extra);
+  json_decref(j_errors);
+  json_decref(j_body);
   return U_CALLBACK_CONTINUE;
 }

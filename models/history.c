@@ -1,0 +1,185 @@
+#include "models/history.h"
+
+#include <string.h>
+
+#include <yder.h>
+
+#include "models/purchase_json.h"
+
+#define HISTORY_LIST_MAX 100
+
+enum model_status history_store_append(struct db *db, const struct history_entry *entry) {
+  enum model_status status = MODEL_ERROR;
+  mongoc_client_t *client = NULL;
+  mongoc_collection_t *collection = NULL;
+  bson_t doc = BSON_INITIALIZER;
+  bson_t opts = BSON_INITIALIZER;
+  bson_error_t error;
+
+  BSON_APPEND_UTF8(&doc, "purchaseId", entry->purchase_id);
+  BSON_APPEND_INT32(&doc, "version", entry->version);
+  BSON_APPEND_UTF8(&doc, "status", entry->status);
+  if (entry->from != NULL) {
+    BSON_APPEND_UTF8(&doc, "from", entry->from);
+  } else {
+    BSON_APPEND_NULL(&doc, "from");
+  }
+  BSON_APPEND_DATE_TIME(&doc, "time", entry->time_ms);
+  if (entry->has_date_delivered) {
+    BSON_APPEND_DATE_TIME(&doc, "dateDelivered", entry->date_delivered_ms);
+  }
+  if (!db_append_durable_write(db, &opts)) {
+    goto done;
+  }
+  client = db_client_pop(db);
+  if (client == NULL) {
+    status = MODEL_UNAVAILABLE;
+    goto done;
+  }
+  collection = db_collection(db, client, HISTORY_COLLECTION);
+  if (!mongoc_collection_insert_one(collection, &doc, &opts, NULL, &error)) {
+    status = db_status_from_error(&error);
+    if (status != MODEL_CONFLICT) {
+      y_log_message(Y_LOG_LEVEL_ERROR, "history: insert failed (%s): %s", model_status_name(status),
+                    error.message);
+    }
+    goto done;
+  }
+  status = MODEL_OK;
+
+done:
+  mongoc_collection_destroy(collection);
+  db_client_push(db, client);
+  bson_destroy(&opts);
+  bson_destroy(&doc);
+  return status;
+}
+
+enum model_status history_store_get(struct db *db, const char *purchase_id, int32_t version,
+                                    struct history_entry *entry,
+                                    char status_buf[HISTORY_STATUS_MAX]) {
+  enum model_status status = MODEL_ERROR;
+  mongoc_client_t *client = NULL;
+  mongoc_collection_t *collection = NULL;
+  mongoc_cursor_t *cursor = NULL;
+  bson_t *filter = BCON_NEW("purchaseId", BCON_UTF8(purchase_id), "version", BCON_INT32(version));
+  bson_t *opts =
+      BCON_NEW("limit", BCON_INT64(1), "maxTimeMS", BCON_INT64((int64_t)db_query_timeout_ms(db)));
+  const bson_t *doc;
+  bson_iter_t iter;
+  bson_error_t error;
+
+  memset(entry, 0, sizeof(*entry));
+  client = db_client_pop(db);
+  if (client == NULL) {
+    status = MODEL_UNAVAILABLE;
+    goto done;
+  }
+  collection = db_collection(db, client, HISTORY_COLLECTION);
+  cursor = mongoc_collection_find_with_opts(collection, filter, opts, NULL);
+  if (!mongoc_cursor_next(cursor, &doc)) {
+    if (mongoc_cursor_error(cursor, &error)) {
+      status = db_status_from_error(&error);
+      y_log_message(Y_LOG_LEVEL_ERROR, "history: read failed: %s", error.message);
+    } else {
+      status = MODEL_NOT_FOUND;
+    }
+    goto done;
+  }
+  if (!bson_iter_init_find(&iter, doc, "status") || !BSON_ITER_HOLDS_UTF8(&iter) ||
+      strlen(bson_iter_utf8(&iter, NULL)) >= HISTORY_STATUS_MAX) {
+    y_log_message(Y_LOG_LEVEL_ERROR, "history: entry %d of a purchase has no usable status",
+                  version);
+    goto done;
+  }
+  strcpy(status_buf, bson_iter_utf8(&iter, NULL));
+  entry->purchase_id = purchase_id;
+  entry->version = version;
+  entry->status = status_buf;
+  if (bson_iter_init_find(&iter, doc, "time") && BSON_ITER_HOLDS_DATE_TIME(&iter)) {
+    entry->time_ms = bson_iter_date_time(&iter);
+  }
+  if (bson_iter_init_find(&iter, doc, "dateDelivered") && BSON_ITER_HOLDS_DATE_TIME(&iter)) {
+    entry->has_date_delivered = true;
+    entry->date_delivered_ms = bson_iter_date_time(&iter);
+  }
+  status = MODEL_OK;
+
+done:
+  mongoc_cursor_destroy(cursor);
+  mongoc_collection_destroy(collection);
+  db_client_push(db, client);
+  bson_destroy(opts);
+  bson_destroy(filter);
+  return status;
+}
+
+enum model_status history_store_list(struct db *db, const char *purchase_id, json_t **j_out) {
+  enum model_status status = MODEL_ERROR;
+  mongoc_client_t *client = NULL;
+  mongoc_collection_t *collection = NULL;
+  mongoc_cursor_t *cursor = NULL;
+  bson_t *filter = BCON_NEW("purchaseId", BCON_UTF8(purchase_id));
+  bson_t *opts =
+      BCON_NEW("sort", "{", "version", BCON_INT32(1), "}", "limit", BCON_INT64(HISTORY_LIST_MAX),
+               "maxTimeMS", BCON_INT64((int64_t)db_query_timeout_ms(db)));
+  json_t *j_list = json_array();
+  const bson_t *doc;
+  bson_error_t error;
+
+  *j_out = NULL;
+  if (j_list == NULL) {
+    goto done;
+  }
+  client = db_client_pop(db);
+  if (client == NULL) {
+    status = MODEL_UNAVAILABLE;
+    goto done;
+  }
+  collection = db_collection(db, client, HISTORY_COLLECTION);
+  cursor = mongoc_collection_find_with_opts(collection, filter, opts, NULL);
+  while (mongoc_cursor_next(cursor, &doc)) {
+    bson_iter_t iter;
+    char date[PURCHASE_DATE_LEN] = "";
+    const char *name = NULL;
+
+    if (bson_iter_init_find(&iter, doc, "status") && BSON_ITER_HOLDS_UTF8(&iter)) {
+      name = bson_iter_utf8(&iter, NULL);
+    }
+    if (bson_iter_init_find(&iter, doc, "time") && BSON_ITER_HOLDS_DATE_TIME(&iter)) {
+      purchase_format_date(bson_iter_date_time(&iter), date);
+    }
+    if (json_array_append_new(j_list, json_pack("{s:s?, s:s?}", "status", name, "time",
+                                                date[0] != '\0' ? date : NULL)) != 0) {
+      goto done;
+    }
+  }
+  if (mongoc_cursor_error(cursor, &error)) {
+    status = db_status_from_error(&error);
+    y_log_message(Y_LOG_LEVEL_ERROR, "history: list failed: %s", error.message);
+    goto done;
+  }
+  *j_out = j_list;
+  j_list = NULL;
+  status = MODEL_OK;
+
+done:
+  json_decref(j_list);
+  mongoc_cursor_destroy(cursor);
+  mongoc_collection_destroy(collection);
+  db_client_push(db, client);
+  bson_destroy(opts);
+  bson_destroy(filter);
+  return status;
+}
+
+static const struct db_index HISTORY_INDEXES[] = {
+    /* One entry per version of a purchase: the arbiter of concurrent
+     * changes, and the order of the history. */
+    {"purchaseId_1_version_1", true, {"purchaseId", "version", NULL}, {1, 1}, false},
+};
+
+enum model_status history_store_ensure_indexes(struct db *db) {
+  return db_ensure_indexes(db, HISTORY_COLLECTION, HISTORY_INDEXES,
+                           sizeof(HISTORY_INDEXES) / sizeof(HISTORY_INDEXES[0]));
+}

@@ -1,0 +1,349 @@
+#include "models/purchase_write.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <yder.h>
+
+#include "models/idempotency.h"
+#include "models/purchase.h"
+#include "models/purchase_json.h"
+
+/* Each round either settles the request or sees another writer move the
+ * purchase on; a few rounds are plenty for any real contention. */
+#define CHANGE_ROUNDS 4
+
+/* The main line of a purchase's life; cancelled and refunded branch off. */
+static int chain_position(const char *status) {
+  static const char *const CHAIN[] = {"placed", "paid", "shipped", "delivered"};
+  for (int i = 0; i < 4; i++) {
+    if (strcmp(status, CHAIN[i]) == 0) {
+      return i;
+    }
+  }
+  return -1;
+}
+
+bool purchase_transition_allowed(const char *from, const char *to) {
+  int from_position = chain_position(from);
+  int to_position = chain_position(to);
+
+  if (from_position >= 0 && to_position >= 0) {
+    return to_position > from_position; /* forward only, steps may be skipped */
+  }
+  if (strcmp(to, "cancelled") == 0) {
+    return strcmp(from, "placed") == 0 || strcmp(from, "paid") == 0;
+  }
+  if (strcmp(to, "refunded") == 0) {
+    return strcmp(from, "paid") == 0 || strcmp(from, "shipped") == 0 ||
+           strcmp(from, "delivered") == 0;
+  }
+  return false;
+}
+
+static const char *string_field(const bson_t *doc, const char *name) {
+  bson_iter_t iter;
+  if (bson_iter_init_find(&iter, doc, name) && BSON_ITER_HOLDS_UTF8(&iter)) {
+    return bson_iter_utf8(&iter, NULL);
+  }
+  return NULL;
+}
+
+/* If a change to version+1 was recorded in the history but the process died
+ * before the purchase was moved, moves it now. *finished says whether there
+ * was one. */
+static enum model_status finish_pending_change(struct db *db, const char *purchase_id,
+                                               int32_t version, bool *finished) {
+  struct history_entry entry;
+  char status_buf[HISTORY_STATUS_MAX];
+  enum model_status status;
+
+  *finished = false;
+  status = history_store_get(db, purchase_id, version + 1, &entry, status_buf);
+  if (status == MODEL_NOT_FOUND) {
+    return MODEL_OK;
+  }
+  if (status != MODEL_OK) {
+    return status;
+  }
+  y_log_message(Y_LOG_LEVEL_INFO, "purchase: finishing change %d of purchase %s", version + 1,
+                purchase_id);
+  *finished = true;
+  return purchase_store_apply(db, purchase_id, version, entry.status,
+                              entry.has_date_delivered ? &entry.date_delivered_ms : NULL);
+}
+
+/* The purchase's current document, with any half-done change finished. */
+static enum model_status read_current(struct db *db, const char *user_id, const char *purchase_id,
+                                      bson_t **doc_out) {
+  enum model_status status = MODEL_ERROR;
+
+  *doc_out = NULL;
+  for (int round = 0; round < CHANGE_ROUNDS; round++) {
+    bool finished;
+    status = purchase_store_find_doc(db, user_id, purchase_id, doc_out);
+    if (status != MODEL_OK) {
+      return status;
+    }
+    status = finish_pending_change(db, purchase_id, purchase_version_of(*doc_out), &finished);
+    if (status != MODEL_OK || !finished) {
+      return status;
+    }
+    bson_destroy(*doc_out);
+    *doc_out = NULL;
+  }
+  return MODEL_ERROR;
+}
+
+enum model_status purchase_read(struct db *db, const char *user_id, const char *purchase_id,
+                                json_t **j_out, int32_t *version) {
+  enum model_status status;
+  bson_t *doc = NULL;
+  json_t *j_purchase = NULL;
+  json_t *j_history = NULL;
+
+  *j_out = NULL;
+  status = read_current(db, user_id, purchase_id, &doc);
+  if (status != MODEL_OK) {
+    goto done;
+  }
+  status = history_store_list(db, purchase_id, &j_history);
+  if (status != MODEL_OK) {
+    goto done;
+  }
+  j_purchase = purchase_to_json(doc);
+  if (j_purchase == NULL || json_object_set(j_purchase, "statusHistory", j_history) != 0) {
+    status = MODEL_ERROR;
+    goto done;
+  }
+  *version = purchase_version_of(doc);
+  *j_out = j_purchase;
+  j_purchase = NULL;
+
+done:
+  json_decref(j_history);
+  json_decref(j_purchase);
+  bson_destroy(doc);
+  return status;
+}
+
+enum model_status purchase_change_status(struct db *db, const char *user_id,
+                                         const char *purchase_id,
+                                         const struct status_change *change, int64_t now_ms,
+                                         struct change_result *out) {
+  enum model_status status = MODEL_ERROR;
+  bson_t *doc = NULL;
+  bool settled = false;
+
+  memset(out, 0, sizeof(*out));
+  for (int round = 0; round < CHANGE_ROUNDS && !settled; round++) {
+    const char *current;
+    int32_t version;
+    struct history_entry entry;
+
+    bson_destroy(doc);
+    status = read_current(db, user_id, purchase_id, &doc);
+    if (status == MODEL_NOT_FOUND) {
+      out->outcome = WRITE_NOT_FOUND;
+      status = MODEL_OK;
+      goto done;
+    }
+    if (status != MODEL_OK) {
+      goto done;
+    }
+    current = string_field(doc, "status");
+    version = purchase_version_of(doc);
+    out->version = version;
+    snprintf(out->current_status, sizeof(out->current_status), "%s",
+             current != NULL ? current : "");
+    if (change->expected_version >= 0 && change->expected_version != version) {
+      out->outcome = WRITE_STALE;
+      goto done;
+    }
+    if (current != NULL && strcmp(current, change->status) == 0) {
+      out->outcome = WRITE_UNCHANGED;
+      settled = true;
+      continue;
+    }
+    if (current == NULL || !purchase_transition_allowed(current, change->status)) {
+      out->outcome = WRITE_BAD_TRANSITION;
+      goto done;
+    }
+
+    entry = (struct history_entry){
+        .purchase_id = purchase_id,
+        .version = version + 1,
+        .status = change->status,
+        .from = current,
+        .time_ms = now_ms,
+    };
+    if (strcmp(change->status, "delivered") == 0) {
+      entry.has_date_delivered = true;
+      entry.date_delivered_ms = change->has_date_delivered ? change->date_delivered_ms : now_ms;
+    }
+    /* The unique (purchaseId, version) index lets one writer through. */
+    status = history_store_append(db, &entry);
+    if (status == MODEL_CONFLICT) {
+      if (change->expected_version >= 0) {
+        out->outcome = WRITE_STALE;
+        status = MODEL_OK;
+        goto done;
+      }
+      continue; /* someone else moved it on: judge again from there */
+    }
+    if (status != MODEL_OK) {
+      goto done;
+    }
+    status = purchase_store_apply(db, purchase_id, version, entry.status,
+                                  entry.has_date_delivered ? &entry.date_delivered_ms : NULL);
+    if (status != MODEL_OK) {
+      /* The entry stands; the next read of this purchase finishes it. */
+      goto done;
+    }
+    out->outcome = WRITE_DONE;
+    settled = true;
+  }
+  if (!settled) {
+    /* Every round lost to another writer. */
+    out->outcome = WRITE_STALE;
+    status = MODEL_OK;
+    goto done;
+  }
+  status = purchase_read(db, user_id, purchase_id, &out->j_purchase, &out->version);
+
+done:
+  bson_destroy(doc);
+  return status;
+}
+
+void change_result_cleanup(struct change_result *result) {
+  json_decref(result->j_purchase);
+  result->j_purchase = NULL;
+}
+
+/* The answer to a create: the stored purchase as compact JSON. */
+static char *purchase_body(const bson_t *doc) {
+  json_t *j_purchase = purchase_to_json(doc);
+  char *body = j_purchase != NULL ? json_dumps(j_purchase, JSON_COMPACT) : NULL;
+  json_decref(j_purchase);
+  return body;
+}
+
+/* The id is taken: by this same purchase (a retry whose key expired, or a
+ * race without a key), or by another one. */
+static enum model_status compare_existing(struct db *db, const char *purchase_id, const bson_t *doc,
+                                          struct create_result *out) {
+  enum model_status status;
+  bson_t *existing = NULL;
+  json_t *j_existing = NULL;
+  json_t *j_new = NULL;
+
+  status = purchase_store_find_doc(db, NULL, purchase_id, &existing);
+  if (status != MODEL_OK) {
+    /* MODEL_NOT_FOUND here means it vanished between two calls. */
+    status = status == MODEL_NOT_FOUND ? MODEL_ERROR : status;
+    goto done;
+  }
+  j_existing = purchase_to_json(existing);
+  j_new = purchase_to_json(doc);
+  if (j_existing == NULL || j_new == NULL) {
+    status = MODEL_ERROR;
+    goto done;
+  }
+  if (!json_equal(j_existing, j_new)) {
+    out->outcome = WRITE_ID_TAKEN;
+    goto done;
+  }
+  out->outcome = WRITE_REPLAYED;
+  out->response_status = 201;
+  out->body = json_dumps(j_existing, JSON_COMPACT);
+  status = out->body != NULL ? MODEL_OK : MODEL_ERROR;
+
+done:
+  json_decref(j_new);
+  json_decref(j_existing);
+  bson_destroy(existing);
+  return status;
+}
+
+enum model_status purchase_create(struct db *db, const char *client, const char *key,
+                                  const char *body_hash, const bson_t *doc, int64_t now_ms,
+                                  struct create_result *out) {
+  enum model_status status = MODEL_ERROR;
+  struct idempotency_claim claim = {0};
+  bson_t stored = BSON_INITIALIZER;
+  const char *purchase_id = string_field(doc, "id");
+  const char *initial_status = string_field(doc, "status");
+  struct history_entry first;
+
+  memset(out, 0, sizeof(*out));
+  if (purchase_id == NULL || initial_status == NULL) {
+    goto done;
+  }
+  if (key != NULL) {
+    status = idempotency_claim(db, client, key, body_hash, now_ms, &claim);
+    if (status != MODEL_OK) {
+      goto done;
+    }
+    if (claim.outcome == IDEMPOTENCY_MISMATCH) {
+      out->outcome = WRITE_KEY_MISMATCH;
+      goto done;
+    }
+    if (claim.outcome == IDEMPOTENCY_SAME && claim.response_status != 0) {
+      out->outcome = WRITE_REPLAYED;
+      out->response_status = claim.response_status;
+      out->body = claim.response_body;
+      claim.response_body = NULL;
+      goto done;
+    }
+    /* New, or a first attempt that never finished: (re)do the work below,
+     * every step of which is safe to repeat. */
+  }
+
+  bson_concat(&stored, doc);
+  BSON_APPEND_INT32(&stored, "version", 1);
+  first = (struct history_entry){
+      .purchase_id = purchase_id, .version = 1, .status = initial_status, .time_ms = now_ms};
+  status = history_store_append(db, &first);
+  if (status != MODEL_OK && status != MODEL_CONFLICT) {
+    goto done;
+  }
+  status = purchase_store_create(db, &stored);
+  if (status == MODEL_CONFLICT) {
+    status = compare_existing(db, purchase_id, &stored, out);
+    if (status != MODEL_OK || out->outcome == WRITE_ID_TAKEN) {
+      goto done;
+    }
+  } else if (status != MODEL_OK) {
+    goto done;
+  } else {
+    out->outcome = WRITE_DONE;
+    out->response_status = 201;
+    out->body = purchase_body(&stored);
+    if (out->body == NULL) {
+      status = MODEL_ERROR;
+      goto done;
+    }
+  }
+  if (key != NULL &&
+      idempotency_complete(db, client, key, out->response_status, out->body) != MODEL_OK) {
+    /* The purchase is stored; a retry finds it by id and gets the same
+     * answer, so this is worth a log line, not a failed request. */
+    y_log_message(Y_LOG_LEVEL_WARNING, "purchase: answer for an idempotency key not recorded");
+  }
+  status = MODEL_OK;
+
+done:
+  if (status != MODEL_OK) {
+    free(out->body);
+    out->body = NULL;
+  }
+  idempotency_claim_cleanup(&claim);
+  bson_destroy(&stored);
+  return status;
+}
+
+void create_result_cleanup(struct create_result *result) {
+  free(result->body);
+  result->body = NULL;
+}

@@ -1,0 +1,80 @@
+#ifndef PURCHASES_MODELS_PURCHASE_WRITE_H
+#define PURCHASES_MODELS_PURCHASE_WRITE_H
+
+/* The write side: creating a purchase exactly once however often it is
+ * retried, and moving it through its statuses so that of two concurrent
+ * changes only one wins. Built from the stores in purchase.h, history.h and
+ * idempotency.h; knows nothing of HTTP. See docs/writes.md. */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <bson/bson.h>
+#include <jansson.h>
+
+#include "models/db.h"
+#include "models/history.h"
+#include "models/status.h"
+
+enum write_outcome {
+  WRITE_DONE,           /* created, or changed */
+  WRITE_REPLAYED,       /* create: the same request as before; its answer again */
+  WRITE_KEY_MISMATCH,   /* create: the idempotency key came with another body */
+  WRITE_ID_TAKEN,       /* create: another purchase has this id */
+  WRITE_NOT_FOUND,      /* change: no such purchase for this user */
+  WRITE_STALE,          /* change: not at the version the caller expected */
+  WRITE_BAD_TRANSITION, /* change: not allowed from the current status */
+  WRITE_UNCHANGED       /* change: it has that status already */
+};
+
+/* What a create answers. */
+struct create_result {
+  enum write_outcome outcome;
+  int response_status; /* WRITE_DONE and WRITE_REPLAYED: 201 */
+  char *body;          /* the purchase as JSON text; malloc'd */
+};
+
+/* Creates the purchase `doc` (validated; it gets version 1 and the first
+ * history entry). `key` (may be NULL: no protection against retries) is
+ * the caller's idempotency key, scoped to `client`; body_hash identifies
+ * the request body. A repeat of a finished create gets the first answer
+ * again, a concurrent or interrupted one converges on the same purchase. */
+enum model_status purchase_create(struct db *db, const char *client, const char *key,
+                                  const char *body_hash, const bson_t *doc, int64_t now_ms,
+                                  struct create_result *out);
+
+void create_result_cleanup(struct create_result *result);
+
+/* A requested status change. */
+struct status_change {
+  const char *status;
+  bool has_date_delivered; /* else delivered means now */
+  int64_t date_delivered_ms;
+  int32_t expected_version; /* from If-Match; -1 for none */
+};
+
+struct change_result {
+  enum write_outcome outcome;
+  char current_status[HISTORY_STATUS_MAX]; /* WRITE_STALE, _BAD_TRANSITION */
+  int32_t version;                         /* the purchase's version now */
+  json_t *j_purchase;                      /* WRITE_DONE, _UNCHANGED; owned */
+};
+
+/* True when a purchase may go from status `from` to status `to`. */
+bool purchase_transition_allowed(const char *from, const char *to);
+
+/* Applies `change` to purchase `purchase_id` of `user_id` at now_ms. */
+enum model_status purchase_change_status(struct db *db, const char *user_id,
+                                         const char *purchase_id,
+                                         const struct status_change *change, int64_t now_ms,
+                                         struct change_result *out);
+
+void change_result_cleanup(struct change_result *result);
+
+/* Reads one purchase with its status history (statusHistory) and version,
+ * first finishing any change a crash left half done. MODEL_NOT_FOUND as
+ * purchase_store_get. On MODEL_OK *j_out is the caller's. */
+enum model_status purchase_read(struct db *db, const char *user_id, const char *purchase_id,
+                                json_t **j_out, int32_t *version);
+
+#endif
