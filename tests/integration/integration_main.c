@@ -24,6 +24,7 @@ int main(void) {
   runner = srunner_create(suite_api());
   srunner_add_suite(runner, suite_query());
   srunner_add_suite(runner, suite_security());
+  srunner_add_suite(runner, suite_writes());
   srunner_add_suite(runner, suite_lifecycle());
   /* The fixtures own child processes (FerretDB, the server) that only this
    * process can wait for, so tests run in-process, in order. Every wait in

@@ -7,5 +7,6 @@ Suite *suite_api(void);
 Suite *suite_lifecycle(void);
 Suite *suite_query(void);
 Suite *suite_security(void);
+Suite *suite_writes(void);
 
 #endif

@@ -237,6 +237,14 @@ int server_stop(struct server *server, int timeout_s) {
   return code;
 }
 
+void server_kill(struct server *server) {
+  if (server->pid > 0) {
+    kill(server->pid, SIGKILL);
+    waitpid(server->pid, NULL, 0);
+    server->pid = 0;
+  }
+}
+
 char *server_log(const struct server *server) {
   FILE *f = fopen(server->log_path, "rb");
   char *text = NULL;
@@ -284,6 +292,11 @@ static size_t buffer_append(char *ptr, size_t size, size_t nmemb, void *userdata
 
 bool http_request(int port, const char *method, const char *path, const char *const *headers,
                   struct http_response *out) {
+  return http_request_body(port, method, path, headers, NULL, out);
+}
+
+bool http_request_body(int port, const char *method, const char *path, const char *const *headers,
+                       const char *request_body, struct http_response *out) {
   CURL *curl = curl_easy_init();
   struct curl_slist *list = NULL;
   struct buffer body = {NULL, 0};
@@ -309,6 +322,12 @@ bool http_request(int port, const char *method, const char *path, const char *co
   }
   curl_easy_setopt(curl, CURLOPT_URL, url);
   curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+  if (request_body != NULL) {
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request_body);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(request_body));
+    /* Send the body at once rather than wait for a 100 Continue. */
+    list = curl_slist_append(list, "Expect:");
+  }
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, buffer_append);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);

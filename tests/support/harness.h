@@ -64,6 +64,9 @@ bool server_start(struct server *server, const char *mongodb_uri, const char *co
  * server that already exited during server_start, returns that exit code. */
 int server_stop(struct server *server, int timeout_s);
 
+/* Kills the server with SIGKILL, as a crash would, and reaps it. */
+void server_kill(struct server *server);
+
 /* Contents of the server's log so far; the caller frees it. */
 char *server_log(const struct server *server);
 
@@ -81,6 +84,10 @@ bool tls_write_self_signed(const char *cert_path, const char *key_path);
  * came back. */
 bool http_request(int port, const char *method, const char *path, const char *const *headers,
                   struct http_response *out);
+
+/* The same with a request body (NUL-terminated; NULL for none). */
+bool http_request_body(int port, const char *method, const char *path, const char *const *headers,
+                       const char *request_body, struct http_response *out);
 
 /* GET with the x-client-id and x-user-id headers (each omitted when NULL). */
 bool http_get_as(int port, const char *path, const char *client_id, const char *user_id,

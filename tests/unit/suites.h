@@ -8,6 +8,7 @@ Suite *suite_authz(void);
 Suite *suite_client_table(void);
 Suite *suite_config(void);
 Suite *suite_cursor(void);
+Suite *suite_etag(void);
 Suite *suite_jwt(void);
 Suite *suite_list_params(void);
 Suite *suite_problem(void);

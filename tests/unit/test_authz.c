@@ -99,6 +99,12 @@ START_TEST(service_reads_own_and_other_users) {
 }
 END_TEST
 
+START_TEST(ingest_reads_nobody) {
+  ck_assert(!authz_can_read_user(ROLE_INGEST, "checkout", "checkout"));
+  ck_assert(!authz_can_read_user(ROLE_INGEST, "checkout", "bob"));
+}
+END_TEST
+
 START_TEST(unknown_role_is_denied) {
   ck_assert(!authz_can_read_user((enum role)99, "alice", "alice"));
 }
@@ -124,6 +130,7 @@ Suite *suite_authz(void) {
   tcase_add_test(can_read, customer_without_actor_or_target_is_denied);
   tcase_add_test(can_read, support_reads_own_and_other_users);
   tcase_add_test(can_read, service_reads_own_and_other_users);
+  tcase_add_test(can_read, ingest_reads_nobody);
   tcase_add_test(can_read, unknown_role_is_denied);
   suite_add_tcase(suite, can_read);
   return suite;

@@ -77,6 +77,7 @@ START_TEST(role_name_names_each_role) {
   ck_assert_str_eq(role_name(ROLE_CUSTOMER), "customer");
   ck_assert_str_eq(role_name(ROLE_SUPPORT), "support");
   ck_assert_str_eq(role_name(ROLE_SERVICE), "service");
+  ck_assert_str_eq(role_name(ROLE_INGEST), "ingest");
 }
 END_TEST
 

@@ -63,13 +63,15 @@ START_TEST(defaults_apply_when_nothing_is_set) {
   ck_assert_uint_eq(config.port, 8080);
   ck_assert_str_eq(config.bind_address, "0.0.0.0");
   ck_assert_str_eq(config.mongodb_uri, "mongodb://127.0.0.1:27017/purchases");
-  ck_assert_uint_eq(config.clients.count, 3);
+  ck_assert_uint_eq(config.clients.count, 4);
   ck_assert_str_eq(config.clients.entries[0].id, "shop");
   ck_assert_int_eq(config.clients.entries[0].role, ROLE_CUSTOMER);
   ck_assert_str_eq(config.clients.entries[1].id, "customer-support");
   ck_assert_int_eq(config.clients.entries[1].role, ROLE_SUPPORT);
   ck_assert_str_eq(config.clients.entries[2].id, "invoicing");
   ck_assert_int_eq(config.clients.entries[2].role, ROLE_SERVICE);
+  ck_assert_str_eq(config.clients.entries[3].id, "checkout");
+  ck_assert_int_eq(config.clients.entries[3].role, ROLE_INGEST);
   ck_assert_uint_eq(config.log_level, Y_LOG_LEVEL_INFO);
 }
 END_TEST

@@ -9,6 +9,7 @@ int main(void) {
   srunner_add_suite(runner, suite_client_table());
   srunner_add_suite(runner, suite_config());
   srunner_add_suite(runner, suite_cursor());
+  srunner_add_suite(runner, suite_etag());
   srunner_add_suite(runner, suite_jwt());
   srunner_add_suite(runner, suite_list_params());
   srunner_add_suite(runner, suite_problem());

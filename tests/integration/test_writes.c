@@ -1,0 +1,582 @@
+/* The write side over HTTP against the real server and FerretDB: creates
+ * that retries, races and crashes can neither lose nor double, and status
+ * changes of which only one can win. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <mongoc/mongoc.h>
+
+#include "../support/harness.h"
+#include "suites.h"
+
+#define CLIENTS                                                                                    \
+  "PURCHASES_CLIENTS=shop:customer,customer-support:support,invoicing:service,checkout:ingest,"    \
+  "fulfilment:ingest"
+#define DATABASE "writes"
+
+static struct ferretdb db;
+static struct server server;
+
+static void setup(void) {
+  const char *env[] = {CLIENTS, NULL};
+  ck_assert(ferretdb_start(&db, DATABASE));
+  ck_assert(server_start(&server, db.uri, env));
+  ck_assert(wait_for_status(server.port, "/readyz", 200, 15));
+}
+
+static void teardown(void) {
+  server_stop(&server, 15);
+  ferretdb_stop(&db, false);
+}
+
+/* A valid purchase of `user`: two lines in GBP, placed. id may be NULL. */
+static json_t *purchase(const char *id, const char *user) {
+  json_t *j = json_pack(
+      "{ss ss s[{ss ss ss ss ss sI sI sI}, {ss ss ss sn ss sI sI sI}] sI ss ss"
+      " s{ss ss ss} s{ss sn sn}}",
+      "userId", user, "status", "placed", "items", "id", "kettle-blue", "title",
+      "Blue Enamel Kettle 1.7L", "brand", "Hearthware", "imgUrl",
+      "https://img.shop.example/products/kettle-blue.jpg", "currency", "GBP", "pricePerUnitPence",
+      (json_int_t)3499, "quantity", (json_int_t)2, "priceTotalPence", (json_int_t)6998, "id",
+      "mug-set", "title", "Stoneware Mug Set of 4", "brand", "Potter & Co", "imgUrl", "currency",
+      "GBP", "pricePerUnitPence", (json_int_t)2400, "quantity", (json_int_t)1, "priceTotalPence",
+      (json_int_t)2400, "pricePence", (json_int_t)9398, "currency", "GBP", "datePurchased",
+      "2024-04-18T10:17:19.039Z", "payment", "method", "card", "lastDigits", "4242", "receiptUrl",
+      "https://shop.example/receipts/r1", "delivery", "method", "standard", "storeLocation",
+      "dateDelivered");
+  ck_assert_ptr_nonnull(j);
+  if (id != NULL) {
+    json_object_set_new(j, "id", json_string(id));
+  }
+  return j;
+}
+
+/* Sends `method` `path` as `client` with a JSON body and optional extra
+ * headers (NULL-terminated list, may be NULL). */
+static void send_json(const char *method, const char *path, const char *client, const char *body,
+                      const char *const *extra, struct http_response *out) {
+  char client_header[96];
+  const char *headers[12] = {client_header, "x-user-id: svc-writer",
+                             "Content-Type: application/json"};
+  size_t n = 3;
+
+  snprintf(client_header, sizeof(client_header), "x-client-id: %s", client);
+  for (size_t i = 0; extra != NULL && extra[i] != NULL && n < 11; i++) {
+    headers[n++] = extra[i];
+  }
+  headers[n] = NULL;
+  ck_assert(http_request_body(server.port, method, path, headers, body, out));
+}
+
+static void post_purchase(const json_t *j_purchase, const char *key, struct http_response *out) {
+  char key_header[192];
+  const char *extra[] = {key_header, NULL};
+  char *body = json_dumps(j_purchase, JSON_COMPACT);
+
+  snprintf(key_header, sizeof(key_header), "Idempotency-Key: %s", key != NULL ? key : "");
+  send_json("POST", "/purchases", "checkout", body, key != NULL ? extra : NULL, out);
+  free(body);
+}
+
+static void patch_status(const char *user, const char *id, const char *body, const char *if_match,
+                         struct http_response *out) {
+  char path[160];
+  char match_header[64];
+  const char *extra[] = {match_header, NULL};
+
+  snprintf(path, sizeof(path), "/user/%s/purchases/%s", user, id);
+  snprintf(match_header, sizeof(match_header), "If-Match: %s", if_match != NULL ? if_match : "");
+  send_json("PATCH", path, "fulfilment", body, if_match != NULL ? extra : NULL, out);
+}
+
+/* How many documents of `collection` match the JSON filter. */
+static int64_t count(const char *collection, const char *filter_json) {
+  mongoc_client_t *client = mongoc_client_new(db.uri);
+  mongoc_collection_t *coll;
+  bson_error_t error;
+  bson_t *filter = bson_new_from_json((const uint8_t *)filter_json, -1, &error);
+  int64_t n;
+
+  ck_assert_ptr_nonnull(client);
+  ck_assert_ptr_nonnull(filter);
+  coll = mongoc_client_get_collection(client, DATABASE, collection);
+  n = mongoc_collection_count_documents(coll, filter, NULL, NULL, NULL, &error);
+  ck_assert_msg(n >= 0, "count: %s", error.message);
+  bson_destroy(filter);
+  mongoc_collection_destroy(coll);
+  mongoc_client_destroy(client);
+  return n;
+}
+
+static const char *header(const struct http_response *r, const char *name, char *buf, size_t len) {
+  const char *value = http_header(r, name, buf, len);
+  ck_assert_msg(value != NULL, "no %s header", name);
+  return value;
+}
+
+static void assert_problem(struct http_response *r, long status, const char *what) {
+  char type[64] = "";
+  ck_assert_msg(r->status == status, "%s: %ld, not %ld: %s", what, r->status, status, r->body);
+  http_header(r, "Content-Type", type, sizeof(type));
+  ck_assert_str_eq(type, "application/problem+json");
+  ck_assert_int_eq(json_integer_value(json_object_get(r->j_body, "status")), status);
+}
+
+START_TEST(create_answers_201_with_location_etag_and_history) {
+  json_t *j_sent = purchase(NULL, "wanda");
+  struct http_response r;
+  char location[160];
+  char etag[32];
+  const char *id;
+
+  post_purchase(j_sent, "create-1", &r);
+  ck_assert_msg(r.status == 201, "%ld: %s", r.status, r.body);
+  id = json_string_value(json_object_get(r.j_body, "id"));
+  ck_assert_ptr_nonnull(id);
+  ck_assert_str_eq(header(&r, "ETag", etag, sizeof(etag)), "\"v1\"");
+  snprintf(location, sizeof(location), "/user/wanda/purchases/%s", id);
+  char got[160];
+  ck_assert_str_eq(header(&r, "Location", got, sizeof(got)), location);
+  /* What was sent is what is stored, plus the id. */
+  json_object_set_new(j_sent, "id", json_string(id));
+  ck_assert_msg(json_equal(j_sent, r.j_body), "stored %s", r.body);
+  http_response_cleanup(&r);
+
+  ck_assert(http_get_as(server.port, location, "shop", "wanda", &r));
+  ck_assert_int_eq(r.status, 200);
+  ck_assert_str_eq(header(&r, "ETag", etag, sizeof(etag)), "\"v1\"");
+  json_t *j_history = json_object_get(r.j_body, "statusHistory");
+  ck_assert_uint_eq(json_array_size(j_history), 1);
+  ck_assert_str_eq(json_string_value(json_object_get(json_array_get(j_history, 0), "status")),
+                   "placed");
+  ck_assert_ptr_nonnull(json_string_value(json_object_get(json_array_get(j_history, 0), "time")));
+  http_response_cleanup(&r);
+  json_decref(j_sent);
+}
+END_TEST
+
+START_TEST(only_ingest_clients_write_and_they_read_nothing) {
+  json_t *j_sent = purchase("role-1", "wanda");
+  char *body = json_dumps(j_sent, JSON_COMPACT);
+  const char *others[] = {"shop", "customer-support", "invoicing"};
+  struct http_response r;
+
+  for (size_t i = 0; i < 3; i++) {
+    send_json("POST", "/purchases", others[i], body, NULL, &r);
+    assert_problem(&r, 403, others[i]);
+    http_response_cleanup(&r);
+    send_json("PATCH", "/user/wanda/purchases/role-1", others[i], "{\"status\":\"paid\"}", NULL,
+              &r);
+    assert_problem(&r, 403, others[i]);
+    http_response_cleanup(&r);
+  }
+  ck_assert_int_eq(count("purchases", "{\"id\": \"role-1\"}"), 0);
+  ck_assert(http_get_as(server.port, "/user/wanda", "checkout", "svc-writer", &r));
+  assert_problem(&r, 403, "ingest reading");
+  http_response_cleanup(&r);
+  free(body);
+  json_decref(j_sent);
+}
+END_TEST
+
+START_TEST(same_key_replays_and_another_body_is_409) {
+  json_t *j_sent = purchase(NULL, "xena");
+  struct http_response first;
+  struct http_response again;
+  char replayed[16];
+
+  post_purchase(j_sent, "replay-1", &first);
+  ck_assert_int_eq(first.status, 201);
+  ck_assert_ptr_null(http_header(&first, "Idempotent-Replayed", replayed, sizeof(replayed)));
+  post_purchase(j_sent, "replay-1", &again);
+  ck_assert_int_eq(again.status, 201);
+  ck_assert_str_eq(again.body, first.body);
+  ck_assert_str_eq(header(&again, "Idempotent-Replayed", replayed, sizeof(replayed)), "true");
+  http_response_cleanup(&again);
+
+  /* Key order and spacing are not a different body. */
+  char *reordered = json_dumps(j_sent, JSON_SORT_KEYS | JSON_INDENT(2));
+  const char *extra[] = {"Idempotency-Key: replay-1", NULL};
+  send_json("POST", "/purchases", "checkout", reordered, extra, &again);
+  ck_assert_int_eq(again.status, 201);
+  ck_assert_str_eq(again.body, first.body);
+  http_response_cleanup(&again);
+  free(reordered);
+
+  json_object_set_new(j_sent, "status", json_string("paid"));
+  post_purchase(j_sent, "replay-1", &again);
+  assert_problem(&again, 409, "same key, other body");
+  http_response_cleanup(&again);
+  /* The same key from another ingest client is that client's own. */
+  ck_assert_int_eq(count("purchases", "{\"userId\": \"xena\"}"), 1);
+  http_response_cleanup(&first);
+  json_decref(j_sent);
+}
+END_TEST
+
+START_TEST(a_caller_id_makes_retries_safe_without_a_key) {
+  json_t *j_sent = purchase("yid-1", "yuri");
+  struct http_response r;
+
+  post_purchase(j_sent, NULL, &r);
+  ck_assert_int_eq(r.status, 201);
+  http_response_cleanup(&r);
+  post_purchase(j_sent, NULL, &r);
+  ck_assert_int_eq(r.status, 201);
+  http_response_cleanup(&r);
+  json_object_set_new(j_sent, "status", json_string("paid"));
+  post_purchase(j_sent, NULL, &r);
+  assert_problem(&r, 409, "same id, other body");
+  http_response_cleanup(&r);
+  ck_assert_int_eq(count("purchases", "{\"id\": \"yid-1\"}"), 1);
+  json_decref(j_sent);
+}
+END_TEST
+
+START_TEST(bad_bodies_get_their_own_status) {
+  struct http_response r;
+  const char *text[] = {"x-client-id: checkout", "x-user-id: w", "Content-Type: text/plain", NULL};
+  const char *bad_key[] = {"Idempotency-Key: two words", NULL};
+  json_t *j_bad = purchase("bad-1", "zoe");
+  char *big = malloc(1024 * 1024 + 64);
+
+  ck_assert(http_request_body(server.port, "POST", "/purchases", text, "{}", &r));
+  assert_problem(&r, 415, "text/plain");
+  http_response_cleanup(&r);
+  send_json("POST", "/purchases", "checkout", "{\"userId\": ", NULL, &r);
+  assert_problem(&r, 400, "truncated JSON");
+  http_response_cleanup(&r);
+  send_json("POST", "/purchases", "checkout", "{\"userId\": \"a\", \"userId\": \"b\"}", NULL, &r);
+  assert_problem(&r, 400, "duplicate key");
+  http_response_cleanup(&r);
+  send_json("POST", "/purchases", "checkout", "", NULL, &r);
+  assert_problem(&r, 400, "empty body");
+  http_response_cleanup(&r);
+  send_json("POST", "/purchases", "checkout", "{}", bad_key, &r);
+  assert_problem(&r, 400, "bad key");
+  http_response_cleanup(&r);
+
+  /* Over 1 MiB: refused whole, not cut and parsed. */
+  ck_assert_ptr_nonnull(big);
+  memset(big, ' ', 1024 * 1024 + 10);
+  big[0] = '[';
+  big[1024 * 1024 + 9] = ']';
+  big[1024 * 1024 + 10] = '\0';
+  send_json("POST", "/purchases", "checkout", big, NULL, &r);
+  assert_problem(&r, 413, "1 MiB + 11 bytes");
+  http_response_cleanup(&r);
+  free(big);
+
+  /* Parses, but breaks the rules: every bad field is listed. */
+  json_object_set_new(j_bad, "pricePence", json_integer(1));
+  json_object_set_new(j_bad, "status", json_string("lost"));
+  post_purchase(j_bad, NULL, &r);
+  assert_problem(&r, 422, "invalid purchase");
+  json_t *j_errors = json_object_get(r.j_body, "errors");
+  ck_assert_uint_ge(json_array_size(j_errors), 2);
+  bool price = false;
+  bool status = false;
+  for (size_t i = 0; i < json_array_size(j_errors); i++) {
+    const char *pointer =
+        json_string_value(json_object_get(json_array_get(j_errors, i), "pointer"));
+    ck_assert_ptr_nonnull(pointer);
+    price = price || strcmp(pointer, "/pricePence") == 0;
+    status = status || strcmp(pointer, "/status") == 0;
+  }
+  ck_assert(price && status);
+  http_response_cleanup(&r);
+  ck_assert_int_eq(count("purchases", "{\"userId\": \"zoe\"}"), 0);
+  json_decref(j_bad);
+}
+END_TEST
+
+START_TEST(statuses_move_forward_only_and_if_match_guards_them) {
+  json_t *j_sent = purchase("flow-1", "vera");
+  struct http_response r;
+  char etag[32];
+
+  post_purchase(j_sent, NULL, &r);
+  ck_assert_int_eq(r.status, 201);
+  http_response_cleanup(&r);
+
+  patch_status("vera", "flow-1", "{\"status\": \"paid\"}", "\"v1\"", &r);
+  ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+  ck_assert_str_eq(header(&r, "ETag", etag, sizeof(etag)), "\"v2\"");
+  ck_assert_str_eq(json_string_value(json_object_get(r.j_body, "status")), "paid");
+  http_response_cleanup(&r);
+
+  /* Backwards: 409 naming where it is. */
+  patch_status("vera", "flow-1", "{\"status\": \"placed\"}", NULL, &r);
+  assert_problem(&r, 409, "paid to placed");
+  ck_assert_str_eq(json_string_value(json_object_get(r.j_body, "currentStatus")), "paid");
+  http_response_cleanup(&r);
+
+  /* A stale ETag: 412, and the current one to try again with. */
+  patch_status("vera", "flow-1", "{\"status\": \"shipped\"}", "\"v1\"", &r);
+  assert_problem(&r, 412, "stale If-Match");
+  ck_assert_str_eq(header(&r, "ETag", etag, sizeof(etag)), "\"v2\"");
+  http_response_cleanup(&r);
+
+  patch_status("vera", "flow-1", "{\"status\": \"shipped\"}", "\"v2\"", &r);
+  ck_assert_int_eq(r.status, 200);
+  http_response_cleanup(&r);
+  patch_status("vera", "flow-1",
+               "{\"status\": \"delivered\", \"dateDelivered\": \"2024-04-20T09:30:00Z\"}", "*", &r);
+  ck_assert_int_eq(r.status, 200);
+  ck_assert_str_eq(header(&r, "ETag", etag, sizeof(etag)), "\"v4\"");
+  ck_assert_str_eq(
+      json_string_value(json_object_get(json_object_get(r.j_body, "delivery"), "dateDelivered")),
+      "2024-04-20T09:30:00.000Z");
+  json_t *j_history = json_object_get(r.j_body, "statusHistory");
+  ck_assert_uint_eq(json_array_size(j_history), 4);
+  const char *expected[] = {"placed", "paid", "shipped", "delivered"};
+  for (size_t i = 0; i < 4; i++) {
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(j_history, i), "status")),
+                     expected[i]);
+  }
+  http_response_cleanup(&r);
+
+  /* The same status again changes nothing. */
+  patch_status("vera", "flow-1", "{\"status\": \"delivered\"}", NULL, &r);
+  ck_assert_int_eq(r.status, 200);
+  ck_assert_str_eq(header(&r, "ETag", etag, sizeof(etag)), "\"v4\"");
+  http_response_cleanup(&r);
+  patch_status("vera", "flow-1", "{\"status\": \"refunded\"}", NULL, &r);
+  ck_assert_int_eq(r.status, 200);
+  http_response_cleanup(&r);
+  patch_status("vera", "flow-1", "{\"status\": \"cancelled\"}", NULL, &r);
+  assert_problem(&r, 409, "refunded to cancelled");
+  http_response_cleanup(&r);
+
+  /* Bad requests. */
+  patch_status("vera", "flow-1", "{\"status\": \"paid\", \"note\": 1}", NULL, &r);
+  assert_problem(&r, 422, "unknown field");
+  http_response_cleanup(&r);
+  patch_status("vera", "flow-1", "{\"status\": \"paid\"}", "W/\"v1\"", &r);
+  assert_problem(&r, 400, "weak If-Match");
+  http_response_cleanup(&r);
+  patch_status("vera", "nope-1", "{\"status\": \"paid\"}", NULL, &r);
+  assert_problem(&r, 404, "unknown purchase");
+  http_response_cleanup(&r);
+  patch_status("walt", "flow-1", "{\"status\": \"paid\"}", NULL, &r);
+  assert_problem(&r, 404, "another user's path");
+  http_response_cleanup(&r);
+  json_decref(j_sent);
+}
+END_TEST
+
+/* ---- concurrency: real threads, real server ---------------------------- */
+
+#define RACERS 12
+
+struct racer {
+  const char *method;
+  const char *path;
+  const char *body;
+  const char *const *extra;
+  long status;
+  char *response;
+  atomic_int *start;
+};
+
+static void *race(void *arg) {
+  struct racer *racer = arg;
+  struct http_response r;
+  const char *headers[8] = {"x-client-id: checkout", "x-user-id: svc",
+                            "Content-Type: application/json"};
+  size_t n = 3;
+
+  for (size_t i = 0; racer->extra != NULL && racer->extra[i] != NULL; i++) {
+    headers[n++] = racer->extra[i];
+  }
+  headers[n] = NULL;
+  /* Everyone waits at the line so the requests really overlap. */
+  while (atomic_load(racer->start) == 0) {
+    usleep(100);
+  }
+  if (http_request_body(server.port, racer->method, racer->path, headers, racer->body, &r)) {
+    racer->status = r.status;
+    racer->response = strdup(r.body);
+    http_response_cleanup(&r);
+  }
+  return NULL;
+}
+
+static void run_race(struct racer *racers) {
+  pthread_t threads[RACERS];
+  atomic_int start = 0;
+  for (int i = 0; i < RACERS; i++) {
+    racers[i].start = &start;
+    ck_assert_int_eq(pthread_create(&threads[i], NULL, race, &racers[i]), 0);
+  }
+  atomic_store(&start, 1);
+  for (int i = 0; i < RACERS; i++) {
+    pthread_join(threads[i], NULL);
+  }
+}
+
+START_TEST(a_retry_storm_creates_exactly_one_purchase) {
+  json_t *j_sent = purchase(NULL, "storm");
+  char *body = json_dumps(j_sent, JSON_COMPACT);
+  const char *extra[] = {"Idempotency-Key: storm-key", NULL};
+  struct racer racers[RACERS];
+
+  for (int i = 0; i < RACERS; i++) {
+    racers[i] =
+        (struct racer){.method = "POST", .path = "/purchases", .body = body, .extra = extra};
+  }
+  run_race(racers);
+  for (int i = 0; i < RACERS; i++) {
+    ck_assert_msg(racers[i].status == 201, "racer %d: %ld %s", i, racers[i].status,
+                  racers[i].response);
+    ck_assert_str_eq(racers[i].response, racers[0].response);
+  }
+  ck_assert_int_eq(count("purchases", "{\"userId\": \"storm\"}"), 1);
+  for (int i = 0; i < RACERS; i++) {
+    free(racers[i].response);
+  }
+  free(body);
+  json_decref(j_sent);
+}
+END_TEST
+
+START_TEST(racing_changes_with_one_etag_let_exactly_one_win) {
+  json_t *j_sent = purchase("race-1", "rita");
+  struct http_response r;
+  const char *extra[] = {"If-Match: \"v1\"", NULL};
+  struct racer racers[RACERS];
+  int won = 0;
+
+  post_purchase(j_sent, NULL, &r);
+  ck_assert_int_eq(r.status, 201);
+  http_response_cleanup(&r);
+  for (int i = 0; i < RACERS; i++) {
+    /* Half want paid, half cancelled: either may win, but only one. */
+    racers[i] =
+        (struct racer){.method = "PATCH",
+                       .path = "/user/rita/purchases/race-1",
+                       .body = i % 2 ? "{\"status\": \"paid\"}" : "{\"status\": \"cancelled\"}",
+                       .extra = extra};
+  }
+  run_race(racers);
+  for (int i = 0; i < RACERS; i++) {
+    ck_assert_msg(racers[i].status == 200 || racers[i].status == 412, "racer %d: %ld %s", i,
+                  racers[i].status, racers[i].response);
+    won += racers[i].status == 200;
+    free(racers[i].response);
+  }
+  ck_assert_int_eq(won, 1);
+  ck_assert_int_eq(count("purchase_history", "{\"purchaseId\": \"race-1\"}"), 2);
+  ck_assert_int_eq(count("purchases", "{\"id\": \"race-1\", \"version\": 2}"), 1);
+  json_decref(j_sent);
+}
+END_TEST
+
+/* ---- a crash in the middle of a stream of creates ---------------------- */
+
+#define CRASH_CREATES 400
+
+struct stream {
+  atomic_int sent; /* creates attempted */
+  atomic_bool stop;
+  bool acknowledged[CRASH_CREATES];
+};
+
+static void *stream_creates(void *arg) {
+  struct stream *stream = arg;
+  for (int i = 0; i < CRASH_CREATES && !atomic_load(&stream->stop); i++) {
+    char id[32];
+    struct http_response r;
+    snprintf(id, sizeof(id), "crash-%03d", i);
+    json_t *j_sent = purchase(id, "casey");
+    char *body = json_dumps(j_sent, JSON_COMPACT);
+    const char *headers[] = {"x-client-id: checkout", "x-user-id: svc",
+                             "Content-Type: application/json", NULL};
+    atomic_store(&stream->sent, i + 1);
+    if (http_request_body(server.port, "POST", "/purchases", headers, body, &r)) {
+      stream->acknowledged[i] = r.status == 201;
+      http_response_cleanup(&r);
+    }
+    free(body);
+    json_decref(j_sent);
+  }
+  return NULL;
+}
+
+START_TEST(a_crash_loses_no_acknowledged_create_and_resending_adds_nothing) {
+  static struct stream stream;
+  const char *env[] = {CLIENTS, NULL};
+  pthread_t thread;
+  int acknowledged = 0;
+  int sent;
+
+  memset(&stream, 0, sizeof(stream));
+  ck_assert_int_eq(pthread_create(&thread, NULL, stream_creates, &stream), 0);
+  /* Kill once a good number of creates went through, mid-stream. */
+  for (int waited = 0; atomic_load(&stream.sent) < 40 && waited < 3000; waited++) {
+    usleep(10000);
+  }
+  server_kill(&server);
+  usleep(200000);
+  atomic_store(&stream.stop, true);
+  pthread_join(thread, NULL);
+  sent = atomic_load(&stream.sent);
+  ck_assert_int_ge(sent, 40);
+
+  ck_assert(server_start(&server, db.uri, env));
+  ck_assert(wait_for_status(server.port, "/readyz", 200, 15));
+  for (int i = 0; i < sent; i++) {
+    char filter[64];
+    snprintf(filter, sizeof(filter), "{\"id\": \"crash-%03d\"}", i);
+    if (stream.acknowledged[i]) {
+      acknowledged++;
+      ck_assert_msg(count("purchases", filter) == 1, "acknowledged create %d is not there once", i);
+    }
+  }
+  ck_assert_int_gt(acknowledged, 0);
+
+  /* Send every create again, answered or not: all are there exactly once. */
+  for (int i = 0; i < sent; i++) {
+    char id[32];
+    struct http_response r;
+    snprintf(id, sizeof(id), "crash-%03d", i);
+    json_t *j_sent = purchase(id, "casey");
+    post_purchase(j_sent, NULL, &r);
+    ck_assert_msg(r.status == 201, "resend %d: %ld %s", i, r.status, r.body);
+    http_response_cleanup(&r);
+    json_decref(j_sent);
+  }
+  ck_assert_int_eq(count("purchases", "{\"userId\": \"casey\"}"), sent);
+}
+END_TEST
+
+/* Last: SIGTERM gives exit code 0, which under the sanitizers also means
+ * no leak and no undefined behaviour in any write path above. */
+START_TEST(the_server_exits_cleanly_after_all_of_it) {
+  ck_assert_int_eq(server_stop(&server, 15), 0);
+}
+END_TEST
+
+Suite *suite_writes(void) {
+  Suite *suite = suite_create("writes");
+  TCase *tc = tcase_create("writes");
+
+  tcase_add_unchecked_fixture(tc, setup, teardown);
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, create_answers_201_with_location_etag_and_history);
+  tcase_add_test(tc, only_ingest_clients_write_and_they_read_nothing);
+  tcase_add_test(tc, same_key_replays_and_another_body_is_409);
+  tcase_add_test(tc, a_caller_id_makes_retries_safe_without_a_key);
+  tcase_add_test(tc, bad_bodies_get_their_own_status);
+  tcase_add_test(tc, statuses_move_forward_only_and_if_match_guards_them);
+  tcase_add_test(tc, a_retry_storm_creates_exactly_one_purchase);
+  tcase_add_test(tc, racing_changes_with_one_etag_let_exactly_one_win);
+  tcase_add_test(tc, a_crash_loses_no_acknowledged_create_and_resending_adds_nothing);
+  tcase_add_test(tc, the_server_exits_cleanly_after_all_of_it);
+  suite_add_tcase(suite, tc);
+  return suite;
+}

@@ -1,0 +1,71 @@
+#include <string.h>
+
+#include <check.h>
+
+#include "routes/etag.h"
+#include "routes/purchases.h"
+#include "suites.h"
+
+START_TEST(format_then_parse_gives_the_version) {
+  const int32_t versions[] = {0, 1, 9, 10, 123456789, INT32_MAX};
+  for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]); i++) {
+    char etag[ETAG_MAX];
+    int32_t parsed = -7;
+    etag_format(versions[i], etag);
+    ck_assert_msg(etag_parse_if_match(etag, &parsed), "%s", etag);
+    ck_assert_int_eq(parsed, versions[i]);
+  }
+}
+END_TEST
+
+START_TEST(star_matches_any_version) {
+  int32_t parsed = 5;
+  ck_assert(etag_parse_if_match("*", &parsed));
+  ck_assert_int_eq(parsed, -1);
+}
+END_TEST
+
+START_TEST(anything_else_is_refused) {
+  const char *bad[] = {"",        "v1",      "\"1\"",           "W/\"v1\"",         "\"v\"",
+                       "\"v01\"", "\"v1\" ", " \"v1\"",         "\"v1\", \"v2\"",   "\"v-1\"",
+                       "\"v1x\"", "\"V1\"",  "\"v2147483648\"", "\"v99999999999\"", "**"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    int32_t parsed = 42;
+    ck_assert_msg(!etag_parse_if_match(bad[i], &parsed), "accepted '%s'", bad[i]);
+    ck_assert_int_eq(parsed, 42);
+  }
+  ck_assert(!etag_parse_if_match(NULL, NULL));
+}
+END_TEST
+
+START_TEST(idempotency_keys_are_visible_ascii_without_commas) {
+  char longest[129];
+  memset(longest, 'k', 128);
+  longest[128] = '\0';
+  ck_assert(idempotency_key_is_valid("3f1c2a9e-7d4b-4c1e-9a57-0b2f6d8e4c11"));
+  ck_assert(idempotency_key_is_valid("order:1234/attempt#1"));
+  ck_assert(idempotency_key_is_valid(longest));
+  longest[127] = '\0';
+  ck_assert(idempotency_key_is_valid(longest));
+  ck_assert(!idempotency_key_is_valid(""));
+  ck_assert(!idempotency_key_is_valid("a b"));
+  ck_assert(!idempotency_key_is_valid("k1, k2"));
+  ck_assert(!idempotency_key_is_valid("k\t1"));
+  ck_assert(!idempotency_key_is_valid("caf\xc3\xa9"));
+  char too_long[130];
+  memset(too_long, 'k', 129);
+  too_long[129] = '\0';
+  ck_assert(!idempotency_key_is_valid(too_long));
+}
+END_TEST
+
+Suite *suite_etag(void) {
+  Suite *suite = suite_create("etag");
+  TCase *tc = tcase_create("etag");
+  tcase_add_test(tc, format_then_parse_gives_the_version);
+  tcase_add_test(tc, star_matches_any_version);
+  tcase_add_test(tc, anything_else_is_refused);
+  tcase_add_test(tc, idempotency_keys_are_visible_ascii_without_commas);
+  suite_add_tcase(suite, tc);
+  return suite;
+}
