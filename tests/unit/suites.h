@@ -14,6 +14,7 @@ Suite *suite_list_params(void);
 Suite *suite_problem(void);
 Suite *suite_purchase_json(void);
 Suite *suite_purchase_query(void);
+Suite *suite_purchase_validate(void);
 Suite *suite_query(void);
 Suite *suite_rate_limit(void);
 Suite *suite_request_id(void);

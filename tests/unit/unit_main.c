@@ -15,6 +15,7 @@ int main(void) {
   srunner_add_suite(runner, suite_problem());
   srunner_add_suite(runner, suite_purchase_json());
   srunner_add_suite(runner, suite_purchase_query());
+  srunner_add_suite(runner, suite_purchase_validate());
   srunner_add_suite(runner, suite_query());
   srunner_add_suite(runner, suite_rate_limit());
   srunner_add_suite(runner, suite_request_id());

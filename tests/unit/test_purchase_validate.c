@@ -1,0 +1,226 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+
+#include "models/purchase_json.h"
+#include "models/purchase_validate.h"
+#include "suites.h"
+
+/* A valid purchase: two lines in GBP, delivered. */
+static json_t *valid(void) {
+  json_t *j = json_loads(
+      "{\"id\": \"p-1\", \"userId\": \"u1\", \"status\": \"delivered\","
+      " \"items\": ["
+      "  {\"id\": \"kettle-blue\", \"title\": \"Blue Enamel Kettle\", \"brand\": \"Hearthware\","
+      "   \"imgUrl\": \"https://img.example/k.jpg\", \"currency\": \"GBP\","
+      "   \"pricePerUnitPence\": 3499, \"quantity\": 2, \"priceTotalPence\": 6998},"
+      "  {\"id\": \"mug.set\", \"title\": \"Mug Set\", \"brand\": \"\", \"imgUrl\": null,"
+      "   \"currency\": \"GBP\", \"pricePerUnitPence\": 2400, \"quantity\": 1,"
+      "   \"priceTotalPence\": 2400}],"
+      " \"pricePence\": 9398, \"currency\": \"GBP\","
+      " \"datePurchased\": \"2024-04-18T10:17:19.039Z\","
+      " \"payment\": {\"method\": \"card\", \"lastDigits\": \"4242\", \"receiptUrl\": null},"
+      " \"delivery\": {\"method\": \"click_and_collect\", \"storeLocation\": \"Bristol\","
+      "   \"dateDelivered\": \"2024-04-20\"}}",
+      0, NULL);
+  ck_assert_ptr_nonnull(j);
+  return j;
+}
+
+/* Validates j (stolen) and asserts it fails with an error at `pointer`. */
+static void assert_refused_at(json_t *j, const char *pointer) {
+  bson_t doc = BSON_INITIALIZER;
+  json_t *j_errors = NULL;
+  bool found = false;
+
+  ck_assert(!purchase_validate(j, "made-1", &doc, &j_errors));
+  ck_assert_ptr_nonnull(j_errors);
+  for (size_t i = 0; i < json_array_size(j_errors); i++) {
+    json_t *j_error = json_array_get(j_errors, i);
+    const char *at = json_string_value(json_object_get(j_error, "pointer"));
+    ck_assert_ptr_nonnull(json_string_value(json_object_get(j_error, "detail")));
+    found = found || (at != NULL && strcmp(at, pointer) == 0);
+  }
+  ck_assert_msg(found, "no error at %s in %s", pointer, json_dumps(j_errors, 0));
+  json_decref(j_errors);
+  json_decref(j);
+  bson_destroy(&doc);
+}
+
+START_TEST(a_valid_purchase_round_trips_to_the_same_json) {
+  json_t *j = valid();
+  bson_t doc = BSON_INITIALIZER;
+  json_t *j_errors = NULL;
+  json_t *j_back;
+
+  ck_assert(purchase_validate(j, "unused", &doc, &j_errors));
+  ck_assert_ptr_null(j_errors);
+  j_back = purchase_to_json(&doc);
+  /* Dates come back in the one canonical form. */
+  json_object_set_new(json_object_get(j, "delivery"), "dateDelivered",
+                      json_string("2024-04-20T00:00:00.000Z"));
+  ck_assert_msg(json_equal(j, j_back), "%s", json_dumps(j_back, 0));
+  json_decref(j_back);
+  json_decref(j);
+  bson_destroy(&doc);
+}
+END_TEST
+
+START_TEST(an_absent_id_is_the_one_given) {
+  json_t *j = valid();
+  bson_t doc = BSON_INITIALIZER;
+  json_t *j_errors = NULL;
+  bson_iter_t iter;
+
+  json_object_del(j, "id");
+  ck_assert(purchase_validate(j, "k0123", &doc, &j_errors));
+  ck_assert(bson_iter_init_find(&iter, &doc, "id"));
+  ck_assert_str_eq(bson_iter_utf8(&iter, NULL), "k0123");
+  json_decref(j);
+  bson_destroy(&doc);
+}
+END_TEST
+
+START_TEST(each_rule_names_its_field) {
+  json_t *j;
+
+  j = valid(), json_object_set_new(j, "colour", json_string("blue"));
+  assert_refused_at(j, "/colour");
+  j = valid(), json_object_set_new(j, "id", json_string("p.1"));
+  assert_refused_at(j, "/id");
+  j = valid(), json_object_del(j, "userId");
+  assert_refused_at(j, "/userId");
+  j = valid(), json_object_set_new(j, "userId", json_string("$ne"));
+  assert_refused_at(j, "/userId");
+  j = valid(), json_object_set_new(j, "status", json_string("lost"));
+  assert_refused_at(j, "/status");
+  j = valid(), json_object_set_new(j, "currency", json_string("gbp"));
+  assert_refused_at(j, "/currency");
+  j = valid(), json_object_set_new(j, "pricePence", json_integer(9399));
+  assert_refused_at(j, "/pricePence");
+  j = valid(), json_object_set_new(j, "pricePence", json_real(9398.0));
+  assert_refused_at(j, "/pricePence");
+  j = valid(), json_object_set_new(j, "datePurchased", json_string("2024-02-30"));
+  assert_refused_at(j, "/datePurchased");
+  j = valid(), json_object_set_new(j, "datePurchased", json_string("9999-01-01"));
+  assert_refused_at(j, "/datePurchased");
+  j = valid(), json_object_set_new(j, "items", json_array());
+  assert_refused_at(j, "/items");
+  j = valid(), json_object_set_new(j, "payment", json_string("card"));
+  assert_refused_at(j, "/payment");
+  j = valid(), json_object_set_new(json_object_get(j, "payment"), "method", json_string("iou"));
+  assert_refused_at(j, "/payment/method");
+  j = valid(), json_object_set_new(json_object_get(j, "delivery"), "storeLocation", json_null());
+  assert_refused_at(j, "/delivery/storeLocation");
+  j = valid(), json_object_set_new(json_object_get(j, "delivery"), "dateDelivered", json_null());
+  assert_refused_at(j, "/delivery/dateDelivered");
+  j = valid(), json_object_set_new(json_object_get(j, "payment"), "receiptUrl",
+                                   json_string("javascript:alert(1)"));
+  assert_refused_at(j, "/payment/receiptUrl");
+}
+END_TEST
+
+START_TEST(item_rules_point_into_the_item) {
+  json_t *j;
+  json_t *j_item;
+
+  j = valid(), j_item = json_array_get(json_object_get(j, "items"), 1);
+  json_object_set_new(j_item, "quantity", json_integer(0));
+  assert_refused_at(j, "/items/1/quantity");
+  j = valid(), j_item = json_array_get(json_object_get(j, "items"), 0);
+  json_object_set_new(j_item, "priceTotalPence", json_integer(6999));
+  assert_refused_at(j, "/items/0/priceTotalPence");
+  j = valid(), j_item = json_array_get(json_object_get(j, "items"), 0);
+  json_object_set_new(j_item, "currency", json_string("EUR"));
+  assert_refused_at(j, "/items/0/currency");
+  j = valid(), j_item = json_array_get(json_object_get(j, "items"), 0);
+  json_object_set_new(j_item, "title", json_string("tab\there"));
+  assert_refused_at(j, "/items/0/title");
+  j = valid(), j_item = json_array_get(json_object_get(j, "items"), 0);
+  json_object_set_new(j_item, "a/b~c", json_true());
+  assert_refused_at(j, "/items/0/a~1b~0c");
+  j = valid();
+  json_array_append_new(json_object_get(j, "items"), json_integer(3));
+  assert_refused_at(j, "/items/2");
+}
+END_TEST
+
+START_TEST(card_numbers_are_refused_without_being_repeated) {
+  json_t *j = valid();
+  bson_t doc = BSON_INITIALIZER;
+  json_t *j_errors = NULL;
+  char *text;
+
+  json_object_set_new(json_object_get(j, "payment"), "lastDigits", json_string("4111111111111111"));
+  ck_assert(!purchase_validate(j, "x", &doc, &j_errors));
+  text = json_dumps(j_errors, 0);
+  ck_assert_ptr_null(strstr(text, "4111"));
+  ck_assert_ptr_nonnull(strstr(text, "/payment/lastDigits"));
+  free(text);
+  json_decref(j_errors);
+  json_decref(j);
+  bson_destroy(&doc);
+}
+END_TEST
+
+START_TEST(every_error_is_reported_up_to_the_cap) {
+  json_t *j = json_object();
+  bson_t doc = BSON_INITIALIZER;
+  json_t *j_errors = NULL;
+  json_t *j_items = json_array();
+
+  for (int i = 0; i < 200; i++) {
+    json_array_append_new(j_items, json_object());
+  }
+  json_object_set_new(j, "items", j_items);
+  ck_assert(!purchase_validate(j, "x", &doc, &j_errors));
+  ck_assert_uint_eq(json_array_size(j_errors), PURCHASE_ERRORS_MAX);
+  json_decref(j_errors);
+  json_decref(j);
+  bson_destroy(&doc);
+
+  j = json_array();
+  bson_init(&doc);
+  ck_assert(!purchase_validate(j, "x", &doc, &j_errors));
+  ck_assert_uint_eq(json_array_size(j_errors), 1);
+  json_decref(j_errors);
+  json_decref(j);
+  bson_destroy(&doc);
+}
+END_TEST
+
+START_TEST(body_hash_ignores_key_order_and_spacing) {
+  json_t *a = json_loads("{\"a\": 1, \"b\": [1, 2, {\"c\": \"d\"}]}", 0, NULL);
+  json_t *b = json_loads("{ \"b\":[1,2,{\"c\":\"d\"}],\n\"a\":1 }", 0, NULL);
+  json_t *c = json_loads("{\"a\": 2, \"b\": [1, 2, {\"c\": \"d\"}]}", 0, NULL);
+  char ha[65];
+  char hb[65];
+  char hc[65];
+
+  ck_assert(purchase_body_hash(a, ha));
+  ck_assert(purchase_body_hash(b, hb));
+  ck_assert(purchase_body_hash(c, hc));
+  ck_assert_uint_eq(strlen(ha), 64);
+  ck_assert_str_eq(ha, hb);
+  ck_assert_str_ne(ha, hc);
+  json_decref(a);
+  json_decref(b);
+  json_decref(c);
+}
+END_TEST
+
+Suite *suite_purchase_validate(void) {
+  Suite *suite = suite_create("purchase_validate");
+  TCase *tc = tcase_create("purchase_validate");
+
+  tcase_add_test(tc, a_valid_purchase_round_trips_to_the_same_json);
+  tcase_add_test(tc, an_absent_id_is_the_one_given);
+  tcase_add_test(tc, each_rule_names_its_field);
+  tcase_add_test(tc, item_rules_point_into_the_item);
+  tcase_add_test(tc, card_numbers_are_refused_without_being_repeated);
+  tcase_add_test(tc, every_error_is_reported_up_to_the_cap);
+  tcase_add_test(tc, body_hash_ignores_key_order_and_spacing);
+  suite_add_tcase(suite, tc);
+  return suite;
+}
