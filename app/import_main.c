@@ -1,0 +1,316 @@
+/* purchases-import: loads purchases from newline-delimited JSON, one
+ * purchase a line, with the validation of POST /purchases. Lines without an
+ * id get one derived from their content, and ids already stored are
+ * skipped, so a re-run after a crash adds nothing twice. Bad lines are
+ * reported and skipped; the rest goes on. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sys/stat.h>
+
+#include <yder.h>
+
+#include "app/logging.h"
+#include "models/db.h"
+#include "models/purchase.h"
+#include "models/purchase_validate.h"
+#include "version.h"
+
+#define IMPORT_LINE_MAX  (1024 * 1024)
+#define IMPORT_BATCH_MAX 10000
+
+struct import_options {
+  uint32_t batch;
+  bool quiet;
+  const char *uri;
+  const char *path;
+};
+
+/* What a run has done so far. */
+struct import_counts {
+  unsigned long long lines; /* not counting blank ones */
+  unsigned long long added;
+  unsigned long long present;
+  unsigned long long rejected;
+  unsigned long long bytes;
+};
+
+/* Valid documents waiting for the next insert. */
+struct batch {
+  bson_t **docs;
+  size_t count;
+};
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "Usage: purchases-import [options] FILE.ndjson\n"
+          "Loads one purchase per line (the JSON of POST /purchases) into MONGODB_URI;\n"
+          "FILE may be - for standard input. Running it twice adds nothing.\n\n"
+          "  --batch N   purchases per insert, 1 to %d (default 500)\n"
+          "  --quiet     no progress bar\n"
+          "  --uri URI   overrides MONGODB_URI (default mongodb://127.0.0.1:27017/purchases)\n\n"
+          "Exit status: 0 every line imported or already there; 1 some lines rejected\n"
+          "(each reported on stderr); 2 usage, file or database error.\n",
+          IMPORT_BATCH_MAX);
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Redraws the bar at most ten times a second; total 0 when unknown. */
+static void draw_progress(const struct import_counts *counts, unsigned long long total,
+                          double *last_drawn, bool final) {
+  double now = now_s();
+  char bar[31];
+
+  if (!final && now - *last_drawn < 0.1) {
+    return;
+  }
+  *last_drawn = now;
+  if (total > 0) {
+    size_t filled = (size_t)(30.0 * (double)counts->bytes / (double)total);
+    memset(bar, '#', filled > 30 ? 30 : filled);
+    memset(bar + (filled > 30 ? 30 : filled), '.', 30 - (filled > 30 ? 30 : filled));
+    bar[30] = '\0';
+    fprintf(stderr, "\r[%s] %3.0f%% %llu lines   ", bar,
+            100.0 * (double)counts->bytes / (double)total, counts->lines);
+  } else {
+    fprintf(stderr, "\r%llu lines   ", counts->lines);
+  }
+  if (final) {
+    fprintf(stderr, "\n");
+  }
+}
+
+/* One report line per error of a rejected line, pointers and rules only:
+ * never the line's content, which holds personal data. */
+static void report(unsigned long long line, const json_t *j_errors) {
+  size_t i;
+  json_t *j_error;
+  json_array_foreach(j_errors, i, j_error) {
+    fprintf(stderr, "line %llu: %s: %s\n", line,
+            json_string_value(json_object_get(j_error, "pointer")),
+            json_string_value(json_object_get(j_error, "detail")));
+  }
+}
+
+static bool flush(struct db *db, struct batch *batch, struct import_counts *counts) {
+  size_t inserted = 0;
+  bool ok = purchase_store_insert_many(db, (const bson_t *const *)batch->docs, batch->count,
+                                       &inserted) == MODEL_OK;
+  if (ok) {
+    counts->added += inserted;
+    counts->present += batch->count - inserted;
+  }
+  for (size_t i = 0; i < batch->count; i++) {
+    bson_destroy(batch->docs[i]);
+    batch->docs[i] = NULL;
+  }
+  batch->count = 0;
+  return ok;
+}
+
+/* Parses and validates one line; a valid purchase joins the batch. */
+static void take_line(const char *line, size_t len, unsigned long long number, struct batch *batch,
+                      struct import_counts *counts) {
+  json_error_t error;
+  json_t *j_purchase = json_loadb(line, len, JSON_REJECT_DUPLICATES, &error);
+  json_t *j_errors = NULL;
+  bson_t *doc = NULL;
+  char hash[65];
+  char id[32];
+
+  if (j_purchase == NULL) {
+    fprintf(stderr, "line %llu: not JSON (column %d): %s\n", number, error.column, error.text);
+    counts->rejected++;
+    goto done;
+  }
+  /* A line without an id is named by its content: the same line always
+   * gets the same id, so importing it again finds it already there. */
+  if (!purchase_body_hash(j_purchase, hash)) {
+    fprintf(stderr, "line %llu: out of memory\n", number);
+    counts->rejected++;
+    goto done;
+  }
+  snprintf(id, sizeof(id), "i%.24s", hash);
+  doc = bson_new();
+  if (!purchase_validate(j_purchase, id, doc, &j_errors)) {
+    report(number, j_errors);
+    counts->rejected++;
+    goto done;
+  }
+  batch->docs[batch->count++] = doc;
+  doc = NULL;
+
+done:
+  bson_destroy(doc);
+  json_decref(j_errors);
+  json_decref(j_purchase);
+}
+
+static bool is_blank(const char *line, size_t len) {
+  for (size_t i = 0; i < len; i++) {
+    if (line[i] != ' ' && line[i] != '\t' && line[i] != '\r' && line[i] != '\n') {
+      return false;
+    }
+  }
+  return true;
+}
+
+static int run(const struct import_options *options) {
+  int rc = 2;
+  struct db *db = NULL;
+  struct db_options db_options = {.uri = options->uri,
+                                  .timeout_ms = 5000,
+                                  .query_timeout_ms = 600000,
+                                  .app_name = "purchases-import"};
+  struct import_counts counts = {0};
+  struct batch batch = {0};
+  FILE *file = NULL;
+  char *line = NULL;
+  size_t capacity = 0;
+  ssize_t len;
+  unsigned long long total = 0;
+  unsigned long long number = 0; /* of the line in the file, blank ones included */
+  bool progress = !options->quiet && isatty(STDERR_FILENO);
+  double last_drawn = 0;
+  struct stat st;
+  char err[256];
+
+  if (strcmp(options->path, "-") == 0) {
+    file = stdin;
+  } else {
+    file = fopen(options->path, "r");
+    if (file == NULL) {
+      fprintf(stderr, "purchases-import: cannot open %s: %s\n", options->path, strerror(errno));
+      goto done;
+    }
+  }
+  if (fstat(fileno(file), &st) == 0 && S_ISREG(st.st_mode)) {
+    total = (unsigned long long)st.st_size;
+  }
+  batch.docs = calloc(options->batch, sizeof(bson_t *));
+  db = db_new(&db_options, err, sizeof(err));
+  if (batch.docs == NULL || db == NULL) {
+    fprintf(stderr, "purchases-import: %s\n", db == NULL ? err : "out of memory");
+    goto done;
+  }
+  if (purchase_store_ensure_indexes(db) != MODEL_OK) {
+    fprintf(stderr, "purchases-import: cannot reach the database or create its indexes\n");
+    goto done;
+  }
+
+  while ((len = getline(&line, &capacity, file)) != -1) {
+    number++;
+    counts.bytes += (unsigned long long)len;
+    if (is_blank(line, (size_t)len)) {
+      continue; /* not a purchase, not an error */
+    }
+    counts.lines++;
+    if ((size_t)len > IMPORT_LINE_MAX) {
+      fprintf(stderr, "line %llu: longer than %d bytes\n", number, IMPORT_LINE_MAX);
+      counts.rejected++;
+    } else {
+      take_line(line, (size_t)len, number, &batch, &counts);
+    }
+    if (batch.count == options->batch && !flush(db, &batch, &counts)) {
+      fprintf(stderr, "purchases-import: an insert failed near line %llu; re-run to resume\n",
+              number);
+      goto done;
+    }
+    if (progress) {
+      draw_progress(&counts, total, &last_drawn, false);
+    }
+  }
+  if (ferror(file)) {
+    fprintf(stderr, "purchases-import: cannot read %s: %s\n", options->path, strerror(errno));
+    goto done;
+  }
+  if (batch.count > 0 && !flush(db, &batch, &counts)) {
+    fprintf(stderr, "purchases-import: the last insert failed; re-run to resume\n");
+    goto done;
+  }
+  if (progress) {
+    draw_progress(&counts, total, &last_drawn, true);
+  }
+  fprintf(stderr, "purchases-import: %llu lines, %llu added, %llu already present, %llu rejected\n",
+          counts.lines, counts.added, counts.present, counts.rejected);
+  rc = counts.rejected > 0 ? 1 : 0;
+
+done:
+  for (size_t i = 0; batch.docs != NULL && i < batch.count; i++) {
+    bson_destroy(batch.docs[i]);
+  }
+  free(batch.docs);
+  free(line);
+  if (file != NULL && file != stdin) {
+    fclose(file);
+  }
+  db_destroy(db);
+  return rc;
+}
+
+int main(int argc, char **argv) {
+  static const struct option LONG_OPTIONS[] = {
+      {"batch", required_argument, NULL, 'b'}, {"quiet", no_argument, NULL, 'q'},
+      {"uri", required_argument, NULL, 'U'},   {"help", no_argument, NULL, 'h'},
+      {"version", no_argument, NULL, 'V'},     {NULL, 0, NULL, 0},
+  };
+  struct import_options options = {.batch = 500, .uri = getenv("MONGODB_URI")};
+  char *end = NULL;
+  int opt;
+  int rc;
+
+  if (options.uri == NULL || options.uri[0] == '\0') {
+    options.uri = "mongodb://127.0.0.1:27017/purchases";
+  }
+  while ((opt = getopt_long(argc, argv, "", LONG_OPTIONS, NULL)) != -1) {
+    switch (opt) {
+      case 'b': {
+        unsigned long value = strtoul(optarg, &end, 10);
+        if (optarg[0] < '0' || optarg[0] > '9' || *end != '\0' || value < 1 ||
+            value > IMPORT_BATCH_MAX) {
+          fprintf(stderr, "purchases-import: --batch takes 1 to %d\n", IMPORT_BATCH_MAX);
+          return 2;
+        }
+        options.batch = (uint32_t)value;
+        break;
+      }
+      case 'q':
+        options.quiet = true;
+        break;
+      case 'U':
+        options.uri = optarg;
+        break;
+      case 'h':
+        usage(stdout);
+        return 0;
+      case 'V':
+        printf("purchases-import %s (%s)\n", PURCHASES_VERSION, PURCHASES_COMMIT);
+        return 0;
+      default:
+        usage(stderr);
+        return 2;
+    }
+  }
+  if (optind + 1 != argc) {
+    usage(stderr);
+    return 2;
+  }
+  options.path = argv[optind];
+
+  logging_init(Y_LOG_LEVEL_WARNING);
+  db_global_init();
+  rc = run(&options);
+  db_global_cleanup();
+  logging_close();
+  return rc;
+}
