@@ -5,6 +5,7 @@
 #   make build  the sanitizer build in build/ (what run and test use)
 #   make release  an optimised build in build-release/
 #   make bench    load 1,060,000 purchases into FerretDB on PostgreSQL, measure with wrk
+#   make fuzz     libFuzzer on every parser of caller input (FUZZ_SECONDS each, default 60)
 #   make format   clang-format every C file in place
 
 BUILD_DIR   ?= build
@@ -12,7 +13,7 @@ RELEASE_DIR ?= build-release
 JOBS        ?= 2
 C_SOURCES    = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find app middleware models routes tests -name '*.[ch]')
 
-.PHONY: all deps build release run test unit integration bench format format-check clean
+.PHONY: all deps build release run test unit integration bench fuzz format format-check clean
 
 all: build
 
@@ -37,6 +38,9 @@ test: build format-check
 
 bench: release
 	@scripts/bench.sh
+
+fuzz: deps
+	@scripts/fuzz.sh
 
 unit: build
 	@scripts/test.sh $(BUILD_DIR) unit

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the Check suites under AddressSanitizer and UndefinedBehaviorSanitizer
 # and ends with one line: "tests: N passed, N failed".
-# Usage: scripts/test.sh BUILD_DIR [unit|integration]
+# Usage: scripts/test.sh BUILD_DIR [unit|integration|fuzz]
 set -uo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -34,6 +34,26 @@ for suite in unit integration; do
   failed=$((failed + failures + errors))
   if ((code != 0)); then status=1; fi
 done
+# The fuzz corpus, replayed through each harness under the same sanitizers:
+# every input that ever found a bug stays a regression test.
+if [[ -z $only || $only == fuzz ]]; then
+  echo "== fuzz corpus (tests/fuzz/corpus)"
+  for corpus in tests/fuzz/corpus/*/; do
+    name=$(basename "$corpus")
+    output=$("$build/tests/fuzz_replay_$name" "$corpus" 2>&1)
+    code=$?
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' <<<"$output" | tail -1)
+    if ((code != 0)) || [[ -z $line ]]; then
+      echo "$output" | tail -40
+      echo "fuzz $name: FAILED (exit $code)"
+      failed=$((failed + 1))
+      status=1
+      continue
+    fi
+    echo "fuzz $name: $line"
+    passed=$((passed + $(cut -d' ' -f1 <<<"$line")))
+  done
+fi
 echo "tests: $passed passed, $failed failed"
 if ((failed > 0)); then status=1; fi
 exit $status
