@@ -554,6 +554,88 @@ START_TEST(a_crash_loses_no_acknowledged_create_and_resending_adds_nothing) {
 }
 END_TEST
 
+/* Inserts one document, given as JSON, into `collection`. */
+static void insert_json(const char *collection, const char *json) {
+  mongoc_client_t *client = mongoc_client_new(db.uri);
+  mongoc_collection_t *coll = mongoc_client_get_collection(client, DATABASE, collection);
+  bson_error_t error;
+  bson_t *doc = bson_new_from_json((const uint8_t *)json, -1, &error);
+
+  ck_assert_msg(doc != NULL, "%s", error.message);
+  ck_assert_msg(mongoc_collection_insert_one(coll, doc, NULL, NULL, &error), "%s", error.message);
+  bson_destroy(doc);
+  mongoc_collection_destroy(coll);
+  mongoc_client_destroy(client);
+}
+
+START_TEST(a_change_cut_short_by_a_crash_is_finished_by_the_next_read) {
+  json_t *j_sent = purchase("half-1", "hana");
+  struct http_response r;
+  char etag[32];
+
+  post_purchase(j_sent, NULL, &r);
+  ck_assert_int_eq(r.status, 201);
+  http_response_cleanup(&r);
+  /* What a process killed between the two writes of a change leaves: the
+   * history entry of version 2, the purchase still at version 1. */
+  insert_json("purchase_history", "{\"purchaseId\": \"half-1\", \"version\": 2, \"status\": "
+                                  "\"paid\", \"from\": \"placed\", \"time\": {\"$date\": "
+                                  "\"2024-04-18T11:00:00Z\"}}");
+  ck_assert_int_eq(count("purchases", "{\"id\": \"half-1\", \"status\": \"placed\"}"), 1);
+
+  ck_assert(http_get_as(server.port, "/user/hana/purchases/half-1", "shop", "hana", &r));
+  ck_assert_int_eq(r.status, 200);
+  ck_assert_str_eq(json_string_value(json_object_get(r.j_body, "status")), "paid");
+  ck_assert_str_eq(header(&r, "ETag", etag, sizeof(etag)), "\"v2\"");
+  ck_assert_uint_eq(json_array_size(json_object_get(r.j_body, "statusHistory")), 2);
+  http_response_cleanup(&r);
+  ck_assert_int_eq(count("purchases", "{\"id\": \"half-1\", \"status\": \"paid\", \"version\": 2}"),
+                   1);
+
+  /* And the next change goes on from there. */
+  patch_status("hana", "half-1", "{\"status\": \"shipped\"}", "\"v2\"", &r);
+  ck_assert_int_eq(r.status, 200);
+  ck_assert_str_eq(header(&r, "ETag", etag, sizeof(etag)), "\"v3\"");
+  http_response_cleanup(&r);
+  json_decref(j_sent);
+}
+END_TEST
+
+START_TEST(an_expired_key_counts_as_absent_and_is_purged) {
+  json_t *j_sent = purchase(NULL, "ivan");
+  const char *env[] = {CLIENTS, NULL};
+  struct http_response r;
+
+  /* A key used a day ago with another body: expired, so free to use. */
+  insert_json("idempotency_keys",
+              "{\"client\": \"checkout\", \"key\": \"key:old-key\", \"requestHash\": \"0\", "
+              "\"createdAt\": {\"$date\": \"2020-01-01T00:00:00Z\"}, \"expiresAt\": {\"$date\": "
+              "\"2020-01-02T00:00:00Z\"}}");
+  post_purchase(j_sent, "old-key", &r);
+  ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+  http_response_cleanup(&r);
+  ck_assert_int_eq(count("idempotency_keys", "{\"key\": \"key:old-key\", \"requestHash\": \"0\"}"),
+                   0);
+
+  /* FerretDB has no TTL index: the service purges expired keys itself,
+   * first as soon as the database is ready. */
+  insert_json("idempotency_keys",
+              "{\"client\": \"checkout\", \"key\": \"key:stale\", \"requestHash\": \"0\", "
+              "\"createdAt\": {\"$date\": \"2020-01-01T00:00:00Z\"}, \"expiresAt\": {\"$date\": "
+              "\"2020-01-02T00:00:00Z\"}}");
+  ck_assert_int_eq(server_stop(&server, 15), 0);
+  ck_assert(server_start(&server, db.uri, env));
+  ck_assert(wait_for_status(server.port, "/readyz", 200, 15));
+  for (int waited = 0; count("idempotency_keys", "{\"key\": \"key:stale\"}") > 0; waited++) {
+    ck_assert_msg(waited < 100, "the expired key was not purged");
+    usleep(100000);
+  }
+  /* Live keys stay. */
+  ck_assert_int_eq(count("idempotency_keys", "{\"key\": \"key:old-key\"}"), 1);
+  json_decref(j_sent);
+}
+END_TEST
+
 /* Last: SIGTERM gives exit code 0, which under the sanitizers also means
  * no leak and no undefined behaviour in any write path above. */
 START_TEST(the_server_exits_cleanly_after_all_of_it) {
@@ -576,6 +658,8 @@ Suite *suite_writes(void) {
   tcase_add_test(tc, a_retry_storm_creates_exactly_one_purchase);
   tcase_add_test(tc, racing_changes_with_one_etag_let_exactly_one_win);
   tcase_add_test(tc, a_crash_loses_no_acknowledged_create_and_resending_adds_nothing);
+  tcase_add_test(tc, a_change_cut_short_by_a_crash_is_finished_by_the_next_read);
+  tcase_add_test(tc, an_expired_key_counts_as_absent_and_is_purged);
   tcase_add_test(tc, the_server_exits_cleanly_after_all_of_it);
   suite_add_tcase(suite, tc);
   return suite;
