@@ -46,22 +46,43 @@ bool access_reason_is_valid(const char *reason) {
   return text_is_clean_utf8(reason);
 }
 
+/* The links below share their first steps: nothing to do once answered,
+ * then the :userId of the path, which must be well formed when the route
+ * has one (400). Returns false when the link has nothing more to do. */
+static bool begin_link(const struct _u_request *request, struct _u_response *response,
+                       struct request_ctx **ctx, const char **target) {
+  *ctx = request_ctx_of(response);
+  *target = u_map_get(request->map_url, "userId");
+  if (*ctx == NULL || (*ctx)->answered) {
+    return false;
+  }
+  if (*target != NULL && !user_id_is_valid(*target)) {
+    problem_send(response, PROBLEM_INVALID_REQUEST,
+                 "The userId in the path must be 1 to 64 characters of A-Z a-z 0-9 _ -.");
+    return false;
+  }
+  return true;
+}
+
+/* Lets the request on to the controller, for user `target` (may be NULL). */
+static void allow(struct request_ctx *ctx, const char *target) {
+  if (target != NULL) {
+    memcpy(ctx->target_user_id, target, strlen(target) + 1);
+  }
+}
+
 int callback_user_authz(const struct _u_request *request, struct _u_response *response,
                         void *user_data) {
-  struct request_ctx *ctx = request_ctx_of(response);
-  const char *target = u_map_get(request->map_url, "userId");
+  struct request_ctx *ctx;
+  const char *target;
   const char *reason;
   (void)user_data;
 
-  if (ctx == NULL || ctx->answered) {
+  if (!begin_link(request, response, &ctx, &target)) {
     return U_CALLBACK_CONTINUE;
   }
-  if (!user_id_is_valid(target)) {
-    problem_send(response, PROBLEM_INVALID_REQUEST,
-                 "The userId in the path must be 1 to 64 characters of A-Z a-z 0-9 _ -.");
-    return U_CALLBACK_CONTINUE;
-  }
-  if (ctx->client == NULL || !authz_can_read_user(ctx->client->role, ctx->user_id, target)) {
+  if (target == NULL || ctx->client == NULL ||
+      !authz_can_read_user(ctx->client->role, ctx->user_id, target)) {
     problem_send(response, PROBLEM_FORBIDDEN, "You may not read this user's purchases.");
     return U_CALLBACK_CONTINUE;
   }
@@ -75,22 +96,17 @@ int callback_user_authz(const struct _u_request *request, struct _u_response *re
   if (reason != NULL) {
     memcpy(ctx->access_reason, reason, strlen(reason) + 1);
   }
-  memcpy(ctx->target_user_id, target, strlen(target) + 1);
+  allow(ctx, target);
   return U_CALLBACK_CONTINUE;
 }
 
 int callback_support_only(const struct _u_request *request, struct _u_response *response,
                           void *user_data) {
-  struct request_ctx *ctx = request_ctx_of(response);
-  const char *target = u_map_get(request->map_url, "userId");
+  struct request_ctx *ctx;
+  const char *target;
   (void)user_data;
 
-  if (ctx == NULL || ctx->answered) {
-    return U_CALLBACK_CONTINUE;
-  }
-  if (!user_id_is_valid(target)) {
-    problem_send(response, PROBLEM_INVALID_REQUEST,
-                 "The userId in the path must be 1 to 64 characters of A-Z a-z 0-9 _ -.");
+  if (!begin_link(request, response, &ctx, &target)) {
     return U_CALLBACK_CONTINUE;
   }
   if (ctx->client == NULL || ctx->client->role != ROLE_SUPPORT) {
@@ -98,22 +114,17 @@ int callback_support_only(const struct _u_request *request, struct _u_response *
                  "Only customer-support staff may read the audit trail.");
     return U_CALLBACK_CONTINUE;
   }
-  memcpy(ctx->target_user_id, target, strlen(target) + 1);
+  allow(ctx, target);
   return U_CALLBACK_CONTINUE;
 }
 
 int callback_ingest_only(const struct _u_request *request, struct _u_response *response,
                          void *user_data) {
-  struct request_ctx *ctx = request_ctx_of(response);
-  const char *target = u_map_get(request->map_url, "userId");
+  struct request_ctx *ctx;
+  const char *target;
   (void)user_data;
 
-  if (ctx == NULL || ctx->answered) {
-    return U_CALLBACK_CONTINUE;
-  }
-  if (target != NULL && !user_id_is_valid(target)) {
-    problem_send(response, PROBLEM_INVALID_REQUEST,
-                 "The userId in the path must be 1 to 64 characters of A-Z a-z 0-9 _ -.");
+  if (!begin_link(request, response, &ctx, &target)) {
     return U_CALLBACK_CONTINUE;
   }
   if (ctx->client == NULL || ctx->client->role != ROLE_INGEST) {
@@ -121,8 +132,6 @@ int callback_ingest_only(const struct _u_request *request, struct _u_response *r
                  "Only ingest clients (checkout, fulfilment) may record purchases.");
     return U_CALLBACK_CONTINUE;
   }
-  if (target != NULL) {
-    memcpy(ctx->target_user_id, target, strlen(target) + 1);
-  }
+  allow(ctx, target);
   return U_CALLBACK_CONTINUE;
 }
