@@ -48,7 +48,9 @@ bool access_reason_is_valid(const char *reason) {
 
 /* The links below share their first steps: nothing to do once answered,
  * then the :userId of the path, which must be well formed when the route
- * has one (400). Returns false when the link has nothing more to do. */
+ * has one (400; Ulfius leaves it out when its escapes decode to invalid
+ * UTF-8, which is as malformed). Returns false when the link has nothing
+ * more to do; *target is NULL on routes without :userId. */
 static bool begin_link(const struct _u_request *request, struct _u_response *response,
                        struct request_ctx **ctx, const char **target) {
   *ctx = request_ctx_of(response);
@@ -56,7 +58,7 @@ static bool begin_link(const struct _u_request *request, struct _u_response *res
   if (*ctx == NULL || (*ctx)->answered) {
     return false;
   }
-  if (*target != NULL && !user_id_is_valid(*target)) {
+  if (strstr((*ctx)->route, ":userId") != NULL && !user_id_is_valid(*target)) {
     problem_send(response, PROBLEM_INVALID_REQUEST,
                  "The userId in the path must be 1 to 64 characters of A-Z a-z 0-9 _ -.");
     return false;
