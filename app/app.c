@@ -88,6 +88,7 @@ struct app *app_new(struct config *config, char *err, size_t err_len) {
   }
   app->config = *config;
   memset(config, 0, sizeof(*config));
+  app->started_at = time(NULL);
   atomic_init(&app->tracker.in_flight, 0);
   atomic_init(&app->tracker.draining, false);
   atomic_init(&app->indexes_ready, false);

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <time.h>
 #include <stddef.h>
 
 #include <netinet/in.h>
@@ -33,6 +34,7 @@ struct app {
   struct cursor_key cursor_key;
   struct jwt_verifier *jwt;     /* NULL in headers mode */
   struct rate_limiter *limiter; /* NULL when rate limiting is off */
+  time_t started_at;            /* for process_start_time_seconds */
   char *tls_cert_pem;           /* PEM texts, kept while MHD runs; NULL without TLS */
   char *tls_key_pem;
 

@@ -4,6 +4,7 @@
 #include <sys/time.h>
 
 #include "app/app.h"
+#include "middleware/metrics.h"
 #include "middleware/problem.h"
 #include "middleware/request.h"
 #include "models/audit.h"
@@ -32,7 +33,9 @@ int callback_audit(const struct _u_request *request, struct _u_response *respons
   record.status = response->status;
   record.request_id = ctx->request_id;
   record.reason = ctx->access_reason[0] != '\0' ? ctx->access_reason : NULL;
-  if (audit_store_insert(app->db, &record) != MODEL_OK) {
+  bool written = audit_store_insert(app->db, &record) == MODEL_OK;
+  metrics_count_audit(written);
+  if (!written) {
     /* Replace whatever the controller answered, purchases included. */
     u_map_remove_from_key(response->map_header, "Link");
     problem_send(response, PROBLEM_UNAVAILABLE,

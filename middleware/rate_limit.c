@@ -9,6 +9,7 @@
 #include <yder.h>
 
 #include "app/app.h"
+#include "middleware/metrics.h"
 #include "middleware/problem.h"
 #include "middleware/request.h"
 
@@ -250,6 +251,7 @@ int callback_rate_limit(const struct _u_request *request, struct _u_response *re
   snprintf(number, sizeof(number), "%u", decision.reset_s);
   u_map_put(response->map_header, "RateLimit-Reset", number);
   if (!decision.allowed) {
+    metrics_count_rate_limited();
     y_log_message(Y_LOG_LEVEL_WARNING, "request_id=%s rate limited client=%s", ctx->request_id,
                   ctx->client->id);
     snprintf(number, sizeof(number), "%u", decision.retry_after_s);

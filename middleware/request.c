@@ -7,6 +7,7 @@
 #include <sys/random.h>
 #include <yder.h>
 
+#include "middleware/metrics.h"
 #include "middleware/problem.h"
 
 struct request_ctx *request_ctx_of(const struct _u_response *response) {
@@ -237,6 +238,7 @@ static void request_finish(const struct _u_request *request, struct _u_response 
                            struct request_ctx *ctx) {
   char path[200];
   const char *method = request->http_verb != NULL ? request->http_verb : "-";
+  double duration_ms;
 
   u_map_put(response->map_header, "X-Request-Id", ctx->request_id);
   /* Purchases are personal data: no shared cache may keep them. */
@@ -244,12 +246,14 @@ static void request_finish(const struct _u_request *request, struct _u_response 
   if (atomic_load(&ctx->tracker->draining)) {
     u_map_put(response->map_header, "Connection", "close");
   }
+  duration_ms = elapsed_ms(&ctx->started);
+  metrics_observe_request(ctx->route, method, response->status, duration_ms / 1000);
   sanitize_for_log(request->url_path, path, sizeof(path));
   y_log_message(Y_LOG_LEVEL_INFO,
                 "request_id=%s method=%.16s route=%s path=\"%s\" status=%ld duration_ms=%.3f "
                 "client=%s",
-                ctx->request_id, method, ctx->route, path, response->status,
-                elapsed_ms(&ctx->started), ctx->client != NULL ? ctx->client->id : "-");
+                ctx->request_id, method, ctx->route, path, response->status, duration_ms,
+                ctx->client != NULL ? ctx->client->id : "-");
 }
 
 int callback_request_end(const struct _u_request *request, struct _u_response *response,

@@ -32,7 +32,7 @@ enum model_status audit_store_insert(struct db *db, const struct audit_record *r
     goto done;
   }
 
-  client = db_client_pop(db);
+  client = db_client_pop(db, DB_OP_AUDIT_INSERT);
   if (client == NULL) {
     status = MODEL_UNAVAILABLE;
     goto done;
@@ -140,7 +140,7 @@ enum model_status audit_store_list(struct db *db, const char *user_id, uint32_t 
   if (j_list == NULL) {
     goto done;
   }
-  client = db_client_pop(db);
+  client = db_client_pop(db, DB_OP_AUDIT_LIST);
   if (client == NULL) {
     status = MODEL_UNAVAILABLE;
     goto done;

@@ -3,8 +3,36 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <yder.h>
+
+#include "app/stats.h"
+
+static const char *const DB_OP_NAMES[DB_OP_COUNT] = {
+    [DB_OP_PING] = "ping",
+    [DB_OP_ENSURE_INDEX] = "ensure_index",
+    [DB_OP_PURCHASE_LIST] = "purchase_list",
+    [DB_OP_PURCHASE_GET] = "purchase_get",
+    [DB_OP_PURCHASE_FIND] = "purchase_find",
+    [DB_OP_PURCHASE_INSERT_MANY] = "purchase_insert_many",
+    [DB_OP_PURCHASE_CREATE] = "purchase_create",
+    [DB_OP_PURCHASE_APPLY] = "purchase_apply",
+    [DB_OP_PURCHASE_ANY] = "purchase_any",
+    [DB_OP_HISTORY_APPEND] = "history_append",
+    [DB_OP_HISTORY_GET] = "history_get",
+    [DB_OP_HISTORY_LIST] = "history_list",
+    [DB_OP_IDEMPOTENCY_CLAIM] = "idempotency_claim",
+    [DB_OP_IDEMPOTENCY_COMPLETE] = "idempotency_complete",
+    [DB_OP_IDEMPOTENCY_PURGE] = "idempotency_purge",
+    [DB_OP_AUDIT_INSERT] = "audit_insert",
+    [DB_OP_AUDIT_LIST] = "audit_list",
+};
+
+/* Error kinds counted for /metrics, as model statuses name them. */
+enum { ERROR_UNAVAILABLE, ERROR_CONFLICT, ERROR_OTHER, ERROR_POOL_TIMEOUT, ERROR_KINDS };
+static const char *const ERROR_NAMES[ERROR_KINDS] = {"unavailable", "conflict", "error",
+                                                     "pool_timeout"};
 
 struct db {
   mongoc_client_pool_t *pool;
@@ -12,7 +40,22 @@ struct db {
   uint32_t timeout_ms;
   uint32_t query_timeout_ms;
   atomic_bool is_ferretdb;
+  struct histogram operations[DB_OP_COUNT];
+  struct histogram pool_wait;
 };
+
+/* Process-wide, like the mongoc error codes they count. */
+static atomic_ullong error_counts[ERROR_KINDS];
+
+/* The operation this thread popped a client for, and when. */
+static _Thread_local enum db_op current_op;
+static _Thread_local struct timespec current_started;
+
+static double seconds_since(const struct timespec *since) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (double)(now.tv_sec - since->tv_sec) + (double)(now.tv_nsec - since->tv_nsec) / 1e9;
+}
 
 const char *model_status_name(enum model_status status) {
   switch (status) {
@@ -139,15 +182,52 @@ void db_destroy(struct db *db) {
   bson_free(db);
 }
 
-mongoc_client_t *db_client_pop(struct db *db) {
+mongoc_client_t *db_client_pop(struct db *db, enum db_op op) {
+  mongoc_client_t *client;
+  struct timespec asked;
+
+  clock_gettime(CLOCK_MONOTONIC, &asked);
   /* With waitQueueTimeoutMS set this returns NULL after that long instead of
    * blocking for ever when the pool is exhausted. */
-  return mongoc_client_pool_pop(db->pool);
+  client = mongoc_client_pool_pop(db->pool);
+  histogram_observe(&db->pool_wait, seconds_since(&asked));
+  if (client == NULL) {
+    atomic_fetch_add_explicit(&error_counts[ERROR_POOL_TIMEOUT], 1, memory_order_relaxed);
+    return NULL;
+  }
+  current_op = op;
+  clock_gettime(CLOCK_MONOTONIC, &current_started);
+  return client;
 }
 
 void db_client_push(struct db *db, mongoc_client_t *client) {
   if (client != NULL) {
+    histogram_observe(&db->operations[current_op], seconds_since(&current_started));
     mongoc_client_pool_push(db->pool, client);
+  }
+}
+
+void db_write_metrics(struct db *db, FILE *out) {
+  char labels[64];
+
+  fputs("# HELP purchases_db_operation_duration_seconds Time a database operation held its "
+        "pooled connection, by operation.\n"
+        "# TYPE purchases_db_operation_duration_seconds histogram\n",
+        out);
+  for (size_t i = 0; i < DB_OP_COUNT; i++) {
+    snprintf(labels, sizeof(labels), "operation=\"%s\"", DB_OP_NAMES[i]);
+    histogram_write(out, "purchases_db_operation_duration_seconds", labels, &db->operations[i]);
+  }
+  fputs("# HELP purchases_db_pool_wait_seconds Time spent waiting for a pooled connection.\n"
+        "# TYPE purchases_db_pool_wait_seconds histogram\n",
+        out);
+  histogram_write(out, "purchases_db_pool_wait_seconds", "", &db->pool_wait);
+  fputs("# HELP purchases_db_errors_total Failed database operations, by kind.\n"
+        "# TYPE purchases_db_errors_total counter\n",
+        out);
+  for (size_t i = 0; i < ERROR_KINDS; i++) {
+    fprintf(out, "purchases_db_errors_total{kind=\"%s\"} %llu\n", ERROR_NAMES[i],
+            atomic_load_explicit(&error_counts[i], memory_order_relaxed));
   }
 }
 
@@ -159,7 +239,7 @@ uint32_t db_query_timeout_ms(const struct db *db) {
   return db->query_timeout_ms;
 }
 
-enum model_status db_status_from_error(const bson_error_t *error) {
+static enum model_status classify(const bson_error_t *error) {
   switch (error->domain) {
     case MONGOC_ERROR_STREAM:
     case MONGOC_ERROR_SERVER_SELECTION:
@@ -201,7 +281,7 @@ enum model_status db_ping(struct db *db) {
   bson_t info = BSON_INITIALIZER;
   bson_error_t error;
 
-  client = db_client_pop(db);
+  client = db_client_pop(db, DB_OP_PING);
   if (client == NULL) {
     status = MODEL_UNAVAILABLE;
     goto done;
@@ -276,7 +356,7 @@ enum model_status db_ensure_indexes(struct db *db, const char *collection_name,
   mongoc_client_t *client = NULL;
   mongoc_collection_t *collection = NULL;
 
-  client = db_client_pop(db);
+  client = db_client_pop(db, DB_OP_ENSURE_INDEX);
   if (client == NULL) {
     status = MODEL_UNAVAILABLE;
     goto done;
@@ -291,6 +371,15 @@ enum model_status db_ensure_indexes(struct db *db, const char *collection_name,
 done:
   mongoc_collection_destroy(collection);
   db_client_push(db, client);
+  return status;
+}
+
+enum model_status db_status_from_error(const bson_error_t *error) {
+  enum model_status status = classify(error);
+  size_t kind = status == MODEL_UNAVAILABLE ? ERROR_UNAVAILABLE
+                : status == MODEL_CONFLICT  ? ERROR_CONFLICT
+                                            : ERROR_OTHER;
+  atomic_fetch_add_explicit(&error_counts[kind], 1, memory_order_relaxed);
   return status;
 }
 

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <mongoc/mongoc.h>
 
@@ -36,10 +37,38 @@ struct db *db_new(const struct db_options *options, char *err, size_t err_len);
 /* Destroys the pool. Every popped client must have been pushed back. */
 void db_destroy(struct db *db);
 
-/* A client from the pool, waiting at most timeout_ms; NULL if none came.
- * Give it back with db_client_push() as soon as the operation is done. */
-mongoc_client_t *db_client_pop(struct db *db);
+/* What a client is popped for, as /metrics names it. */
+enum db_op {
+  DB_OP_PING,
+  DB_OP_ENSURE_INDEX,
+  DB_OP_PURCHASE_LIST,
+  DB_OP_PURCHASE_GET,
+  DB_OP_PURCHASE_FIND,
+  DB_OP_PURCHASE_INSERT_MANY,
+  DB_OP_PURCHASE_CREATE,
+  DB_OP_PURCHASE_APPLY,
+  DB_OP_PURCHASE_ANY,
+  DB_OP_HISTORY_APPEND,
+  DB_OP_HISTORY_GET,
+  DB_OP_HISTORY_LIST,
+  DB_OP_IDEMPOTENCY_CLAIM,
+  DB_OP_IDEMPOTENCY_COMPLETE,
+  DB_OP_IDEMPOTENCY_PURGE,
+  DB_OP_AUDIT_INSERT,
+  DB_OP_AUDIT_LIST,
+  DB_OP_COUNT
+};
+
+/* A client from the pool for operation `op`, waiting at most timeout_ms;
+ * NULL if none came. Give it back with db_client_push() as soon as the
+ * operation is done: the time between the two is the operation's duration
+ * in /metrics. A thread holds one client at a time. */
+mongoc_client_t *db_client_pop(struct db *db, enum db_op op);
 void db_client_push(struct db *db, mongoc_client_t *client);
+
+/* Writes the database metrics (operation durations, pool waits, errors by
+ * kind) in the Prometheus text format. */
+void db_write_metrics(struct db *db, FILE *out);
 
 /* The collection `name` in the service's database, from `client`. The caller
  * destroys it (before pushing the client back). */

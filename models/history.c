@@ -31,7 +31,7 @@ enum model_status history_store_append(struct db *db, const struct history_entry
   if (!db_append_durable_write(db, &opts)) {
     goto done;
   }
-  client = db_client_pop(db);
+  client = db_client_pop(db, DB_OP_HISTORY_APPEND);
   if (client == NULL) {
     status = MODEL_UNAVAILABLE;
     goto done;
@@ -70,7 +70,7 @@ enum model_status history_store_get(struct db *db, const char *purchase_id, int3
   bson_error_t error;
 
   memset(entry, 0, sizeof(*entry));
-  client = db_client_pop(db);
+  client = db_client_pop(db, DB_OP_HISTORY_GET);
   if (client == NULL) {
     status = MODEL_UNAVAILABLE;
     goto done;
@@ -131,7 +131,7 @@ enum model_status history_store_list(struct db *db, const char *purchase_id, jso
   if (j_list == NULL) {
     goto done;
   }
-  client = db_client_pop(db);
+  client = db_client_pop(db, DB_OP_HISTORY_LIST);
   if (client == NULL) {
     status = MODEL_UNAVAILABLE;
     goto done;

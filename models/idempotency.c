@@ -116,7 +116,7 @@ enum model_status idempotency_claim(struct db *db, const char *client, const cha
   struct stored_key stored = {0};
 
   memset(out, 0, sizeof(*out));
-  mongo = db_client_pop(db);
+  mongo = db_client_pop(db, DB_OP_IDEMPOTENCY_CLAIM);
   if (mongo == NULL) {
     status = MODEL_UNAVAILABLE;
     goto done;
@@ -182,7 +182,7 @@ enum model_status idempotency_complete(struct db *db, const char *client, const 
   if (!db_append_durable_write(db, &opts)) {
     goto done;
   }
-  mongo = db_client_pop(db);
+  mongo = db_client_pop(db, DB_OP_IDEMPOTENCY_COMPLETE);
   if (mongo == NULL) {
     status = MODEL_UNAVAILABLE;
     goto done;
@@ -214,7 +214,7 @@ enum model_status idempotency_purge(struct db *db, int64_t now_ms, int64_t *dele
   bson_error_t error;
 
   *deleted = 0;
-  mongo = db_client_pop(db);
+  mongo = db_client_pop(db, DB_OP_IDEMPOTENCY_PURGE);
   if (mongo == NULL) {
     status = MODEL_UNAVAILABLE;
     goto done;

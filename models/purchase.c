@@ -97,7 +97,7 @@ enum model_status purchase_store_list(struct db *db, const struct purchase_query
     goto done;
   }
 
-  client = db_client_pop(db);
+  client = db_client_pop(db, DB_OP_PURCHASE_LIST);
   if (client == NULL) {
     status = MODEL_UNAVAILABLE;
     goto done;
@@ -179,7 +179,7 @@ enum model_status purchase_store_get(struct db *db, const char *user_id, const c
   filter = BCON_NEW("id", BCON_UTF8(purchase_id), "userId", BCON_UTF8(user_id));
   opts = BCON_NEW("limit", BCON_INT64(1), "projection", "{", "_id", BCON_INT32(0), "}", "maxTimeMS",
                   BCON_INT64((int64_t)db_query_timeout_ms(db)));
-  client = db_client_pop(db);
+  client = db_client_pop(db, DB_OP_PURCHASE_GET);
   if (client == NULL) {
     status = MODEL_UNAVAILABLE;
     goto done;
@@ -279,7 +279,7 @@ enum model_status purchase_store_insert_many(struct db *db, const bson_t *const 
     status = MODEL_OK;
     goto done;
   }
-  client = db_client_pop(db);
+  client = db_client_pop(db, DB_OP_PURCHASE_INSERT_MANY);
   if (client == NULL) {
     status = MODEL_UNAVAILABLE;
     goto done;
@@ -316,7 +316,7 @@ enum model_status purchase_store_any(struct db *db, bool *any) {
   bson_error_t error;
 
   *any = false;
-  client = db_client_pop(db);
+  client = db_client_pop(db, DB_OP_PURCHASE_ANY);
   if (client == NULL) {
     status = MODEL_UNAVAILABLE;
     goto done;
@@ -360,7 +360,7 @@ enum model_status purchase_store_create(struct db *db, const bson_t *doc) {
   if (!db_append_durable_write(db, &opts)) {
     goto done;
   }
-  client = db_client_pop(db);
+  client = db_client_pop(db, DB_OP_PURCHASE_CREATE);
   if (client == NULL) {
     status = MODEL_UNAVAILABLE;
     goto done;
@@ -399,7 +399,7 @@ enum model_status purchase_store_find_doc(struct db *db, const char *user_id,
   if (user_id != NULL) {
     BSON_APPEND_UTF8(&filter, "userId", user_id);
   }
-  client = db_client_pop(db);
+  client = db_client_pop(db, DB_OP_PURCHASE_FIND);
   if (client == NULL) {
     status = MODEL_UNAVAILABLE;
     goto done;
@@ -455,7 +455,7 @@ enum model_status purchase_store_apply(struct db *db, const char *purchase_id, i
   if (!db_append_durable_write(db, &opts)) {
     goto done;
   }
-  client = db_client_pop(db);
+  client = db_client_pop(db, DB_OP_PURCHASE_APPLY);
   if (client == NULL) {
     status = MODEL_UNAVAILABLE;
     goto done;

@@ -8,10 +8,12 @@
 #include "middleware/audit.h"
 #include "middleware/authn.h"
 #include "middleware/authz.h"
+#include "middleware/metrics.h"
 #include "middleware/rate_limit.h"
 #include "middleware/request.h"
 #include "routes/audit.h"
 #include "routes/health.h"
+#include "routes/metrics.h"
 #include "routes/purchases.h"
 #include "routes/user_purchases.h"
 
@@ -40,6 +42,7 @@ static const struct route ROUTES[] = {
     {"GET", "/audit/:userId", GUARD_SUPPORT, callback_audit_get},
     {"GET", "/healthz", GUARD_NONE, callback_healthz_get},
     {"GET", "/readyz", GUARD_NONE, callback_readyz_get},
+    {"GET", "/metrics", GUARD_NONE, callback_metrics_get},
 };
 
 #define ROUTE_COUNT (sizeof(ROUTES) / sizeof(ROUTES[0]))
@@ -83,6 +86,7 @@ int routes_register(struct app *app) {
       y_log_message(Y_LOG_LEVEL_ERROR, "routes: more than %d patterns", ROUTES_MAX_SCOPES);
       return -1;
     }
+    metrics_register_route(route->pattern);
     if (scope->allow[0] == '\0') {
       rc |= add(app, "*", route->pattern, PRIORITY_REQUEST_BEGIN, callback_request_begin, scope);
       rc |= add(app, "*", route->pattern, PRIORITY_REQUEST_END, callback_request_end, scope);
@@ -115,6 +119,7 @@ int routes_register(struct app *app) {
     }
   }
 
+  metrics_register_route("-");
   app->unknown_scope.route = "-";
   strcpy(app->unknown_scope.allow, "");
   app->unknown_scope.tracker = &app->tracker;

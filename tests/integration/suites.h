@@ -6,6 +6,7 @@
 Suite *suite_api(void);
 Suite *suite_import(void);
 Suite *suite_lifecycle(void);
+Suite *suite_operations(void);
 Suite *suite_query(void);
 Suite *suite_security(void);
 Suite *suite_writes(void);

@@ -1,0 +1,87 @@
+#include "routes/metrics.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "app/app.h"
+#include "middleware/metrics.h"
+#include "middleware/problem.h"
+#include "middleware/request.h"
+#include "version.h"
+
+/* Resident memory in bytes, from /proc/self/statm; 0 when unreadable. */
+static unsigned long long resident_bytes(void) {
+  unsigned long long size = 0;
+  unsigned long long resident = 0;
+  FILE *statm = fopen("/proc/self/statm", "r");
+
+  if (statm != NULL) {
+    if (fscanf(statm, "%llu %llu", &size, &resident) != 2) {
+      resident = 0;
+    }
+    fclose(statm);
+  }
+  return resident * (unsigned long long)sysconf(_SC_PAGESIZE);
+}
+
+/* Open file descriptors: the entries of /proc/self/fd, less the one the
+ * count itself opens. */
+static long open_fds(void) {
+  DIR *dir = opendir("/proc/self/fd");
+  struct dirent *entry;
+  long count = 0;
+
+  if (dir == NULL) {
+    return 0;
+  }
+  while ((entry = readdir(dir)) != NULL) {
+    count += entry->d_name[0] != '.';
+  }
+  closedir(dir);
+  return count > 0 ? count - 1 : 0;
+}
+
+int callback_metrics_get(const struct _u_request *request, struct _u_response *response,
+                         void *user_data) {
+  struct app *app = user_data;
+  struct request_ctx *ctx = request_ctx_of(response);
+  char *text = NULL;
+  size_t len = 0;
+  FILE *out;
+
+  (void)request;
+  if (ctx == NULL || ctx->answered) {
+    return U_CALLBACK_CONTINUE;
+  }
+  out = open_memstream(&text, &len);
+  if (out == NULL) {
+    problem_send(response, PROBLEM_INTERNAL, "The metrics could not be written.");
+    return U_CALLBACK_CONTINUE;
+  }
+  metrics_write_http(out, atomic_load(&app->tracker.in_flight));
+  db_write_metrics(app->db, out);
+  fprintf(out,
+          "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
+          "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %llu\n"
+          "# HELP process_open_fds Number of open file descriptors.\n"
+          "# TYPE process_open_fds gauge\nprocess_open_fds %ld\n"
+          "# HELP process_start_time_seconds Start time of the process since the Unix epoch.\n"
+          "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds %lld\n"
+          "# HELP purchases_build_info The running build; always 1.\n"
+          "# TYPE purchases_build_info gauge\n"
+          "purchases_build_info{version=\"%s\",commit=\"%s\"} 1\n",
+          resident_bytes(), open_fds(), (long long)app->started_at, PURCHASES_VERSION,
+          PURCHASES_COMMIT);
+  if (fclose(out) != 0 || text == NULL) {
+    free(text);
+    problem_send(response, PROBLEM_INTERNAL, "The metrics could not be written.");
+    return U_CALLBACK_CONTINUE;
+  }
+  ulfius_set_binary_body_response(response, 200, text, len);
+  u_map_put(response->map_header, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+  ctx->answered = true;
+  free(text);
+  return U_CALLBACK_CONTINUE;
+}
