@@ -108,6 +108,38 @@ static bool parse_log_level(const struct config_entry *entry, const char *value,
   return false;
 }
 
+static bool parse_log_format(const struct config_entry *entry, const char *value,
+                             struct config *config, char *err, size_t err_len) {
+  if (strcmp(value, "text") == 0) {
+    config->log_format = LOG_FORMAT_TEXT;
+  } else if (strcmp(value, "json") == 0) {
+    config->log_format = LOG_FORMAT_JSON;
+  } else {
+    snprintf(err, err_len, "%s must be text or json", entry->name);
+    return false;
+  }
+  return true;
+}
+
+static bool parse_log_target(const struct config_entry *entry, const char *value,
+                             struct config *config, char *err, size_t err_len) {
+  static const struct {
+    const char *name;
+    enum log_target target;
+  } TARGETS[] = {{"console", LOG_TARGET_CONSOLE},
+                 {"file", LOG_TARGET_FILE},
+                 {"syslog", LOG_TARGET_SYSLOG},
+                 {"journald", LOG_TARGET_JOURNALD}};
+  for (size_t i = 0; i < sizeof(TARGETS) / sizeof(TARGETS[0]); i++) {
+    if (strcmp(value, TARGETS[i].name) == 0) {
+      config->log_target = TARGETS[i].target;
+      return true;
+    }
+  }
+  snprintf(err, err_len, "%s must be console, file, syslog or journald", entry->name);
+  return false;
+}
+
 static bool parse_cursor_key(const struct config_entry *entry, const char *value,
                              struct config *config, char *err, size_t err_len) {
   size_t len = strlen(value);
@@ -165,6 +197,12 @@ static const struct config_entry ENTRIES[] = {
      "shop:customer,customer-support:support,invoicing:service,checkout:ingest", 0, 0, 0,
      parse_clients, "calling applications and their roles (customer, support, service, ingest)"},
     {"PURCHASES_LOG_LEVEL", "info", 0, 0, 0, parse_log_level, "error, warning, info or debug"},
+    {"PURCHASES_LOG_FORMAT", "text", 0, 0, 0, parse_log_format,
+     "text, or json for one JSON object per line"},
+    {"PURCHASES_LOG_TARGET", "console", 0, 0, 0, parse_log_target,
+     "console, file (PURCHASES_LOG_FILE), syslog or journald"},
+    {"PURCHASES_LOG_FILE", "", 0, 0, FIELD(log_file), parse_optional,
+     "the file log lines are appended to, with PURCHASES_LOG_TARGET=file"},
     {"PURCHASES_MAX_CONNECTIONS", "256", 1, 10000, FIELD(max_connections), parse_uint,
      "concurrent HTTP connections; more are refused"},
     {"PURCHASES_MAX_CONNECTIONS_PER_IP", "0", 0, 10000, FIELD(max_connections_per_ip), parse_uint,
@@ -221,6 +259,11 @@ bool config_load(struct config *config, const char *(*getenv_fn)(const char *nam
              "PURCHASES_JWT_AUDIENCE");
     return false;
   }
+  if ((config->log_target == LOG_TARGET_FILE) != (config->log_file != NULL)) {
+    snprintf(err, err_len,
+             "PURCHASES_LOG_FILE goes with PURCHASES_LOG_TARGET=file: set both or neither");
+    return false;
+  }
   if ((config->tls_cert == NULL) != (config->tls_key == NULL)) {
     snprintf(err, err_len,
              "PURCHASES_TLS_CERT and PURCHASES_TLS_KEY go together: set both or neither");
@@ -238,6 +281,7 @@ void config_cleanup(struct config *config) {
   free(config->jwt_audience);
   free(config->tls_cert);
   free(config->tls_key);
+  free(config->log_file);
   config->bind_address = NULL;
   config->mongodb_uri = NULL;
   config->cursor_key = NULL;
@@ -246,6 +290,7 @@ void config_cleanup(struct config *config) {
   config->jwt_audience = NULL;
   config->tls_cert = NULL;
   config->tls_key = NULL;
+  config->log_file = NULL;
 }
 
 void config_describe(FILE *out) {

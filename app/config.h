@@ -4,6 +4,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "app/logging.h"
 #include <stdio.h>
 
 #include "middleware/client_id.h"
@@ -23,6 +25,9 @@ struct config {
   char *mongodb_uri;
   struct client_table clients;
   unsigned long log_level; /* a Y_LOG_LEVEL_* value */
+  enum log_format log_format;
+  enum log_target log_target;
+  char *log_file; /* NULL unless the target is a file */
   uint32_t max_connections;
   uint32_t max_connections_per_ip; /* 0: no limit */
   uint32_t connection_timeout_s;

@@ -307,7 +307,8 @@ int main(int argc, char **argv) {
   }
   options.path = argv[optind];
 
-  logging_init(Y_LOG_LEVEL_WARNING);
+  struct logging_options log_options = {.level = Y_LOG_LEVEL_WARNING};
+  logging_init(&log_options);
   db_global_init();
   rc = run(&options);
   db_global_cleanup();

@@ -1,14 +1,21 @@
 #include "app/logging.h"
 
-#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
 
+#include <jansson.h>
 #include <yder.h>
 
-/* The level logging was started at; messages below it never reach us. */
-static unsigned long log_level;
+/* Set once by logging_init, before any other thread starts. */
+static struct logging_options options;
+static FILE *log_file;
+
+enum log_format logging_format(void) {
+  return options.format;
+}
 
 static const char *level_name(unsigned long level) {
   switch (level) {
@@ -23,6 +30,19 @@ static const char *level_name(unsigned long level) {
   }
 }
 
+static const char *json_level_name(unsigned long level) {
+  switch (level) {
+    case Y_LOG_LEVEL_ERROR:
+      return "error";
+    case Y_LOG_LEVEL_WARNING:
+      return "warning";
+    case Y_LOG_LEVEL_INFO:
+      return "info";
+    default:
+      return "debug";
+  }
+}
+
 /* rhonabwy (JWT verification) logs at ERROR whenever a token fails, e.g.
  * "r_jws_verify_sig_rsa - Error invalid signature". A bad token is the
  * caller's doing, already logged at INFO with its reason by the
@@ -31,10 +51,37 @@ static bool is_jwt_library_message(const char *message) {
   return strncmp(message, "r_jw", 4) == 0;
 }
 
-/* One line per message, the same shape yder's console mode writes:
- * "2026-11-24T21:46:18Z - purchases INFO: ...". Warnings and errors go to
- * stderr, the rest to stdout; each line is flushed at once, so a log
- * shipper reading a pipe sees it without delay. */
+/* Writes one JSON line: the message's own members when it is a JSON
+ * object, else {"message": ...}. */
+static void write_json(FILE *stream, const char *stamp, unsigned long level, const char *message) {
+  if (message[0] == '{') {
+    fprintf(stream, "{\"time\":\"%s\",\"level\":\"%s\",%s\n", stamp, json_level_name(level),
+            message + 1);
+    return;
+  }
+  json_t *j_line =
+      json_pack("{ss ss ss}", "time", stamp, "level", json_level_name(level), "message", message);
+  if (j_line == NULL) {
+    /* Not UTF-8 (a library quoting raw bytes): keep the line, as ASCII. */
+    char ascii[1024];
+    size_t n = 0;
+    for (; message[n] != '\0' && n < sizeof(ascii) - 1; n++) {
+      unsigned char c = (unsigned char)message[n];
+      ascii[n] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+    }
+    ascii[n] = '\0';
+    j_line =
+        json_pack("{ss ss ss}", "time", stamp, "level", json_level_name(level), "message", ascii);
+  }
+  char *text = j_line != NULL ? json_dumps(j_line, JSON_COMPACT) : NULL;
+  if (text != NULL) {
+    fprintf(stream, "%s\n", text);
+  }
+  free(text);
+  json_decref(j_line);
+}
+
+/* yder's callback: one line per message on the configured target. */
 static void write_line(void *cls, const char *app_name, const time_t date,
                        const unsigned long level, const char *message) {
   unsigned long effective = level;
@@ -44,21 +91,54 @@ static void write_line(void *cls, const char *app_name, const time_t date,
 
   (void)cls;
   if (is_jwt_library_message(message)) {
-    if (log_level < Y_LOG_LEVEL_DEBUG) {
+    if (options.level < Y_LOG_LEVEL_DEBUG) {
       return;
     }
     effective = Y_LOG_LEVEL_DEBUG;
   }
+  if (options.target == LOG_TARGET_SYSLOG) {
+    int priority = effective == Y_LOG_LEVEL_ERROR     ? LOG_ERR
+                   : effective == Y_LOG_LEVEL_WARNING ? LOG_WARNING
+                   : effective == Y_LOG_LEVEL_INFO    ? LOG_INFO
+                                                      : LOG_DEBUG;
+    syslog(priority, "%s", message); /* syslog adds the time and the name */
+    return;
+  }
   gmtime_r(&date, &tm);
   strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  stream = effective <= Y_LOG_LEVEL_WARNING ? stderr : stdout;
-  fprintf(stream, "%s - %s %s: %s\n", stamp, app_name, level_name(effective), message);
+  if (log_file != NULL) {
+    stream = log_file;
+  } else {
+    stream = effective <= Y_LOG_LEVEL_WARNING ? stderr : stdout;
+  }
+  if (options.format == LOG_FORMAT_JSON) {
+    write_json(stream, stamp, effective, message);
+  } else {
+    fprintf(stream, "%s - %s %s: %s\n", stamp, app_name, level_name(effective), message);
+  }
+  /* Each line at once, so a shipper reading a pipe or a file sees it. */
   fflush(stream);
 }
 
-int logging_init(unsigned long level) {
-  log_level = level;
-  if (y_init_logs("purchases", Y_LOG_MODE_CALLBACK, level, NULL, NULL) != 1 ||
+int logging_init(const struct logging_options *init) {
+  options = *init;
+  if (options.target == LOG_TARGET_JOURNALD) {
+    /* The journal keeps level and time itself; yder writes to it directly. */
+    return y_init_logs("purchases", Y_LOG_MODE_JOURNALD, options.level, NULL, "logging started") ==
+                   1
+               ? 0
+               : -1;
+  }
+  if (options.target == LOG_TARGET_FILE) {
+    log_file = fopen(options.file, "a");
+    if (log_file == NULL) {
+      return -1;
+    }
+  }
+  if (options.target == LOG_TARGET_SYSLOG) {
+    openlog("purchases", LOG_PID, LOG_DAEMON);
+  }
+  if (y_init_logs("purchases", Y_LOG_MODE_CALLBACK, options.level, NULL, NULL) != 1 ||
       y_set_logs_callback(write_line, NULL, "logging started") != 1) {
     return -1;
   }
@@ -67,4 +147,11 @@ int logging_init(unsigned long level) {
 
 void logging_close(void) {
   y_close_logs();
+  if (log_file != NULL) {
+    fclose(log_file);
+    log_file = NULL;
+  }
+  if (options.target == LOG_TARGET_SYSLOG) {
+    closelog();
+  }
 }

@@ -67,8 +67,12 @@ int main(int argc, char **argv) {
     rc = EXIT_BAD_CONFIG;
     goto done;
   }
-  if (logging_init(config.log_level) != 0) {
-    fprintf(stderr, "purchases: cannot start logging\n");
+  struct logging_options log_options = {.level = config.log_level,
+                                        .format = config.log_format,
+                                        .target = config.log_target,
+                                        .file = config.log_file};
+  if (logging_init(&log_options) != 0) {
+    fprintf(stderr, "purchases: cannot start logging (PURCHASES_LOG_TARGET, PURCHASES_LOG_FILE)\n");
     goto done;
   }
   logging = true;

@@ -38,6 +38,7 @@ int callback_audit(const struct _u_request *request, struct _u_response *respons
   if (!written) {
     /* Replace whatever the controller answered, purchases included. */
     u_map_remove_from_key(response->map_header, "Link");
+    u_map_remove_from_key(response->map_header, "ETag");
     problem_send(response, PROBLEM_UNAVAILABLE,
                  "This read could not be recorded in the audit trail, so it is refused. Try "
                  "again shortly.");

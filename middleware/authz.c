@@ -91,7 +91,8 @@ int callback_user_authz(const struct _u_request *request, struct _u_response *re
   reason = u_map_get_case(request->map_header, "x-access-reason");
   if (reason != NULL && !access_reason_is_valid(reason)) {
     problem_send(response, PROBLEM_INVALID_REQUEST,
-                 "The x-access-reason header must be 1 to %d printable characters, sent once.",
+                 "The x-access-reason header must be 1 to %d bytes of UTF-8 text without control "
+                 "characters.",
                  ACCESS_REASON_MAX);
     return U_CALLBACK_CONTINUE;
   }

@@ -6,7 +6,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <yder.h>
 
 #include "app/app.h"
 #include "middleware/metrics.h"
@@ -252,8 +251,6 @@ int callback_rate_limit(const struct _u_request *request, struct _u_response *re
   u_map_put(response->map_header, "RateLimit-Reset", number);
   if (!decision.allowed) {
     metrics_count_rate_limited();
-    y_log_message(Y_LOG_LEVEL_WARNING, "request_id=%s rate limited client=%s", ctx->request_id,
-                  ctx->client->id);
     snprintf(number, sizeof(number), "%u", decision.retry_after_s);
     problem_send(response, PROBLEM_TOO_MANY_REQUESTS,
                  "More than %u requests in a burst, or %u a second sustained; retry after %u s.",

@@ -3,10 +3,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <sys/random.h>
 #include <yder.h>
 
+#include "app/logging.h"
 #include "middleware/metrics.h"
 #include "middleware/problem.h"
 
@@ -130,10 +132,17 @@ bool url_encoding_is_valid(const char *url) {
  * status. MHD enforces the 32 KiB buffer for the request line and headers
  * itself (414/431 without a problem body); these are tighter and answered
  * like every other error. */
+/* Headers that mean one thing: a second copy, in any case, is a 400. */
+static const char *const SINGLE_HEADERS[] = {
+    "x-client-id",     "x-user-id", "authorization", "x-access-reason", "x-request-id",
+    "idempotency-key", "if-match",  "content-type",  "content-length",  "traceparent"};
+#define SINGLE_HEADER_COUNT (sizeof(SINGLE_HEADERS) / sizeof(SINGLE_HEADERS[0]))
+
 static void check_limits(const struct _u_request *request, struct _u_response *response) {
   const char **keys = u_map_enum_keys(request->map_header);
   size_t count = 0;
   size_t total = 0;
+  unsigned int seen[SINGLE_HEADER_COUNT] = {0};
 
   if (strlen(request->http_url) > REQUEST_URL_MAX) {
     problem_send(response, PROBLEM_URI_TOO_LONG, "The URL is longer than %d bytes.",
@@ -142,6 +151,16 @@ static void check_limits(const struct _u_request *request, struct _u_response *r
   }
   for (; keys != NULL && keys[count] != NULL; count++) {
     const char *value = u_map_get(request->map_header, keys[count]);
+    for (size_t s = 0; s < SINGLE_HEADER_COUNT; s++) {
+      /* Ulfius joins repeats spelt alike into one value, which the checks
+       * of each header refuse; repeats in another case arrive as keys of
+       * their own, and the first one would silently win. */
+      if (strcasecmp(keys[count], SINGLE_HEADERS[s]) == 0 && ++seen[s] > 1) {
+        problem_send(response, PROBLEM_INVALID_REQUEST, "Header '%s' may be sent only once.",
+                     SINGLE_HEADERS[s]);
+        return;
+      }
+    }
     size_t len = value != NULL ? strlen(value) : 0;
     total += strlen(keys[count]) + len;
     if (len > REQUEST_HEADER_VALUE_MAX) {
@@ -234,10 +253,66 @@ static double elapsed_ms(const struct timespec *since) {
 }
 
 /* Headers every response carries, then the access log line. */
+/* The trace id of a W3C traceparent header ("00-<32 hex>-<16 hex>-<2 hex>",
+ * lower case, ids not all zero) copied into out, or NULL when the header is
+ * absent or malformed. */
+const char *trace_id_of(const char *traceparent, char out[33]) {
+  static const char HEX[] = "0123456789abcdef";
+  bool trace_zero = true;
+  bool parent_zero = true;
+
+  if (traceparent == NULL || strlen(traceparent) != 55 || strncmp(traceparent, "00-", 3) != 0 ||
+      traceparent[35] != '-' || traceparent[52] != '-') {
+    return NULL;
+  }
+  for (size_t i = 3; i < 55; i++) {
+    if (i == 35 || i == 52) {
+      continue;
+    }
+    if (traceparent[i] == '\0' || strchr(HEX, traceparent[i]) == NULL) {
+      return NULL;
+    }
+    if (i < 35 && traceparent[i] != '0') {
+      trace_zero = false;
+    }
+    if (i > 35 && i < 52 && traceparent[i] != '0') {
+      parent_zero = false;
+    }
+  }
+  if (trace_zero || parent_zero) {
+    return NULL;
+  }
+  memcpy(out, traceparent + 3, 32);
+  out[32] = '\0';
+  return out;
+}
+
+/* The access line as one JSON object (see app/logging.h). */
+static void log_access_json(const struct request_ctx *ctx, const char *method, const char *path,
+                            long status, double duration_ms, const char *trace_id) {
+  json_t *j_line =
+      json_pack("{ss ss ss ss sI sf ss}", "requestId", ctx->request_id, "method", method, "route",
+                ctx->route, "path", path, "status", (json_int_t)status, "durationMs", duration_ms,
+                "client", ctx->client != NULL ? ctx->client->id : "-");
+  char *text = NULL;
+
+  if (j_line != NULL && trace_id != NULL) {
+    json_object_set_new(j_line, "traceId", json_string(trace_id));
+  }
+  text = j_line != NULL ? json_dumps(j_line, JSON_COMPACT) : NULL;
+  if (text != NULL) {
+    y_log_message(Y_LOG_LEVEL_INFO, "%s", text);
+  }
+  free(text);
+  json_decref(j_line);
+}
+
 static void request_finish(const struct _u_request *request, struct _u_response *response,
                            struct request_ctx *ctx) {
   char path[200];
   const char *method = request->http_verb != NULL ? request->http_verb : "-";
+  char trace[33];
+  const char *trace_id;
   double duration_ms;
 
   u_map_put(response->map_header, "X-Request-Id", ctx->request_id);
@@ -249,11 +324,17 @@ static void request_finish(const struct _u_request *request, struct _u_response 
   duration_ms = elapsed_ms(&ctx->started);
   metrics_observe_request(ctx->route, method, response->status, duration_ms / 1000);
   sanitize_for_log(request->url_path, path, sizeof(path));
-  y_log_message(Y_LOG_LEVEL_INFO,
-                "request_id=%s method=%.16s route=%s path=\"%s\" status=%ld duration_ms=%.3f "
-                "client=%s",
-                ctx->request_id, method, ctx->route, path, response->status, duration_ms,
-                ctx->client != NULL ? ctx->client->id : "-");
+  trace_id = trace_id_of(u_map_get_case(request->map_header, "traceparent"), trace);
+  if (logging_format() == LOG_FORMAT_JSON) {
+    log_access_json(ctx, method, path, response->status, duration_ms, trace_id);
+  } else {
+    y_log_message(Y_LOG_LEVEL_INFO,
+                  "request_id=%s method=%.16s route=%s path=\"%s\" status=%ld duration_ms=%.3f "
+                  "client=%s%s%s",
+                  ctx->request_id, method, ctx->route, path, response->status, duration_ms,
+                  ctx->client != NULL ? ctx->client->id : "-", trace_id != NULL ? " trace_id=" : "",
+                  trace_id != NULL ? trace_id : "");
+  }
 }
 
 int callback_request_end(const struct _u_request *request, struct _u_response *response,

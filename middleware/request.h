@@ -61,6 +61,10 @@ bool request_id_is_valid(const char *id);
  * and no escape encodes a NUL byte (which would cut a decoded value short). */
 bool url_encoding_is_valid(const char *url);
 
+/* The trace id of a W3C traceparent header, copied into out, or NULL when
+ * the value is absent or not a well-formed version-00 traceparent. */
+const char *trace_id_of(const char *traceparent, char out[33]);
+
 /* Writes a new random request id (32 hex digits) into out. */
 void request_id_generate(char out[REQUEST_ID_MAX + 1]);
 

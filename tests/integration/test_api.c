@@ -260,6 +260,18 @@ START_TEST(repeated_identity_headers_are_400) {
   ck_assert(http_request(server.port, "GET", user_path(bob), clients, &r));
   ck_assert_int_eq(r.status, 400);
   http_response_cleanup(&r);
+  /* Spelt in another case, a repeat must not let either copy win. */
+  char other_case[64];
+  snprintf(other_case, sizeof(other_case), "X-User-Id: %s", bob);
+  const char *mixed_users[] = {"x-client-id: shop", user_header, other_case, NULL};
+  ck_assert(http_request(server.port, "GET", user_path(bob), mixed_users, &r));
+  ck_assert_int_eq(r.status, 400);
+  http_response_cleanup(&r);
+  const char *mixed_clients[] = {"X-Client-Id: customer-support", "x-client-id: shop", user_header,
+                                 NULL};
+  ck_assert(http_request(server.port, "GET", user_path(bob), mixed_clients, &r));
+  ck_assert_int_eq(r.status, 400);
+  http_response_cleanup(&r);
 }
 END_TEST
 

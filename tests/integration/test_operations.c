@@ -122,11 +122,67 @@ START_TEST(metrics_count_requests_by_route_pattern_and_pass_promtool) {
 }
 END_TEST
 
+START_TEST(json_logs_to_a_file_one_object_per_line_with_the_trace_id) {
+  struct ferretdb log_db;
+  struct server log_server;
+  char log_path[96];
+  char log_env[128];
+  struct http_response r;
+  const char *headers[] = {"x-client-id: shop", "x-user-id: quinn",
+                           "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                           NULL};
+  bool access_line = false;
+  int lines = 0;
+
+  snprintf(log_path, sizeof(log_path), "/tmp/purchases-json-%d.log", (int)getpid());
+  unlink(log_path);
+  snprintf(log_env, sizeof(log_env), "PURCHASES_LOG_FILE=%s", log_path);
+  const char *env[] = {"PURCHASES_LOG_FORMAT=json", "PURCHASES_LOG_TARGET=file", log_env, NULL};
+  ck_assert(ferretdb_start(&log_db, "json_logs"));
+  ck_assert(server_start(&log_server, log_db.uri, env));
+  ck_assert(wait_for_status(log_server.port, "/readyz", 200, 15));
+  ck_assert(http_request(log_server.port, "GET", "/user/quinn", headers, &r));
+  ck_assert_int_eq(r.status, 200);
+  http_response_cleanup(&r);
+  ck_assert_int_eq(server_stop(&log_server, 15), 0);
+  ferretdb_stop(&log_db, false);
+
+  FILE *file = fopen(log_path, "r");
+  char line[4096];
+  ck_assert_ptr_nonnull(file);
+  while (fgets(line, sizeof(line), file) != NULL) {
+    json_error_t error;
+    json_t *j_line = json_loads(line, 0, &error);
+    ck_assert_msg(j_line != NULL, "not JSON: %s (%s)", line, error.text);
+    ck_assert_ptr_nonnull(json_string_value(json_object_get(j_line, "time")));
+    ck_assert_ptr_nonnull(json_string_value(json_object_get(j_line, "level")));
+    const char *route = json_string_value(json_object_get(j_line, "route"));
+    if (route != NULL && strcmp(route, "/user/:userId") == 0) {
+      access_line = true;
+      ck_assert_str_eq(json_string_value(json_object_get(j_line, "method")), "GET");
+      ck_assert_int_eq(json_integer_value(json_object_get(j_line, "status")), 200);
+      ck_assert_str_eq(json_string_value(json_object_get(j_line, "client")), "shop");
+      ck_assert_str_eq(json_string_value(json_object_get(j_line, "traceId")),
+                       "4bf92f3577b34da6a3ce929d0e0e4736");
+      ck_assert_ptr_nonnull(json_string_value(json_object_get(j_line, "requestId")));
+      ck_assert(json_is_real(json_object_get(j_line, "durationMs")));
+    }
+    json_decref(j_line);
+    lines++;
+  }
+  fclose(file);
+  unlink(log_path);
+  ck_assert_int_ge(lines, 4);
+  ck_assert(access_line);
+}
+END_TEST
+
 Suite *suite_operations(void) {
   Suite *suite = suite_create("operations");
   TCase *tc = tcase_create("metrics");
   tcase_add_unchecked_fixture(tc, setup, teardown);
   tcase_add_test(tc, metrics_count_requests_by_route_pattern_and_pass_promtool);
+  tcase_add_test(tc, json_logs_to_a_file_one_object_per_line_with_the_trace_id);
   suite_add_tcase(suite, tc);
   return suite;
 }

@@ -532,6 +532,12 @@ START_TEST(a_failed_audit_write_withholds_the_data) {
   ck_assert(strstr(r.body, "dave-p000") == NULL);
   ck_assert(strstr(r.headers, "Link:") == NULL);
   assert_problem(&r, 503, "audit write failed");
+  /* A single purchase is withheld the same way, its ETag too. */
+  ck_assert(http_get_as(audit_server.port, "/user/dave/purchases/dave-p000", "customer-support",
+                        "agent1", &r));
+  ck_assert(strstr(r.body, "dave-p000") == NULL);
+  ck_assert(strstr(r.headers, "ETag:") == NULL);
+  assert_problem(&r, 503, "audit write failed, single purchase");
   /* The customer's own reads need no audit and go on. */
   ck_assert_int_eq(read_as("/user/dave", "shop", "dave", NULL, NULL), 200);
 }

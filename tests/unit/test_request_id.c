@@ -101,6 +101,27 @@ START_TEST(url_encoding_rejects_malformed_escapes) {
 }
 END_TEST
 
+START_TEST(trace_id_is_read_from_a_well_formed_traceparent) {
+  char out[33];
+  ck_assert_str_eq(trace_id_of("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", out),
+                   "4bf92f3577b34da6a3ce929d0e0e4736");
+  const char *bad[] = {
+      NULL,
+      "",
+      "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",  /* unknown version */
+      "00-00000000000000000000000000000000-00f067aa0ba902b7-01",  /* zero trace */
+      "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",  /* zero parent */
+      "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",  /* upper case */
+      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01x", /* too long */
+      "00-4bf92f3577b34da6a3ce929d0e0e473-600f067aa0ba902b7-01",  /* dash moved */
+      "00-4bf92f3577b34da6a3ce929d0e0e47\"6-00f067aa0ba902b7-01", /* a quote */
+  };
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    ck_assert_msg(trace_id_of(bad[i], out) == NULL, "accepted #%zu", i);
+  }
+}
+END_TEST
+
 Suite *suite_request_id(void) {
   Suite *suite = suite_create("request_id");
   TCase *valid = tcase_create("request_id_is_valid");
@@ -117,6 +138,7 @@ Suite *suite_request_id(void) {
   tcase_add_test(generate, generate_gives_32_lowercase_hex_digits);
   tcase_add_test(generate, generated_id_is_valid);
   tcase_add_test(generate, two_generated_ids_differ);
+  tcase_add_test(generate, trace_id_is_read_from_a_well_formed_traceparent);
   suite_add_tcase(suite, generate);
 
   TCase *url = tcase_create("url_encoding_is_valid");
