@@ -6,14 +6,16 @@
 #   make release  an optimised build in build-release/
 #   make bench    load 1,060,000 purchases into FerretDB on PostgreSQL, measure with wrk
 #   make fuzz     libFuzzer on every parser of caller input (FUZZ_SECONDS each, default 60)
+#   make install  the optimised build into PREFIX (default /usr/local; DESTDIR works)
 #   make format   clang-format every C file in place
 
 BUILD_DIR   ?= build
 RELEASE_DIR ?= build-release
+PREFIX      ?= /usr/local
 JOBS        ?= 2
 C_SOURCES    = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find app middleware models routes tests -name '*.[ch]')
 
-.PHONY: all deps build release run test unit integration bench fuzz format format-check clean
+.PHONY: all deps build release install run test unit integration bench fuzz format format-check clean
 
 all: build
 
@@ -27,8 +29,11 @@ build: deps $(BUILD_DIR)/CMakeCache.txt
 	cmake --build $(BUILD_DIR) -j$(JOBS)
 
 release: deps
-	cmake -S . -B $(RELEASE_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPURCHASES_SANITIZE=OFF
+	cmake -S . -B $(RELEASE_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPURCHASES_SANITIZE=OFF -DPURCHASES_TESTS=OFF
 	cmake --build $(RELEASE_DIR) -j$(JOBS)
+
+install: release
+	cmake --install $(RELEASE_DIR) --prefix $(PREFIX)
 
 run: build
 	@scripts/run.sh

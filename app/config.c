@@ -208,7 +208,7 @@ static const struct config_entry ENTRIES[] = {
     {"PURCHASES_MAX_CONNECTIONS_PER_IP", "0", 0, 10000, FIELD(max_connections_per_ip), parse_uint,
      "concurrent connections from one address; 0: no limit (behind a gateway)"},
     {"PURCHASES_CONNECTION_TIMEOUT_S", "30", 1, 3600, FIELD(connection_timeout_s), parse_uint,
-     "seconds an idle or slow connection is kept"},
+     "seconds a connection with no traffic is kept"},
     {"PURCHASES_SHUTDOWN_TIMEOUT_S", "10", 0, 300, FIELD(shutdown_timeout_s), parse_uint,
      "seconds requests in flight get to finish after SIGTERM"},
     {"PURCHASES_DB_TIMEOUT_MS", "2000", 100, 60000, FIELD(db_timeout_ms), parse_uint,

@@ -177,12 +177,38 @@ START_TEST(json_logs_to_a_file_one_object_per_line_with_the_trace_id) {
 }
 END_TEST
 
+/* Runs build/purchases --healthcheck against `port`; returns its exit code. */
+static int run_healthcheck(int port) {
+  char port_env[32];
+  int status = 0;
+  pid_t pid;
+
+  snprintf(port_env, sizeof(port_env), "PURCHASES_PORT=%d", port);
+  pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    char *const argv[] = {PURCHASES_BIN, "--healthcheck", NULL};
+    char *const envp[] = {port_env, NULL};
+    execve(PURCHASES_BIN, argv, envp);
+    _exit(127);
+  }
+  ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+START_TEST(healthcheck_says_whether_the_service_answers) {
+  ck_assert_int_eq(run_healthcheck(server.port), 0);
+  ck_assert_int_eq(run_healthcheck(harness_free_port()), 1);
+}
+END_TEST
+
 Suite *suite_operations(void) {
   Suite *suite = suite_create("operations");
   TCase *tc = tcase_create("metrics");
   tcase_add_unchecked_fixture(tc, setup, teardown);
   tcase_add_test(tc, metrics_count_requests_by_route_pattern_and_pass_promtool);
   tcase_add_test(tc, json_logs_to_a_file_one_object_per_line_with_the_trace_id);
+  tcase_add_test(tc, healthcheck_says_whether_the_service_answers);
   suite_add_tcase(suite, tc);
   return suite;
 }

@@ -1,3 +1,5 @@
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <check.h>
@@ -224,6 +226,48 @@ START_TEST(failure_after_allocations_does_not_leak) {
 }
 END_TEST
 
+/* Every variable --help lists is documented for operators, in the man page,
+ * the README and docs/operations.md: adding one without them fails. */
+START_TEST(every_variable_is_in_the_man_page_and_the_readme) {
+  const char *documents[] = {PURCHASES_SOURCE_DIR "/docs/purchases.8",
+                             PURCHASES_SOURCE_DIR "/README.md",
+                             PURCHASES_SOURCE_DIR "/docs/operations.md"};
+  char *described = NULL;
+  size_t described_len = 0;
+  FILE *out = open_memstream(&described, &described_len);
+  int checked = 0;
+
+  ck_assert_ptr_nonnull(out);
+  config_describe(out);
+  fclose(out);
+  for (size_t d = 0; d < sizeof(documents) / sizeof(documents[0]); d++) {
+    FILE *file = fopen(documents[d], "rb");
+    char *text;
+    long size;
+    ck_assert_ptr_nonnull(file);
+    fseek(file, 0, SEEK_END);
+    size = ftell(file);
+    fseek(file, 0, SEEK_SET);
+    text = calloc(1, (size_t)size + 1);
+    ck_assert_uint_eq(fread(text, 1, (size_t)size, file), (size_t)size);
+    fclose(file);
+    /* Each variable starts a line of --help, after two spaces. */
+    for (const char *line = described; line != NULL && *line != '\0';) {
+      char name[64];
+      if (sscanf(line, "  %63[A-Z_]", name) == 1 && strlen(name) > 4) {
+        ck_assert_msg(strstr(text, name) != NULL, "%s is not in %s", name, documents[d]);
+        checked++;
+      }
+      line = strchr(line, '\n');
+      line = line != NULL ? line + 1 : NULL;
+    }
+    free(text);
+  }
+  free(described);
+  ck_assert_int_ge(checked, 3 * 23); /* 23 variables today */
+}
+END_TEST
+
 Suite *suite_config(void) {
   Suite *suite = suite_create("config");
   TCase *load = tcase_create("load");
@@ -251,6 +295,7 @@ Suite *suite_config(void) {
   tcase_add_test(reject, malformed_clients_are_rejected);
   tcase_add_test(reject, db_timeout_below_minimum_is_rejected);
   tcase_add_test(reject, failure_after_allocations_does_not_leak);
+  tcase_add_test(reject, every_variable_is_in_the_man_page_and_the_readme);
   suite_add_tcase(suite, reject);
   return suite;
 }
