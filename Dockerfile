@@ -8,10 +8,12 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       cmake make gcc pkg-config git ca-certificates \
       libulfius-dev liborcania-dev libyder-dev libjansson-dev libmicrohttpd-dev \
-      libmongoc-dev libbson-dev libgnutls28-dev librhonabwy-dev \
+      libmongoc-dev libbson-dev libgnutls28-dev librhonabwy-dev nodejs npm \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
+# The /docs page's script is compiled into the binary.
+RUN cd tools/docs && npm ci --no-audit --no-fund --loglevel=error
 RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPURCHASES_TESTS=OFF \
       -DCMAKE_INSTALL_PREFIX=/usr/local \
  && cmake --build /build -j"$(nproc)" \

@@ -12,6 +12,7 @@
 #include "middleware/rate_limit.h"
 #include "middleware/request.h"
 #include "routes/audit.h"
+#include "routes/contract.h"
 #include "routes/health.h"
 #include "routes/metrics.h"
 #include "routes/purchases.h"
@@ -43,9 +44,21 @@ static const struct route ROUTES[] = {
     {"GET", "/healthz", GUARD_NONE, callback_healthz_get},
     {"GET", "/readyz", GUARD_NONE, callback_readyz_get},
     {"GET", "/metrics", GUARD_NONE, callback_metrics_get},
+    {"GET", "/openapi.json", GUARD_NONE, callback_openapi_get},
+    {"GET", "/docs", GUARD_NONE, callback_docs_get},
+    {"GET", "/docs/redoc.standalone.js", GUARD_NONE, callback_docs_script_get},
 };
 
 #define ROUTE_COUNT (sizeof(ROUTES) / sizeof(ROUTES[0]))
+
+size_t routes_count(void) {
+  return ROUTE_COUNT;
+}
+
+void routes_get(size_t i, const char **method, const char **pattern) {
+  *method = ROUTES[i].method;
+  *pattern = ROUTES[i].pattern;
+}
 
 /* The scope of `pattern`, created on first use; NULL when the table is full. */
 static struct route_scope *scope_for(struct app *app, const char *pattern) {

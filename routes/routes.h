@@ -1,6 +1,8 @@
 #ifndef PURCHASES_ROUTES_ROUTES_H
 #define PURCHASES_ROUTES_ROUTES_H
 
+#include <stddef.h>
+
 struct app;
 
 /* Ulfius runs the callbacks that match a request lowest priority first.
@@ -19,5 +21,10 @@ struct app;
 /* Registers every endpoint of the service on app->instance, and the default
  * endpoint (404). Returns 0, or -1 when Ulfius refused an endpoint. */
 int routes_register(struct app *app);
+
+/* The routes the service answers, for the contract test: how many, and
+ * the method and pattern ("/user/:userId") of route i. */
+size_t routes_count(void);
+void routes_get(size_t i, const char **method, const char **pattern);
 
 #endif

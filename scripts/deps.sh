@@ -8,9 +8,11 @@ PACKAGES=(
   cmake pkg-config gcc make git clang-format
   libulfius-dev liborcania-dev libyder-dev libjansson-dev libmicrohttpd-dev
   libmongoc-dev libbson-dev libgnutls28-dev libcurl4-gnutls-dev check libsubunit-dev
-  librhonabwy-dev wrk jq postgresql-client prometheus
+  librhonabwy-dev wrk jq postgresql-client prometheus chromium
 )
 
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; fi
 missing=()
 for package in "${PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
@@ -19,8 +21,6 @@ for package in "${PACKAGES[@]}"; do
 done
 if ((${#missing[@]} > 0)); then
   echo "deps: installing ${missing[*]}"
-  SUDO=""
-  if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
@@ -36,4 +36,16 @@ if [[ ! -x $FERRETDB || tools/ferretdb/main.go -nt $FERRETDB || tools/ferretdb/g
   echo "deps: building FerretDB (tools/ferretdb) with $("$GO" version | cut -d' ' -f3)"
   mkdir -p .tools/bin
   (cd tools/ferretdb && GOFLAGS=-mod=readonly "$GO" build -trimpath -o ../../$FERRETDB .)
+fi
+
+# The /docs page's renderer (Redoc, compiled into the binary) and the
+# OpenAPI linter, pinned by tools/docs/package-lock.json.
+if [[ ! -f tools/docs/node_modules/redoc/bundles/redoc.standalone.js ||
+  tools/docs/package-lock.json -nt tools/docs/node_modules/.package-lock.json ]]; then
+  echo "deps: installing tools/docs from npm"
+  if ! command -v npm >/dev/null; then
+    # Machines that have Node.js from elsewhere keep it; others get Debian's.
+    DEBIAN_FRONTEND=noninteractive ${SUDO:-} apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+  fi
+  (cd tools/docs && npm ci --no-audit --no-fund --loglevel=error)
 fi

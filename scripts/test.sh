@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the Check suites under AddressSanitizer and UndefinedBehaviorSanitizer
 # and ends with one line: "tests: N passed, N failed".
-# Usage: scripts/test.sh BUILD_DIR [unit|integration|fuzz]
+# Usage: scripts/test.sh BUILD_DIR [unit|integration|fuzz|contract]
 set -uo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -53,6 +53,21 @@ if [[ -z $only || $only == fuzz ]]; then
     echo "fuzz $name: $line"
     passed=$((passed + $(cut -d' ' -f1 <<<"$line")))
   done
+fi
+# The OpenAPI document, through a real OpenAPI validator. (That the running
+# server keeps to it is the contract suite of the integration tests.)
+if [[ -z $only || $only == contract ]]; then
+  echo "== contract (api/openapi.json)"
+  # No telemetry or update checks: nothing leaves this machine.
+  if output=$(REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true tools/docs/node_modules/.bin/redocly lint --format=stylish api/openapi.json 2>&1); then
+    echo "redocly lint: valid"
+    passed=$((passed + 1))
+  else
+    echo "$output" | tail -40
+    echo "redocly lint: FAILED"
+    failed=$((failed + 1))
+    status=1
+  fi
 fi
 echo "tests: $passed passed, $failed failed"
 if ((failed > 0)); then status=1; fi

@@ -27,6 +27,7 @@ int main(void) {
   srunner_add_suite(runner, suite_writes());
   srunner_add_suite(runner, suite_import());
   srunner_add_suite(runner, suite_operations());
+  srunner_add_suite(runner, suite_contract());
   srunner_add_suite(runner, suite_lifecycle());
   /* The fixtures own child processes (FerretDB, the server) that only this
    * process can wait for, so tests run in-process, in order. Every wait in

@@ -1,0 +1,305 @@
+/* The contract: GET /openapi.json against the running server. Every route
+ * the server answers is documented, and every documented operation, called
+ * as a caller would, answers with a documented status and content type
+ * (and the documented required members); then the /docs page, rendered by
+ * headless Chromium, lists the operations. */
+#include <ctype.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../support/harness.h"
+#include "routes/routes.h"
+#include "suites.h"
+
+static struct ferretdb db;
+static struct server server;
+static json_t *j_doc;
+
+static void setup(void) {
+  struct http_response r;
+  bson_t *doc = fixture_purchase("contract-p1", "cora", 1700000000000LL);
+  const bson_t *docs[] = {doc};
+
+  ck_assert(ferretdb_start(&db, "contract"));
+  ck_assert(db_insert(db.uri, docs, 1));
+  bson_destroy(doc);
+  ck_assert(server_start(&server, db.uri, NULL));
+  ck_assert(wait_for_status(server.port, "/readyz", 200, 15));
+  ck_assert(http_request(server.port, "GET", "/openapi.json", NULL, &r));
+  ck_assert_int_eq(r.status, 200);
+  j_doc = json_incref(r.j_body);
+  ck_assert_ptr_nonnull(j_doc);
+  http_response_cleanup(&r);
+}
+
+static void teardown(void) {
+  json_decref(j_doc);
+  server_stop(&server, 15);
+  ferretdb_stop(&db, false);
+}
+
+/* Follows a local "$ref" ("#/components/responses/X") once, if there is one. */
+static json_t *resolve(json_t *j_value) {
+  const char *ref = json_string_value(json_object_get(j_value, "$ref"));
+  char path[256];
+  json_t *j_at = j_doc;
+
+  if (ref == NULL || strncmp(ref, "#/", 2) != 0) {
+    return j_value;
+  }
+  snprintf(path, sizeof(path), "%s", ref + 2);
+  for (char *part = strtok(path, "/"); part != NULL && j_at != NULL; part = strtok(NULL, "/")) {
+    j_at = json_object_get(j_at, part);
+  }
+  ck_assert_msg(j_at != NULL, "dangling $ref %s", ref);
+  return j_at;
+}
+
+/* "/user/:userId" as OpenAPI writes it: "/user/{userId}". */
+static void openapi_path(const char *pattern, char *out, size_t len) {
+  size_t n = 0;
+  for (const char *p = pattern; *p != '\0' && n + 2 < len;) {
+    if (*p == ':') {
+      size_t name = strcspn(p + 1, "/");
+      n += (size_t)snprintf(out + n, len - n, "{%.*s}", (int)name, p + 1);
+      p += 1 + name;
+    } else {
+      out[n++] = *p++;
+    }
+  }
+  out[n] = '\0';
+}
+
+START_TEST(every_route_the_server_answers_is_documented) {
+  json_t *j_paths = json_object_get(j_doc, "paths");
+  ck_assert_str_eq(json_string_value(json_object_get(j_doc, "openapi")), "3.1.0");
+  for (size_t i = 0; i < routes_count(); i++) {
+    const char *method;
+    const char *pattern;
+    char path[128];
+    char lower[16];
+    routes_get(i, &method, &pattern);
+    openapi_path(pattern, path, sizeof(path));
+    for (size_t c = 0; c < sizeof(lower) - 1; c++) {
+      lower[c] = (char)tolower((unsigned char)method[c]);
+      if (method[c] == '\0') {
+        break;
+      }
+    }
+    lower[sizeof(lower) - 1] = '\0';
+    ck_assert_msg(json_object_get(json_object_get(j_paths, path), lower) != NULL,
+                  "%s %s is served but not in the OpenAPI document", method, path);
+  }
+}
+END_TEST
+
+/* How a caller would call each documented operation: identity, body. */
+struct call {
+  const char *client;
+  const char *user;
+  const char *body;
+};
+
+static struct call call_for(const char *operation_id) {
+  static const char PURCHASE[] =
+      "{\"userId\": \"cora\", \"status\": \"placed\", \"items\": [{\"id\": \"kettle\", \"title\": "
+      "\"Kettle\", \"brand\": \"Hearthware\", \"imgUrl\": null, \"currency\": \"GBP\", "
+      "\"pricePerUnitPence\": 1500, \"quantity\": 1, \"priceTotalPence\": 1500}], "
+      "\"pricePence\": 1500, \"currency\": \"GBP\", \"datePurchased\": \"2024-05-01\", "
+      "\"payment\": {\"method\": \"card\", \"lastDigits\": \"1234\", \"receiptUrl\": null}, "
+      "\"delivery\": {\"method\": \"standard\", \"storeLocation\": null, \"dateDelivered\": "
+      "null}}";
+  if (strcmp(operation_id, "listAuditRecords") == 0) {
+    return (struct call){"customer-support", "agent", NULL};
+  }
+  if (strcmp(operation_id, "createPurchase") == 0) {
+    return (struct call){"checkout", "svc", PURCHASE};
+  }
+  if (strcmp(operation_id, "changePurchaseStatus") == 0) {
+    return (struct call){"checkout", "svc", "{\"status\": \"paid\"}"};
+  }
+  return (struct call){"shop", "cora", NULL};
+}
+
+/* Sends the operation as documented and checks the answer against it. */
+static void check_operation(const char *path, const char *method, json_t *j_operation,
+                            bool with_identity) {
+  json_t *j_responses = json_object_get(j_operation, "responses");
+  const char *operation_id = json_string_value(json_object_get(j_operation, "operationId"));
+  struct call call = call_for(operation_id);
+  bool secured = json_array_size(json_object_get(j_operation, "security")) > 0 ||
+                 json_object_get(j_operation, "security") == NULL;
+  char url[256];
+  char upper[16];
+  char client[96];
+  char user[96];
+  const char *headers[4] = {NULL, NULL, NULL, NULL};
+  struct http_response r;
+  char status[8];
+  char type[96] = "";
+
+  /* Path parameters: the seeded customer and purchase. */
+  snprintf(url, sizeof(url), "%s", path);
+  char *brace;
+  while ((brace = strchr(url, '{')) != NULL) {
+    char *close = strchr(brace, '}');
+    char rest[256];
+    const char *value = strncmp(brace, "{userId}", 8) == 0 ? "cora" : "contract-p1";
+    snprintf(rest, sizeof(rest), "%s", close + 1);
+    snprintf(brace, sizeof(url) - (size_t)(brace - url), "%s%s", value, rest);
+  }
+  for (size_t i = 0; i < sizeof(upper); i++) {
+    upper[i] = (char)toupper((unsigned char)method[i]);
+    if (method[i] == '\0') {
+      break;
+    }
+  }
+  if (secured && with_identity) {
+    snprintf(client, sizeof(client), "x-client-id: %s", call.client);
+    snprintf(user, sizeof(user), "x-user-id: %s", call.user);
+    headers[0] = client;
+    headers[1] = user;
+    headers[2] = call.body != NULL ? "Content-Type: application/json" : NULL;
+  }
+  ck_assert(
+      http_request_body(server.port, upper, url, headers, with_identity ? call.body : NULL, &r));
+  snprintf(status, sizeof(status), "%ld", r.status);
+  json_t *j_response = json_object_get(j_responses, status);
+  ck_assert_msg(j_response != NULL, "%s %s%s answered %s, which is not documented: %s", upper, url,
+                with_identity ? "" : " (no identity)", status, r.body);
+  j_response = resolve(j_response);
+  http_header(&r, "Content-Type", type, sizeof(type));
+  type[strcspn(type, ";")] = '\0';
+  json_t *j_content = json_object_get(j_response, "content");
+  if (j_content != NULL) {
+    json_t *j_media = json_object_get(j_content, type);
+    ck_assert_msg(j_media != NULL, "%s %s: %s answered as %s, not as documented", upper, url,
+                  status, type);
+    json_t *j_schema = resolve(json_object_get(j_media, "schema"));
+    size_t i;
+    json_t *j_name;
+    json_array_foreach(json_object_get(j_schema, "required"), i, j_name) {
+      ck_assert_msg(json_object_get(r.j_body, json_string_value(j_name)) != NULL,
+                    "%s %s: %s lacks the required member %s", upper, url, status,
+                    json_string_value(j_name));
+    }
+  }
+  http_response_cleanup(&r);
+}
+
+START_TEST(every_documented_operation_answers_as_documented) {
+  json_t *j_paths = json_object_get(j_doc, "paths");
+  const char *path;
+  json_t *j_item;
+  int operations = 0;
+
+  json_object_foreach(j_paths, path, j_item) {
+    const char *method;
+    json_t *j_operation;
+    json_object_foreach(j_item, method, j_operation) {
+      check_operation(path, method, j_operation, true);
+      check_operation(path, method, j_operation, false);
+      operations++;
+    }
+  }
+  ck_assert_int_ge(operations, 11);
+}
+END_TEST
+
+/* Loads /docs in headless Chromium and returns the rendered DOM (the caller
+ * frees it), or NULL when Chromium did not run. */
+static char *render_docs(const char *screenshot) {
+  char url[64];
+  char out_path[64];
+  char shot_arg[160];
+  int status = 0;
+  pid_t pid;
+
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d/docs", server.port);
+  snprintf(out_path, sizeof(out_path), "/tmp/purchases-docs-%d.html", (int)getpid());
+  snprintf(shot_arg, sizeof(shot_arg), "--screenshot=%s", screenshot != NULL ? screenshot : "");
+  pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int null_fd = open("/dev/null", O_WRONLY);
+    char *argv[] = {"chromium",
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-background-networking",
+                    "--disable-dev-shm-usage",
+                    "--virtual-time-budget=15000",
+                    "--window-size=1280,900",
+                    screenshot != NULL ? shot_arg : "--dump-dom",
+                    url,
+                    NULL};
+    if (fd < 0 || null_fd < 0 || dup2(fd, STDOUT_FILENO) < 0 || dup2(null_fd, STDERR_FILENO) < 0) {
+      _exit(127);
+    }
+    execvp("chromium", argv);
+    _exit(127);
+  }
+  for (int waited = 0; waitpid(pid, &status, WNOHANG) == 0; waited++) {
+    if (waited == 900) {
+      kill(pid, SIGKILL);
+      waitpid(pid, NULL, 0);
+      unlink(out_path);
+      return NULL;
+    }
+    usleep(100000);
+  }
+  FILE *file = fopen(out_path, "rb");
+  char *text = NULL;
+  if (file != NULL) {
+    fseek(file, 0, SEEK_END);
+    long size = ftell(file);
+    fseek(file, 0, SEEK_SET);
+    text = calloc(1, (size_t)size + 1);
+    if (text != NULL && fread(text, 1, (size_t)size, file) != (size_t)size) {
+      free(text);
+      text = NULL;
+    }
+    fclose(file);
+  }
+  unlink(out_path);
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? text : (free(text), NULL);
+}
+
+START_TEST(the_docs_page_lists_every_operation_in_a_real_browser) {
+  char *dom = render_docs(NULL);
+  json_t *j_paths = json_object_get(j_doc, "paths");
+  const char *path;
+  json_t *j_item;
+
+  ck_assert_msg(dom != NULL, "headless Chromium did not render /docs");
+  /* Redoc rendered (not just the empty page we serve), with each summary. */
+  ck_assert_msg(strstr(dom, "redoc-wrap") != NULL, "Redoc did not render");
+  json_object_foreach(j_paths, path, j_item) {
+    const char *method;
+    json_t *j_operation;
+    json_object_foreach(j_item, method, j_operation) {
+      const char *summary = json_string_value(json_object_get(j_operation, "summary"));
+      ck_assert_msg(strstr(dom, summary) != NULL, "/docs does not list \"%s\"", summary);
+    }
+  }
+  free(dom);
+}
+END_TEST
+
+Suite *suite_contract(void) {
+  Suite *suite = suite_create("contract");
+  TCase *tc = tcase_create("openapi");
+  tcase_add_unchecked_fixture(tc, setup, teardown);
+  tcase_set_timeout(tc, 180);
+  tcase_add_test(tc, every_route_the_server_answers_is_documented);
+  tcase_add_test(tc, every_documented_operation_answers_as_documented);
+  tcase_add_test(tc, the_docs_page_lists_every_operation_in_a_real_browser);
+  suite_add_tcase(suite, tc);
+  return suite;
+}
