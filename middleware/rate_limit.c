@@ -6,7 +6,6 @@
 #include <string.h>
 #include <time.h>
 
-
 #include "app/app.h"
 #include "middleware/metrics.h"
 #include "middleware/problem.h"

@@ -69,6 +69,18 @@ if [[ -z $only || $only == contract ]]; then
     status=1
   fi
 fi
+# The deployment files no engine runs here: parsed and checked for what
+# docs/operations.md promises.
+if [[ -z $only || $only == contract ]]; then
+  if output=$(node scripts/lint-deploy.js 2>&1); then
+    echo "$output"
+    passed=$((passed + 1))
+  else
+    echo "$output"
+    failed=$((failed + 1))
+    status=1
+  fi
+fi
 echo "tests: $passed passed, $failed failed"
 if ((failed > 0)); then status=1; fi
 exit $status
