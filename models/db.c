@@ -13,7 +13,6 @@ static const char *const DB_OP_NAMES[DB_OP_COUNT] = {
     [DB_OP_PING] = "ping",
     [DB_OP_ENSURE_INDEX] = "ensure_index",
     [DB_OP_PURCHASE_LIST] = "purchase_list",
-    [DB_OP_PURCHASE_GET] = "purchase_get",
     [DB_OP_PURCHASE_FIND] = "purchase_find",
     [DB_OP_PURCHASE_INSERT_MANY] = "purchase_insert_many",
     [DB_OP_PURCHASE_CREATE] = "purchase_create",

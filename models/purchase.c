@@ -162,51 +162,6 @@ void purchase_page_cleanup(struct purchase_page *page) {
   page->j_data = NULL;
 }
 
-enum model_status purchase_store_get(struct db *db, const char *user_id, const char *purchase_id,
-                                     json_t **j_out) {
-  enum model_status status = MODEL_ERROR;
-  mongoc_client_t *client = NULL;
-  mongoc_collection_t *collection = NULL;
-  mongoc_cursor_t *cursor = NULL;
-  bson_t *filter = NULL;
-  bson_t *opts = NULL;
-  const bson_t *doc;
-  bson_error_t error;
-
-  *j_out = NULL;
-  /* Both as plain strings. The user is part of the filter, so another
-   * user's purchase is simply not found: the same 404 as no purchase. */
-  filter = BCON_NEW("id", BCON_UTF8(purchase_id), "userId", BCON_UTF8(user_id));
-  opts = BCON_NEW("limit", BCON_INT64(1), "projection", "{", "_id", BCON_INT32(0), "}", "maxTimeMS",
-                  BCON_INT64((int64_t)db_query_timeout_ms(db)));
-  client = db_client_pop(db, DB_OP_PURCHASE_GET);
-  if (client == NULL) {
-    status = MODEL_UNAVAILABLE;
-    goto done;
-  }
-  collection = db_collection(db, client, PURCHASE_COLLECTION);
-  cursor = mongoc_collection_find_with_opts(collection, filter, opts, NULL);
-  if (mongoc_cursor_next(cursor, &doc)) {
-    *j_out = purchase_to_json(doc);
-    status = *j_out != NULL ? MODEL_OK : MODEL_ERROR;
-    goto done;
-  }
-  if (mongoc_cursor_error(cursor, &error)) {
-    status = db_status_from_error(&error);
-    log_failure("get", &error, status);
-    goto done;
-  }
-  status = MODEL_NOT_FOUND;
-
-done:
-  mongoc_cursor_destroy(cursor);
-  mongoc_collection_destroy(collection);
-  db_client_push(db, client);
-  bson_destroy(opts);
-  bson_destroy(filter);
-  return status;
-}
-
 static const struct db_index PURCHASE_INDEXES[] = {
     /* The list query: equality on userId, then the sort, with id as the
      * tie-breaker, so the server walks the index in order and stops. */

@@ -38,12 +38,6 @@ enum model_status purchase_store_list(struct db *db, const struct purchase_query
 
 void purchase_page_cleanup(struct purchase_page *page);
 
-/* Reads purchase `purchase_id` of `user_id`. MODEL_NOT_FOUND when there is
- * none or it belongs to another user. On MODEL_OK *j_out is a new reference
- * the caller owns. */
-enum model_status purchase_store_get(struct db *db, const char *user_id, const char *purchase_id,
-                                     json_t **j_out);
-
 /* Creates the indexes the queries rely on; safe to run any number of times
  * and from several instances at once. */
 enum model_status purchase_store_ensure_indexes(struct db *db);

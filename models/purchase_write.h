@@ -72,8 +72,9 @@ enum model_status purchase_change_status(struct db *db, const char *user_id,
 void change_result_cleanup(struct change_result *result);
 
 /* Reads one purchase with its status history (statusHistory) and version,
- * first finishing any change a crash left half done. MODEL_NOT_FOUND as
- * purchase_store_get. On MODEL_OK *j_out is the caller's. */
+ * first finishing any change a crash left half done. MODEL_NOT_FOUND when
+ * the user has no purchase with that id (whether another user has or not).
+ * On MODEL_OK *j_out is the caller's. */
 enum model_status purchase_read(struct db *db, const char *user_id, const char *purchase_id,
                                 json_t **j_out, int32_t *version);
 
