@@ -4,6 +4,7 @@
 #include <sys/time.h>
 
 #include "app/app.h"
+#include "middleware/authz.h"
 #include "middleware/metrics.h"
 #include "middleware/problem.h"
 #include "middleware/request.h"
@@ -29,6 +30,12 @@ int callback_audit(const struct _u_request *request, struct _u_response *respons
   record.actor = ctx->user_id;
   record.user_id = ctx->target_user_id;
   record.route = ctx->route;
+  /* A malformed one was refused with 400 and read nothing: not worth
+   * storing what the caller typed. */
+  record.purchase_id = u_map_get(request->map_url, "purchaseId");
+  if (record.purchase_id != NULL && !user_id_is_valid(record.purchase_id)) {
+    record.purchase_id = NULL;
+  }
   record.method = request->http_verb != NULL ? request->http_verb : "-";
   record.status = response->status;
   record.request_id = ctx->request_id;

@@ -21,6 +21,11 @@ enum model_status audit_store_insert(struct db *db, const struct audit_record *r
   bson_append_utf8(&doc, "userId", -1, record->user_id, -1);
   bson_append_utf8(&doc, "method", -1, record->method, -1);
   bson_append_utf8(&doc, "route", -1, record->route, -1);
+  if (record->purchase_id != NULL) {
+    bson_append_utf8(&doc, "purchaseId", -1, record->purchase_id, -1);
+  } else {
+    bson_append_null(&doc, "purchaseId", -1);
+  }
   bson_append_int32(&doc, "status", -1, (int32_t)record->status);
   bson_append_utf8(&doc, "requestId", -1, record->request_id, -1);
   if (record->reason != NULL) {
@@ -58,8 +63,8 @@ done:
 
 /* The public shape of one record. */
 static json_t *record_to_json(const bson_t *doc) {
-  static const char *const STRINGS[] = {"client", "role",  "actor",     "userId",
-                                        "method", "route", "requestId", "reason"};
+  static const char *const STRINGS[] = {"client", "role",       "actor",     "userId", "method",
+                                        "route",  "purchaseId", "requestId", "reason"};
   json_t *j_record = json_object();
   bson_iter_t iter;
   char date[PURCHASE_DATE_LEN];

@@ -19,9 +19,10 @@ struct audit_record {
   int64_t time_ms;
   const char *client;
   const char *role;
-  const char *actor;   /* x-user-id or the token's sub */
-  const char *user_id; /* whose purchases were read */
-  const char *route;   /* the pattern, e.g. "/user/:userId" */
+  const char *actor;       /* x-user-id or the token's sub */
+  const char *user_id;     /* whose purchases were read */
+  const char *route;       /* the pattern, e.g. "/user/:userId" */
+  const char *purchase_id; /* the :purchaseId of a single-purchase read, or NULL */
   const char *method;
   long status; /* the HTTP status of the read */
   const char *request_id;

@@ -455,6 +455,7 @@ START_TEST(reads_of_others_are_audited_and_listed_newest_first) {
   ck_assert_str_eq(json_string_value(json_object_get(j_newest, "userId")), "carol");
   ck_assert_str_eq(json_string_value(json_object_get(j_newest, "route")),
                    "/user/:userId/purchases/:purchaseId");
+  ck_assert_str_eq(json_string_value(json_object_get(j_newest, "purchaseId")), "carol-p000");
   ck_assert_int_eq(json_integer_value(json_object_get(j_newest, "status")), 200);
   ck_assert(json_is_null(json_object_get(j_newest, "reason")));
   ck_assert_ptr_nonnull(json_string_value(json_object_get(j_newest, "time")));
@@ -473,6 +474,7 @@ START_TEST(reads_of_others_are_audited_and_listed_newest_first) {
   ck_assert_str_eq(json_string_value(json_object_get(j_older, "requestId")), support_read);
   ck_assert_str_eq(json_string_value(json_object_get(j_older, "actor")), "agent1");
   ck_assert_str_eq(json_string_value(json_object_get(j_older, "route")), "/user/:userId");
+  ck_assert(json_is_null(json_object_get(j_older, "purchaseId")));
   ck_assert_str_eq(json_string_value(json_object_get(j_older, "reason")),
                    "ticket #4521, refund question");
   ck_assert(json_is_false(json_object_get(json_object_get(r.j_body, "page"), "hasMore")));
