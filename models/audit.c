@@ -14,6 +14,12 @@ enum model_status audit_store_insert(struct db *db, const struct audit_record *r
   bson_t opts = BSON_INITIALIZER;
   bson_error_t error;
 
+  bson_oid_t oid;
+
+  /* Our own _id: with the time it orders the trail, and unlike the
+   * request id (which a caller may choose) it is unique. */
+  bson_oid_init(&oid, NULL);
+  bson_append_oid(&doc, "_id", -1, &oid);
   bson_append_date_time(&doc, "time", -1, record->time_ms);
   bson_append_utf8(&doc, "client", -1, record->client, -1);
   bson_append_utf8(&doc, "role", -1, record->role, -1);
@@ -105,12 +111,21 @@ enum model_status audit_store_list(struct db *db, const char *user_id, uint32_t 
   const bson_t *doc;
   bson_error_t error;
   uint32_t seen = 0;
+  bson_oid_t last;
 
   memset(page, 0, sizeof(*page));
+  if (after != NULL) {
+    /* A cursor of the time when the trail was ordered by request id. */
+    if (!bson_oid_is_valid(after->id, strlen(after->id))) {
+      status = MODEL_INVALID;
+      goto done;
+    }
+    bson_oid_init_from_string(&last, after->id);
+  }
   bson_append_utf8(&filter, "userId", -1, user_id, -1);
   if (after != NULL) {
     /* The keyset bound, as for purchases: {time <= t} and then
-     * (time < t or requestId < r). */
+     * (time < t or _id < the last record's). */
     bson_t and_array;
     bson_t clause;
     bson_t range;
@@ -129,18 +144,17 @@ enum model_status audit_store_list(struct db *db, const char *user_id, uint32_t 
     bson_append_document_end(&branch, &cmp);
     bson_append_document_end(&or_array, &branch);
     bson_append_document_begin(&or_array, "1", -1, &branch);
-    bson_append_document_begin(&branch, "requestId", -1, &cmp);
-    bson_append_utf8(&cmp, "$lt", -1, after->id, -1);
+    bson_append_document_begin(&branch, "_id", -1, &cmp);
+    bson_append_oid(&cmp, "$lt", -1, &last);
     bson_append_document_end(&branch, &cmp);
     bson_append_document_end(&or_array, &branch);
     bson_append_array_end(&clause, &or_array);
     bson_append_document_end(&and_array, &clause);
     bson_append_array_end(&filter, &and_array);
   }
-  opts =
-      BCON_NEW("sort", "{", "time", BCON_INT32(-1), "requestId", BCON_INT32(-1), "}", "projection",
-               "{", "_id", BCON_INT32(0), "}", "limit", BCON_INT64((int64_t)limit + 1), "maxTimeMS",
-               BCON_INT64((int64_t)db_query_timeout_ms(db)));
+  opts = BCON_NEW("sort", "{", "time", BCON_INT32(-1), "_id", BCON_INT32(-1), "}", "limit",
+                  BCON_INT64((int64_t)limit + 1), "maxTimeMS",
+                  BCON_INT64((int64_t)db_query_timeout_ms(db)));
   j_list = json_array();
   if (j_list == NULL) {
     goto done;
@@ -166,10 +180,10 @@ enum model_status audit_store_list(struct db *db, const char *user_id, uint32_t 
       goto done;
     }
     page->last.key = bson_iter_date_time(&iter);
-    if (!bson_iter_init_find(&iter, doc, "requestId") || !BSON_ITER_HOLDS_UTF8(&iter)) {
+    if (!bson_iter_init_find(&iter, doc, "_id") || !BSON_ITER_HOLDS_OID(&iter)) {
       goto done;
     }
-    snprintf(page->last.id, sizeof(page->last.id), "%s", bson_iter_utf8(&iter, NULL));
+    bson_oid_to_string(bson_iter_oid(&iter), page->last.id);
   }
   if (mongoc_cursor_error(cursor, &error)) {
     status = db_status_from_error(&error);
@@ -198,11 +212,7 @@ void audit_page_cleanup(struct audit_page *page) {
 
 static const struct db_index AUDIT_INDEXES[] = {
     /* GET /audit/:userId: equality on the user, then newest first. */
-    {"userId_1_time_-1_requestId_-1",
-     false,
-     {"userId", "time", "requestId", NULL},
-     {1, -1, -1},
-     false},
+    {"userId_1_time_-1__id_-1", false, {"userId", "time", "_id", NULL}, {1, -1, -1}, false},
 };
 
 enum model_status audit_store_ensure_indexes(struct db *db) {

@@ -34,20 +34,21 @@ struct audit_record {
  * known to be stored, and the read it describes must not be answered. */
 enum model_status audit_store_insert(struct db *db, const struct audit_record *record);
 
-/* One page of a user's audit trail, newest first (ties broken by request
- * id), at most `limit`, after `after` when given. */
+/* One page of a user's audit trail, newest first (ties broken by the
+ * record's _id), at most `limit`, after `after` when given. */
 struct audit_page {
   json_t *j_data; /* owned */
   bool has_more;
-  struct purchase_position last; /* time in ms and request id */
+  struct purchase_position last; /* time in ms and the record's _id, in hex */
 };
 
+/* MODEL_INVALID when `after` names no record position (not an ObjectId). */
 enum model_status audit_store_list(struct db *db, const char *user_id, uint32_t limit,
                                    const struct purchase_position *after, struct audit_page *page);
 
 void audit_page_cleanup(struct audit_page *page);
 
-/* {userId: 1, time: -1, requestId: -1}. */
+/* {userId: 1, time: -1, _id: -1}. */
 enum model_status audit_store_ensure_indexes(struct db *db);
 
 #endif

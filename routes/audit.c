@@ -76,6 +76,11 @@ int callback_audit_get(const struct _u_request *request, struct _u_response *res
   }
 
   status = audit_store_list(app->db, ctx->target_user_id, limit, has_after ? &after : NULL, &page);
+  if (status == MODEL_INVALID) {
+    problem_send(response, PROBLEM_INVALID_REQUEST,
+                 "Query parameter 'cursor' is not a cursor of this list; start again without it.");
+    goto done;
+  }
   if (status != MODEL_OK) {
     problem_send(
         response, status == MODEL_UNAVAILABLE ? PROBLEM_UNAVAILABLE : PROBLEM_INTERNAL,

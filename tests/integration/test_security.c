@@ -397,6 +397,7 @@ static void audit_setup(void) {
   ck_assert(ferretdb_start(&audit_db, "security_audit"));
   insert_purchase(&audit_db, "carol");
   insert_purchase(&audit_db, "dave");
+  insert_purchase(&audit_db, "erin");
   insert_purchase(&audit_db, "agent1");
   ck_assert(server_start(&audit_server, audit_db.uri, env));
   ck_assert(wait_for_status(audit_server.port, "/readyz", 200, 15));
@@ -485,6 +486,53 @@ START_TEST(reads_of_others_are_audited_and_listed_newest_first) {
   ck_assert_int_eq(r.status, 200);
   ck_assert_uint_eq(json_array_size(json_object_get(r.j_body, "data")), 0);
   http_response_cleanup(&r);
+}
+END_TEST
+
+START_TEST(records_with_one_request_id_are_each_listed_once) {
+  struct http_response r;
+  char path[512] = "/audit/erin?limit=1";
+  int seen = 0;
+
+  /* A caller may send one X-Request-Id with several reads, and two reads
+   * can land in one millisecond: three records alike in time and request
+   * id, as the service writes them (each with its own _id), must all be
+   * paged through, none skipped or repeated. */
+  mongoc_client_t *client = mongoc_client_new(audit_db.uri);
+  mongoc_collection_t *audit = mongoc_client_get_collection(client, "security_audit", "audit");
+  const char *agents[] = {"agent-a", "agent-b", "agent-c"};
+  bson_error_t error;
+  ck_assert_ptr_nonnull(client);
+  for (int i = 0; i < 3; i++) {
+    bson_oid_t oid;
+    bson_oid_init(&oid, NULL);
+    bson_t *record =
+        BCON_NEW("_id", BCON_OID(&oid), "time", BCON_DATE_TIME(1700000000000LL), "client",
+                 BCON_UTF8("customer-support"), "role", BCON_UTF8("support"), "actor",
+                 BCON_UTF8(agents[i]), "userId", BCON_UTF8("erin"), "method", BCON_UTF8("GET"),
+                 "route", BCON_UTF8("/user/:userId"), "purchaseId", BCON_NULL, "status",
+                 BCON_INT32(200), "requestId", BCON_UTF8("same-id-each-time"), "reason", BCON_NULL);
+    ck_assert_msg(mongoc_collection_insert_one(audit, record, NULL, NULL, &error), "%s",
+                  error.message);
+    bson_destroy(record);
+  }
+  mongoc_collection_destroy(audit);
+  mongoc_client_destroy(client);
+  for (;;) {
+    ck_assert(http_get_as(audit_server.port, path, "customer-support", "agent2", &r));
+    ck_assert_int_eq(r.status, 200);
+    seen += (int)json_array_size(json_object_get(r.j_body, "data"));
+    const char *next =
+        json_string_value(json_object_get(json_object_get(r.j_body, "page"), "nextCursor"));
+    if (next == NULL) {
+      http_response_cleanup(&r);
+      break;
+    }
+    snprintf(path, sizeof(path), "/audit/erin?limit=1&cursor=%s", next);
+    http_response_cleanup(&r);
+    ck_assert_int_le(seen, 3);
+  }
+  ck_assert_int_eq(seen, 3);
 }
 END_TEST
 
@@ -852,6 +900,7 @@ Suite *suite_security(void) {
 
   tcase_add_unchecked_fixture(audit, audit_setup, audit_teardown);
   tcase_add_test(audit, reads_of_others_are_audited_and_listed_newest_first);
+  tcase_add_test(audit, records_with_one_request_id_are_each_listed_once);
   tcase_add_test(audit, a_bad_access_reason_is_400);
   tcase_add_test(audit, audit_list_rejects_bad_parameters);
   tcase_add_test(audit, a_failed_audit_write_withholds_the_data);
