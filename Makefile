@@ -1,8 +1,9 @@
 # purchases: every day-to-day command. See README.md.
 #
-#   make run    install what is missing, build, start FerretDB, seed demo data, serve on :8080
+#   make run    install what is missing, build the optimised server, start PostgreSQL and
+#               FerretDB, seed demo data, serve on 127.0.0.1:8080
 #   make test   install what is missing, build with ASan+UBSan, run the whole Check suite
-#   make build  the sanitizer build in build/ (what run and test use)
+#   make build  the sanitizer build in build/ (what test uses)
 #   make release  an optimised build in build-release/
 #   make bench    load 1,060,000 purchases into FerretDB on PostgreSQL, measure with wrk
 #   make fuzz     libFuzzer on every parser of caller input (FUZZ_SECONDS each, default 60)
@@ -15,7 +16,7 @@ PREFIX      ?= /usr/local
 JOBS        ?= 2
 C_SOURCES    = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find app middleware models routes tests -name '*.[ch]')
 
-.PHONY: all deps build release install run test unit integration bench fuzz format format-check clean
+.PHONY: all deps build release release-configure install run test unit integration bench fuzz format format-check clean
 
 all: build
 
@@ -28,15 +29,19 @@ $(BUILD_DIR)/CMakeCache.txt:
 build: deps $(BUILD_DIR)/CMakeCache.txt
 	cmake --build $(BUILD_DIR) -j$(JOBS)
 
-release: deps
+release-configure: deps
 	cmake -S . -B $(RELEASE_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPURCHASES_SANITIZE=OFF -DPURCHASES_TESTS=OFF
+
+release: release-configure
 	cmake --build $(RELEASE_DIR) -j$(JOBS)
 
 install: release
 	cmake --install $(RELEASE_DIR) --prefix $(PREFIX)
 
-run: build
-	@scripts/run.sh
+# What a user would deploy, and only the two programs run.sh starts.
+run: release-configure
+	cmake --build $(RELEASE_DIR) -j$(JOBS) --target purchases purchases-seed
+	@BUILD_DIR=$(RELEASE_DIR) scripts/run.sh
 
 test: build format-check
 	@scripts/test.sh $(BUILD_DIR)

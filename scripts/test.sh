@@ -12,6 +12,30 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:detect_stack
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export CK_VERBOSITY=${CK_VERBOSITY:-normal}
 
+# The default engine: FerretDB on PostgreSQL. Each integration test creates
+# a database of its own on this server and drops it when done; the server is
+# FERRETDB_POSTGRESQL_URL's when given, else a private cluster just for tests
+# (never the one of `make run`), started here and stopped at the end.
+# FERRETDB_HANDLER=sqlite runs the suite on FerretDB's SQLite handler.
+started_postgres=false
+if [[ ${FERRETDB_HANDLER:-postgresql} == postgresql && (-z $only || $only == integration) ]]; then
+  if [[ -n ${FERRETDB_POSTGRESQL_URL:-} ]]; then
+    rest=${FERRETDB_POSTGRESQL_URL#*://}
+    PURCHASES_TEST_PG_URL=${FERRETDB_POSTGRESQL_URL%%://*}://${rest%%/*}
+  else
+    if ! scripts/postgres.sh status test; then started_postgres=true; fi
+    PURCHASES_TEST_PG_URL=$(scripts/postgres.sh start test) || exit 1
+  fi
+  export PURCHASES_TEST_PG_URL
+  echo "== engine: FerretDB on PostgreSQL at $PURCHASES_TEST_PG_URL"
+else
+  echo "== engine: FerretDB on SQLite"
+fi
+stop_postgres() {
+  if $started_postgres; then scripts/postgres.sh stop test; fi
+}
+trap stop_postgres EXIT
+
 passed=0
 failed=0
 status=0

@@ -107,6 +107,100 @@ static int wait_exit(pid_t pid, long timeout_ms) {
   return -1;
 }
 
+bool harness_on_postgresql(void) {
+  const char *handler = getenv("FERRETDB_HANDLER");
+  const char *base = getenv("PURCHASES_TEST_PG_URL");
+  return base != NULL && base[0] != '\0' && (handler == NULL || strcmp(handler, "sqlite") != 0);
+}
+
+/* Runs psql on url with one command; its output into *out when out is not
+ * NULL (the caller frees). Returns psql's success. */
+static bool psql(const char *url, const char *sql, char **out) {
+  char *command = NULL;
+  char buffer[4096];
+  size_t len = 0;
+  char *text = NULL;
+  FILE *pipe = NULL;
+  bool ok = false;
+
+  /* Our own SQL and URLs only: no caller input reaches this shell line. */
+  if (asprintf(&command, "psql -X -q -tA -v ON_ERROR_STOP=1 '%s' -c \"%s\" 2>&1", url, sql) < 0) {
+    command = NULL;
+    goto done;
+  }
+  pipe = popen(command, "r");
+  if (pipe == NULL) {
+    goto done;
+  }
+  text = calloc(1, 1);
+  while (text != NULL && fgets(buffer, sizeof(buffer), pipe) != NULL) {
+    size_t add = strlen(buffer);
+    char *grown = realloc(text, len + add + 1);
+    if (grown == NULL) {
+      break;
+    }
+    memcpy(grown + len, buffer, add + 1);
+    text = grown;
+    len += add;
+  }
+  ok = pclose(pipe) == 0;
+  pipe = NULL;
+  if (!ok) {
+    fprintf(stderr, "harness: psql failed: %s\n%s", sql, text != NULL ? text : "");
+  }
+  if (out != NULL && ok) {
+    *out = text;
+    text = NULL;
+  }
+
+done:
+  free(text);
+  free(command);
+  return ok;
+}
+
+char *ferretdb_sql(const struct ferretdb *db, const char *sql) {
+  char *out = NULL;
+  if (db->pg_url[0] == '\0' || !psql(db->pg_url, sql, &out)) {
+    return NULL;
+  }
+  return out;
+}
+
+/* A new PostgreSQL database for this FerretDB: its name is the test
+ * process's id and the FerretDB port, unique among the runs on this machine. */
+static bool pg_database_create(struct ferretdb *db) {
+  const char *base = getenv("PURCHASES_TEST_PG_URL");
+  char admin[256];
+  char sql[128];
+  char name[64];
+
+  snprintf(name, sizeof(name), "it_%d_%d", (int)getpid(), db->port);
+  snprintf(admin, sizeof(admin), "%s/postgres", base);
+  snprintf(db->pg_url, sizeof(db->pg_url), "%s/%s", base, name);
+  snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
+  if (!psql(admin, sql, NULL)) {
+    return false;
+  }
+  snprintf(sql, sizeof(sql), "CREATE DATABASE %s", name);
+  return psql(admin, sql, NULL);
+}
+
+static void pg_database_drop(struct ferretdb *db) {
+  const char *base = getenv("PURCHASES_TEST_PG_URL");
+  const char *name = strrchr(db->pg_url, '/');
+  char admin[256];
+  char sql[128];
+
+  if (base == NULL || name == NULL) {
+    return;
+  }
+  snprintf(admin, sizeof(admin), "%s/postgres", base);
+  snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", name + 1);
+  psql(admin, sql, NULL);
+  db->pg_url[0] = '\0';
+}
+
 static bool ferretdb_spawn(struct ferretdb *db) {
   char listen[32];
   char sqlite_url[160];
@@ -114,9 +208,25 @@ static bool ferretdb_spawn(struct ferretdb *db) {
   snprintf(listen, sizeof(listen), "127.0.0.1:%d", db->port);
   snprintf(sqlite_url, sizeof(sqlite_url), "file:%s/data/", db->dir);
   snprintf(log_path, sizeof(log_path), "%s/ferretdb.log", db->dir);
-  const char *argv[] = {FERRETDB_BIN, "-listen",    listen,  "-sqlite-url",
-                        sqlite_url,   "-log-level", "error", NULL};
-  db->pid = spawn(argv, NULL, log_path);
+  const char *sqlite_argv[] = {FERRETDB_BIN, "-listen",    listen,  "-sqlite-url",
+                               sqlite_url,   "-log-level", "error", NULL};
+  /* The launcher keeps the GIN indexes in place, as make run has them;
+   * every second, so a test's first reads after a create find them. */
+  const char *pg_argv[] = {FERRETDB_BIN,
+                           "-listen",
+                           listen,
+                           "-handler",
+                           "postgresql",
+                           "-postgresql-url",
+                           db->pg_url,
+                           "-pg-indexes",
+                           FERRETDB_PG_INDEXES,
+                           "-pg-indexes-every",
+                           "1s",
+                           "-log-level",
+                           "error",
+                           NULL};
+  db->pid = spawn(db->pg_url[0] != '\0' ? pg_argv : sqlite_argv, NULL, log_path);
   for (int i = 0; i < 500; i++) {
     if (port_accepts(db->port)) {
       return true;
@@ -142,6 +252,9 @@ bool ferretdb_start(struct ferretdb *db, const char *database) {
   mkdir(data, 0755);
   db->port = harness_free_port();
   snprintf(db->uri, sizeof(db->uri), "mongodb://127.0.0.1:%d/%s", db->port, database);
+  if (harness_on_postgresql() && !pg_database_create(db)) {
+    return false;
+  }
   return ferretdb_spawn(db);
 }
 
@@ -158,6 +271,9 @@ void ferretdb_stop(struct ferretdb *db, bool keep_data) {
       waitpid(db->pid, NULL, 0);
     }
     db->pid = 0;
+  }
+  if (!keep_data && db->pg_url[0] != '\0') {
+    pg_database_drop(db);
   }
   if (!keep_data && db->dir[0] != '\0') {
     char command[192];

@@ -2,9 +2,15 @@
 #define PURCHASES_TESTS_HARNESS_H
 
 /* Test harness for integration tests: a FerretDB of the test's own (own
- * port, own data folder), the real build/purchases binary on a free port, and
- * an HTTP client. Every function that can fail returns false and prints why
- * on stderr; the tests assert on that. */
+ * port, own data folder and, on PostgreSQL, its own database), the real
+ * build/purchases binary on a free port, and an HTTP client. Every function
+ * that can fail returns false and prints why on stderr; the tests assert on
+ * that.
+ *
+ * The storage engine comes from the environment, as scripts/test.sh sets it:
+ * PURCHASES_TEST_PG_URL (a PostgreSQL base URL, postgres://user@host:port)
+ * selects FerretDB's postgresql handler, the default engine; without it, or
+ * with FERRETDB_HANDLER=sqlite, the SQLite handler. */
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -16,8 +22,9 @@
 struct ferretdb {
   pid_t pid;
   int port;
-  char dir[128]; /* temporary folder: data and log */
-  char uri[160]; /* mongodb://127.0.0.1:<port>/<database> */
+  char dir[128];    /* temporary folder: data and log */
+  char uri[160];    /* mongodb://127.0.0.1:<port>/<database> */
+  char pg_url[256]; /* the PostgreSQL database behind it; "" on SQLite */
 };
 
 struct server {
@@ -37,18 +44,26 @@ struct http_response {
 /* A TCP port that was free a moment ago on 127.0.0.1. */
 int harness_free_port(void);
 
-/* Starts FerretDB (SQLite backend) in a new temporary folder on a free port
- * and waits until it accepts connections. `database` names the database in
- * db->uri. */
+/* Starts FerretDB in a new temporary folder on a free port, on a new
+ * PostgreSQL database of its own (or SQLite, see above), and waits until it
+ * accepts connections. `database` names the database in db->uri. */
 bool ferretdb_start(struct ferretdb *db, const char *database);
 
 /* Starts it again on the same port and folder (after ferretdb_stop with
  * keep_data). */
 bool ferretdb_restart(struct ferretdb *db);
 
-/* Stops it (SIGTERM, then SIGKILL after 5 s). Removes the folder unless
- * keep_data. */
+/* Stops it (SIGTERM, then SIGKILL after 5 s). Removes the folder and drops
+ * its PostgreSQL database unless keep_data. */
 void ferretdb_stop(struct ferretdb *db, bool keep_data);
+
+/* Whether FerretDB runs on PostgreSQL in this test run. */
+bool harness_on_postgresql(void);
+
+/* Runs one SQL statement on db's PostgreSQL database with psql and returns
+ * its output (rows as text, one a line; the caller frees), or NULL when
+ * psql failed. */
+char *ferretdb_sql(const struct ferretdb *db, const char *sql);
 
 /* Freezes or thaws the FerretDB process (SIGSTOP / SIGCONT). */
 void ferretdb_pause(struct ferretdb *db);

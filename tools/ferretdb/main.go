@@ -2,6 +2,12 @@
 // development and tests of purchases. It exists because FerretDB's own
 // cmd/ferretdb, installed with `go install`, panics at start: its generated
 // version file is not part of the published module (FerretDB issue #2982).
+//
+// With the postgresql handler and -pg-indexes FILE it also keeps the
+// PostgreSQL indexes that FerretDB's filter pushdown can use in place: it
+// runs FILE (an idempotent SQL script, deploy/ferretdb/postgresql-indexes.sql)
+// at start and every -pg-indexes-every, so tables that FerretDB creates later
+// (a new database, a dropped and re-created collection) get them too.
 package main
 
 import (
@@ -14,8 +20,10 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
+	"github.com/jackc/pgx/v5"
 )
 
 func main() {
@@ -24,15 +32,17 @@ func main() {
 	sqliteURL := flag.String("sqlite-url", "file:var/db/", "SQLite directory URI (the folder must exist)")
 	pgURL := flag.String("postgresql-url", "postgres://127.0.0.1:5432/ferretdb", "PostgreSQL URL for the postgresql handler")
 	logLevel := flag.String("log-level", "warn", "debug, info, warn or error")
+	pgIndexes := flag.String("pg-indexes", "", "SQL file run against -postgresql-url at start and then periodically")
+	pgIndexesEvery := flag.Duration("pg-indexes-every", 2*time.Second, "how often -pg-indexes runs")
 	flag.Parse()
 
-	if err := run(*listen, *handler, *sqliteURL, *pgURL, *logLevel); err != nil {
+	if err := run(*listen, *handler, *sqliteURL, *pgURL, *logLevel, *pgIndexes, *pgIndexesEvery); err != nil {
 		fmt.Fprintf(os.Stderr, "ferretdb: %s\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(listen, handler, sqliteURL, pgURL, logLevel string) error {
+func run(listen, handler, sqliteURL, pgURL, logLevel, pgIndexes string, every time.Duration) error {
 	host, _, err := net.SplitHostPort(listen)
 	if err != nil {
 		return fmt.Errorf("-listen %q: %w", listen, err)
@@ -69,6 +79,61 @@ func run(listen, handler, sqliteURL, pgURL, logLevel string) error {
 		return err
 	}
 
+	if pgIndexes != "" {
+		if handler != "postgresql" {
+			return fmt.Errorf("-pg-indexes goes with -handler postgresql")
+		}
+		script, err := os.ReadFile(pgIndexes)
+		if err != nil {
+			return fmt.Errorf("-pg-indexes: %w", err)
+		}
+		go keepIndexes(ctx, logger, pgURL, string(script), every)
+	}
+
 	logger.Info("ferretdb listening", "addr", listen, "handler", handler)
 	return f.Run(ctx)
+}
+
+// keepIndexes runs script against the PostgreSQL database at url now and
+// then every interval until ctx ends. The script is idempotent, so a run
+// that finds every index in place costs one small catalogue query per table.
+func keepIndexes(ctx context.Context, logger *slog.Logger, url, script string, interval time.Duration) {
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+
+	failing := false
+	for {
+		if err := runScript(ctx, url, script); err != nil && ctx.Err() == nil {
+			if !failing {
+				logger.Warn("pg-indexes: cannot apply the index script; retrying", "error", err)
+			}
+			failing = true
+		} else {
+			failing = false
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+	}
+}
+
+func runScript(ctx context.Context, url, script string) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+
+	// Two launchers on one database (tests run several) must not build the
+	// same index at once: the second would wait, then find it there.
+	if _, err = conn.Exec(ctx, "SELECT pg_advisory_lock(7310)"); err != nil {
+		return err
+	}
+	_, err = conn.Exec(ctx, script)
+	return err
 }

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# The private PostgreSQL cluster that FerretDB stores purchases in when no
+# FERRETDB_POSTGRESQL_URL is given. One cluster per checkout and purpose:
+#
+#   scripts/postgres.sh start [run|test|bench]   start it (initdb the first time);
+#                                                 prints its base URL on stdout
+#   scripts/postgres.sh stop  [run|test|bench]   stop it
+#   scripts/postgres.sh status [run|test|bench]  exit 0 when it runs, 3 when not
+#   scripts/postgres.sh url   [run|test|bench]   print its base URL
+#   scripts/postgres.sh dir   [run|test|bench]   print its data folder
+#
+# The base URL has no database: append /NAME. Each purpose has its own port
+# (PURCHASES_PG_PORT, default 55432 for run, 55433 for test, 55434 for bench)
+# and data folder, so a test never touches the data of a running `make run`.
+#
+# Where the data lives: PostgreSQL refuses to run as root, and root's home
+# (where a checkout often is) cannot be entered by any other user. So:
+#   - run as an ordinary user: var/postgresql/<purpose> in the checkout
+#     (git-ignored), server run as that user;
+#   - run as root: /var/lib/purchases/<checkout id>/postgresql/<purpose>,
+#     owned by and run as the `postgres` user that Debian's package creates.
+# PURCHASES_PG_DATA overrides the folder. The server listens on 127.0.0.1
+# only, and on a Unix socket inside its own folder; trust authentication is
+# allowed for those two and nothing else.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+command=${1:-}
+purpose=${2:-run}
+case $purpose in
+  run) default_port=55432 ;;
+  test) default_port=55433 ;;
+  bench) default_port=55434 ;;
+  *)
+    echo "postgres: purpose must be run, test or bench, not '$purpose'" >&2
+    exit 2
+    ;;
+esac
+port=${PURCHASES_PG_PORT:-$default_port}
+
+bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
+if [[ -z $bindir || ! -x $bindir/pg_ctl ]]; then
+  echo "postgres: PostgreSQL is not installed (make deps installs Debian's postgresql)" >&2
+  exit 1
+fi
+
+if [[ $(id -u) -eq 0 ]]; then
+  checkout_id=$(pwd -P | sha256sum | cut -c1-12)
+  data=${PURCHASES_PG_DATA:-/var/lib/purchases/$checkout_id/postgresql/$purpose}
+  as_owner() { runuser -u postgres -- "$@"; }
+else
+  data=${PURCHASES_PG_DATA:-$PWD/var/postgresql/$purpose}
+  as_owner() { "$@"; }
+fi
+url="postgres://postgres@127.0.0.1:$port"
+
+running() {
+  as_owner "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1
+}
+
+init_cluster() {
+  if [[ -f $data/PG_VERSION ]]; then
+    return
+  fi
+  mkdir -p "$data"
+  if [[ $(id -u) -eq 0 ]]; then
+    chown postgres:postgres "$data"
+    chmod 700 "$data"
+  fi
+  as_owner "$bindir/initdb" -D "$data" -U postgres --auth=trust --encoding=UTF8 \
+    --locale=C.UTF-8 >"$data.initdb.log" 2>&1 || {
+    cat "$data.initdb.log" >&2
+    exit 1
+  }
+  rm -f "$data.initdb.log"
+  # Loopback and the folder's own socket only; nothing else may connect.
+  cat >"$data/pg_hba.conf" <<'HBA'
+local all all                trust
+host  all all 127.0.0.1/32   trust
+host  all all ::1/128        trust
+HBA
+  cat >>"$data/postgresql.conf" <<CONF
+# purchases: a private development cluster (scripts/postgres.sh)
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = '$data'
+max_connections = 200
+shared_buffers = 256MB
+# Development data: a crash may lose the last second of writes, never the
+# cluster. Production uses a managed database (docs/operations.md).
+synchronous_commit = off
+logging_collector = off
+CONF
+  if [[ $(id -u) -eq 0 ]]; then
+    chown postgres:postgres "$data/pg_hba.conf" "$data/postgresql.conf"
+  fi
+}
+
+case $command in
+  start)
+    init_cluster
+    if ! running; then
+      if ! as_owner "$bindir/pg_ctl" -D "$data" -l "$data/server.log" -o "-p $port" -w -t 60 \
+        start >/dev/null; then
+        tail -20 "$data/server.log" >&2 || true
+        echo "postgres: could not start the $purpose cluster on port $port (data in $data)" >&2
+        exit 1
+      fi
+      echo "postgres: started the $purpose cluster on 127.0.0.1:$port, data in $data" >&2
+    fi
+    echo "$url"
+    ;;
+  stop)
+    if running; then
+      as_owner "$bindir/pg_ctl" -D "$data" -m fast -w stop >/dev/null
+      echo "postgres: stopped the $purpose cluster" >&2
+    fi
+    ;;
+  status) running || exit 3 ;;
+  url) echo "$url" ;;
+  dir) echo "$data" ;;
+  *)
+    echo "usage: scripts/postgres.sh start|stop|status|url|dir [run|test|bench]" >&2
+    exit 2
+    ;;
+esac
