@@ -28,7 +28,8 @@ RUN apt-get update \
  && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin purchases
 COPY --from=build /install/usr/local/ /usr/local/
 USER 10001:10001
-ENV PURCHASES_PORT=8080 PURCHASES_LOG_FORMAT=json
+# A container is reached through its network interface: listen on all of them.
+ENV PURCHASES_PORT=8080 PURCHASES_BIND_ADDRESS=0.0.0.0 PURCHASES_LOG_FORMAT=json
 EXPOSE 8080
 # The binary checks itself: no curl in the image.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -33,6 +34,22 @@
 #define APP_WATCH_INTERVAL_S 1
 /* How often expired idempotency keys are deleted on FerretDB. */
 #define APP_PURGE_INTERVAL_S 600
+/* Descriptors kept back from HTTP connections: the listening socket, the
+ * database pool, logs, the watcher. */
+#define APP_RESERVED_FDS 128
+/* The most connections sized automatically (PURCHASES_MAX_CONNECTIONS=0):
+ * each is a thread, so this bounds threads and memory too. */
+#define APP_AUTO_MAX_CONNECTIONS 16384
+/* Connections the kernel queues before MHD accepts them: a burst of new
+ * clients waits in the queue instead of being refused. */
+#define APP_LISTEN_BACKLOG 4096
+/* Stack of each connection's thread. A request needs far less (nothing
+ * large lives on the stack); the sanitizers' redzones need more. */
+#if defined(__SANITIZE_ADDRESS__)
+#define APP_THREAD_STACK (1024 * 1024)
+#else
+#define APP_THREAD_STACK (256 * 1024)
+#endif
 
 static void sleep_ms(long ms) {
   struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
@@ -80,7 +97,7 @@ done:
 struct app *app_new(struct config *config, char *err, size_t err_len) {
   struct app *app = calloc(1, sizeof(*app));
   struct app *result = NULL;
-  struct db_options options;
+  struct db_options options = {0};
 
   if (app == NULL) {
     snprintf(err, err_len, "out of memory");
@@ -134,6 +151,8 @@ struct app *app_new(struct config *config, char *err, size_t err_len) {
   options.timeout_ms = app->config.db_timeout_ms;
   options.query_timeout_ms = app->config.db_query_timeout_ms;
   options.app_name = "purchases";
+  options.max_in_flight = app->config.db_max_in_flight;
+  options.wait_ms = app->config.db_wait_ms;
   app->db = db_new(&options, err, err_len);
   if (app->db == NULL) {
     goto done;
@@ -223,6 +242,45 @@ static void mhd_log(void *cls, const char *format, va_list args) {
   y_log_message(Y_LOG_LEVEL_WARNING, "http: %s", message);
 }
 
+/* Raises the soft open-file limit to the hard one and returns how many
+ * connections that leaves room for. */
+static unsigned int connection_capacity(void) {
+  struct rlimit limit;
+  rlim_t usable;
+
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    return 1024 - APP_RESERVED_FDS;
+  }
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlim_t was = limit.rlim_cur;
+    limit.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+      limit.rlim_cur = was;
+    }
+  }
+  usable = limit.rlim_cur > APP_RESERVED_FDS * 2 ? limit.rlim_cur - APP_RESERVED_FDS
+                                                 : limit.rlim_cur / 2;
+  return usable > UINT32_MAX ? UINT32_MAX : (unsigned int)usable;
+}
+
+/* The connection limit: the configured one when it fits the descriptors,
+ * else as many as fit (with a warning), or sized automatically. */
+static unsigned int connection_limit(const struct config *config) {
+  unsigned int capacity = connection_capacity();
+  unsigned int limit = config->max_connections;
+
+  if (limit == 0) {
+    limit = capacity < APP_AUTO_MAX_CONNECTIONS ? capacity : APP_AUTO_MAX_CONNECTIONS;
+  } else if (limit > capacity) {
+    y_log_message(Y_LOG_LEVEL_WARNING,
+                  "PURCHASES_MAX_CONNECTIONS=%u does not fit the open-file limit; serving at most "
+                  "%u connections (raise the hard limit, e.g. LimitNOFILE=)",
+                  limit, capacity);
+    limit = capacity;
+  }
+  return limit;
+}
+
 bool app_start(struct app *app, char *err, size_t err_len) {
   struct sockaddr_in *bind_address = &app->bind_address;
 
@@ -242,11 +300,14 @@ bool app_start(struct app *app, char *err, size_t err_len) {
     return false;
   }
 
-  /* Ulfius's defaults plus explicit limits: one thread per connection (a
-   * request blocks on MongoDB), poll() rather than select() so descriptors
-   * above 1024 work, and an inter-thread channel so we can quiesce. */
+  /* One thread per connection (a request blocks on the database; see
+   * docs/performance.md for the measured comparison with MHD's epoll worker
+   * pool), with small stacks so thousands of them fit; poll() rather than
+   * select() so descriptors above 1024 work; an inter-thread channel so we
+   * can quiesce. */
   unsigned int flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                        MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+  app->connection_limit = connection_limit(&app->config);
   struct MHD_OptionItem options[] = {
       /* MHD wants its logger first, or earlier options log elsewhere. */
       {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL},
@@ -254,7 +315,9 @@ bool app_start(struct app *app, char *err, size_t err_len) {
       {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)ulfius_uri_logger, NULL},
       {MHD_OPTION_SOCK_ADDR, 0, bind_address},
       {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)app->config.connection_timeout_s, NULL},
-      {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)app->config.max_connections, NULL},
+      {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)app->connection_limit, NULL},
+      {MHD_OPTION_LISTEN_BACKLOG_SIZE, (intptr_t)APP_LISTEN_BACKLOG, NULL},
+      {MHD_OPTION_THREAD_STACK_SIZE, (intptr_t)APP_THREAD_STACK, NULL},
       {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)APP_CONNECTION_MEMORY, NULL},
       /* A client that drips bytes just inside the timeout holds a thread
        * for as long as it likes; this bounds how many one address holds. */
@@ -266,7 +329,7 @@ bool app_start(struct app *app, char *err, size_t err_len) {
       {MHD_OPTION_END, 0, NULL},
   };
   if (app->tls_cert_pem != NULL) {
-    size_t n = 8;
+    size_t n = 10;
     flags |= MHD_USE_TLS;
     options[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, app->tls_cert_pem};
     options[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, app->tls_key_pem};

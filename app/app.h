@@ -26,6 +26,7 @@ struct app {
   struct request_tracker tracker;
   struct _u_instance instance;
   struct sockaddr_in bind_address; /* Ulfius keeps a pointer to it */
+  unsigned int connection_limit;   /* HTTP connections at once, sized at start */
   bool instance_ready;             /* ulfius_init_instance succeeded */
   bool serving;                    /* the HTTP daemon runs */
   struct route_scope scopes[ROUTES_MAX_SCOPES];

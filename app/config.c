@@ -189,8 +189,8 @@ static bool parse_file(const struct config_entry *entry, const char *value, stru
 
 static const struct config_entry ENTRIES[] = {
     {"PURCHASES_PORT", "8080", 1, 65535, FIELD(port), parse_uint, "TCP port to serve HTTP on"},
-    {"PURCHASES_BIND_ADDRESS", "0.0.0.0", 0, 0, FIELD(bind_address), parse_ipv4,
-     "IPv4 address to listen on"},
+    {"PURCHASES_BIND_ADDRESS", "127.0.0.1", 0, 0, FIELD(bind_address), parse_ipv4,
+     "IPv4 address to listen on; 0.0.0.0 for every interface"},
     {"MONGODB_URI", "mongodb://127.0.0.1:27017/purchases", 0, 0, FIELD(mongodb_uri),
      parse_mongodb_uri, "MongoDB connection string; its path names the database"},
     {"PURCHASES_CLIENTS",
@@ -203,8 +203,9 @@ static const struct config_entry ENTRIES[] = {
      "console, file (PURCHASES_LOG_FILE), syslog or journald"},
     {"PURCHASES_LOG_FILE", "", 0, 0, FIELD(log_file), parse_optional,
      "the file log lines are appended to, with PURCHASES_LOG_TARGET=file"},
-    {"PURCHASES_MAX_CONNECTIONS", "256", 1, 10000, FIELD(max_connections), parse_uint,
-     "concurrent HTTP connections; more are refused"},
+    {"PURCHASES_MAX_CONNECTIONS", "0", 0, 1000000, FIELD(max_connections), parse_uint,
+     "concurrent HTTP connections; more are refused. 0: as many as the open-file limit "
+     "allows (raised to its hard limit at start), at most 16384"},
     {"PURCHASES_MAX_CONNECTIONS_PER_IP", "0", 0, 10000, FIELD(max_connections_per_ip), parse_uint,
      "concurrent connections from one address; 0: no limit (behind a gateway)"},
     {"PURCHASES_CONNECTION_TIMEOUT_S", "30", 1, 3600, FIELD(connection_timeout_s), parse_uint,
@@ -213,6 +214,11 @@ static const struct config_entry ENTRIES[] = {
      "seconds requests in flight get to finish after SIGTERM"},
     {"PURCHASES_DB_TIMEOUT_MS", "2000", 100, 60000, FIELD(db_timeout_ms), parse_uint,
      "how long to wait for a database connection before answering 503"},
+    {"PURCHASES_DB_MAX_IN_FLIGHT", "16", 1, 10000, FIELD(db_max_in_flight), parse_uint,
+     "database operations of requests at once; the rest wait PURCHASES_DB_WAIT_MS for a slot"},
+    {"PURCHASES_DB_WAIT_MS", "1000", 0, 60000, FIELD(db_wait_ms), parse_uint,
+     "how long a request waits for a database slot before it is shed with 503 and "
+     "Retry-After"},
     {"PURCHASES_DB_QUERY_TIMEOUT_MS", "5000", 100, 600000, FIELD(db_query_timeout_ms), parse_uint,
      "longest a query may run on the database (maxTimeMS)"},
     {"PURCHASES_CURSOR_KEY", "", 32, 256, FIELD(cursor_key), parse_cursor_key,

@@ -27,12 +27,14 @@ struct config {
   unsigned long log_level; /* a Y_LOG_LEVEL_* value */
   enum log_format log_format;
   enum log_target log_target;
-  char *log_file; /* NULL unless the target is a file */
-  uint32_t max_connections;
+  char *log_file;                  /* NULL unless the target is a file */
+  uint32_t max_connections;        /* 0: sized from the open-file limit at start */
   uint32_t max_connections_per_ip; /* 0: no limit */
   uint32_t connection_timeout_s;
   uint32_t shutdown_timeout_s;
   uint32_t db_timeout_ms;
+  uint32_t db_max_in_flight; /* database operations of requests at once */
+  uint32_t db_wait_ms;       /* how long one waits for a slot before a 503 */
   uint32_t db_query_timeout_ms;
   char *cursor_key; /* NULL: a random key per process */
   enum auth_mode auth_mode;

@@ -150,8 +150,11 @@ int main(int argc, char **argv) {
     fprintf(stderr, "purchases: %s\n", err);
     goto done;
   }
-  y_log_message(Y_LOG_LEVEL_INFO, "purchases %s (%s) listening on %s:%u", PURCHASES_VERSION,
-                PURCHASES_COMMIT, app->config.bind_address, app->config.port);
+  y_log_message(Y_LOG_LEVEL_INFO,
+                "purchases %s (%s) listening on %s:%u; at most %u connections, %u database "
+                "operations at once",
+                PURCHASES_VERSION, PURCHASES_COMMIT, app->config.bind_address, app->config.port,
+                app->connection_limit, app->config.db_max_in_flight);
 
   if (sigwait(&signals, &signal_number) != 0) {
     y_log_message(Y_LOG_LEVEL_ERROR, "sigwait failed");

@@ -115,7 +115,10 @@ void problem_send_extra(struct _u_response *response, enum problem_type type, co
 }
 
 void problem_send_store_failure(struct _u_response *response, enum model_status status) {
-  if (status == MODEL_UNAVAILABLE) {
+  if (status == MODEL_BUSY) {
+    problem_send(response, PROBLEM_UNAVAILABLE,
+                 "The service is at capacity right now. Try again after Retry-After seconds.");
+  } else if (status == MODEL_UNAVAILABLE) {
     problem_send(response, PROBLEM_UNAVAILABLE,
                  "The purchase store cannot be reached. Try again shortly.");
   } else {

@@ -45,7 +45,7 @@ enum model_status audit_store_insert(struct db *db, const struct audit_record *r
 
   client = db_client_pop(db, DB_OP_AUDIT_INSERT);
   if (client == NULL) {
-    status = MODEL_UNAVAILABLE;
+    status = db_client_pop_failure();
     goto done;
   }
   collection = db_collection(db, client, AUDIT_COLLECTION);
@@ -161,7 +161,7 @@ enum model_status audit_store_list(struct db *db, const char *user_id, uint32_t 
   }
   client = db_client_pop(db, DB_OP_AUDIT_LIST);
   if (client == NULL) {
-    status = MODEL_UNAVAILABLE;
+    status = db_client_pop_failure();
     goto done;
   }
   collection = db_collection(db, client, AUDIT_COLLECTION);

@@ -1,5 +1,7 @@
 #include "models/db.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -33,22 +35,41 @@ enum { ERROR_UNAVAILABLE, ERROR_CONFLICT, ERROR_OTHER, ERROR_POOL_TIMEOUT, ERROR
 static const char *const ERROR_NAMES[ERROR_KINDS] = {"unavailable", "conflict", "error",
                                                      "pool_timeout"};
 
+/* The bound on request operations in flight: a counting semaphore whose
+ * waits are timed against CLOCK_MONOTONIC. */
+struct db_slots {
+  pthread_mutex_t lock;
+  pthread_cond_t freed;
+  uint32_t limit; /* 0: no bound */
+  uint32_t wait_ms;
+  uint32_t taken;
+  atomic_uint in_flight; /* = taken, readable without the lock */
+  atomic_ullong shed;
+  struct histogram wait;
+};
+
 struct db {
   mongoc_client_pool_t *pool;
   char *database;
   uint32_t timeout_ms;
   uint32_t query_timeout_ms;
   atomic_bool is_ferretdb;
+  struct db_slots slots;
   struct histogram operations[DB_OP_COUNT];
   struct histogram pool_wait;
 };
 
+static bool slots_init(struct db_slots *slots, uint32_t limit, uint32_t wait_ms);
+
 /* Process-wide, like the mongoc error codes they count. */
 static atomic_ullong error_counts[ERROR_KINDS];
 
-/* The operation this thread popped a client for, and when. */
+/* The operation this thread popped a client for, when, whether it holds a
+ * slot for it, and why its last pop failed. */
 static _Thread_local enum db_op current_op;
 static _Thread_local struct timespec current_started;
+static _Thread_local bool current_has_slot;
+static _Thread_local enum model_status last_pop_failure = MODEL_UNAVAILABLE;
 
 static double seconds_since(const struct timespec *since) {
   struct timespec now;
@@ -68,6 +89,8 @@ const char *model_status_name(enum model_status status) {
       return "conflict";
     case MODEL_UNAVAILABLE:
       return "unavailable";
+    case MODEL_BUSY:
+      return "busy";
     case MODEL_ERROR:
       break;
   }
@@ -149,12 +172,20 @@ struct db *db_new(const struct db_options *options, char *err, size_t err_len) {
   if (options->app_name != NULL && !mongoc_uri_has_option(uri, MONGOC_URI_APPNAME)) {
     mongoc_uri_set_appname(uri, options->app_name);
   }
+  if (options->max_in_flight > 0) {
+    db_uri_default_int32(uri, MONGOC_URI_MAXPOOLSIZE,
+                         (int32_t)(options->max_in_flight + DB_RESERVED_CLIENTS));
+  }
 
   db = bson_malloc0(sizeof(*db));
   db->database = bson_strdup(database);
   db->timeout_ms = options->timeout_ms;
   db->query_timeout_ms = options->query_timeout_ms;
   atomic_init(&db->is_ferretdb, false);
+  if (!slots_init(&db->slots, options->max_in_flight, options->wait_ms)) {
+    snprintf(err, err_len, "cannot create the database slots");
+    goto done;
+  }
   db->pool = mongoc_client_pool_new_with_error(uri, &error);
   if (db->pool == NULL) {
     snprintf(err, err_len, "MONGODB_URI cannot be used: %s", error.message);
@@ -177,14 +208,101 @@ void db_destroy(struct db *db) {
   if (db->pool != NULL) {
     mongoc_client_pool_destroy(db->pool);
   }
+  if (db->slots.wait_ms != UINT32_MAX) {
+    pthread_cond_destroy(&db->slots.freed);
+    pthread_mutex_destroy(&db->slots.lock);
+  }
   bson_free(db->database);
   bson_free(db);
+}
+
+/* wait_ms is UINT32_MAX until the lock and condition exist, so that
+ * db_destroy knows whether to destroy them. */
+static bool slots_init(struct db_slots *slots, uint32_t limit, uint32_t wait_ms) {
+  pthread_condattr_t attr;
+  bool ok = false;
+
+  slots->wait_ms = UINT32_MAX;
+  if (pthread_condattr_init(&attr) != 0) {
+    return false;
+  }
+  if (pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) == 0 &&
+      pthread_mutex_init(&slots->lock, NULL) == 0) {
+    if (pthread_cond_init(&slots->freed, &attr) == 0) {
+      ok = true;
+    } else {
+      pthread_mutex_destroy(&slots->lock);
+    }
+  }
+  pthread_condattr_destroy(&attr);
+  if (ok) {
+    slots->limit = limit;
+    slots->wait_ms = wait_ms;
+    atomic_init(&slots->in_flight, 0);
+    atomic_init(&slots->shed, 0);
+  }
+  return ok;
+}
+
+/* Operations a request waits on take a slot; probes and housekeeping do
+ * not, so that readiness still answers while requests are being shed. */
+static bool op_takes_slot(enum db_op op) {
+  return op != DB_OP_PING && op != DB_OP_ENSURE_INDEX && op != DB_OP_IDEMPOTENCY_PURGE;
+}
+
+/* Takes a slot, waiting at most the budget. False: shed. */
+static bool slot_take(struct db_slots *slots) {
+  struct timespec asked;
+  struct timespec until;
+  bool taken = false;
+
+  clock_gettime(CLOCK_MONOTONIC, &asked);
+  until = asked;
+  until.tv_sec += slots->wait_ms / 1000;
+  until.tv_nsec += (long)(slots->wait_ms % 1000) * 1000000L;
+  if (until.tv_nsec >= 1000000000L) {
+    until.tv_sec++;
+    until.tv_nsec -= 1000000000L;
+  }
+  pthread_mutex_lock(&slots->lock);
+  while (slots->taken >= slots->limit) {
+    if (pthread_cond_timedwait(&slots->freed, &slots->lock, &until) == ETIMEDOUT) {
+      break;
+    }
+  }
+  if (slots->taken < slots->limit) {
+    slots->taken++;
+    atomic_store_explicit(&slots->in_flight, slots->taken, memory_order_relaxed);
+    taken = true;
+  }
+  pthread_mutex_unlock(&slots->lock);
+  histogram_observe(&slots->wait, seconds_since(&asked));
+  if (!taken) {
+    atomic_fetch_add_explicit(&slots->shed, 1, memory_order_relaxed);
+  }
+  return taken;
+}
+
+static void slot_give(struct db_slots *slots) {
+  pthread_mutex_lock(&slots->lock);
+  slots->taken--;
+  atomic_store_explicit(&slots->in_flight, slots->taken, memory_order_relaxed);
+  pthread_cond_signal(&slots->freed);
+  pthread_mutex_unlock(&slots->lock);
 }
 
 mongoc_client_t *db_client_pop(struct db *db, enum db_op op) {
   mongoc_client_t *client;
   struct timespec asked;
+  bool has_slot = false;
 
+  if (db->slots.limit > 0 && op_takes_slot(op)) {
+    if (!slot_take(&db->slots)) {
+      last_pop_failure = MODEL_BUSY;
+      return NULL;
+    }
+    has_slot = true;
+  }
   clock_gettime(CLOCK_MONOTONIC, &asked);
   /* With waitQueueTimeoutMS set this returns NULL after that long instead of
    * blocking for ever when the pool is exhausted. */
@@ -192,9 +310,14 @@ mongoc_client_t *db_client_pop(struct db *db, enum db_op op) {
   histogram_observe(&db->pool_wait, seconds_since(&asked));
   if (client == NULL) {
     atomic_fetch_add_explicit(&error_counts[ERROR_POOL_TIMEOUT], 1, memory_order_relaxed);
+    if (has_slot) {
+      slot_give(&db->slots);
+    }
+    last_pop_failure = MODEL_UNAVAILABLE;
     return NULL;
   }
   current_op = op;
+  current_has_slot = has_slot;
   clock_gettime(CLOCK_MONOTONIC, &current_started);
   return client;
 }
@@ -203,7 +326,15 @@ void db_client_push(struct db *db, mongoc_client_t *client) {
   if (client != NULL) {
     histogram_observe(&db->operations[current_op], seconds_since(&current_started));
     mongoc_client_pool_push(db->pool, client);
+    if (current_has_slot) {
+      current_has_slot = false;
+      slot_give(&db->slots);
+    }
   }
+}
+
+enum model_status db_client_pop_failure(void) {
+  return last_pop_failure;
 }
 
 void db_write_metrics(struct db *db, FILE *out) {
@@ -221,6 +352,26 @@ void db_write_metrics(struct db *db, FILE *out) {
         "# TYPE purchases_db_pool_wait_seconds histogram\n",
         out);
   histogram_write(out, "purchases_db_pool_wait_seconds", "", &db->pool_wait);
+  fprintf(out,
+          "# HELP purchases_db_in_flight Request operations holding a database slot now.\n"
+          "# TYPE purchases_db_in_flight gauge\n"
+          "purchases_db_in_flight %u\n"
+          "# HELP purchases_db_in_flight_limit Database slots (PURCHASES_DB_MAX_IN_FLIGHT; 0: no "
+          "bound).\n"
+          "# TYPE purchases_db_in_flight_limit gauge\n"
+          "purchases_db_in_flight_limit %u\n",
+          atomic_load_explicit(&db->slots.in_flight, memory_order_relaxed), db->slots.limit);
+  fputs("# HELP purchases_db_slot_wait_seconds Time a request operation waited for a database "
+        "slot.\n"
+        "# TYPE purchases_db_slot_wait_seconds histogram\n",
+        out);
+  histogram_write(out, "purchases_db_slot_wait_seconds", "", &db->slots.wait);
+  fprintf(out,
+          "# HELP purchases_db_shed_total Request operations refused (503) because no database "
+          "slot came within PURCHASES_DB_WAIT_MS.\n"
+          "# TYPE purchases_db_shed_total counter\n"
+          "purchases_db_shed_total %llu\n",
+          atomic_load_explicit(&db->slots.shed, memory_order_relaxed));
   fputs("# HELP purchases_db_errors_total Failed database operations, by kind.\n"
         "# TYPE purchases_db_errors_total counter\n",
         out);
@@ -282,7 +433,7 @@ enum model_status db_ping(struct db *db) {
 
   client = db_client_pop(db, DB_OP_PING);
   if (client == NULL) {
-    status = MODEL_UNAVAILABLE;
+    status = db_client_pop_failure();
     goto done;
   }
   if (!mongoc_client_command_simple(client, "admin", ping, NULL, &reply, &error)) {
@@ -357,7 +508,7 @@ enum model_status db_ensure_indexes(struct db *db, const char *collection_name,
 
   client = db_client_pop(db, DB_OP_ENSURE_INDEX);
   if (client == NULL) {
-    status = MODEL_UNAVAILABLE;
+    status = db_client_pop_failure();
     goto done;
   }
   collection = db_collection(db, client, collection_name);

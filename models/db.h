@@ -20,7 +20,18 @@ struct db_options {
   uint32_t timeout_ms;       /* server selection, connect and pool wait */
   uint32_t query_timeout_ms; /* maxTimeMS of each query; socket timeout above it */
   const char *app_name;      /* shown in the server's logs and currentOp */
+  /* Load shedding: at most max_in_flight request operations at once (0: no
+   * bound, for the command-line tools); one that finds every slot taken
+   * waits at most wait_ms, then fails with MODEL_BUSY. Probes and
+   * housekeeping (ping, index creation, key purge) take no slot. Unless the
+   * URI sets maxPoolSize, the pool holds max_in_flight + DB_RESERVED_CLIENTS
+   * clients. */
+  uint32_t max_in_flight;
+  uint32_t wait_ms;
 };
+
+/* Pool clients beyond the slots, for the probes and housekeeping. */
+#define DB_RESERVED_CLIENTS 4
 
 /* Calls mongoc_init() once per process; db_global_cleanup() undoes it and
  * must run after every db is destroyed. Mongo's own log lines are sent to
@@ -58,12 +69,20 @@ enum db_op {
   DB_OP_COUNT
 };
 
-/* A client from the pool for operation `op`, waiting at most timeout_ms;
- * NULL if none came. Give it back with db_client_push() as soon as the
- * operation is done: the time between the two is the operation's duration
- * in /metrics. A thread holds one client at a time. */
+/* A client from the pool for operation `op`: first a slot (request
+ * operations only, waiting at most the wait budget), then a pooled client
+ * (waiting at most timeout_ms). NULL if either did not come; then
+ * db_client_pop_failure() says which. Give the client back with
+ * db_client_push() as soon as the operation is done: the time between the
+ * two is the operation's duration in /metrics. A thread holds one client
+ * at a time. */
 mongoc_client_t *db_client_pop(struct db *db, enum db_op op);
 void db_client_push(struct db *db, mongoc_client_t *client);
+
+/* Why this thread's last db_client_pop() returned NULL: MODEL_BUSY when it
+ * was shed (no slot within the wait budget), MODEL_UNAVAILABLE when the
+ * pool gave no client. */
+enum model_status db_client_pop_failure(void);
 
 /* Writes the database metrics (operation durations, pool waits, errors by
  * kind) in the Prometheus text format. */

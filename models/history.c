@@ -33,7 +33,7 @@ enum model_status history_store_append(struct db *db, const struct history_entry
   }
   client = db_client_pop(db, DB_OP_HISTORY_APPEND);
   if (client == NULL) {
-    status = MODEL_UNAVAILABLE;
+    status = db_client_pop_failure();
     goto done;
   }
   collection = db_collection(db, client, HISTORY_COLLECTION);
@@ -72,7 +72,7 @@ enum model_status history_store_get(struct db *db, const char *purchase_id, int3
   memset(entry, 0, sizeof(*entry));
   client = db_client_pop(db, DB_OP_HISTORY_GET);
   if (client == NULL) {
-    status = MODEL_UNAVAILABLE;
+    status = db_client_pop_failure();
     goto done;
   }
   collection = db_collection(db, client, HISTORY_COLLECTION);
@@ -133,7 +133,7 @@ enum model_status history_store_list(struct db *db, const char *purchase_id, jso
   }
   client = db_client_pop(db, DB_OP_HISTORY_LIST);
   if (client == NULL) {
-    status = MODEL_UNAVAILABLE;
+    status = db_client_pop_failure();
     goto done;
   }
   collection = db_collection(db, client, HISTORY_COLLECTION);

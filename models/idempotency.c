@@ -118,7 +118,7 @@ enum model_status idempotency_claim(struct db *db, const char *client, const cha
   memset(out, 0, sizeof(*out));
   mongo = db_client_pop(db, DB_OP_IDEMPOTENCY_CLAIM);
   if (mongo == NULL) {
-    status = MODEL_UNAVAILABLE;
+    status = db_client_pop_failure();
     goto done;
   }
   collection = db_collection(db, mongo, IDEMPOTENCY_COLLECTION);
@@ -184,7 +184,7 @@ enum model_status idempotency_complete(struct db *db, const char *client, const 
   }
   mongo = db_client_pop(db, DB_OP_IDEMPOTENCY_COMPLETE);
   if (mongo == NULL) {
-    status = MODEL_UNAVAILABLE;
+    status = db_client_pop_failure();
     goto done;
   }
   collection = db_collection(db, mongo, IDEMPOTENCY_COLLECTION);
@@ -216,7 +216,7 @@ enum model_status idempotency_purge(struct db *db, int64_t now_ms, int64_t *dele
   *deleted = 0;
   mongo = db_client_pop(db, DB_OP_IDEMPOTENCY_PURGE);
   if (mongo == NULL) {
-    status = MODEL_UNAVAILABLE;
+    status = db_client_pop_failure();
     goto done;
   }
   collection = db_collection(db, mongo, IDEMPOTENCY_COLLECTION);

@@ -99,7 +99,7 @@ enum model_status purchase_store_list(struct db *db, const struct purchase_query
 
   client = db_client_pop(db, DB_OP_PURCHASE_LIST);
   if (client == NULL) {
-    status = MODEL_UNAVAILABLE;
+    status = db_client_pop_failure();
     goto done;
   }
   collection = db_collection(db, client, PURCHASE_COLLECTION);
@@ -236,7 +236,7 @@ enum model_status purchase_store_insert_many(struct db *db, const bson_t *const 
   }
   client = db_client_pop(db, DB_OP_PURCHASE_INSERT_MANY);
   if (client == NULL) {
-    status = MODEL_UNAVAILABLE;
+    status = db_client_pop_failure();
     goto done;
   }
   collection = db_collection(db, client, PURCHASE_COLLECTION);
@@ -273,7 +273,7 @@ enum model_status purchase_store_any(struct db *db, bool *any) {
   *any = false;
   client = db_client_pop(db, DB_OP_PURCHASE_ANY);
   if (client == NULL) {
-    status = MODEL_UNAVAILABLE;
+    status = db_client_pop_failure();
     goto done;
   }
   collection = db_collection(db, client, PURCHASE_COLLECTION);
@@ -317,7 +317,7 @@ enum model_status purchase_store_create(struct db *db, const bson_t *doc) {
   }
   client = db_client_pop(db, DB_OP_PURCHASE_CREATE);
   if (client == NULL) {
-    status = MODEL_UNAVAILABLE;
+    status = db_client_pop_failure();
     goto done;
   }
   collection = db_collection(db, client, PURCHASE_COLLECTION);
@@ -356,7 +356,7 @@ enum model_status purchase_store_find_doc(struct db *db, const char *user_id,
   }
   client = db_client_pop(db, DB_OP_PURCHASE_FIND);
   if (client == NULL) {
-    status = MODEL_UNAVAILABLE;
+    status = db_client_pop_failure();
     goto done;
   }
   collection = db_collection(db, client, PURCHASE_COLLECTION);
@@ -412,7 +412,7 @@ enum model_status purchase_store_apply(struct db *db, const char *purchase_id, i
   }
   client = db_client_pop(db, DB_OP_PURCHASE_APPLY);
   if (client == NULL) {
-    status = MODEL_UNAVAILABLE;
+    status = db_client_pop_failure();
     goto done;
   }
   collection = db_collection(db, client, PURCHASE_COLLECTION);

@@ -9,6 +9,7 @@ enum model_status {
   MODEL_INVALID,     /* the caller passed something the model cannot use */
   MODEL_CONFLICT,    /* a unique index refused the write: it exists already */
   MODEL_UNAVAILABLE, /* the database cannot be reached now; worth retrying */
+  MODEL_BUSY,        /* shed: every database slot stayed taken for the wait budget */
   MODEL_ERROR        /* anything else: a bug or an unexpected reply */
 };
 

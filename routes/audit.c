@@ -82,11 +82,7 @@ int callback_audit_get(const struct _u_request *request, struct _u_response *res
     goto done;
   }
   if (status != MODEL_OK) {
-    problem_send(
-        response, status == MODEL_UNAVAILABLE ? PROBLEM_UNAVAILABLE : PROBLEM_INTERNAL,
-        status == MODEL_UNAVAILABLE
-            ? "The audit trail cannot be reached. Try again shortly."
-            : "Something went wrong on our side. Quote the request id when you report it.");
+    problem_send_store_failure(response, status);
     goto done;
   }
   if (page.has_more && !cursor_encode_context(&app->cursor_key, context, context_len, AUDIT_ORDER,

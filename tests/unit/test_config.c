@@ -63,7 +63,7 @@ static void assert_load_fails(const char *name, const char *value) {
 START_TEST(defaults_apply_when_nothing_is_set) {
   ck_assert(config_load(&config, fake_getenv, err, sizeof(err)));
   ck_assert_uint_eq(config.port, 8080);
-  ck_assert_str_eq(config.bind_address, "0.0.0.0");
+  ck_assert_str_eq(config.bind_address, "127.0.0.1");
   ck_assert_str_eq(config.mongodb_uri, "mongodb://127.0.0.1:27017/purchases");
   ck_assert_uint_eq(config.clients.count, 4);
   ck_assert_str_eq(config.clients.entries[0].id, "shop");
@@ -80,11 +80,13 @@ END_TEST
 
 START_TEST(numeric_defaults_apply_when_nothing_is_set) {
   ck_assert(config_load(&config, fake_getenv, err, sizeof(err)));
-  ck_assert_uint_eq(config.max_connections, 256);
+  ck_assert_uint_eq(config.max_connections, 0); /* sized from the open-file limit */
   ck_assert_uint_eq(config.connection_timeout_s, 30);
   ck_assert_uint_eq(config.shutdown_timeout_s, 10);
   ck_assert_uint_eq(config.db_timeout_ms, 2000);
   ck_assert_uint_eq(config.db_query_timeout_ms, 5000);
+  ck_assert_uint_eq(config.db_max_in_flight, 16);
+  ck_assert_uint_eq(config.db_wait_ms, 1000);
 }
 END_TEST
 
