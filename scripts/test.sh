@@ -78,6 +78,21 @@ if [[ -z $only || $only == fuzz ]]; then
     passed=$((passed + $(cut -d' ' -f1 <<<"$line")))
   done
 fi
+# What `make run` serves (the optimised build, on loopback), checked by
+# running it on a database of the test cluster.
+if [[ (-z $only || $only == integration) && -n ${PURCHASES_TEST_PG_URL:-} ]]; then
+  echo "== make run (tests/scripts/make_run.sh)"
+  output=$(tests/scripts/make_run.sh "$PURCHASES_TEST_PG_URL" 2>&1)
+  code=$?
+  echo "$output" | grep -v '^make run: [0-9]* passed' || true
+  line=$(grep -E '^make run: [0-9]+ passed, [0-9]+ failed$' <<<"$output" | tail -1)
+  echo "$line"
+  passed=$((passed + $(sed -E 's/.*: ([0-9]+) passed.*/\1/' <<<"${line:-x: 0 passed}")))
+  if ((code != 0)) || [[ -z $line ]]; then
+    failed=$((failed + 1))
+    status=1
+  fi
+fi
 # The OpenAPI document, through a real OpenAPI validator. (That the running
 # server keeps to it is the contract suite of the integration tests.)
 if [[ -z $only || $only == contract ]]; then

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# What `make run` serves: the optimised build, on loopback only, with demo
+# data, and everything it started gone after SIGTERM. Runs `make run` for
+# real on free ports, on a database of the test cluster.
+# Usage: tests/scripts/make_run.sh PG_BASE_URL   (prints "make run: N passed, N failed")
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+pg_base=$1
+passed=0
+failed=0
+check() {
+  local what=$1
+  shift
+  if "$@"; then
+    passed=$((passed + 1))
+  else
+    echo "make run: FAILED: $what"
+    failed=$((failed + 1))
+  fi
+}
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+http_port=$(free_port)
+ferret_port=$(free_port)
+database=make_run_check_$$
+log=$(mktemp)
+PURCHASES_PORT=$http_port FERRETDB_PORT=$ferret_port FERRETDB_POSTGRESQL_URL=$pg_base/$database \
+  DEMO_USERS=20 setsid make --no-print-directory run >"$log" 2>&1 &
+make_pid=$!
+
+for _ in $(seq 600); do
+  curl -fs "http://127.0.0.1:$http_port/healthz" >/dev/null && break
+  kill -0 "$make_pid" 2>/dev/null || break
+  sleep 0.5
+done
+server_pid=$(ss -ltnpH "sport = :$http_port" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
+check "the server answers" test -n "$server_pid"
+if [[ -n $server_pid ]]; then
+  exe=$(readlink "/proc/$server_pid/exe")
+  check "it is build-release/purchases (was $exe)" test "$exe" = "$PWD/build-release/purchases"
+  check "it is not a sanitizer build" bash -c "! grep -q libasan /proc/$server_pid/maps"
+  check "the release build is configured without sanitizers" \
+    grep -q '^PURCHASES_SANITIZE:BOOL=OFF' build-release/CMakeCache.txt
+  listen=$(ss -ltnH "sport = :$http_port" | awk '{print $4}')
+  check "it listens on 127.0.0.1 only (was $listen)" test "$listen" = "127.0.0.1:$http_port"
+  users=$(curl -fs -H 'x-client-id: shop' -H 'x-user-id: 7' "http://127.0.0.1:$http_port/user/7" |
+    jq '.data | length')
+  check "demo data is there (user 7 has ${users:-no} purchases)" test "${users:-0}" -gt 0
+fi
+
+kill -TERM -- "-$make_pid" 2>/dev/null
+for _ in $(seq 100); do
+  kill -0 "$make_pid" 2>/dev/null || break
+  sleep 0.1
+done
+gone() { ! ss -ltnH "sport = :$1" | grep -q .; }
+check "after SIGTERM nothing listens on the HTTP port" gone "$http_port"
+check "after SIGTERM nothing listens on the FerretDB port" gone "$ferret_port"
+if ((failed > 0)); then tail -30 "$log"; fi
+rm -f "$log"
+psql "$pg_base/postgres" -qc "DROP DATABASE IF EXISTS $database WITH (FORCE)" >/dev/null 2>&1
+echo "make run: $passed passed, $failed failed"
+((failed == 0))
