@@ -13,6 +13,7 @@
 #include <microhttpd.h>
 #include <yder.h>
 
+#include "app/edge.h"
 #include "app/logging.h"
 #include "models/audit.h"
 #include "models/history.h"
@@ -295,6 +296,11 @@ bool app_start(struct app *app, char *err, size_t err_len) {
   }
   app->instance_ready = true;
   app->instance.max_post_body_size = APP_MAX_BODY;
+  edge_install(&(struct edge_config){.body_rule = routes_body_rule,
+                                     .auth_mode = app->config.auth_mode,
+                                     .clients = &app->config.clients,
+                                     .jwt = app->jwt,
+                                     .body_max = REQUEST_BODY_MAX});
   if (routes_register(app) != 0) {
     snprintf(err, err_len, "cannot register the routes");
     return false;
@@ -311,8 +317,9 @@ bool app_start(struct app *app, char *err, size_t err_len) {
   struct MHD_OptionItem options[] = {
       /* MHD wants its logger first, or earlier options log elsewhere. */
       {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL},
-      {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)mhd_request_completed, NULL},
-      {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)ulfius_uri_logger, NULL},
+      /* The edge's wrappers of Ulfius's own two (app/edge.h). */
+      {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)edge_request_completed, NULL},
+      {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)edge_uri_logger, NULL},
       {MHD_OPTION_SOCK_ADDR, 0, bind_address},
       {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)app->config.connection_timeout_s, NULL},
       {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)app->connection_limit, NULL},

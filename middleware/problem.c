@@ -32,6 +32,7 @@ static const struct problem_spec PROBLEMS[] = {
     [PROBLEM_BODY_TOO_LARGE] = {413, "body-too-large", "Request body too large"},
     [PROBLEM_UNSUPPORTED_MEDIA_TYPE] = {415, "unsupported-media-type", "Unsupported media type"},
     [PROBLEM_INVALID_PURCHASE] = {422, "invalid-purchase", "Invalid purchase"},
+    [PROBLEM_NOT_IMPLEMENTED] = {501, "not-implemented", "Not implemented"},
 };
 
 unsigned int problem_status(enum problem_type type) {

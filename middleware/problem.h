@@ -23,7 +23,8 @@ enum problem_type {
   PROBLEM_PRECONDITION_FAILED,    /* 412: If-Match no longer matches */
   PROBLEM_BODY_TOO_LARGE,         /* 413: a body over REQUEST_BODY_MAX */
   PROBLEM_UNSUPPORTED_MEDIA_TYPE, /* 415: a body that is not JSON */
-  PROBLEM_INVALID_PURCHASE        /* 422: parses, but breaks the rules; lists each field */
+  PROBLEM_INVALID_PURCHASE,       /* 422: parses, but breaks the rules; lists each field */
+  PROBLEM_NOT_IMPLEMENTED         /* 501: a method or transfer coding this server does not know */
 };
 
 /* Seconds a client is told to wait after a 503. */

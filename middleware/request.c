@@ -231,19 +231,35 @@ int callback_request_begin(const struct _u_request *request, struct _u_response 
   return U_CALLBACK_CONTINUE;
 }
 
-/* Copies `path` for a log line: printable ASCII only (anything else becomes
- * '?', so a caller cannot forge log lines), cut to fit. */
-static void sanitize_for_log(const char *path, char *out, size_t out_len) {
+/* Copies caller bytes for a log line: printable ASCII as it is, every other
+ * byte (and '"', '\\') as \xHH, so that no caller can forge a line, reach
+ * the terminal or break the JSON encoder; cut with "..." to fit. */
+static void escape_for_log(const char *bytes, char *out, size_t out_len) {
+  static const char HEX[] = "0123456789abcdef";
+  size_t n = 0;
   size_t i = 0;
-  for (; path != NULL && path[i] != '\0' && i + 4 < out_len; i++) {
-    unsigned char c = (unsigned char)path[i];
-    out[i] = (c >= 0x21 && c < 0x7f && c != '"') ? (char)c : '?';
+
+  for (; bytes != NULL && bytes[i] != '\0'; i++) {
+    unsigned char c = (unsigned char)bytes[i];
+    bool plain = c >= 0x21 && c < 0x7f && c != '"' && c != '\\';
+    size_t need = plain ? 1 : 4;
+    if (n + need + 4 > out_len) {
+      break;
+    }
+    if (plain) {
+      out[n++] = (char)c;
+    } else {
+      out[n++] = '\\';
+      out[n++] = 'x';
+      out[n++] = HEX[c >> 4];
+      out[n++] = HEX[c & 0x0f];
+    }
   }
-  if (path != NULL && path[i] != '\0') {
-    memcpy(out + i, "...", 3);
-    i += 3;
+  if (bytes != NULL && bytes[i] != '\0') {
+    memcpy(out + n, "...", 3);
+    n += 3;
   }
-  out[i] = '\0';
+  out[n] = '\0';
 }
 
 static double elapsed_ms(const struct timespec *since) {
@@ -287,33 +303,53 @@ const char *trace_id_of(const char *traceparent, char out[33]) {
   return out;
 }
 
-/* The access line as one JSON object (see app/logging.h). */
-static void log_access_json(const struct request_ctx *ctx, const char *method, const char *path,
-                            long status, double duration_ms, const char *trace_id) {
-  json_t *j_line =
-      json_pack("{ss ss ss ss sI sf ss}", "requestId", ctx->request_id, "method", method, "route",
-                ctx->route, "path", path, "status", (json_int_t)status, "durationMs", duration_ms,
-                "client", ctx->client != NULL ? ctx->client->id : "-");
-  char *text = NULL;
+void request_log_access(const struct access_entry *entry) {
+  char method[48];
+  char path[256];
 
-  if (j_line != NULL && trace_id != NULL) {
-    json_object_set_new(j_line, "traceId", json_string(trace_id));
+  escape_for_log(entry->method != NULL ? entry->method : "-", method, sizeof(method));
+  escape_for_log(entry->path != NULL ? entry->path : "-", path, sizeof(path));
+  if (logging_format() == LOG_FORMAT_JSON) {
+    json_t *j_line = json_pack("{ss ss ss ss sI sf ss}", "requestId", entry->request_id, "method",
+                               method, "route", entry->route, "path", path, "status",
+                               (json_int_t)entry->status, "durationMs", entry->duration_ms,
+                               "client", entry->client != NULL ? entry->client : "-");
+    char *text = NULL;
+
+    if (j_line != NULL && entry->trace_id != NULL) {
+      json_object_set_new(j_line, "traceId", json_string(entry->trace_id));
+    }
+    text = j_line != NULL ? json_dumps(j_line, JSON_COMPACT) : NULL;
+    if (text != NULL) {
+      y_log_message(Y_LOG_LEVEL_INFO, "%s", text);
+    } else {
+      y_log_message(Y_LOG_LEVEL_ERROR, "request_id=%s access line could not be encoded",
+                    entry->request_id);
+    }
+    free(text);
+    json_decref(j_line);
+    return;
   }
-  text = j_line != NULL ? json_dumps(j_line, JSON_COMPACT) : NULL;
-  if (text != NULL) {
-    y_log_message(Y_LOG_LEVEL_INFO, "%s", text);
-  }
-  free(text);
-  json_decref(j_line);
+  y_log_message(Y_LOG_LEVEL_INFO,
+                "request_id=%s method=%s route=%s path=\"%s\" status=%ld duration_ms=%.3f "
+                "client=%s%s%s",
+                entry->request_id, method, entry->route, path, entry->status, entry->duration_ms,
+                entry->client != NULL ? entry->client : "-",
+                entry->trace_id != NULL ? " trace_id=" : "",
+                entry->trace_id != NULL ? entry->trace_id : "");
 }
 
 static void request_finish(const struct _u_request *request, struct _u_response *response,
                            struct request_ctx *ctx) {
-  char path[200];
-  const char *method = request->http_verb != NULL ? request->http_verb : "-";
   char trace[33];
-  const char *trace_id;
-  double duration_ms;
+  struct access_entry entry = {
+      .request_id = ctx->request_id,
+      .method = request->http_verb != NULL ? request->http_verb : "-",
+      .route = ctx->route,
+      .path = request->url_path,
+      .status = response->status,
+      .client = ctx->client != NULL ? ctx->client->id : NULL,
+  };
 
   u_map_put(response->map_header, "X-Request-Id", ctx->request_id);
   /* Purchases are personal data: no shared cache may keep them. */
@@ -321,20 +357,10 @@ static void request_finish(const struct _u_request *request, struct _u_response 
   if (atomic_load(&ctx->tracker->draining)) {
     u_map_put(response->map_header, "Connection", "close");
   }
-  duration_ms = elapsed_ms(&ctx->started);
-  metrics_observe_request(ctx->route, method, response->status, duration_ms / 1000);
-  sanitize_for_log(request->url_path, path, sizeof(path));
-  trace_id = trace_id_of(u_map_get_case(request->map_header, "traceparent"), trace);
-  if (logging_format() == LOG_FORMAT_JSON) {
-    log_access_json(ctx, method, path, response->status, duration_ms, trace_id);
-  } else {
-    y_log_message(Y_LOG_LEVEL_INFO,
-                  "request_id=%s method=%.16s route=%s path=\"%s\" status=%ld duration_ms=%.3f "
-                  "client=%s%s%s",
-                  ctx->request_id, method, ctx->route, path, response->status, duration_ms,
-                  ctx->client != NULL ? ctx->client->id : "-", trace_id != NULL ? " trace_id=" : "",
-                  trace_id != NULL ? trace_id : "");
-  }
+  entry.duration_ms = elapsed_ms(&ctx->started);
+  metrics_observe_request(ctx->route, entry.method, response->status, entry.duration_ms / 1000);
+  entry.trace_id = trace_id_of(u_map_get_case(request->map_header, "traceparent"), trace);
+  request_log_access(&entry);
 }
 
 int callback_request_end(const struct _u_request *request, struct _u_response *response,

@@ -65,6 +65,24 @@ bool url_encoding_is_valid(const char *url);
  * the value is absent or not a well-formed version-00 traceparent. */
 const char *trace_id_of(const char *traceparent, char out[33]);
 
+/* One access line: what every request, however malformed, leaves in the
+ * log exactly once. Borrowed strings; method and path are the caller's
+ * bytes and are escaped here (\xHH for anything but printable ASCII), in
+ * both log formats. client and trace_id may be NULL. */
+struct access_entry {
+  const char *request_id;
+  const char *method;
+  const char *route;
+  const char *path;
+  long status;
+  double duration_ms;
+  const char *client;
+  const char *trace_id;
+};
+
+/* Writes the access line at INFO, as text or JSON (app/logging.h). */
+void request_log_access(const struct access_entry *entry);
+
 /* Writes a new random request id (32 hex digits) into out. */
 void request_id_generate(char out[REQUEST_ID_MAX + 1]);
 

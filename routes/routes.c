@@ -51,6 +51,36 @@ static const struct route ROUTES[] = {
 
 #define ROUTE_COUNT (sizeof(ROUTES) / sizeof(ROUTES[0]))
 
+/* Whether each segment of path matches pattern's, ":name" matching any
+ * non-empty segment. */
+static bool path_matches(const char *pattern, const char *path) {
+  while (*pattern == '/' && *path == '/') {
+    size_t p_len = strcspn(pattern + 1, "/");
+    size_t s_len = strcspn(path + 1, "/");
+    if (pattern[1] == ':' ? s_len == 0
+                          : (p_len != s_len || strncmp(pattern + 1, path + 1, p_len) != 0)) {
+      return false;
+    }
+    pattern += 1 + p_len;
+    path += 1 + s_len;
+  }
+  return *pattern == '\0' && *path == '\0';
+}
+
+enum route_body_rule routes_body_rule(const char *method, const char *path) {
+  enum route_body_rule rule = ROUTE_NO_SUCH_PATH;
+  for (size_t i = 0; i < ROUTE_COUNT; i++) {
+    if (!path_matches(ROUTES[i].pattern, path)) {
+      continue;
+    }
+    if (strcmp(ROUTES[i].method, method) == 0 && ROUTES[i].guard == GUARD_INGEST) {
+      return ROUTE_INGEST_BODY;
+    }
+    rule = ROUTE_NO_BODY;
+  }
+  return rule;
+}
+
 size_t routes_count(void) {
   return ROUTE_COUNT;
 }

@@ -27,4 +27,13 @@ int routes_register(struct app *app);
 size_t routes_count(void);
 void routes_get(size_t i, const char **method, const char **pattern);
 
+/* How the route table treats a request body on method and path (a decoded
+ * path, no query), for the edge to decide before the body is read. */
+enum route_body_rule {
+  ROUTE_NO_SUCH_PATH, /* no route has this path: 404 */
+  ROUTE_NO_BODY,      /* the route (or this method on it) takes no body: 413 */
+  ROUTE_INGEST_BODY,  /* the route takes a body, from ingest clients only */
+};
+enum route_body_rule routes_body_rule(const char *method, const char *path);
+
 #endif

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${FUZZ_SECONDS:-60}
 only=${1:-}
-harnesses=(query cursor headers purchase jwt)
+harnesses=(query cursor headers purchase jwt framing)
 
 # clang and its libFuzzer runtime: needed here only, not by make test.
 packages=(clang-14 libclang-rt-14-dev)

@@ -6,6 +6,7 @@
 Suite *suite_api(void);
 Suite *suite_capacity(void);
 Suite *suite_contract(void);
+Suite *suite_edge(void);
 Suite *suite_import(void);
 Suite *suite_lifecycle(void);
 Suite *suite_operations(void);

@@ -1,0 +1,277 @@
+#include "middleware/framing.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+/* The methods of RFC 9110 and RFC 5789, spelt as they must be: a method is
+ * case-sensitive, so "GeT" is not GET but a method this server does not
+ * know (501). A known method that a route does not take is a 405, later. */
+static const char *const KNOWN_METHODS[] = {"GET",     "HEAD",    "POST",  "PUT",  "DELETE",
+                                            "CONNECT", "OPTIONS", "TRACE", "PATCH"};
+
+/* Headers the service reads. Their bytes must be UTF-8: the layer below
+ * would otherwise drop them, and the service would act as if they were
+ * never sent (a retried POST without its Idempotency-Key, a PATCH without
+ * its If-Match). Any other header is passed on or dropped unread. */
+static const char *const READ_HEADERS[] = {
+    "host",           "x-client-id",       "x-user-id",  "authorization", "x-access-reason",
+    "x-request-id",   "idempotency-key",   "if-match",   "if-none-match", "content-type",
+    "content-length", "transfer-encoding", "traceparent"};
+
+#define COUNT(array) (sizeof(array) / sizeof((array)[0]))
+
+/* RFC 9110 section 5.6.2: tchar. */
+static bool is_tchar(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+static bool is_token(const char *s, size_t len) {
+  if (len == 0) {
+    return false;
+  }
+  for (size_t i = 0; i < len; i++) {
+    if (!is_tchar((unsigned char)s[i])) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool framing_is_utf8(const char *bytes, size_t len) {
+  const unsigned char *p = (const unsigned char *)bytes;
+  size_t i = 0;
+
+  while (i < len) {
+    unsigned char c = p[i];
+    size_t extra;
+    uint32_t code;
+    uint32_t least;
+
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    if (c >= 0xc2 && c <= 0xdf) {
+      extra = 1, code = c & 0x1fu, least = 0x80;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      extra = 2, code = c & 0x0fu, least = 0x800;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      extra = 3, code = c & 0x07u, least = 0x10000;
+    } else {
+      return false;
+    }
+    if (len - i <= extra) {
+      return false;
+    }
+    for (size_t k = 1; k <= extra; k++) {
+      if ((p[i + k] & 0xc0) != 0x80) {
+        return false;
+      }
+      code = (code << 6) | (p[i + k] & 0x3fu);
+    }
+    if (code < least || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) {
+      return false;
+    }
+    i += extra + 1;
+  }
+  return true;
+}
+
+static void refuse(struct framing_verdict *verdict, enum problem_type type, const char *format,
+                   const char *name, size_t name_len) {
+  char shown[48];
+  size_t n = 0;
+
+  /* A name quoted in the detail is shown in printable ASCII only. */
+  for (size_t i = 0; name != NULL && i < name_len && n + 1 < sizeof(shown); i++) {
+    unsigned char c = (unsigned char)name[i];
+    shown[n++] = c > 0x20 && c < 0x7f ? (char)c : '?';
+  }
+  shown[n] = '\0';
+  verdict->refuse = true;
+  verdict->type = type;
+  snprintf(verdict->detail, sizeof(verdict->detail), format, shown);
+}
+
+static bool name_is(const struct framing_header *h, const char *name) {
+  return h->name_len == strlen(name) && strncasecmp(h->name, name, h->name_len) == 0;
+}
+
+static bool is_read_header(const struct framing_header *h) {
+  for (size_t i = 0; i < COUNT(READ_HEADERS); i++) {
+    if (name_is(h, READ_HEADERS[i])) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/* One header's name and bytes; false (and the verdict filled) when refused. */
+static bool check_header(const struct framing_header *h, struct framing_verdict *verdict) {
+  if (!is_token(h->name, h->name_len)) {
+    refuse(verdict, PROBLEM_INVALID_REQUEST,
+           "Header name '%s' holds a byte a header name may not hold (white space before the "
+           "colon, a control character).",
+           h->name, h->name_len);
+    return false;
+  }
+  if (h->value == NULL || strlen(h->value) != h->value_len) {
+    refuse(verdict, PROBLEM_INVALID_REQUEST, "Header '%s' holds a NUL byte.", h->name, h->name_len);
+    return false;
+  }
+  for (size_t i = 0; i < h->value_len; i++) {
+    unsigned char c = (unsigned char)h->value[i];
+    if ((c < 0x20 && c != '\t') || c == 0x7f) {
+      refuse(verdict, PROBLEM_INVALID_REQUEST, "Header '%s' holds a control character.", h->name,
+             h->name_len);
+      return false;
+    }
+  }
+  if (is_read_header(h) && !framing_is_utf8(h->value, h->value_len)) {
+    refuse(verdict, PROBLEM_INVALID_REQUEST, "Header '%s' is not valid UTF-8.", h->name,
+           h->name_len);
+    return false;
+  }
+  return true;
+}
+
+/* Content-Length = 1*DIGIT, nothing else (no sign, list or space). */
+static bool parse_length(const char *value, size_t len, uint64_t *out) {
+  uint64_t n = 0;
+  if (len == 0 || len > 19) {
+    return false;
+  }
+  for (size_t i = 0; i < len; i++) {
+    if (value[i] < '0' || value[i] > '9') {
+      return false;
+    }
+    n = n * 10 + (uint64_t)(value[i] - '0');
+  }
+  *out = n;
+  return true;
+}
+
+static bool check_method_and_target(const struct framing_head *head,
+                                    struct framing_verdict *verdict) {
+  bool known = false;
+
+  for (size_t i = 0; i < COUNT(KNOWN_METHODS); i++) {
+    known = known || strcmp(head->method, KNOWN_METHODS[i]) == 0;
+  }
+  if (!known) {
+    refuse(verdict, PROBLEM_NOT_IMPLEMENTED,
+           "The method '%s' is not one this server implements (methods are case-sensitive).",
+           head->method, strlen(head->method));
+    return false;
+  }
+  for (const unsigned char *p = (const unsigned char *)head->url; *p != '\0'; p++) {
+    if (*p <= 0x20 || *p == 0x7f) {
+      refuse(verdict, PROBLEM_INVALID_REQUEST, "The request target holds a control byte.%s", "", 0);
+      return false;
+    }
+  }
+  return true;
+}
+
+void framing_check(const struct framing_head *head, struct framing_verdict *verdict) {
+  const struct framing_header *length = NULL;
+  const struct framing_header *coding = NULL;
+  size_t hosts = 0;
+
+  memset(verdict, 0, sizeof(*verdict));
+  if (!check_method_and_target(head, verdict)) {
+    return;
+  }
+  for (size_t i = 0; i < head->header_count; i++) {
+    const struct framing_header *h = &head->headers[i];
+    if (!check_header(h, verdict)) {
+      return;
+    }
+    if (name_is(h, "host")) {
+      hosts++;
+    } else if (name_is(h, "content-length")) {
+      if (length != NULL) {
+        refuse(verdict, PROBLEM_INVALID_REQUEST,
+               "Header '%s' may be sent only once: two lengths make the body's end ambiguous.",
+               h->name, h->name_len);
+        return;
+      }
+      length = h;
+    } else if (name_is(h, "transfer-encoding")) {
+      if (coding != NULL) {
+        refuse(verdict, PROBLEM_NOT_IMPLEMENTED,
+               "Header '%s' may be sent only once, as 'chunked': no other coding is implemented.",
+               h->name, h->name_len);
+        return;
+      }
+      coding = h;
+    }
+  }
+  if (strcmp(head->version, "HTTP/1.1") == 0 && hosts == 0) {
+    refuse(verdict, PROBLEM_INVALID_REQUEST, "An HTTP/1.1 request needs a Host header.%s", "", 0);
+    return;
+  }
+  if (hosts > 1) {
+    refuse(verdict, PROBLEM_INVALID_REQUEST, "Header '%s' may be sent only once.", "Host", 4);
+    return;
+  }
+  if (length != NULL && coding != NULL) {
+    refuse(verdict, PROBLEM_INVALID_REQUEST,
+           "Content-Length and Transfer-Encoding together make the body's end ambiguous; send "
+           "one.%s",
+           "", 0);
+    return;
+  }
+  if (coding != NULL) {
+    if (strcmp(head->version, "HTTP/1.1") != 0 || coding->value_len != 7 ||
+        strncasecmp(coding->value, "chunked", 7) != 0) {
+      refuse(verdict, PROBLEM_NOT_IMPLEMENTED,
+             "Header '%s' must be 'chunked' (on HTTP/1.1): no other transfer coding is "
+             "implemented.",
+             coding->name, coding->name_len);
+      return;
+    }
+    verdict->has_body = true;
+    verdict->chunked = true;
+    return;
+  }
+  if (length != NULL) {
+    if (!parse_length(length->value, length->value_len, &verdict->content_length)) {
+      refuse(verdict, PROBLEM_INVALID_REQUEST, "Header '%s' must be a decimal number of bytes.",
+             length->name, length->name_len);
+      return;
+    }
+    verdict->has_body = verdict->content_length > 0;
+  }
+}
+
+bool framing_gaps_are_blank(const char *start, size_t size, const struct framing_piece *pieces,
+                            size_t count) {
+  uintptr_t begin = (uintptr_t)start;
+  uintptr_t end = begin + size;
+  uintptr_t at = begin;
+
+  /* First: do the pieces lie in order inside the buffer? */
+  for (size_t i = 0; i < count; i++) {
+    uintptr_t piece = (uintptr_t)pieces[i].at;
+    if (pieces[i].at == NULL || piece < at || piece + pieces[i].len > end) {
+      return true;
+    }
+    at = piece + pieces[i].len;
+  }
+  at = begin;
+  for (size_t i = 0; i <= count; i++) {
+    uintptr_t next = i < count ? (uintptr_t)pieces[i].at : end;
+    for (const char *c = (const char *)at; (uintptr_t)c < next; c++) {
+      if (*c != '\0' && *c != ' ' && *c != '\t' && *c != '\r' && *c != '\n' && *c != ':') {
+        return false;
+      }
+    }
+    if (i < count) {
+      at = next + pieces[i].len;
+    }
+  }
+  return true;
+}
