@@ -10,6 +10,7 @@
 
 #include <gnutls/abstract.h>
 #include <jansson.h>
+#include <orcania.h>
 #include <rhonabwy.h>
 
 #define JWKS_FILE_MAX (1024 * 1024)
@@ -132,25 +133,14 @@ static bool b64url_is_canonical(const char *text, size_t len) {
 }
 
 /* Decodes canonical base64url (checked by b64url_is_canonical) into a new
- * buffer the caller frees; NULL when out of memory. */
+ * buffer the caller frees, with orcania; NULL when out of memory. */
 static unsigned char *b64url_decode(const char *text, size_t len, size_t *out_len) {
   unsigned char *out = malloc(len / 4 * 3 + 3);
-  size_t n = 0;
-  uint32_t acc = 0;
-  unsigned bits = 0;
 
-  if (out == NULL) {
-    return NULL;
+  if (out != NULL && !o_base64url_decode((const unsigned char *)text, len, out, out_len)) {
+    free(out);
+    out = NULL;
   }
-  for (size_t i = 0; i < len; i++) {
-    acc = (acc << 6) | (uint32_t)b64url_value((unsigned char)text[i]);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out[n++] = (unsigned char)(acc >> bits);
-    }
-  }
-  *out_len = n;
   return out;
 }
 

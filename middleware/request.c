@@ -5,7 +5,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include <sys/random.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
 #include <yder.h>
 
 #include "app/logging.h"
@@ -33,28 +34,19 @@ bool request_id_is_valid(const char *id) {
 }
 
 void request_id_generate(char out[REQUEST_ID_MAX + 1]) {
-  static const char HEX[] = "0123456789abcdef";
   unsigned char bytes[16];
-  size_t got = 0;
+  gnutls_datum_t datum = {bytes, sizeof(bytes)};
+  size_t out_len = REQUEST_ID_MAX + 1;
 
-  while (got < sizeof(bytes)) {
-    ssize_t n = getrandom(bytes + got, sizeof(bytes) - got, 0);
-    if (n <= 0) {
-      /* getrandom only fails before the kernel pool is seeded or when
-       * interrupted; a clock-based id is still unique enough for logs. */
-      struct timespec now;
-      clock_gettime(CLOCK_REALTIME, &now);
-      snprintf(out, REQUEST_ID_MAX + 1, "t%lx%09lx", (unsigned long)now.tv_sec,
-               (unsigned long)now.tv_nsec);
-      return;
-    }
-    got += (size_t)n;
+  if (gnutls_rnd(GNUTLS_RND_NONCE, bytes, sizeof(bytes)) != 0 ||
+      gnutls_hex_encode(&datum, out, &out_len) != 0) {
+    /* Only without a random source; a clock-based id is still unique
+     * enough for logs. */
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    snprintf(out, REQUEST_ID_MAX + 1, "t%lx%09lx", (unsigned long)now.tv_sec,
+             (unsigned long)now.tv_nsec);
   }
-  for (size_t i = 0; i < sizeof(bytes); i++) {
-    out[2 * i] = HEX[bytes[i] >> 4];
-    out[2 * i + 1] = HEX[bytes[i] & 0x0f];
-  }
-  out[2 * sizeof(bytes)] = '\0';
 }
 
 static void request_ctx_free(void *data) {

@@ -479,19 +479,14 @@ out:
 }
 
 bool purchase_body_hash(const json_t *j_value, char out[65]) {
-  static const char HEX[] = "0123456789abcdef";
   unsigned char digest[32];
+  gnutls_datum_t datum = {digest, sizeof(digest)};
+  size_t out_len = 65;
   char *text = json_dumps(j_value, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
   bool ok = text != NULL &&
-            gnutls_hash_fast(GNUTLS_DIG_SHA256, text, strlen(text), digest) == GNUTLS_E_SUCCESS;
+            gnutls_hash_fast(GNUTLS_DIG_SHA256, text, strlen(text), digest) == GNUTLS_E_SUCCESS &&
+            gnutls_hex_encode(&datum, out, &out_len) == 0;
 
-  if (ok) {
-    for (size_t i = 0; i < sizeof(digest); i++) {
-      out[2 * i] = HEX[digest[i] >> 4];
-      out[2 * i + 1] = HEX[digest[i] & 0x0f];
-    }
-    out[64] = '\0';
-  }
   free(text);
   return ok;
 }

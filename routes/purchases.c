@@ -4,7 +4,8 @@
 #include <string.h>
 #include <time.h>
 
-#include <sys/random.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
 
 #include "app/app.h"
 #include "middleware/body.h"
@@ -51,19 +52,15 @@ static bool make_id(const char *client, const char *key, char out[MADE_ID_LEN]) 
     return true;
   }
   unsigned char bytes[12];
-  size_t got = 0;
-  while (got < sizeof(bytes)) {
-    ssize_t n = getrandom(bytes + got, sizeof(bytes) - got, 0);
-    if (n <= 0) {
-      return false; /* no id is better than one that could repeat */
-    }
-    got += (size_t)n;
+  gnutls_datum_t datum = {bytes, sizeof(bytes)};
+  size_t hex_len = MADE_ID_LEN - 1;
+
+  /* No id is better than one that could repeat. */
+  if (gnutls_rnd(GNUTLS_RND_NONCE, bytes, sizeof(bytes)) != 0) {
+    return false;
   }
   out[0] = 'p';
-  for (size_t i = 0; i < sizeof(bytes); i++) {
-    snprintf(out + 1 + 2 * i, 3, "%02x", bytes[i]);
-  }
-  return true;
+  return gnutls_hex_encode(&datum, out + 1, &hex_len) == 0;
 }
 
 static void answer_created(struct _u_response *response, const struct create_result *result,
