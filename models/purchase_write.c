@@ -13,30 +13,33 @@
  * purchase on; a few rounds are plenty for any real contention. */
 #define CHANGE_ROUNDS 4
 
-/* The main line of a purchase's life; cancelled and refunded branch off. */
-static int chain_position(const char *status) {
-  static const char *const CHAIN[] = {"placed", "paid", "shipped", "delivered"};
-  for (int i = 0; i < 4; i++) {
-    if (strcmp(status, CHAIN[i]) == 0) {
-      return i;
-    }
-  }
-  return -1;
-}
+/* The lifecycle, one row per status: where a purchase in it may go next.
+ * The main line placed, paid, shipped, delivered moves forward only (steps
+ * may be skipped); cancelled branches off before shipping, refunded after
+ * payment; both are final. docs/writes.md draws the same. */
+static const struct {
+  const char *from;
+  const char *const to[5]; /* NULL-terminated */
+} LIFECYCLE[] = {
+    {"placed", {"paid", "shipped", "delivered", "cancelled", NULL}},
+    {"paid", {"shipped", "delivered", "cancelled", "refunded", NULL}},
+    {"shipped", {"delivered", "refunded", NULL}},
+    {"delivered", {"refunded", NULL}},
+    {"cancelled", {NULL}},
+    {"refunded", {NULL}},
+};
 
 bool purchase_transition_allowed(const char *from, const char *to) {
-  int from_position = chain_position(from);
-  int to_position = chain_position(to);
-
-  if (from_position >= 0 && to_position >= 0) {
-    return to_position > from_position; /* forward only, steps may be skipped */
-  }
-  if (strcmp(to, "cancelled") == 0) {
-    return strcmp(from, "placed") == 0 || strcmp(from, "paid") == 0;
-  }
-  if (strcmp(to, "refunded") == 0) {
-    return strcmp(from, "paid") == 0 || strcmp(from, "shipped") == 0 ||
-           strcmp(from, "delivered") == 0;
+  for (size_t i = 0; i < sizeof(LIFECYCLE) / sizeof(LIFECYCLE[0]); i++) {
+    if (strcmp(LIFECYCLE[i].from, from) != 0) {
+      continue;
+    }
+    for (size_t k = 0; LIFECYCLE[i].to[k] != NULL; k++) {
+      if (strcmp(LIFECYCLE[i].to[k], to) == 0) {
+        return true;
+      }
+    }
+    return false;
   }
   return false;
 }

@@ -10,6 +10,7 @@ Suite *suite_config(void);
 Suite *suite_cursor(void);
 Suite *suite_etag(void);
 Suite *suite_jwt(void);
+Suite *suite_lifecycle(void);
 Suite *suite_list_params(void);
 Suite *suite_problem(void);
 Suite *suite_purchase_json(void);
