@@ -32,6 +32,8 @@ struct app {
   struct route_scope scopes[ROUTES_MAX_SCOPES];
   size_t scope_count;
   struct route_scope unknown_scope;
+  struct route_chain chains[ROUTES_MAX]; /* one per route, run by its dispatcher */
+  size_t chain_count;
   struct cursor_key cursor_key;
   struct jwt_verifier *jwt;     /* NULL in headers mode */
   struct rate_limiter *limiter; /* NULL when rate limiting is off */

@@ -204,11 +204,11 @@ void request_answer_json_text(struct _u_response *response, unsigned int status,
   }
 }
 
-int callback_request_begin(const struct _u_request *request, struct _u_response *response,
-                           void *user_data) {
-  if (!request_ctx_attach(request, response, user_data)) {
+bool request_begin(const struct _u_request *request, struct _u_response *response,
+                   const struct route_scope *scope) {
+  if (!request_ctx_attach(request, response, scope)) {
     y_log_message(Y_LOG_LEVEL_ERROR, "request: out of memory starting a request");
-    return U_CALLBACK_ERROR;
+    return false;
   }
   /* Ulfius decodes "%ZZ" into some byte rather than refusing it, and "%00"
    * into a NUL that silently cuts the value short; a URL is decoded once and
@@ -217,10 +217,10 @@ int callback_request_begin(const struct _u_request *request, struct _u_response 
     problem_send(response, PROBLEM_INVALID_REQUEST,
                  "The URL has a malformed percent-encoding: '%%' must be followed by two "
                  "hexadecimal digits, and may not encode a NUL byte.");
-    return U_CALLBACK_CONTINUE;
+    return true;
   }
   check_limits(request, response);
-  return U_CALLBACK_CONTINUE;
+  return true;
 }
 
 /* Copies caller bytes for a log line: printable ASCII as it is, every other
@@ -331,57 +331,60 @@ void request_log_access(const struct access_entry *entry) {
                 entry->trace_id != NULL ? entry->trace_id : "");
 }
 
-static void request_finish(const struct _u_request *request, struct _u_response *response,
-                           struct request_ctx *ctx) {
-  char trace[33];
-  struct access_entry entry = {
-      .request_id = ctx->request_id,
-      .method = request->http_verb != NULL ? request->http_verb : "-",
-      .route = ctx->route,
-      .path = request->url_path,
-      .status = response->status,
-      .client = ctx->client != NULL ? ctx->client->id : NULL,
-  };
-
-  u_map_put(response->map_header, "X-Request-Id", ctx->request_id);
-  /* Purchases are personal data: no shared cache may keep them. */
-  u_map_put(response->map_header, "Cache-Control", "no-store");
-  if (atomic_load(&ctx->tracker->draining)) {
-    u_map_put(response->map_header, "Connection", "close");
+void request_finish(const struct _u_request *request, struct _u_response *response) {
+  struct request_ctx *ctx = request_ctx_of(response);
+  if (ctx == NULL) {
+    return;
   }
-  entry.duration_ms = elapsed_ms(&ctx->started);
-  metrics_observe_request(ctx->route, entry.method, response->status, entry.duration_ms / 1000);
-  entry.trace_id = trace_id_of(u_map_get_case(request->map_header, "traceparent"), trace);
-  request_log_access(&entry);
+  {
+
+    char trace[33];
+    struct access_entry entry = {
+        .request_id = ctx->request_id,
+        .method = request->http_verb != NULL ? request->http_verb : "-",
+        .route = ctx->route,
+        .path = request->url_path,
+        .status = response->status,
+        .client = ctx->client != NULL ? ctx->client->id : NULL,
+    };
+
+    u_map_put(response->map_header, "X-Request-Id", ctx->request_id);
+    /* Purchases are personal data: no shared cache may keep them. */
+    u_map_put(response->map_header, "Cache-Control", "no-store");
+    if (atomic_load(&ctx->tracker->draining)) {
+      u_map_put(response->map_header, "Connection", "close");
+    }
+    entry.duration_ms = elapsed_ms(&ctx->started);
+    metrics_observe_request(ctx->route, entry.method, response->status, entry.duration_ms / 1000);
+    entry.trace_id = trace_id_of(u_map_get_case(request->map_header, "traceparent"), trace);
+    request_log_access(&entry);
+  }
 }
 
-int callback_request_end(const struct _u_request *request, struct _u_response *response,
-                         void *user_data) {
+int callback_method_not_allowed(const struct _u_request *request, struct _u_response *response,
+                                void *user_data) {
   const struct route_scope *scope = user_data;
-  struct request_ctx *ctx = request_ctx_of(response);
+  struct request_ctx *ctx;
 
-  if (ctx == NULL) {
+  if (!request_begin(request, response, scope)) {
     return U_CALLBACK_ERROR;
   }
+  ctx = request_ctx_of(response);
   if (!ctx->answered) {
-    /* The path is known but no controller took this method. */
     problem_send(response, PROBLEM_METHOD_NOT_ALLOWED, "%s is not allowed on %s; use %s.",
                  request->http_verb, scope->route, scope->allow);
     u_map_put(response->map_header, "Allow", scope->allow);
   }
-  request_finish(request, response, ctx);
+  request_finish(request, response);
   return U_CALLBACK_COMPLETE;
 }
 
 int callback_not_found(const struct _u_request *request, struct _u_response *response,
                        void *user_data) {
-  struct request_ctx *ctx;
-
   if (!request_ctx_attach(request, response, user_data)) {
     return U_CALLBACK_ERROR;
   }
-  ctx = request_ctx_of(response);
   problem_send(response, PROBLEM_NOT_FOUND, "No resource lives at this path.");
-  request_finish(request, response, ctx);
+  request_finish(request, response);
   return U_CALLBACK_COMPLETE;
 }

@@ -94,16 +94,23 @@ void request_answer_json(struct _u_response *response, unsigned int status, cons
 void request_answer_json_text(struct _u_response *response, unsigned int status,
                               const char *json_text);
 
-/* First link of every chain: sets up the request context. user_data is the
- * struct route_scope. */
-int callback_request_begin(const struct _u_request *request, struct _u_response *response,
-                           void *user_data);
+/* The start of every request, run by the route dispatcher before any link:
+ * creates the request context (request id, timer, in-flight count) and
+ * answers 400/413/414/431 for a URL or headers over the limits. Returns
+ * false only when out of memory (then nothing is answered). */
+bool request_begin(const struct _u_request *request, struct _u_response *response,
+                   const struct route_scope *scope);
 
-/* Last link of every chain: answers 405 (with Allow) when no controller
- * did, adds X-Request-Id, and writes the access log line. user_data is the
- * struct route_scope. */
-int callback_request_end(const struct _u_request *request, struct _u_response *response,
-                         void *user_data);
+/* The end of every request, however it was answered: X-Request-Id,
+ * Cache-Control, Connection: close while draining, metrics, the access
+ * line. */
+void request_finish(const struct _u_request *request, struct _u_response *response);
+
+/* The endpoint of every pattern for the methods no route takes: a 405 with
+ * Allow (after the checks of request_begin). user_data is the struct
+ * route_scope. */
+int callback_method_not_allowed(const struct _u_request *request, struct _u_response *response,
+                                void *user_data);
 
 /* Ulfius's default endpoint: a 404 problem for any path the service does not
  * know, logged like every other request. user_data is the struct

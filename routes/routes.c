@@ -9,6 +9,7 @@
 #include "middleware/authn.h"
 #include "middleware/authz.h"
 #include "middleware/metrics.h"
+#include "middleware/problem.h"
 #include "middleware/rate_limit.h"
 #include "middleware/request.h"
 #include "routes/audit.h"
@@ -50,6 +51,7 @@ static const struct route ROUTES[] = {
 };
 
 #define ROUTE_COUNT (sizeof(ROUTES) / sizeof(ROUTES[0]))
+_Static_assert(ROUTE_COUNT <= ROUTES_MAX, "raise ROUTES_MAX");
 
 /* Whether each segment of path matches pattern's, ":name" matching any
  * non-empty segment. */
@@ -118,11 +120,73 @@ static int add(struct app *app, const char *method, const char *pattern, unsigne
   return 0;
 }
 
+/* The one function every route's request runs through: the start, each
+ * link until one answers, the audit once the controller ran, the finish. */
+static int dispatch(const struct _u_request *request, struct _u_response *response,
+                    void *user_data) {
+  const struct route_chain *chain = user_data;
+  struct request_ctx *ctx;
+  size_t i = 0;
+
+  if (!request_begin(request, response, chain->scope)) {
+    return U_CALLBACK_ERROR;
+  }
+  ctx = request_ctx_of(response);
+  for (; i < chain->count && !ctx->answered; i++) {
+    chain->links[i](request, response, chain->data[i]);
+  }
+  if (i == chain->count && chain->after != NULL) {
+    chain->after(request, response, chain->after_data);
+  }
+  if (!ctx->answered) {
+    y_log_message(Y_LOG_LEVEL_ERROR, "routes: %s %s left the request unanswered",
+                  request->http_verb, chain->scope->route);
+    problem_send(response, PROBLEM_INTERNAL, "The request was not answered.");
+  }
+  request_finish(request, response);
+  return U_CALLBACK_COMPLETE;
+}
+
+static void chain_add(struct route_chain *chain, route_link link, void *data) {
+  chain->links[chain->count] = link;
+  chain->data[chain->count] = data;
+  chain->count++;
+}
+
+/* The chain of one route, in the order the guard prescribes. */
+static void chain_build(struct route_chain *chain, const struct route *route,
+                        const struct route_scope *scope, struct app *app) {
+  memset(chain, 0, sizeof(*chain));
+  chain->scope = scope;
+  if (route->guard != GUARD_NONE) {
+    chain_add(chain, callback_authenticate, app);
+    chain_add(chain, callback_rate_limit, app);
+  }
+  switch (route->guard) {
+    case GUARD_USER_ACCESS:
+      chain_add(chain, callback_user_authz, app);
+      chain->after = callback_audit;
+      chain->after_data = app;
+      break;
+    case GUARD_SUPPORT:
+      chain_add(chain, callback_support_only, app);
+      break;
+    case GUARD_INGEST:
+      chain_add(chain, callback_ingest_only, app);
+      break;
+    case GUARD_NONE:
+      break;
+  }
+  chain_add(chain, route->controller, app);
+}
+
 int routes_register(struct app *app) {
   app->scope_count = 0;
+  app->chain_count = 0;
   for (size_t i = 0; i < ROUTE_COUNT; i++) {
     const struct route *route = &ROUTES[i];
     struct route_scope *scope = scope_for(app, route->pattern);
+    struct route_chain *chain = &app->chains[app->chain_count++];
     int rc = 0;
 
     if (scope == NULL) {
@@ -131,32 +195,14 @@ int routes_register(struct app *app) {
     }
     metrics_register_route(route->pattern);
     if (scope->allow[0] == '\0') {
-      rc |= add(app, "*", route->pattern, PRIORITY_REQUEST_BEGIN, callback_request_begin, scope);
-      rc |= add(app, "*", route->pattern, PRIORITY_REQUEST_END, callback_request_end, scope);
+      rc |= add(app, "*", route->pattern, PRIORITY_METHOD_NOT_ALLOWED, callback_method_not_allowed,
+                scope);
     } else {
       strncat(scope->allow, ", ", sizeof(scope->allow) - strlen(scope->allow) - 1);
     }
     strncat(scope->allow, route->method, sizeof(scope->allow) - strlen(scope->allow) - 1);
-
-    if (route->guard != GUARD_NONE) {
-      rc |= add(app, route->method, route->pattern, PRIORITY_AUTHENTICATION, callback_authenticate,
-                app);
-      rc |= add(app, route->method, route->pattern, PRIORITY_RATE_LIMIT, callback_rate_limit, app);
-    }
-    if (route->guard == GUARD_USER_ACCESS) {
-      rc |=
-          add(app, route->method, route->pattern, PRIORITY_AUTHORIZATION, callback_user_authz, app);
-      rc |= add(app, route->method, route->pattern, PRIORITY_AUDIT, callback_audit, app);
-    }
-    if (route->guard == GUARD_SUPPORT) {
-      rc |= add(app, route->method, route->pattern, PRIORITY_AUTHORIZATION, callback_support_only,
-                app);
-    }
-    if (route->guard == GUARD_INGEST) {
-      rc |= add(app, route->method, route->pattern, PRIORITY_AUTHORIZATION, callback_ingest_only,
-                app);
-    }
-    rc |= add(app, route->method, route->pattern, PRIORITY_APPLICATION, route->controller, app);
+    chain_build(chain, route, scope, app);
+    rc |= add(app, route->method, route->pattern, PRIORITY_CHAIN, dispatch, chain);
     if (rc != 0) {
       return -1;
     }

@@ -3,17 +3,40 @@
 
 #include <stddef.h>
 
+#include <ulfius.h>
+
+#include "middleware/request.h"
+
 struct app;
 
-/* Ulfius runs the callbacks that match a request lowest priority first.
- * Every request goes through these links, in this order: */
-#define PRIORITY_REQUEST_BEGIN  0 /* request id, timer, hostile-input limits */
-#define PRIORITY_AUTHENTICATION 1 /* headers or bearer token -> client, role, user */
-#define PRIORITY_RATE_LIMIT     2 /* token bucket per client and user */
-#define PRIORITY_AUTHORIZATION  3 /* :userId -> allowed or not */
-#define PRIORITY_APPLICATION    4 /* the controller */
-#define PRIORITY_AUDIT          5 /* support and service reads of others: recorded */
-#define PRIORITY_REQUEST_END    9 /* 405 if unanswered, headers, access log */
+/* One link of a route's chain: a middleware check or the controller. It
+ * answers (problem_send, request_answer_json) or passes; it never needs to
+ * ask whether an earlier link answered, because the dispatcher stops at the
+ * first answer. data is what the chain registered with it. */
+typedef int (*route_link)(const struct _u_request *request, struct _u_response *response,
+                          void *data);
+
+/* The most links before a controller, and the most routes. */
+#define ROUTE_LINKS_MAX 6
+#define ROUTES_MAX      16
+
+/* A route's chain, as routes_register builds it from the route table:
+ * links[0..count) end with the controller; `after` (the audit) runs only
+ * when the controller did. request_begin runs before all of them and
+ * request_finish after, whatever happened. */
+struct route_chain {
+  const struct route_scope *scope;
+  route_link links[ROUTE_LINKS_MAX];
+  void *data[ROUTE_LINKS_MAX];
+  size_t count;
+  route_link after;
+  void *after_data;
+};
+
+/* Ulfius runs the endpoints that match a request lowest priority first: a
+ * route's dispatcher, then, for a method no route takes, the 405. */
+#define PRIORITY_CHAIN              1
+#define PRIORITY_METHOD_NOT_ALLOWED 9
 
 /* The most distinct URL patterns the service answers. */
 #define ROUTES_MAX_SCOPES 16

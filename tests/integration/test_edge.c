@@ -213,6 +213,28 @@ START_TEST(a_well_framed_pipeline_is_still_served) {
 }
 END_TEST
 
+/* Probes go through the same dispatcher as every route: its checks answer
+ * before any controller can. */
+START_TEST(probes_keep_the_rules_of_every_route) {
+  static const char *const PROBES[] = {"/healthz", "/readyz", "/metrics", "/openapi.json"};
+  struct http_response r;
+  char path[64];
+  const char body[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}";
+  bool closed = false;
+  char *reply;
+
+  for (size_t i = 0; i < sizeof(PROBES) / sizeof(PROBES[0]); i++) {
+    snprintf(path, sizeof(path), "%s?a=%%ZZ", PROBES[i]);
+    ck_assert(http_request(server.port, "GET", path, NULL, &r));
+    ck_assert_msg(r.status == 400, "%s: %ld", path, r.status);
+    http_response_cleanup(&r);
+  }
+  reply = exchange(body, sizeof(body) - 1, &closed);
+  ck_assert_msg(strncmp(reply, "HTTP/1.1 413 ", 13) == 0, "%s", reply);
+  free(reply);
+}
+END_TEST
+
 /* ---- headers the service reads, with bytes it cannot accept -------------- */
 
 static long raw_status(const char *bytes, size_t len, char **reply_out) {
@@ -445,6 +467,7 @@ Suite *suite_edge(void) {
   tcase_add_loop_test(framing, ambiguous_framing_is_answered_and_the_connection_closed, 0,
                       (int)(sizeof(CASES) / sizeof(CASES[0])));
   tcase_add_test(framing, a_well_framed_pipeline_is_still_served);
+  tcase_add_test(framing, probes_keep_the_rules_of_every_route);
   tcase_add_checked_fixture(headers, edge_setup, edge_teardown);
   tcase_add_test(headers, a_non_utf8_idempotency_key_is_refused_not_dropped);
   tcase_add_test(headers, a_non_utf8_if_match_is_refused_not_ignored);
