@@ -181,6 +181,12 @@ enum model_status app_check_database(struct app *app) {
   return status;
 }
 
+void app_wake_watcher(struct app *app) {
+  pthread_mutex_lock(&app->watcher_lock);
+  pthread_cond_signal(&app->watcher_wake);
+  pthread_mutex_unlock(&app->watcher_lock);
+}
+
 /* Deletes expired idempotency keys. MongoDB does it through a TTL index;
  * FerretDB v1 has none, so there this thread does it. */
 static void purge_expired_keys(struct app *app) {
@@ -226,8 +232,10 @@ static void *watcher_main(void *data) {
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += interval_s;
-    while (!app->watcher_stop &&
-           pthread_cond_timedwait(&app->watcher_wake, &app->watcher_lock, &until) == 0) {
+    /* Until the interval passes, a stop, or app_wake_watcher (a spurious
+     * wake-up only means one more check). */
+    if (!app->watcher_stop) {
+      pthread_cond_timedwait(&app->watcher_wake, &app->watcher_lock, &until);
     }
   }
   pthread_mutex_unlock(&app->watcher_lock);

@@ -70,6 +70,10 @@ void app_stop(struct app *app);
  * first if needed. NULL is ignored. */
 void app_destroy(struct app *app);
 
+/* Asks the database watcher to try again now rather than at its next tick
+ * (readiness calls it while the indexes are not ensured). Thread-safe. */
+void app_wake_watcher(struct app *app);
+
 /* Pings the database and, the first time it answers, ensures the indexes.
  * Returns the ping's status: MODEL_OK or MODEL_UNAVAILABLE. Thread-safe. */
 enum model_status app_check_database(struct app *app);

@@ -29,7 +29,15 @@ int callback_readyz_get(const struct _u_request *request, struct _u_response *re
     problem_send(response, PROBLEM_UNAVAILABLE, "The service is shutting down.");
     goto done;
   }
-  if (app_check_database(app) != MODEL_OK) {
+  if (!atomic_load(&app->indexes_ready)) {
+    /* The watcher ensures them (unique indexes arbitrate races, so no
+     * traffic before); the probe only reports, and asks it to hurry. */
+    app_wake_watcher(app);
+    problem_send(response, PROBLEM_UNAVAILABLE,
+                 "The purchase store cannot be reached, or its indexes are not ensured yet.");
+    goto done;
+  }
+  if (db_ping(app->db) != MODEL_OK) {
     problem_send(response, PROBLEM_UNAVAILABLE, "The purchase store cannot be reached.");
     goto done;
   }
