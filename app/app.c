@@ -138,6 +138,14 @@ struct app *app_new(struct config *config, char *err, size_t err_len) {
       goto done;
     }
   }
+  if (app->config.auth_failures_rps > 0) {
+    app->auth_failures = rate_limiter_new(app->config.auth_failures_rps,
+                                          app->config.auth_failures_burst, APP_RATE_LIMIT_KEYS);
+    if (app->auth_failures == NULL) {
+      snprintf(err, err_len, "out of memory for the failed-authentication limiter");
+      goto done;
+    }
+  }
   if (!cursor_key_init(&app->cursor_key, app->config.cursor_key)) {
     snprintf(err, err_len, "cannot make a cursor key: no random bytes");
     goto done;
@@ -308,6 +316,7 @@ bool app_start(struct app *app, char *err, size_t err_len) {
                                      .auth_mode = app->config.auth_mode,
                                      .clients = &app->config.clients,
                                      .jwt = app->jwt,
+                                     .auth_failures = app->auth_failures,
                                      .body_max = REQUEST_BODY_MAX});
   if (routes_register(app) != 0) {
     snprintf(err, err_len, "cannot register the routes");
@@ -422,6 +431,7 @@ void app_destroy(struct app *app) {
   db_destroy(app->db);
   jwt_verifier_free(app->jwt);
   rate_limiter_free(app->limiter);
+  rate_limiter_free(app->auth_failures);
   pthread_cond_destroy(&app->watcher_wake);
   pthread_mutex_destroy(&app->watcher_lock);
   config_cleanup(&app->config);

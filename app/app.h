@@ -40,6 +40,8 @@ struct app {
   time_t started_at;            /* for process_start_time_seconds */
   char *tls_cert_pem;           /* PEM texts, kept while MHD runs; NULL without TLS */
   char *tls_key_pem;
+  /* Failed authentications per client address; NULL when not limited. */
+  struct rate_limiter *auth_failures;
 
   /* The watcher thread retries the database until it answers, then ensures
    * the indexes, so a database that is down at start needs no restart. */

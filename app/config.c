@@ -240,6 +240,11 @@ static const struct config_entry ENTRIES[] = {
      "requests a second each principal (client and user) may make; 0 turns limiting off"},
     {"PURCHASES_RATE_LIMIT_BURST", "40", 1, 100000, FIELD(rate_limit_burst), parse_uint,
      "requests a principal may make at once before the rate applies"},
+    {"PURCHASES_AUTH_FAILURES_RPS", "5", 0, 100000, FIELD(auth_failures_rps), parse_uint,
+     "failed authentications (401, 403) a second one client address may have before it gets "
+     "429; 0 turns this off"},
+    {"PURCHASES_AUTH_FAILURES_BURST", "20", 1, 100000, FIELD(auth_failures_burst), parse_uint,
+     "failed authentications one client address may have at once before the rate applies"},
 };
 
 #define ENTRY_COUNT (sizeof(ENTRIES) / sizeof(ENTRIES[0]))

@@ -45,6 +45,8 @@ struct config {
   char *tls_key;
   uint32_t rate_limit_rps; /* 0: no rate limiting */
   uint32_t rate_limit_burst;
+  uint32_t auth_failures_rps; /* failed authentications a second per address; 0: no limit */
+  uint32_t auth_failures_burst;
 };
 
 /* Fills `config` from the environment through `getenv_fn` (getenv in the

@@ -33,6 +33,7 @@ struct edge_request {
   bool refused;    /* the edge answered; Ulfius never sees the request */
   const char *uri; /* the request target as sent, inside MHD's buffer */
   size_t uri_len;
+  uint32_t retry_after_s; /* for a 429 */
   struct timespec started;
 };
 
@@ -165,6 +166,12 @@ static enum MHD_Result refuse(struct MHD_Connection *connection, struct edge_req
   MHD_add_response_header(response, "X-Request-Id", id);
   /* Whatever follows on this connection is not trusted as a request. */
   MHD_add_response_header(response, "Connection", "close");
+  if (type == PROBLEM_TOO_MANY_REQUESTS) {
+    char seconds[16];
+    snprintf(seconds, sizeof(seconds), "%u",
+             request->retry_after_s > 0 ? request->retry_after_s : 1);
+    MHD_add_response_header(response, "Retry-After", seconds);
+  }
   if (type == PROBLEM_UNAUTHENTICATED) {
     MHD_add_response_header(response, "WWW-Authenticate",
                             edge.auth_mode == AUTH_HEADERS ? "Headers realm=\"purchases\""
@@ -189,34 +196,56 @@ static const char *header_of(struct MHD_Connection *connection, const char *name
 
 /* Whether the caller could be an ingest client, judged the way the chain
  * will judge it; PROBLEM_INTERNAL means yes. The chain checks everything
- * again (ids, repeats, the route's rules) once the body is in. */
-static enum problem_type upload_refusal(struct MHD_Connection *connection, const char **detail) {
+ * again (ids, repeats, the route's rules) once the body is in. A 401 or 403
+ * here spends the address's budget of failed authentications like the
+ * chain's do, and an address that has spent it gets 429 before any token
+ * is verified. */
+static enum problem_type upload_refusal(struct MHD_Connection *connection, const char **detail,
+                                        uint32_t *retry_after_s) {
   const char *authorization = header_of(connection, "Authorization");
   const char *token = bearer_token_of(authorization);
+  const union MHD_ConnectionInfo *peer =
+      MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
   const struct client *client = NULL;
+  char key[AUTH_FAILURE_KEY_MAX] = "";
+  enum problem_type refusal = PROBLEM_INTERNAL;
 
+  if (peer != NULL) {
+    auth_failure_key_of(peer->client_addr, key);
+  }
+  if (!auth_failures_allow(edge.auth_failures, key, retry_after_s)) {
+    *detail = "Too many failed authentications from this address; try again later.";
+    return PROBLEM_TOO_MANY_REQUESTS;
+  }
   if (edge.auth_mode != AUTH_HEADERS && (token != NULL || edge.auth_mode == AUTH_JWT)) {
     struct jwt_identity identity;
     char reason[160];
     if (token == NULL ||
         !jwt_verify(edge.jwt, token, time(NULL), &identity, reason, sizeof(reason))) {
       *detail = "Send a valid bearer token before a request body.";
-      return PROBLEM_UNAUTHENTICATED;
+      refusal = PROBLEM_UNAUTHENTICATED;
+      goto done;
     }
     client = client_table_find(edge.clients, identity.client_id);
   } else {
     const char *client_id = header_of(connection, "x-client-id");
     if (client_id == NULL || header_of(connection, "x-user-id") == NULL) {
       *detail = "Identify the caller (x-client-id and x-user-id) before a request body.";
-      return PROBLEM_UNAUTHENTICATED;
+      refusal = PROBLEM_UNAUTHENTICATED;
+      goto done;
     }
     client = client_table_find(edge.clients, client_id);
   }
   if (client == NULL || client->role != ROLE_INGEST) {
     *detail = "Only ingest clients send request bodies here.";
-    return PROBLEM_FORBIDDEN;
+    refusal = PROBLEM_FORBIDDEN;
   }
-  return PROBLEM_INTERNAL;
+
+done:
+  if (refusal != PROBLEM_INTERNAL) {
+    auth_failures_count(edge.auth_failures, key);
+  }
+  return refusal;
 }
 
 /* Whether the request line and headers that MHD parsed account for every
@@ -250,6 +279,7 @@ static enum MHD_Result check_head(struct MHD_Connection *connection, struct edge
   static _Thread_local struct header_list headers;
   struct framing_verdict verdict;
   const char *detail = NULL;
+  uint32_t retry_after_s = 0;
   enum problem_type refusal;
 
   headers.count = 0;
@@ -289,8 +319,9 @@ static enum MHD_Result check_head(struct MHD_Connection *connection, struct edge
     return refuse(connection, request, method, url, PROBLEM_BODY_TOO_LARGE,
                   "The request body is larger than this service accepts.");
   }
-  refusal = upload_refusal(connection, &detail);
+  refusal = upload_refusal(connection, &detail, &retry_after_s);
   if (refusal != PROBLEM_INTERNAL) {
+    request->retry_after_s = retry_after_s;
     return refuse(connection, request, method, url, refusal, detail);
   }
   return MHD_YES;

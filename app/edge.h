@@ -22,6 +22,7 @@
 #include "app/config.h"
 #include "middleware/client_id.h"
 #include "middleware/jwt.h"
+#include "middleware/rate_limit.h"
 #include "routes/routes.h"
 
 /* What the edge needs, borrowed for the server's lifetime. */
@@ -29,8 +30,9 @@ struct edge_config {
   enum route_body_rule (*body_rule)(const char *method, const char *path);
   enum auth_mode auth_mode;
   const struct client_table *clients;
-  const struct jwt_verifier *jwt; /* NULL in headers mode */
-  uint64_t body_max;              /* larger announced bodies are a 413 at once */
+  const struct jwt_verifier *jwt;     /* NULL in headers mode */
+  struct rate_limiter *auth_failures; /* failed authentications per address; NULL: off */
+  uint64_t body_max;                  /* larger announced bodies are a 413 at once */
 };
 
 /* Sets the configuration the edge reads; before edge_start_daemon, once. */

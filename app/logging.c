@@ -138,8 +138,10 @@ int logging_init(const struct logging_options *init) {
   if (options.target == LOG_TARGET_SYSLOG) {
     openlog("purchases", LOG_PID, LOG_DAEMON);
   }
+  /* No line of its own: a start refused for a bad value must print that
+   * one line and nothing else; the first line is the start line. */
   if (y_init_logs("purchases", Y_LOG_MODE_CALLBACK, options.level, NULL, NULL) != 1 ||
-      y_set_logs_callback(write_line, NULL, "logging started") != 1) {
+      y_set_logs_callback(write_line, NULL, NULL) != 1) {
     return -1;
   }
   return 0;

@@ -1,5 +1,6 @@
 /* purchases: the HTTP service. Reads its configuration from the
  * environment, serves until SIGINT or SIGTERM, then drains and exits 0. */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,17 +128,31 @@ int main(int argc, char **argv) {
     rc = EXIT_BAD_CONFIG;
     goto done;
   }
+  /* Before logging starts: a bad URI is one line on stderr, like every
+   * other bad value, not the driver's lines and ours. */
+  db_global_init();
+  db_initialised = true;
+  if (!db_uri_check(config.mongodb_uri, err, sizeof(err))) {
+    fprintf(stderr, "purchases: %s\n", err);
+    rc = EXIT_BAD_CONFIG;
+    goto done;
+  }
   struct logging_options log_options = {.level = config.log_level,
                                         .format = config.log_format,
                                         .target = config.log_target,
                                         .file = config.log_file};
   if (logging_init(&log_options) != 0) {
-    fprintf(stderr, "purchases: cannot start logging (PURCHASES_LOG_TARGET, PURCHASES_LOG_FILE)\n");
+    if (config.log_target == LOG_TARGET_FILE) {
+      /* The one way a file target fails: the file cannot be opened. */
+      fprintf(stderr, "purchases: PURCHASES_LOG_FILE: cannot open %s for appending: %s\n",
+              config.log_file, strerror(errno));
+      rc = EXIT_BAD_CONFIG;
+    } else {
+      fprintf(stderr, "purchases: cannot start logging (PURCHASES_LOG_TARGET)\n");
+    }
     goto done;
   }
   logging = true;
-  db_global_init();
-  db_initialised = true;
 
   app = app_new(&config, err, sizeof(err));
   if (app == NULL) {

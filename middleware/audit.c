@@ -17,10 +17,14 @@ int callback_audit(const struct _u_request *request, struct _u_response *respons
   struct audit_record record;
   struct timeval now;
 
-  /* Only reads that passed authorization have a target; only support and
-   * service principals reading someone else are recorded. */
+  /* Only reads that passed authorization have a target. Every read by a
+   * support or service principal is recorded, even of the user id it
+   * claims itself: staff and customer ids share one namespace, so an agent
+   * whose id is "u42" reading /user/u42 is reading customer u42. Only
+   * customers reading their own purchases (the one thing they may read)
+   * are not recorded. */
   if (ctx == NULL || ctx->client == NULL || ctx->target_user_id[0] == '\0' ||
-      ctx->client->role == ROLE_CUSTOMER || strcmp(ctx->user_id, ctx->target_user_id) == 0) {
+      ctx->client->role == ROLE_CUSTOMER) {
     return U_CALLBACK_CONTINUE;
   }
   gettimeofday(&now, NULL);

@@ -4,7 +4,8 @@
 #include <ulfius.h>
 
 /* Chain link after the controller on routes under /user/:userId: when a
- * support or service principal read a user other than itself, writes the
+ * support or service principal read a user (any user, its own id included:
+ * staff and customer ids share one namespace), writes the
  * audit record (models/audit.h) with the response's status. When the record
  * cannot be written, the response is replaced by a 503: no read of someone
  * else's data leaves without its record. Customers reading their own data

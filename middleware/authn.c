@@ -1,7 +1,11 @@
 #include "middleware/authn.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include <yder.h>
@@ -10,6 +14,7 @@
 #include "middleware/authz.h"
 #include "middleware/client_id.h"
 #include "middleware/jwt.h"
+#include "middleware/metrics.h"
 #include "middleware/problem.h"
 #include "middleware/request.h"
 
@@ -93,19 +98,65 @@ static void from_headers(const struct app *app, const struct _u_request *request
   memcpy(ctx->user_id, user_id, strlen(user_id) + 1);
 }
 
-int callback_authenticate(const struct _u_request *request, struct _u_response *response,
-                          void *user_data) {
-  const struct app *app = user_data;
-  struct request_ctx *ctx = request_ctx_of(response);
+bool auth_failure_key_of(const struct sockaddr *address, char key[AUTH_FAILURE_KEY_MAX]) {
+  const void *bytes;
+  int family;
+
+  key[0] = '\0';
+  if (address == NULL) {
+    return false;
+  }
+  if (address->sa_family == AF_INET) {
+    family = AF_INET;
+    bytes = &((const struct sockaddr_in *)(const void *)address)->sin_addr;
+  } else if (address->sa_family == AF_INET6) {
+    const struct in6_addr *v6 = &((const struct sockaddr_in6 *)(const void *)address)->sin6_addr;
+    if (IN6_IS_ADDR_V4MAPPED(v6)) {
+      /* ::ffff:a.b.c.d is a.b.c.d: one budget, however it arrives. */
+      family = AF_INET;
+      bytes = &v6->s6_addr[12];
+    } else {
+      family = AF_INET6;
+      bytes = v6;
+    }
+  } else {
+    return false;
+  }
+  return inet_ntop(family, bytes, key, AUTH_FAILURE_KEY_MAX) != NULL;
+}
+
+static uint64_t monotonic_ms(void) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
+}
+
+bool auth_failures_allow(struct rate_limiter *limiter, const char *key, uint32_t *retry_after_s) {
+  struct rate_decision decision;
+
+  *retry_after_s = 0;
+  if (limiter == NULL || key == NULL || key[0] == '\0') {
+    return true;
+  }
+  decision = rate_limiter_peek(limiter, key, monotonic_ms());
+  *retry_after_s = decision.retry_after_s;
+  return decision.allowed;
+}
+
+void auth_failures_count(struct rate_limiter *limiter, const char *key) {
+  if (limiter != NULL && key != NULL && key[0] != '\0') {
+    (void)rate_limiter_take(limiter, key, monotonic_ms());
+  }
+}
+
+static void identify(const struct app *app, const struct _u_request *request,
+                     struct request_ctx *ctx, struct _u_response *response) {
   const char *authorization;
   const char *token;
 
-  if (ctx == NULL || ctx->answered) {
-    return U_CALLBACK_CONTINUE;
-  }
   if (app->config.auth_mode == AUTH_HEADERS) {
     from_headers(app, request, ctx, response);
-    return U_CALLBACK_CONTINUE;
+    return;
   }
   authorization = u_map_get_case(request->map_header, "Authorization");
   token = bearer_token_of(authorization);
@@ -123,5 +174,39 @@ int callback_authenticate(const struct _u_request *request, struct _u_response *
   } else {
     from_headers(app, request, ctx, response);
   }
+}
+
+int callback_authenticate(const struct _u_request *request, struct _u_response *response,
+                          void *user_data) {
+  const struct app *app = user_data;
+  struct request_ctx *ctx = request_ctx_of(response);
+  char key[AUTH_FAILURE_KEY_MAX] = "";
+  uint32_t retry_after_s;
+
+  if (ctx == NULL || ctx->answered) {
+    goto done;
+  }
+  if (app->auth_failures != NULL) {
+    (void)auth_failure_key_of(request->client_address, key);
+  }
+  /* An address that keeps failing is refused before anything it sent is
+   * looked at: no signature check, no client lookup. */
+  if (!auth_failures_allow(app->auth_failures, key, &retry_after_s)) {
+    char number[16];
+    metrics_count_auth_failures_limited();
+    snprintf(number, sizeof(number), "%u", retry_after_s);
+    problem_send(response, PROBLEM_TOO_MANY_REQUESTS,
+                 "Too many failed authentications from this address: more than %u in a burst, "
+                 "or %u a second sustained; retry after %u s.",
+                 app->config.auth_failures_burst, app->config.auth_failures_rps, retry_after_s);
+    u_map_put(response->map_header, "Retry-After", number);
+    goto done;
+  }
+  identify(app, request, ctx, response);
+  if (ctx->answered && (response->status == 401 || response->status == 403)) {
+    auth_failures_count(app->auth_failures, key);
+  }
+
+done:
   return U_CALLBACK_CONTINUE;
 }

@@ -59,7 +59,7 @@ static void set_text(char *buf, size_t len, const char *text) {
 static void set_error(char *err, size_t err_len, const char *path, const char *format, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* "jwks file <path>: <message>", cut to fit. */
+/* "PURCHASES_JWKS_FILE <path>: <message>", cut to fit: names the variable. */
 static void set_error(char *err, size_t err_len, const char *path, const char *format, ...) {
   char message[256];
   va_list args;
@@ -70,7 +70,7 @@ static void set_error(char *err, size_t err_len, const char *path, const char *f
   va_start(args, format);
   vsnprintf(message, sizeof(message), format, args);
   va_end(args);
-  snprintf(err, err_len, "jwks file %s: %s", path != NULL ? path : "(none)", message);
+  snprintf(err, err_len, "PURCHASES_JWKS_FILE %s: %s", path != NULL ? path : "(none)", message);
 }
 
 /* True when j is a string of exactly the bytes of s. Comparing lengths too

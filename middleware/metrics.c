@@ -21,6 +21,7 @@ struct route_metrics {
 static struct route_metrics routes[METRICS_ROUTES_MAX];
 static size_t route_count;
 static atomic_ullong rate_limited;
+static atomic_ullong auth_failures_limited;
 static atomic_ullong audit_written;
 static atomic_ullong audit_failed;
 
@@ -80,6 +81,10 @@ void metrics_count_rate_limited(void) {
   atomic_fetch_add_explicit(&rate_limited, 1, memory_order_relaxed);
 }
 
+void metrics_count_auth_failures_limited(void) {
+  atomic_fetch_add_explicit(&auth_failures_limited, 1, memory_order_relaxed);
+}
+
 void metrics_count_audit(bool written) {
   atomic_fetch_add_explicit(written ? &audit_written : &audit_failed, 1, memory_order_relaxed);
 }
@@ -120,11 +125,17 @@ void metrics_write_http(FILE *out, unsigned int in_flight) {
           "# TYPE http_requests_in_flight gauge\nhttp_requests_in_flight %u\n"
           "# HELP purchases_rate_limited_total Requests refused with 429.\n"
           "# TYPE purchases_rate_limited_total counter\npurchases_rate_limited_total %llu\n"
+          "# HELP purchases_auth_failures_limited_total Requests refused with 429, before "
+          "authentication, because their client address had too many failed "
+          "authentications.\n"
+          "# TYPE purchases_auth_failures_limited_total counter\n"
+          "purchases_auth_failures_limited_total %llu\n"
           "# HELP purchases_audit_records_total Audit records of support and service reads, "
           "by outcome.\n# TYPE purchases_audit_records_total counter\n"
           "purchases_audit_records_total{outcome=\"written\"} %llu\n"
           "purchases_audit_records_total{outcome=\"failed\"} %llu\n",
           in_flight, atomic_load_explicit(&rate_limited, memory_order_relaxed),
+          atomic_load_explicit(&auth_failures_limited, memory_order_relaxed),
           atomic_load_explicit(&audit_written, memory_order_relaxed),
           atomic_load_explicit(&audit_failed, memory_order_relaxed));
 }

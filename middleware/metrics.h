@@ -19,6 +19,9 @@ void metrics_register_route(const char *pattern);
 void metrics_observe_request(const char *route, const char *method, long status, double seconds);
 
 void metrics_count_rate_limited(void);
+/* One request refused with 429 because its address had too many failed
+ * authentications (middleware/authn.c). */
+void metrics_count_auth_failures_limited(void);
 void metrics_count_audit(bool written);
 
 /* Writes every HTTP metric in the Prometheus text format; in_flight is the

@@ -210,6 +210,35 @@ out:
   return decision;
 }
 
+struct rate_decision rate_limiter_peek(struct rate_limiter *limiter, const char *key,
+                                       uint64_t now_ms) {
+  struct rate_decision decision = {.allowed = true, .limit = limiter->burst};
+  uint64_t hash = fnv1a(key);
+  struct shard *shard = &limiter->shards[(hash >> 32) % SHARDS];
+  uint64_t full = (uint64_t)limiter->burst * MILLI;
+  uint64_t tokens = full;
+  struct bucket *bucket;
+
+  pthread_mutex_lock(&shard->lock);
+  for (bucket = shard->slots[hash % shard->slot_count]; bucket != NULL; bucket = bucket->chain) {
+    if (bucket->hash == hash && strcmp(bucket->key, key) == 0) {
+      break;
+    }
+  }
+  if (bucket != NULL) {
+    uint64_t gained = now_ms > bucket->last_ms ? (now_ms - bucket->last_ms) * limiter->rps : 0;
+    tokens = gained >= full - bucket->tokens_milli ? full : bucket->tokens_milli + gained;
+  }
+  pthread_mutex_unlock(&shard->lock);
+  if (tokens < MILLI) {
+    decision.allowed = false;
+    decision.retry_after_s = ceil_seconds(MILLI - tokens, limiter->rps);
+  }
+  decision.remaining = (uint32_t)(tokens / MILLI);
+  decision.reset_s = ceil_seconds(full - tokens, limiter->rps);
+  return decision;
+}
+
 size_t rate_limiter_size(struct rate_limiter *limiter) {
   size_t size = 0;
   for (size_t i = 0; i < SHARDS; i++) {

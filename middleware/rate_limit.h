@@ -31,6 +31,12 @@ void rate_limiter_free(struct rate_limiter *limiter);
 struct rate_decision rate_limiter_take(struct rate_limiter *limiter, const char *key,
                                        uint64_t now_ms);
 
+/* What rate_limiter_take() would decide for `key` at now_ms, without
+ * taking a token, creating a bucket or changing the use order (a key with
+ * no bucket has a full one). Thread-safe. */
+struct rate_decision rate_limiter_peek(struct rate_limiter *limiter, const char *key,
+                                       uint64_t now_ms);
+
 /* How many buckets are held. */
 size_t rate_limiter_size(struct rate_limiter *limiter);
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <yder.h>
 
@@ -99,10 +100,16 @@ const char *model_status_name(enum model_status status) {
 
 /* mongoc logs through a global handler: send it to yder at a matching level.
  * mongoc's messages describe the driver, never documents. */
+/* Set while db_uri_check() parses a URI whose errors it reports itself. */
+static atomic_bool log_muted;
+
 static void db_log_handler(mongoc_log_level_t level, const char *domain, const char *message,
                            void *user_data) {
   (void)user_data;
   unsigned long y_level;
+  if (atomic_load(&log_muted)) {
+    return;
+  }
   switch (level) {
     case MONGOC_LOG_LEVEL_ERROR:
     case MONGOC_LOG_LEVEL_CRITICAL:
@@ -142,6 +149,48 @@ static void db_uri_default_int32(mongoc_uri_t *uri, const char *option, int32_t 
   if (!mongoc_uri_has_option(uri, option)) {
     mongoc_uri_set_option_as_int32(uri, option, value);
   }
+}
+
+/* URI options that name files (the names mongoc keeps them under). */
+static const char *const TLS_FILE_OPTIONS[] = {MONGOC_URI_TLSCAFILE,
+                                               MONGOC_URI_TLSCERTIFICATEKEYFILE};
+
+bool db_uri_check(const char *uri_string, char *err, size_t err_len) {
+  mongoc_uri_t *uri = NULL;
+  mongoc_client_pool_t *pool = NULL;
+  bson_error_t error;
+  bool ok = false;
+
+  /* The driver logs its own complaint before returning the error; the
+   * caller prints the error, once, naming the variable. */
+  atomic_store(&log_muted, true);
+  uri = mongoc_uri_new_with_error(uri_string, &error);
+  if (uri == NULL) {
+    snprintf(err, err_len, "MONGODB_URI is not a valid MongoDB URI: %s", error.message);
+    goto done;
+  }
+  /* The driver opens these only when it first connects; a typo would
+   * otherwise show as a database that never answers. */
+  for (size_t i = 0; i < sizeof(TLS_FILE_OPTIONS) / sizeof(TLS_FILE_OPTIONS[0]); i++) {
+    const char *path = mongoc_uri_get_option_as_utf8(uri, TLS_FILE_OPTIONS[i], NULL);
+    if (path != NULL && access(path, R_OK) != 0) {
+      snprintf(err, err_len, "MONGODB_URI: %s file %s cannot be read: %s", TLS_FILE_OPTIONS[i],
+               path, strerror(errno));
+      goto done;
+    }
+  }
+  pool = mongoc_client_pool_new_with_error(uri, &error);
+  if (pool == NULL) {
+    snprintf(err, err_len, "MONGODB_URI cannot be used: %s", error.message);
+    goto done;
+  }
+  ok = true;
+
+done:
+  mongoc_client_pool_destroy(pool);
+  mongoc_uri_destroy(uri);
+  atomic_store(&log_muted, false);
+  return ok;
 }
 
 struct db *db_new(const struct db_options *options, char *err, size_t err_len) {
@@ -387,6 +436,10 @@ mongoc_collection_t *db_collection(const struct db *db, mongoc_client_t *client,
 
 uint32_t db_query_timeout_ms(const struct db *db) {
   return db->query_timeout_ms;
+}
+
+uint64_t db_operation_limit_ms(const struct db *db) {
+  return (uint64_t)db->timeout_ms + ((uint64_t)db->query_timeout_ms + db->timeout_ms);
 }
 
 static enum model_status classify(const bson_error_t *error) {

@@ -39,6 +39,12 @@ struct db_options {
 void db_global_init(void);
 void db_global_cleanup(void);
 
+/* Whether `uri` can be used: it parses, and a pool can be made from it
+ * (nothing connects). Call after db_global_init(); the driver's own log
+ * lines about it are dropped. Returns false and writes a one-line reason
+ * naming MONGODB_URI into err (the caller's buffer). */
+bool db_uri_check(const char *uri, char *err, size_t err_len);
+
 /* Parses the URI and creates the pool. It does not connect: the first
  * operation does, so the service starts while the database is down.
  * Returns NULL and writes a one-line reason into err on a bad URI.
@@ -94,6 +100,11 @@ mongoc_collection_t *db_collection(const struct db *db, mongoc_client_t *client,
 
 /* maxTimeMS for queries, from the options. */
 uint32_t db_query_timeout_ms(const struct db *db);
+
+/* The longest one operation can take before the driver gives up on it:
+ * waiting for a pooled client plus the socket timeout (timeout_ms plus
+ * query_timeout_ms each), in milliseconds. */
+uint64_t db_operation_limit_ms(const struct db *db);
 
 /* Runs `ping`. MODEL_OK when the database answered, MODEL_UNAVAILABLE when
  * it could not be reached. */

@@ -63,6 +63,18 @@ static void log_failure(const char *what, const bson_error_t *error, enum model_
                 error->message);
 }
 
+/* Adds the id of a purchase that carries a pending-change hint to the
+ * page's list of them. */
+static bool note_pending(struct purchase_page *page, json_t *j_id) {
+  if (!json_is_string(j_id)) {
+    return true; /* read_position() refuses the page anyway */
+  }
+  if (page->j_pending == NULL) {
+    page->j_pending = json_array();
+  }
+  return page->j_pending != NULL && json_array_append(page->j_pending, j_id) == 0;
+}
+
 enum model_status purchase_store_list(struct db *db, const struct purchase_query *query,
                                       struct purchase_page *page) {
   enum model_status status = MODEL_ERROR;
@@ -114,6 +126,11 @@ enum model_status purchase_store_list(struct db *db, const struct purchase_query
       y_log_message(Y_LOG_LEVEL_ERROR, "purchase: out of memory mapping a purchase");
       goto done;
     }
+    if (bson_has_field(doc, PURCHASE_PENDING_FIELD) &&
+        !note_pending(page, json_object_get(j_purchase, "id"))) {
+      y_log_message(Y_LOG_LEVEL_ERROR, "purchase: out of memory noting a pending change");
+      goto done;
+    }
     if (!read_position(doc, query->sort, &page->last)) {
       /* Another writer stored a purchase without a usable id or sort key:
        * no cursor can point past it, so say so rather than end the walk. */
@@ -154,12 +171,17 @@ done:
   bson_destroy(&opts);
   bson_destroy(&filter);
   json_decref(j_list);
+  if (status != MODEL_OK) {
+    purchase_page_cleanup(page);
+  }
   return status;
 }
 
 void purchase_page_cleanup(struct purchase_page *page) {
   json_decref(page->j_data);
   page->j_data = NULL;
+  json_decref(page->j_pending);
+  page->j_pending = NULL;
 }
 
 static const struct db_index PURCHASE_INDEXES[] = {
@@ -407,6 +429,10 @@ enum model_status purchase_store_apply(struct db *db, const char *purchase_id, i
     BSON_APPEND_DATE_TIME(&set, "delivery.dateDelivered", *date_delivered_ms);
   }
   bson_append_document_end(&update, &set);
+  /* Whoever else marked this purchase pending wanted version
+   * from_version + 1 too, which is now taken: no hint is left worth
+   * keeping. */
+  BCON_APPEND(&update, "$unset", "{", PURCHASE_PENDING_FIELD, BCON_UTF8(""), "}");
   if (!db_append_durable_write(db, &opts)) {
     goto done;
   }
@@ -432,4 +458,92 @@ done:
   bson_destroy(&update);
   bson_destroy(&filter);
   return status;
+}
+
+/* One durable update_one of the purchases collection; matching nothing is
+ * not an error. */
+static enum model_status update_purchase(struct db *db, enum db_op op, const char *what,
+                                         const bson_t *filter, const bson_t *update) {
+  enum model_status status = MODEL_ERROR;
+  mongoc_client_t *client = NULL;
+  mongoc_collection_t *collection = NULL;
+  bson_t opts = BSON_INITIALIZER;
+  bson_error_t error;
+
+  if (!db_append_durable_write(db, &opts)) {
+    goto done;
+  }
+  client = db_client_pop(db, op);
+  if (client == NULL) {
+    status = db_client_pop_failure();
+    goto done;
+  }
+  collection = db_collection(db, client, PURCHASE_COLLECTION);
+  if (!mongoc_collection_update_one(collection, filter, update, &opts, NULL, &error)) {
+    status = db_status_from_error(&error);
+    log_failure(what, &error, status);
+    goto done;
+  }
+  status = MODEL_OK;
+
+done:
+  mongoc_collection_destroy(collection);
+  db_client_push(db, client);
+  bson_destroy(&opts);
+  return status;
+}
+
+enum model_status purchase_store_mark_pending(struct db *db, const char *purchase_id,
+                                              int32_t from_version, int64_t now_ms) {
+  enum model_status status;
+  bson_t filter = BSON_INITIALIZER;
+  bson_t *update =
+      BCON_NEW("$set", "{", PURCHASE_PENDING_FIELD, "{", "version", BCON_INT32(from_version + 1),
+               "since", BCON_DATE_TIME(now_ms), "}", "}");
+
+  BSON_APPEND_UTF8(&filter, "id", purchase_id);
+  if (from_version == 0) {
+    BCON_APPEND(&filter, "version", "{", "$exists", BCON_BOOL(false), "}");
+  } else {
+    BSON_APPEND_INT32(&filter, "version", from_version);
+  }
+  status = update_purchase(db, DB_OP_PURCHASE_APPLY, "mark", &filter, update);
+  bson_destroy(update);
+  bson_destroy(&filter);
+  return status;
+}
+
+enum model_status purchase_store_clear_pending(struct db *db, const char *purchase_id,
+                                               int32_t pending_version) {
+  enum model_status status;
+  bson_t *filter = BCON_NEW("id", BCON_UTF8(purchase_id));
+  bson_t *update = BCON_NEW("$unset", "{", PURCHASE_PENDING_FIELD, BCON_UTF8(""), "}");
+
+  if (pending_version > 0) {
+    BSON_APPEND_INT32(filter, PURCHASE_PENDING_FIELD ".version", pending_version);
+  }
+  status = update_purchase(db, DB_OP_PURCHASE_APPLY, "clear", filter, update);
+  bson_destroy(update);
+  bson_destroy(filter);
+  return status;
+}
+
+bool purchase_pending_of(const bson_t *doc, int32_t *version, int64_t *since_ms) {
+  bson_iter_t iter;
+  bson_iter_t child;
+
+  *version = 0;
+  *since_ms = 0;
+  if (!bson_iter_init_find(&iter, doc, PURCHASE_PENDING_FIELD) ||
+      !BSON_ITER_HOLDS_DOCUMENT(&iter) || !bson_iter_recurse(&iter, &child)) {
+    return false;
+  }
+  while (bson_iter_next(&child)) {
+    if (strcmp(bson_iter_key(&child), "version") == 0 && BSON_ITER_HOLDS_INT32(&child)) {
+      *version = bson_iter_int32(&child);
+    } else if (strcmp(bson_iter_key(&child), "since") == 0 && BSON_ITER_HOLDS_DATE_TIME(&child)) {
+      *since_ms = bson_iter_date_time(&child);
+    }
+  }
+  return *version > 0;
 }

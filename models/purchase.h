@@ -14,6 +14,12 @@
 /* The collection that holds one document per purchase. */
 #define PURCHASE_COLLECTION "purchases"
 
+/* The field a status change sets on the purchase before it writes the
+ * history entry, and clears when it moves the purchase: {version: v + 1,
+ * since: date}. A purchase that carries it may have a change in its history
+ * that it does not show yet (docs/writes.md). Never part of the API. */
+#define PURCHASE_PENDING_FIELD "pendingChange"
+
 /* The most purchases one list call returns. */
 #define PURCHASE_LIST_MAX 100
 
@@ -26,7 +32,10 @@ struct purchase_page {
   bool has_more;                 /* more purchases follow this page */
   struct purchase_position last; /* the last purchase of the page */
   bool has_total;
-  int64_t total; /* matching purchases over all pages, when asked for */
+  int64_t total;     /* matching purchases over all pages, when asked for */
+  json_t *j_pending; /* ids of the page's purchases that carry a pending-change
+                        hint (PURCHASE_PENDING_FIELD), a JSON array; NULL when
+                        none does; owned */
 };
 
 /* Lists one page of `query`: the user's purchases matching its filters, in
@@ -61,9 +70,27 @@ enum model_status purchase_store_create(struct db *db, const bson_t *doc);
 enum model_status purchase_store_find_doc(struct db *db, const char *user_id,
                                           const char *purchase_id, bson_t **doc_out);
 
+/* Marks the purchase, while it is at version from_version, as about to
+ * move to from_version + 1: sets PURCHASE_PENDING_FIELD to {version:
+ * from_version + 1, since: now_ms}, durably. Does nothing if it is no
+ * longer at from_version. Need not be atomic: it is only a hint. */
+enum model_status purchase_store_mark_pending(struct db *db, const char *purchase_id,
+                                              int32_t from_version, int64_t now_ms);
+
+/* Removes PURCHASE_PENDING_FIELD from the purchase if its version is still
+ * pending_version (a newer hint is left alone); whatever it holds when
+ * pending_version is 0. */
+enum model_status purchase_store_clear_pending(struct db *db, const char *purchase_id,
+                                               int32_t pending_version);
+
+/* The pending-change hint of a stored document: true, with its version and
+ * time, when it has a usable one. */
+bool purchase_pending_of(const bson_t *doc, int32_t *version, int64_t *since_ms);
+
 /* Moves the purchase from version from_version to the next with
- * new_status (and delivery.dateDelivered when given), durably; does
- * nothing if it is no longer at from_version. */
+ * new_status (and delivery.dateDelivered when given) and removes its
+ * pending-change hint, durably; does nothing if it is no longer at
+ * from_version. */
 enum model_status purchase_store_apply(struct db *db, const char *purchase_id, int32_t from_version,
                                        const char *new_status, const int64_t *date_delivered_ms);
 

@@ -223,4 +223,7 @@ void purchase_query_projection(const struct purchase_query *query, bson_t *proje
       bson_append_int32(projection, name, -1, 1);
     }
   }
+  /* Never shown, but the list must know which purchases may be behind
+   * their history (models/purchase_write.c). */
+  bson_append_int32(projection, PURCHASE_PENDING_FIELD, -1, 1);
 }

@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <yder.h>
 
@@ -76,9 +77,12 @@ static enum model_status finish_pending_change(struct db *db, const char *purcha
                               entry.has_date_delivered ? &entry.date_delivered_ms : NULL);
 }
 
-/* The purchase's current document, with any half-done change finished. */
-static enum model_status read_current(struct db *db, const char *user_id, const char *purchase_id,
-                                      bson_t **doc_out) {
+/* The purchase's current document, with any half-done change finished;
+ * *changed (when not NULL) says whether one was. On MODEL_OK *doc_out is
+ * the caller's. */
+static enum model_status read_current_changed(struct db *db, const char *user_id,
+                                              const char *purchase_id, bson_t **doc_out,
+                                              bool *changed) {
   enum model_status status = MODEL_ERROR;
 
   *doc_out = NULL;
@@ -86,16 +90,116 @@ static enum model_status read_current(struct db *db, const char *user_id, const 
     bool finished;
     status = purchase_store_find_doc(db, user_id, purchase_id, doc_out);
     if (status != MODEL_OK) {
-      return status;
+      goto done;
     }
     status = finish_pending_change(db, purchase_id, purchase_version_of(*doc_out), &finished);
     if (status != MODEL_OK || !finished) {
-      return status;
+      goto done;
+    }
+    if (changed != NULL) {
+      *changed = true;
     }
     bson_destroy(*doc_out);
     *doc_out = NULL;
   }
-  return MODEL_ERROR;
+  status = MODEL_ERROR;
+
+done:
+  if (status != MODEL_OK) {
+    bson_destroy(*doc_out);
+    *doc_out = NULL;
+  }
+  return status;
+}
+
+static enum model_status read_current(struct db *db, const char *user_id, const char *purchase_id,
+                                      bson_t **doc_out) {
+  return read_current_changed(db, user_id, purchase_id, doc_out, NULL);
+}
+
+static int64_t wall_clock_ms(void) {
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+/* A hint younger than this may belong to a change still in progress
+ * (between its hint and its history entry), so it is left alone: at least
+ * a minute, and twice the longest one write may take. */
+static int64_t pending_grace_ms(const struct db *db) {
+  uint64_t grace = 2 * db_operation_limit_ms(db);
+  return grace < 60000 ? 60000 : (int64_t)grace;
+}
+
+/* What a list does for one purchase that carries a pending-change hint:
+ * what purchase_read() does (finish the change the history holds ahead of
+ * it), then drop the hint if nothing is ahead and it is stale. *changed
+ * says whether the purchase moved. */
+static enum model_status settle_pending(struct db *db, const char *user_id, const char *purchase_id,
+                                        bool *changed) {
+  enum model_status status;
+  bson_t *doc = NULL;
+  int32_t pending_version;
+  int64_t since_ms;
+  int32_t version;
+  bool has_hint;
+
+  status = read_current_changed(db, user_id, purchase_id, &doc, changed);
+  if (status == MODEL_NOT_FOUND) {
+    /* Gone (or moved to another user) since the list: nothing to show. */
+    *changed = true;
+    status = MODEL_OK;
+    goto done;
+  }
+  if (status != MODEL_OK) {
+    goto done;
+  }
+  version = purchase_version_of(doc);
+  has_hint = purchase_pending_of(doc, &pending_version, &since_ms);
+  if (bson_has_field(doc, PURCHASE_PENDING_FIELD) &&
+      (!has_hint || pending_version <= version ||
+       wall_clock_ms() - since_ms > pending_grace_ms(db))) {
+    /* No entry version + 1 exists (read_current_changed looked): the
+     * change was applied, or its writer gave up or died before writing its
+     * history entry, or the hint is unusable. */
+    status = purchase_store_clear_pending(db, purchase_id, has_hint ? pending_version : 0);
+  }
+
+done:
+  bson_destroy(doc);
+  return status;
+}
+
+enum model_status purchase_list(struct db *db, const struct purchase_query *query,
+                                struct purchase_page *page) {
+  enum model_status status;
+  bool changed = false;
+  size_t index;
+  json_t *j_id;
+
+  status = purchase_store_list(db, query, page);
+  if (status != MODEL_OK || page->j_pending == NULL) {
+    goto done;
+  }
+  json_array_foreach(page->j_pending, index, j_id) {
+    status = settle_pending(db, query->user_id, json_string_value(j_id), &changed);
+    if (status != MODEL_OK) {
+      goto done;
+    }
+  }
+  if (changed) {
+    /* Statuses moved: the page may now hold other purchases (a status
+     * filter) or others around them. Read it again, once; a hint seen now
+     * belongs to a change in progress, which the page may show either way. */
+    purchase_page_cleanup(page);
+    status = purchase_store_list(db, query, page);
+  }
+
+done:
+  if (status != MODEL_OK) {
+    purchase_page_cleanup(page);
+  }
+  return status;
 }
 
 enum model_status purchase_read(struct db *db, const char *user_id, const char *purchase_id,
@@ -184,10 +288,26 @@ enum model_status purchase_change_status(struct db *db, const char *user_id,
       entry.has_date_delivered = true;
       entry.date_delivered_ms = change->has_date_delivered ? change->date_delivered_ms : now_ms;
     }
+    /* Lists do not look at the history: the hint tells them this purchase
+     * may soon be behind it, should the process die after the entry. */
+    status = purchase_store_mark_pending(db, purchase_id, version, now_ms);
+    if (status != MODEL_OK) {
+      goto done;
+    }
     /* The unique (purchaseId, version) index lets one writer through. */
     status = history_store_append(db, &entry);
     if (status == MODEL_CONFLICT) {
       if (change->expected_version >= 0) {
+        bool finished;
+        /* FerretDB applies an update by reading the document and writing
+         * it back whole, so our hint may have landed on top of the
+         * winner's move and undone it. Finish the winner's change (a no-op
+         * when it stands); the hint we left makes lists do the same should
+         * we die first. Without If-Match the next round does this. */
+        if (finish_pending_change(db, purchase_id, version, &finished) != MODEL_OK) {
+          y_log_message(Y_LOG_LEVEL_WARNING,
+                        "purchase: could not finish the change that won over this one");
+        }
         out->outcome = WRITE_STALE;
         status = MODEL_OK;
         goto done;

@@ -14,6 +14,7 @@
 
 #include "models/db.h"
 #include "models/history.h"
+#include "models/purchase.h"
 #include "models/status.h"
 
 enum write_outcome {
@@ -70,6 +71,16 @@ enum model_status purchase_change_status(struct db *db, const char *user_id,
                                          struct change_result *out);
 
 void change_result_cleanup(struct change_result *result);
+
+/* Lists one page of `query` (purchase_store_list()) so that it agrees with
+ * purchase_read(): a purchase on the page that carries a pending-change
+ * hint has any change a crash left half done finished first (only those;
+ * a page without hints costs nothing more), and then the page is read
+ * again. A hint with no history entry ahead of the purchase is removed once
+ * older than any write could take. On MODEL_OK the caller releases the page
+ * with purchase_page_cleanup(); otherwise it holds nothing. */
+enum model_status purchase_list(struct db *db, const struct purchase_query *query,
+                                struct purchase_page *page);
 
 /* Reads one purchase with its status history (statusHistory) and version,
  * first finishing any change a crash left half done. MODEL_NOT_FOUND when

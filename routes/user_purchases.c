@@ -80,7 +80,7 @@ int callback_user_purchases_get(const struct _u_request *request, struct _u_resp
     query.has_after = true;
   }
 
-  status = purchase_store_list(app->db, &query, &page);
+  status = purchase_list(app->db, &query, &page);
   if (status != MODEL_OK) {
     problem_send_store_failure(response, status);
     goto done;

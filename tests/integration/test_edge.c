@@ -380,6 +380,44 @@ START_TEST(a_thousand_unauthenticated_uploads_cost_no_memory) {
 }
 END_TEST
 
+static void budget_setup(void) {
+  static char log_env[160];
+  const char *env[] = {"PURCHASES_LOG_TARGET=file", log_env, "PURCHASES_AUTH_FAILURES_RPS=1",
+                       "PURCHASES_AUTH_FAILURES_BURST=3", NULL};
+  snprintf(log_path, sizeof(log_path), "/tmp/purchases-edge-budget-%d.log", (int)getpid());
+  unlink(log_path);
+  snprintf(log_env, sizeof(log_env), "PURCHASES_LOG_FILE=%s", log_path);
+  ck_assert(ferretdb_start(&db, "edge_budget"));
+  ck_assert(server_start(&server, db.uri, env));
+  ck_assert(wait_for_status(server.port, "/readyz", 200, 15));
+}
+
+/* Refused uploads spend the address's budget of failed authentications
+ * like the chain's refusals, and an address that spent it is a 429. */
+START_TEST(refused_uploads_spend_the_failed_authentication_budget) {
+  const char upload[] = "POST /purchases HTTP/1.1\r\nHost: x\r\nx-client-id: nobody\r\n"
+                        "x-user-id: u\r\nContent-Type: application/json\r\n"
+                        "Content-Length: 2\r\n\r\n{}";
+  int refused = 0;
+  int limited = 0;
+  for (int i = 0; i < 8; i++) {
+    char *reply = NULL;
+    long status = raw_status(upload, sizeof(upload) - 1, &reply);
+    if (status == 403) {
+      refused++;
+    } else if (status == 429) {
+      limited++;
+      ck_assert_msg(strstr(reply, "Retry-After: ") != NULL, "%s", reply);
+    } else {
+      ck_abort_msg("upload %d: %ld %s", i, status, reply);
+    }
+    free(reply);
+  }
+  ck_assert_int_ge(refused, 3);
+  ck_assert_int_ge(limited, 1);
+}
+END_TEST
+
 /* ---- one escaped access line per request, in both formats ----------------- */
 
 static int lines_with(const char *log, const char *what) {
@@ -460,6 +498,7 @@ Suite *suite_edge(void) {
   TCase *framing = tcase_create("framing");
   TCase *headers = tcase_create("headers");
   TCase *uploads = tcase_create("uploads");
+  TCase *budget = tcase_create("upload_budget");
   TCase *text_log = tcase_create("text_log");
   TCase *json_log = tcase_create("json_log");
 
@@ -474,6 +513,8 @@ Suite *suite_edge(void) {
   tcase_add_test(headers, a_non_utf8_identity_header_is_refused_not_absent);
   tcase_add_checked_fixture(uploads, edge_setup, edge_teardown);
   tcase_add_test(uploads, a_thousand_unauthenticated_uploads_cost_no_memory);
+  tcase_add_checked_fixture(budget, budget_setup, edge_teardown);
+  tcase_add_test(budget, refused_uploads_spend_the_failed_authentication_budget);
   tcase_add_checked_fixture(text_log, edge_setup, edge_teardown);
   tcase_add_test(text_log, malformed_methods_get_one_escaped_line_each_in_text);
   tcase_add_checked_fixture(json_log, json_setup, edge_teardown);
@@ -483,6 +524,7 @@ Suite *suite_edge(void) {
   suite_add_tcase(suite, framing);
   suite_add_tcase(suite, headers);
   suite_add_tcase(suite, uploads);
+  suite_add_tcase(suite, budget);
   suite_add_tcase(suite, text_log);
   suite_add_tcase(suite, json_log);
   return suite;

@@ -147,6 +147,78 @@ START_TEST(bad_configuration_exits_2_naming_the_variable) {
 }
 END_TEST
 
+/* Starts the server with one bad setting and asserts what the operator
+ * sees: exit code 2 and exactly one line, on stdout and stderr together,
+ * naming `variable`. */
+static void assert_one_line_exit_2(const char *const *env, const char *variable) {
+  struct server server;
+  char *log;
+  char *newline;
+
+  ck_assert_msg(!server_start(&server, "mongodb://127.0.0.1:1/x", env), "%s: it started", variable);
+  ck_assert_int_eq(server_stop(&server, 5), 2);
+  log = server_log(&server);
+  ck_assert_ptr_nonnull(log);
+  newline = strchr(log, '\n');
+  ck_assert_msg(newline != NULL && newline[1] == '\0', "%s: not exactly one line:\n%s", variable,
+                log);
+  ck_assert_msg(strncmp(log, "purchases: ", 11) == 0, "%s: %s", variable, log);
+  ck_assert_msg(strstr(log, variable) != NULL, "%s not named: %s", variable, log);
+  free(log);
+  unlink(server.log_path);
+}
+
+START_TEST(every_bad_value_is_one_line_naming_it_and_exit_2) {
+  char dir[] = "/tmp/purchases-lc.XXXXXX";
+  char bad_file[64];
+  char jwks_env[96];
+  char cert_env[96];
+  char key_env[96];
+  char log_file_env[96];
+  FILE *file;
+
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  snprintf(bad_file, sizeof(bad_file), "%s/bad", dir);
+  file = fopen(bad_file, "w");
+  ck_assert_ptr_nonnull(file);
+  fputs("{\"keys\": []}\n", file);
+  fclose(file);
+  snprintf(jwks_env, sizeof(jwks_env), "PURCHASES_JWKS_FILE=%s", bad_file);
+  snprintf(cert_env, sizeof(cert_env), "PURCHASES_TLS_CERT=%s", bad_file);
+  snprintf(key_env, sizeof(key_env), "PURCHASES_TLS_KEY=%s", bad_file);
+  snprintf(log_file_env, sizeof(log_file_env), "PURCHASES_LOG_FILE=%s/missing/x.log", dir);
+
+  /* The driver used to add its own three lines to ours. */
+  const char *uri_empty_host[] = {"MONGODB_URI=mongodb://", NULL};
+  assert_one_line_exit_2(uri_empty_host, "MONGODB_URI");
+  const char *uri_scheme[] = {"MONGODB_URI=postgres://x", NULL};
+  assert_one_line_exit_2(uri_scheme, "MONGODB_URI");
+  const char *uri_option[] = {"MONGODB_URI=mongodb://127.0.0.1/?replicaSet=", NULL};
+  assert_one_line_exit_2(uri_option, "MONGODB_URI");
+  const char *uri_ca_file[] = {"MONGODB_URI=mongodb://127.0.0.1/?tls=true&tlsCAFile=/nonexistent",
+                               NULL};
+  assert_one_line_exit_2(uri_ca_file, "MONGODB_URI");
+  const char *port[] = {"PURCHASES_PORT=0", NULL};
+  assert_one_line_exit_2(port, "PURCHASES_PORT");
+  const char *failures[] = {"PURCHASES_AUTH_FAILURES_BURST=0", NULL};
+  assert_one_line_exit_2(failures, "PURCHASES_AUTH_FAILURES_BURST");
+  const char *clients[] = {"PURCHASES_CLIENTS=shop:king", NULL};
+  assert_one_line_exit_2(clients, "PURCHASES_CLIENTS");
+  /* Values that are well formed but name a file that cannot be used:
+   * found after the configuration loaded, reported the same way. */
+  const char *jwks[] = {"PURCHASES_AUTH=jwt", jwks_env, "PURCHASES_JWT_ISSUER=i",
+                        "PURCHASES_JWT_AUDIENCE=a", NULL};
+  assert_one_line_exit_2(jwks, "PURCHASES_JWKS_FILE");
+  const char *tls[] = {cert_env, key_env, NULL};
+  assert_one_line_exit_2(tls, "PURCHASES_TLS_CERT");
+  const char *log_file[] = {"PURCHASES_LOG_TARGET=file", log_file_env, NULL};
+  assert_one_line_exit_2(log_file, "PURCHASES_LOG_FILE");
+
+  unlink(bad_file);
+  ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
 Suite *suite_lifecycle(void) {
   Suite *suite = suite_create("lifecycle");
   TCase *tc = tcase_create("database_and_signals");
@@ -154,6 +226,7 @@ Suite *suite_lifecycle(void) {
   tcase_add_test(tc, database_lost_and_back_needs_no_restart);
   tcase_add_test(tc, sigterm_lets_the_request_in_flight_finish);
   tcase_add_test(tc, bad_configuration_exits_2_naming_the_variable);
+  tcase_add_test(tc, every_bad_value_is_one_line_naming_it_and_exit_2);
   suite_add_tcase(suite, tc);
   return suite;
 }

@@ -440,9 +440,8 @@ START_TEST(reads_of_others_are_audited_and_listed_newest_first) {
                    200);
   ck_assert_int_eq(
       read_as("/user/carol/purchases/carol-p000", "invoicing", "svc1", NULL, service_read), 200);
-  /* Not audited: carol herself, and support reading its own purchases. */
+  /* Not audited: carol herself. */
   ck_assert_int_eq(read_as("/user/carol", "shop", "carol", NULL, NULL), 200);
-  ck_assert_int_eq(read_as("/user/agent1", "customer-support", "agent1", NULL, NULL), 200);
 
   ck_assert(
       http_get_as(audit_server.port, "/audit/carol?limit=1", "customer-support", "agent2", &r));
@@ -481,11 +480,64 @@ START_TEST(reads_of_others_are_audited_and_listed_newest_first) {
   ck_assert(json_is_false(json_object_get(json_object_get(r.j_body, "page"), "hasMore")));
   http_response_cleanup(&r);
 
-  /* agent1 read no one else: its own reads left nothing. */
+  /* Nobody read agent1's purchases. */
   ck_assert(http_get_as(audit_server.port, "/audit/agent1", "customer-support", "agent2", &r));
   ck_assert_int_eq(r.status, 200);
   ck_assert_uint_eq(json_array_size(json_object_get(r.j_body, "data")), 0);
   http_response_cleanup(&r);
+}
+END_TEST
+
+/* Staff and customer ids share one namespace: a support or service client
+ * whose own x-user-id is u42 reading /user/u42 is reading customer u42, and
+ * is audited like any other read. Only the customer u42 is not. */
+START_TEST(staff_reading_their_own_id_are_audited) {
+  /* Each user id is read by one actor only: the last test of this case
+   * makes (userId, actor) unique in the trail. */
+  static const struct {
+    const char *path;
+    const char *client;
+    const char *user;
+    long status;
+    const char *route;
+  } READS[] = {
+      {"/user/u42", "customer-support", "u42", 200, "/user/:userId"},
+      {"/user/u43/purchases/u43-p000", "customer-support", "u43", 404,
+       "/user/:userId/purchases/:purchaseId"},
+      {"/user/u44", "invoicing", "u44", 200, "/user/:userId"},
+      {"/user/agent1", "customer-support", "agent1", 200, "/user/:userId"},
+  };
+  struct http_response r;
+  char path[64];
+
+  /* The customer u42 reading its own purchases is not audited. */
+  ck_assert_int_eq(read_as("/user/u42", "shop", "u42", NULL, NULL), 200);
+  ck_assert(http_get_as(audit_server.port, "/audit/u42", "customer-support", "agent2", &r));
+  ck_assert_int_eq(r.status, 200);
+  ck_assert_uint_eq(json_array_size(json_object_get(r.j_body, "data")), 0);
+  http_response_cleanup(&r);
+
+  for (size_t i = 0; i < sizeof(READS) / sizeof(READS[0]); i++) {
+    char request_id[65];
+    json_t *j_data;
+    json_t *j_record;
+
+    ck_assert_int_eq(read_as(READS[i].path, READS[i].client, READS[i].user, NULL, request_id),
+                     READS[i].status);
+    snprintf(path, sizeof(path), "/audit/%s", READS[i].user);
+    ck_assert(http_get_as(audit_server.port, path, "customer-support", "agent2", &r));
+    ck_assert_int_eq(r.status, 200);
+    j_data = json_object_get(r.j_body, "data");
+    ck_assert_msg(json_array_size(j_data) == 1, "%s: %s", READS[i].path, r.body);
+    j_record = json_array_get(j_data, 0);
+    ck_assert_str_eq(json_string_value(json_object_get(j_record, "requestId")), request_id);
+    ck_assert_str_eq(json_string_value(json_object_get(j_record, "client")), READS[i].client);
+    ck_assert_str_eq(json_string_value(json_object_get(j_record, "actor")), READS[i].user);
+    ck_assert_str_eq(json_string_value(json_object_get(j_record, "userId")), READS[i].user);
+    ck_assert_str_eq(json_string_value(json_object_get(j_record, "route")), READS[i].route);
+    ck_assert_int_eq(json_integer_value(json_object_get(j_record, "status")), READS[i].status);
+    http_response_cleanup(&r);
+  }
 }
 END_TEST
 
@@ -879,11 +931,184 @@ START_TEST(one_address_holds_at_most_its_share_of_connections) {
 }
 END_TEST
 
+/* ---- failed authentications per client address -------------------------- */
+
+static struct ferretdb failures_db;
+static struct server failures_jwt;
+static struct server failures_headers;
+
+/* Budgets small enough that a quick run of failures meets them on any
+ * machine: 10 at once, 2 a second back. */
+#define FAILURES_ENV "PURCHASES_AUTH_FAILURES_RPS=2", "PURCHASES_AUTH_FAILURES_BURST=10"
+
+static void failures_setup(void) {
+  char jwks[96];
+
+  make_dir();
+  snprintf(jwks, sizeof(jwks), "%s/jwks.json", dir);
+  snprintf(jwks_env, sizeof(jwks_env), "PURCHASES_JWKS_FILE=%s", jwks);
+  keys = tokens_keys_new();
+  ck_assert_ptr_nonnull(keys);
+  ck_assert(tokens_write_jwks(keys, jwks));
+  ck_assert(ferretdb_start(&failures_db, "security_failures"));
+  insert_purchase(&failures_db, "fay");
+  const char *jwt_env[] = {"PURCHASES_AUTH=jwt",
+                           CLIENTS,
+                           jwks_env,
+                           "PURCHASES_JWT_ISSUER=" ISSUER,
+                           "PURCHASES_JWT_AUDIENCE=" AUDIENCE,
+                           FAILURES_ENV,
+                           NULL};
+  const char *headers_env[] = {CLIENTS, FAILURES_ENV, NULL};
+  ck_assert(server_start(&failures_jwt, failures_db.uri, jwt_env));
+  ck_assert(server_start(&failures_headers, failures_db.uri, headers_env));
+  ck_assert(wait_for_status(failures_jwt.port, "/readyz", 200, 15));
+  ck_assert(wait_for_status(failures_headers.port, "/readyz", 200, 15));
+}
+
+static void failures_teardown(void) {
+  server_stop(&failures_jwt, 15);
+  server_stop(&failures_headers, 15);
+  ferretdb_stop(&failures_db, false);
+  tokens_keys_free(keys);
+  keys = NULL;
+  remove_dir();
+}
+
+/* How many lines of the server's log hold `text`. */
+static int log_lines_with(const struct server *server, const char *text) {
+  FILE *log = fopen(server->log_path, "r");
+  char line[4096];
+  int n = 0;
+
+  ck_assert_ptr_nonnull(log);
+  while (fgets(line, sizeof(line), log) != NULL) {
+    n += strstr(line, text) != NULL;
+  }
+  fclose(log);
+  return n;
+}
+
+/* The value of an unlabelled sample on /metrics. */
+static double metric(int port, const char *name) {
+  struct http_response r;
+  char prefix[128];
+  const char *at;
+  double value;
+
+  ck_assert(http_request(port, "GET", "/metrics", NULL, &r));
+  ck_assert_int_eq(r.status, 200);
+  snprintf(prefix, sizeof(prefix), "\n%s ", name);
+  at = strstr(r.body, prefix);
+  ck_assert_msg(at != NULL, "no %s on /metrics", name);
+  value = strtod(at + strlen(prefix), NULL);
+  http_response_cleanup(&r);
+  return value;
+}
+
+START_TEST(refused_tokens_from_one_address_meet_429_before_verification) {
+  char *good = token_for("fay", "shop");
+  char *bad = tokens_change_signature_byte(good);
+  struct http_response r;
+  int refused = 0;
+  int limited = 0;
+  long retry_after = 0;
+
+  ck_assert_ptr_nonnull(bad);
+  for (int i = 0; i < 30; i++) {
+    get_with(failures_jwt.port, "/user/fay", bad, NULL, NULL, &r);
+    if (r.status == 401) {
+      refused++;
+    } else {
+      char type[64] = "";
+      ck_assert_msg(r.status == 429, "request %d: %ld %s", i, r.status, r.body);
+      limited++;
+      retry_after = header_number(&r, "Retry-After");
+      ck_assert_int_ge(retry_after, 1);
+      ck_assert_ptr_nonnull(http_header(&r, "Content-Type", type, sizeof(type)));
+      ck_assert_str_eq(type, "application/problem+json");
+      ck_assert_int_eq(json_integer_value(json_object_get(r.j_body, "status")), 429);
+      ck_assert_ptr_nonnull(strstr(r.body, "failed authentications"));
+      ck_assert(http_header(&r, "WWW-Authenticate", type, sizeof(type)) == NULL);
+    }
+    http_response_cleanup(&r);
+  }
+  /* The burst, plus what came back at 2 a second while they ran. */
+  ck_assert_int_ge(refused, 10);
+  ck_assert_int_ge(limited, 1);
+  /* Each 401 verified the token and logged why; no 429 looked at it. */
+  ck_assert_int_eq(log_lines_with(&failures_jwt, "bearer token refused"), refused);
+  ck_assert_double_eq(metric(failures_jwt.port, "purchases_auth_failures_limited_total"),
+                      (double)limited);
+
+  /* While the budget is spent, the address is refused whatever it sends. */
+  get_with(failures_jwt.port, "/user/fay", good, NULL, NULL, &r);
+  ck_assert_int_eq(r.status, 429);
+  retry_after = header_number(&r, "Retry-After");
+  http_response_cleanup(&r);
+  /* After Retry-After, a good token is served. */
+  sleep((unsigned)retry_after);
+  get_with(failures_jwt.port, "/user/fay", good, NULL, NULL, &r);
+  ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+  ck_assert_uint_eq(json_array_size(json_object_get(r.j_body, "data")), 1);
+  http_response_cleanup(&r);
+  /* A success costs nothing: a few more are served at once. */
+  for (int i = 0; i < 5; i++) {
+    get_with(failures_jwt.port, "/user/fay", good, NULL, NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    http_response_cleanup(&r);
+  }
+  /* Probes carry no identity and are never limited. */
+  ck_assert(http_request(failures_jwt.port, "GET", "/healthz", NULL, &r));
+  ck_assert_int_eq(r.status, 200);
+  http_response_cleanup(&r);
+  free(bad);
+  free(good);
+}
+END_TEST
+
+START_TEST(unknown_clients_and_missing_identities_spend_the_budget_too) {
+  struct http_response r;
+  int limited = 0;
+
+  /* A malformed header is a 400, a mistake rather than a guess: free. */
+  for (int i = 0; i < 15; i++) {
+    get_with(failures_headers.port, "/user/fay", NULL, "bad client!", "fay", &r);
+    ck_assert_int_eq(r.status, 400);
+    http_response_cleanup(&r);
+  }
+  /* Unknown clients (403) and a missing user (401) are failures. */
+  for (int i = 0; i < 30 && limited == 0; i++) {
+    get_with(failures_headers.port, "/user/fay", NULL, i % 2 == 0 ? "nobody" : "shop",
+             i % 2 == 0 ? "fay" : NULL, &r);
+    if (r.status == 429) {
+      limited++;
+      ck_assert_int_ge(header_number(&r, "Retry-After"), 1);
+    } else {
+      ck_assert_msg(r.status == (i % 2 == 0 ? 403 : 401), "request %d: %ld", i, r.status);
+    }
+    http_response_cleanup(&r);
+  }
+  ck_assert_int_eq(limited, 1);
+  /* The known client is refused too while the address is over budget... */
+  get_with(failures_headers.port, "/user/fay", NULL, "shop", "fay", &r);
+  ck_assert_int_eq(r.status, 429);
+  long retry_after = header_number(&r, "Retry-After");
+  http_response_cleanup(&r);
+  /* ...and served once it has waited. */
+  sleep((unsigned)retry_after);
+  get_with(failures_headers.port, "/user/fay", NULL, "shop", "fay", &r);
+  ck_assert_int_eq(r.status, 200);
+  http_response_cleanup(&r);
+}
+END_TEST
+
 Suite *suite_security(void) {
   Suite *suite = suite_create("security");
   TCase *matrix = tcase_create("matrix");
   TCase *audit = tcase_create("audit");
   TCase *limit = tcase_create("rate_limit");
+  TCase *failures = tcase_create("auth_failures");
   TCase *tls = tcase_create("tls");
   TCase *hostile = tcase_create("hostile");
   TCase *per_ip = tcase_create("per_ip");
@@ -900,6 +1125,7 @@ Suite *suite_security(void) {
 
   tcase_add_unchecked_fixture(audit, audit_setup, audit_teardown);
   tcase_add_test(audit, reads_of_others_are_audited_and_listed_newest_first);
+  tcase_add_test(audit, staff_reading_their_own_id_are_audited);
   tcase_add_test(audit, records_with_one_request_id_are_each_listed_once);
   tcase_add_test(audit, a_bad_access_reason_is_400);
   tcase_add_test(audit, audit_list_rejects_bad_parameters);
@@ -909,6 +1135,11 @@ Suite *suite_security(void) {
   tcase_add_unchecked_fixture(limit, limit_setup, limit_teardown);
   tcase_add_test(limit, rate_limit_is_reached_and_recovers);
   suite_add_tcase(suite, limit);
+
+  tcase_add_unchecked_fixture(failures, failures_setup, failures_teardown);
+  tcase_add_test(failures, refused_tokens_from_one_address_meet_429_before_verification);
+  tcase_add_test(failures, unknown_clients_and_missing_identities_spend_the_budget_too);
+  suite_add_tcase(suite, failures);
 
   tcase_add_unchecked_fixture(tls, tls_setup, tls_teardown);
   tcase_add_test(tls, tls_serves_https_and_nothing_else);

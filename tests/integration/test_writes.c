@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <mongoc/mongoc.h>
@@ -601,6 +602,192 @@ START_TEST(a_change_cut_short_by_a_crash_is_finished_by_the_next_read) {
 }
 END_TEST
 
+/* Applies one update, both given as JSON, to the first match in `collection`. */
+static void update_json(const char *collection, const char *filter_json, const char *update_json) {
+  mongoc_client_t *client = mongoc_client_new(db.uri);
+  mongoc_collection_t *coll = mongoc_client_get_collection(client, DATABASE, collection);
+  bson_error_t error;
+  bson_t *filter = bson_new_from_json((const uint8_t *)filter_json, -1, &error);
+  bson_t *update;
+
+  ck_assert_msg(filter != NULL, "%s", error.message);
+  update = bson_new_from_json((const uint8_t *)update_json, -1, &error);
+  ck_assert_msg(update != NULL, "%s", error.message);
+  ck_assert_msg(mongoc_collection_update_one(coll, filter, update, NULL, NULL, &error), "%s",
+                error.message);
+  bson_destroy(update);
+  bson_destroy(filter);
+  mongoc_collection_destroy(coll);
+  mongoc_client_destroy(client);
+}
+
+/* The purchase `id` in a list answer, or NULL; asserts that no internal
+ * field (the pending-change hint, the version) shows in any of them. */
+static json_t *listed(const struct http_response *r, const char *id) {
+  json_t *j_found = NULL;
+  json_t *j_item;
+  size_t i;
+
+  ck_assert_ptr_nonnull(json_object_get(r->j_body, "data"));
+  json_array_foreach(json_object_get(r->j_body, "data"), i, j_item) {
+    ck_assert_ptr_null(json_object_get(j_item, "pendingChange"));
+    ck_assert_ptr_null(json_object_get(j_item, "version"));
+    if (strcmp(json_string_value(json_object_get(j_item, "id")), id) == 0) {
+      j_found = j_item;
+    }
+  }
+  return j_found;
+}
+
+/* What a process killed between the two writes of a change leaves now: the
+ * hint set first, then the history entry of version 2, the purchase still
+ * at version 1. */
+static void cut_short_after_history(const char *id, const char *since) {
+  char filter[128];
+  char update[256];
+  char entry[256];
+
+  snprintf(filter, sizeof(filter), "{\"id\": \"%s\"}", id);
+  snprintf(update, sizeof(update),
+           "{\"$set\": {\"pendingChange\": {\"version\": 2, \"since\": {\"$date\": \"%s\"}}}}",
+           since);
+  update_json("purchases", filter, update);
+  snprintf(entry, sizeof(entry),
+           "{\"purchaseId\": \"%s\", \"version\": 2, \"status\": \"paid\", \"from\": "
+           "\"placed\", \"time\": {\"$date\": \"2024-04-18T11:00:00Z\"}}",
+           id);
+  insert_json("purchase_history", entry);
+}
+
+static void iso_now(char out[32]) {
+  time_t now = time(NULL);
+  struct tm tm;
+  gmtime_r(&now, &tm);
+  strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+START_TEST(a_list_read_first_sees_a_change_cut_short_like_the_single_read) {
+  const char *ids[] = {"half-2", "half-3"};
+  struct http_response r;
+  char etag[32];
+  char now[32];
+  json_t *j_item;
+
+  iso_now(now);
+  for (size_t i = 0; i < 2; i++) {
+    json_t *j_sent = purchase(ids[i], "hugo");
+    post_purchase(j_sent, NULL, &r);
+    ck_assert_int_eq(r.status, 201);
+    http_response_cleanup(&r);
+    json_decref(j_sent);
+    cut_short_after_history(ids[i], now);
+  }
+  ck_assert_int_eq(count("purchases", "{\"userId\": \"hugo\", \"status\": \"placed\"}"), 2);
+
+  /* A list filtered on the old status, first: half-3 is paid, so it is not
+   * there, even though its document still said placed. */
+  ck_assert(http_get_as(server.port, "/user/hugo?status=placed&fields=status", "shop", "hugo", &r));
+  ck_assert_int_eq(r.status, 200);
+  ck_assert_uint_eq(json_array_size(json_object_get(r.j_body, "data")), 0);
+  http_response_cleanup(&r);
+  ck_assert_int_eq(count("purchases", "{\"userId\": \"hugo\", \"status\": \"paid\", \"version\": "
+                                      "2, \"pendingChange\": {\"$exists\": false}}"),
+                   2);
+
+  /* Then the plain list and each single read: all say paid, version 2. */
+  ck_assert(http_get_as(server.port, "/user/hugo", "shop", "hugo", &r));
+  ck_assert_int_eq(r.status, 200);
+  ck_assert_uint_eq(json_array_size(json_object_get(r.j_body, "data")), 2);
+  for (size_t i = 0; i < 2; i++) {
+    j_item = listed(&r, ids[i]);
+    ck_assert_ptr_nonnull(j_item);
+    ck_assert_str_eq(json_string_value(json_object_get(j_item, "status")), "paid");
+  }
+  http_response_cleanup(&r);
+  for (size_t i = 0; i < 2; i++) {
+    char path[96];
+    snprintf(path, sizeof(path), "/user/hugo/purchases/%s", ids[i]);
+    ck_assert(http_get_as(server.port, path, "shop", "hugo", &r));
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(json_string_value(json_object_get(r.j_body, "status")), "paid");
+    ck_assert_ptr_null(json_object_get(r.j_body, "pendingChange"));
+    ck_assert_str_eq(header(&r, "ETag", etag, sizeof(etag)), "\"v2\"");
+    ck_assert_uint_eq(json_array_size(json_object_get(r.j_body, "statusHistory")), 2);
+    http_response_cleanup(&r);
+  }
+  ck_assert_int_eq(count("purchase_history", "{\"purchaseId\": \"half-2\"}"), 2);
+}
+END_TEST
+
+START_TEST(a_hint_with_nothing_ahead_is_kept_while_fresh_and_dropped_when_stale) {
+  struct http_response r;
+  char now[32];
+  char update[160];
+  json_t *j_sent = purchase("half-4", "hedda");
+  json_t *j_item;
+
+  post_purchase(j_sent, NULL, &r);
+  ck_assert_int_eq(r.status, 201);
+  http_response_cleanup(&r);
+  json_decref(j_sent);
+  j_sent = purchase("half-5", "hedda");
+  post_purchase(j_sent, NULL, &r);
+  ck_assert_int_eq(r.status, 201);
+  http_response_cleanup(&r);
+  json_decref(j_sent);
+  /* A change is always marked first: a normal one leaves no hint behind. */
+  patch_status("hedda", "half-5", "{\"status\": \"paid\"}", "\"v1\"", &r);
+  ck_assert_int_eq(r.status, 200);
+  http_response_cleanup(&r);
+  ck_assert_int_eq(count("purchases", "{\"id\": \"half-5\", \"status\": \"paid\", "
+                                      "\"pendingChange\": {\"$exists\": false}}"),
+                   1);
+
+  /* A writer that marked half-4 and is (as far as anyone can tell) still
+   * on its way to the history: its hint stays, and the list says placed. */
+  iso_now(now);
+  snprintf(update, sizeof(update),
+           "{\"$set\": {\"pendingChange\": {\"version\": 2, \"since\": {\"$date\": \"%s\"}}}}",
+           now);
+  update_json("purchases", "{\"id\": \"half-4\"}", update);
+  ck_assert(http_get_as(server.port, "/user/hedda", "shop", "hedda", &r));
+  ck_assert_int_eq(r.status, 200);
+  j_item = listed(&r, "half-4");
+  ck_assert_ptr_nonnull(j_item);
+  ck_assert_str_eq(json_string_value(json_object_get(j_item, "status")), "placed");
+  http_response_cleanup(&r);
+  ck_assert_int_eq(count("purchases", "{\"id\": \"half-4\", \"pendingChange.version\": 2}"), 1);
+
+  /* One that died before writing history long ago: the list drops it. */
+  update_json("purchases", "{\"id\": \"half-4\"}",
+              "{\"$set\": {\"pendingChange\": {\"version\": 2, \"since\": {\"$date\": "
+              "\"2024-01-01T00:00:00Z\"}}}}");
+  ck_assert(http_get_as(server.port, "/user/hedda", "shop", "hedda", &r));
+  ck_assert_int_eq(r.status, 200);
+  j_item = listed(&r, "half-4");
+  ck_assert_ptr_nonnull(j_item);
+  ck_assert_str_eq(json_string_value(json_object_get(j_item, "status")), "placed");
+  http_response_cleanup(&r);
+  ck_assert_int_eq(count("purchases", "{\"id\": \"half-4\", \"status\": \"placed\", \"version\": "
+                                      "1, \"pendingChange\": {\"$exists\": false}}"),
+                   1);
+  ck_assert_int_eq(count("purchase_history", "{\"purchaseId\": \"half-4\"}"), 1);
+
+  /* A hint left on a purchase that has moved past it goes too. */
+  update_json("purchases", "{\"id\": \"half-5\"}",
+              "{\"$set\": {\"pendingChange\": {\"version\": 2, \"since\": {\"$date\": "
+              "\"2030-01-01T00:00:00Z\"}}}}");
+  ck_assert(http_get_as(server.port, "/user/hedda?fields=status", "shop", "hedda", &r));
+  ck_assert_int_eq(r.status, 200);
+  j_item = listed(&r, "half-5");
+  ck_assert_ptr_nonnull(j_item);
+  ck_assert_str_eq(json_string_value(json_object_get(j_item, "status")), "paid");
+  http_response_cleanup(&r);
+  ck_assert_int_eq(
+      count("purchases", "{\"userId\": \"hedda\", \"pendingChange\": {\"$exists\": true}}"), 0);
+}
+END_TEST
+
 START_TEST(an_expired_key_counts_as_absent_and_is_purged) {
   json_t *j_sent = purchase(NULL, "ivan");
   const char *env[] = {CLIENTS, NULL};
@@ -659,6 +846,8 @@ Suite *suite_writes(void) {
   tcase_add_test(tc, racing_changes_with_one_etag_let_exactly_one_win);
   tcase_add_test(tc, a_crash_loses_no_acknowledged_create_and_resending_adds_nothing);
   tcase_add_test(tc, a_change_cut_short_by_a_crash_is_finished_by_the_next_read);
+  tcase_add_test(tc, a_list_read_first_sees_a_change_cut_short_like_the_single_read);
+  tcase_add_test(tc, a_hint_with_nothing_ahead_is_kept_while_fresh_and_dropped_when_stale);
   tcase_add_test(tc, an_expired_key_counts_as_absent_and_is_purged);
   tcase_add_test(tc, the_server_exits_cleanly_after_all_of_it);
   suite_add_tcase(suite, tc);

@@ -312,6 +312,7 @@ bool server_start(struct server *server, const char *mongodb_uri, const char *co
   full_env[n++] = "PURCHASES_DB_TIMEOUT_MS=1000";
   /* Tests that are not about rate limiting must never meet it. */
   full_env[n++] = "PURCHASES_RATE_LIMIT_RPS=0";
+  full_env[n++] = "PURCHASES_AUTH_FAILURES_RPS=0";
   for (size_t i = 0; env != NULL && env[i] != NULL && n < 31; i++) {
     full_env[n++] = env[i];
   }

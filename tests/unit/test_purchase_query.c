@@ -457,10 +457,12 @@ END_TEST
 START_TEST(projection_adds_id_and_the_sort_key) {
   query.fields = FIELD_STATUS;
   assert_projection("{\"_id\":{\"$numberInt\":\"0\"},\"id\":{\"$numberInt\":\"1\"},"
-                    "\"status\":{\"$numberInt\":\"1\"},\"datePurchased\":{\"$numberInt\":\"1\"}}");
+                    "\"status\":{\"$numberInt\":\"1\"},\"datePurchased\":{\"$numberInt\":\"1\"},"
+                    "\"pendingChange\":{\"$numberInt\":\"1\"}}");
   query.sort = PURCHASE_SORT_PRICE_ASC;
   assert_projection("{\"_id\":{\"$numberInt\":\"0\"},\"id\":{\"$numberInt\":\"1\"},"
-                    "\"status\":{\"$numberInt\":\"1\"},\"pricePence\":{\"$numberInt\":\"1\"}}");
+                    "\"status\":{\"$numberInt\":\"1\"},\"pricePence\":{\"$numberInt\":\"1\"},"
+                    "\"pendingChange\":{\"$numberInt\":\"1\"}}");
 }
 END_TEST
 
@@ -468,11 +470,13 @@ START_TEST(projection_does_not_repeat_the_sort_key_or_id) {
   query.sort = PURCHASE_SORT_PRICE_DESC;
   query.fields = FIELD_ID | FIELD_PRICE;
   assert_projection("{\"_id\":{\"$numberInt\":\"0\"},\"id\":{\"$numberInt\":\"1\"},"
-                    "\"pricePence\":{\"$numberInt\":\"1\"}}");
+                    "\"pricePence\":{\"$numberInt\":\"1\"},"
+                    "\"pendingChange\":{\"$numberInt\":\"1\"}}");
   query.sort = PURCHASE_SORT_DATE_ASC;
   query.fields = FIELD_DATE;
   assert_projection("{\"_id\":{\"$numberInt\":\"0\"},\"id\":{\"$numberInt\":\"1\"},"
-                    "\"datePurchased\":{\"$numberInt\":\"1\"}}");
+                    "\"datePurchased\":{\"$numberInt\":\"1\"},"
+                    "\"pendingChange\":{\"$numberInt\":\"1\"}}");
 }
 END_TEST
 
@@ -481,7 +485,8 @@ START_TEST(projection_keeps_the_contract_order) {
   query.fields = FIELD_DELIVERY | FIELD_CURRENCY | FIELD_ITEMS;
   assert_projection("{\"_id\":{\"$numberInt\":\"0\"},\"id\":{\"$numberInt\":\"1\"},"
                     "\"items\":{\"$numberInt\":\"1\"},\"pricePence\":{\"$numberInt\":\"1\"},"
-                    "\"currency\":{\"$numberInt\":\"1\"},\"delivery\":{\"$numberInt\":\"1\"}}");
+                    "\"currency\":{\"$numberInt\":\"1\"},\"delivery\":{\"$numberInt\":\"1\"},"
+                    "\"pendingChange\":{\"$numberInt\":\"1\"}}");
 }
 END_TEST
 
@@ -491,7 +496,8 @@ START_TEST(projection_of_every_field) {
                     "\"userId\":{\"$numberInt\":\"1\"},\"status\":{\"$numberInt\":\"1\"},"
                     "\"items\":{\"$numberInt\":\"1\"},\"pricePence\":{\"$numberInt\":\"1\"},"
                     "\"currency\":{\"$numberInt\":\"1\"},\"datePurchased\":{\"$numberInt\":\"1\"},"
-                    "\"payment\":{\"$numberInt\":\"1\"},\"delivery\":{\"$numberInt\":\"1\"}}");
+                    "\"payment\":{\"$numberInt\":\"1\"},\"delivery\":{\"$numberInt\":\"1\"},"
+                    "\"pendingChange\":{\"$numberInt\":\"1\"}}");
 }
 END_TEST
 

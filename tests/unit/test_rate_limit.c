@@ -34,6 +34,36 @@ START_TEST(burst_then_refusal_with_retry_after) {
 }
 END_TEST
 
+START_TEST(peek_decides_like_take_without_taking) {
+  struct rate_limiter *limiter = rate_limiter_new(2, 3, 100);
+  struct rate_decision decision;
+
+  ck_assert_ptr_nonnull(limiter);
+  /* An unknown key: a full bucket, and none is created for it. */
+  decision = rate_limiter_peek(limiter, "a", 1000);
+  ck_assert(decision.allowed);
+  ck_assert_uint_eq(decision.remaining, 3);
+  ck_assert_uint_eq(rate_limiter_size(limiter), 0);
+  for (int i = 0; i < 3; i++) {
+    ck_assert(rate_limiter_peek(limiter, "a", 1000).allowed);
+    ck_assert(rate_limiter_take(limiter, "a", 1000).allowed);
+  }
+  decision = rate_limiter_peek(limiter, "a", 1000);
+  ck_assert(!decision.allowed);
+  ck_assert_uint_eq(decision.remaining, 0);
+  ck_assert_uint_eq(decision.retry_after_s, 1);
+  /* Peeking again takes nothing: 0.5 s later one token is back. */
+  ck_assert(!rate_limiter_peek(limiter, "a", 1400).allowed);
+  decision = rate_limiter_peek(limiter, "a", 1500);
+  ck_assert(decision.allowed);
+  ck_assert_uint_eq(decision.remaining, 1);
+  ck_assert(rate_limiter_take(limiter, "a", 1500).allowed);
+  ck_assert(!rate_limiter_take(limiter, "a", 1500).allowed);
+  ck_assert_uint_eq(rate_limiter_size(limiter), 1);
+  rate_limiter_free(limiter);
+}
+END_TEST
+
 START_TEST(tokens_flow_back_at_the_rate) {
   struct rate_limiter *limiter = rate_limiter_new(2, 2, 100);
 
@@ -131,6 +161,7 @@ Suite *suite_rate_limit(void) {
 
   tcase_add_test(tc, refuses_arguments_of_zero);
   tcase_add_test(tc, burst_then_refusal_with_retry_after);
+  tcase_add_test(tc, peek_decides_like_take_without_taking);
   tcase_add_test(tc, tokens_flow_back_at_the_rate);
   tcase_add_test(tc, a_clock_going_backwards_adds_nothing);
   tcase_add_test(tc, keys_have_their_own_buckets);
