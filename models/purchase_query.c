@@ -103,21 +103,19 @@ static void append_keyset(const struct purchase_query *query, bson_t *and_array,
   bson_append_document_end(and_array, &clause);
 }
 
-/* {$or: [{"items.title": /text/i}, {"items.brand": /text/i}]} */
-static void append_text(const struct purchase_query *query, bson_t *and_array, int *and_count) {
+/* {$or: [{"items.title": /text/i}, {"items.brand": /text/i}]}, into the
+ * element of $and that `doc` is. */
+static void append_text(const struct purchase_query *query, bson_t *doc) {
   static const char *const FIELDS[] = {"items.title", "items.brand"};
   char pattern[PURCHASE_TEXT_MAX * 2 + 1];
   char index_key[16];
   const char *key;
-  bson_t clause;
   bson_t or_array;
 
   if (!purchase_text_pattern(query->text, pattern, sizeof(pattern))) {
     return; /* cannot happen: the buffer holds every character escaped */
   }
-  bson_uint32_to_string((uint32_t)(*and_count)++, &key, index_key, sizeof(index_key));
-  bson_append_document_begin(and_array, key, -1, &clause);
-  bson_append_array_begin(&clause, "$or", -1, &or_array);
+  bson_append_array_begin(doc, "$or", -1, &or_array);
   for (uint32_t i = 0; i < 2; i++) {
     bson_t branch;
     bson_t regex;
@@ -129,79 +127,155 @@ static void append_text(const struct purchase_query *query, bson_t *and_array, i
     bson_append_document_end(&branch, &regex);
     bson_append_document_end(&or_array, &branch);
   }
-  bson_append_array_end(&clause, &or_array);
-  bson_append_document_end(and_array, &clause);
+  bson_append_array_end(doc, &or_array);
 }
 
-void purchase_query_filter(const struct purchase_query *query, bool from_position, bson_t *filter) {
-  bson_t child;
+static bool status_active(const struct purchase_query *query) {
+  return query->statuses != 0;
+}
+
+/* status: one status as plain equality, which FerretDB also hands to its
+ * storage (it pushes down top-level equality only), where $in stays in
+ * memory; several as {$in: [...]}, in PURCHASE_STATUSES order. */
+static void append_status(const struct purchase_query *query, bson_t *filter) {
   char index_key[16];
   const char *key;
+  uint32_t n = 0;
+  bson_t child;
+  bson_t in;
 
-  /* Equality on the user first: every index we keep starts with userId. */
-  bson_append_utf8(filter, "userId", -1, query->user_id, -1);
-
-  if (query->statuses != 0 && (query->statuses & (query->statuses - 1)) == 0) {
-    /* One status: plain equality, which FerretDB also hands to its storage
-     * (it pushes down top-level equality only), where $in stays in memory. */
+  if ((query->statuses & (query->statuses - 1)) == 0) {
     for (uint32_t i = 0; PURCHASE_STATUSES[i] != NULL; i++) {
       if (query->statuses == (1u << i)) {
         bson_append_utf8(filter, "status", -1, PURCHASE_STATUSES[i], -1);
       }
     }
-  } else if (query->statuses != 0) {
-    uint32_t n = 0;
-    bson_t in;
-    bson_append_document_begin(filter, "status", -1, &child);
-    bson_append_array_begin(&child, "$in", -1, &in);
-    for (uint32_t i = 0; PURCHASE_STATUSES[i] != NULL; i++) {
-      if (query->statuses & (1u << i)) {
-        bson_uint32_to_string(n++, &key, index_key, sizeof(index_key));
-        bson_append_utf8(&in, key, -1, PURCHASE_STATUSES[i], -1);
-      }
-    }
-    bson_append_array_end(&child, &in);
-    bson_append_document_end(filter, &child);
+    return;
   }
-  if (query->has_from || query->has_to) {
-    bson_append_document_begin(filter, "datePurchased", -1, &child);
-    if (query->has_from) {
-      bson_append_date_time(&child, "$gte", -1, query->from_ms);
+  bson_append_document_begin(filter, "status", -1, &child);
+  bson_append_array_begin(&child, "$in", -1, &in);
+  for (uint32_t i = 0; PURCHASE_STATUSES[i] != NULL; i++) {
+    if (query->statuses & (1u << i)) {
+      bson_uint32_to_string(n++, &key, index_key, sizeof(index_key));
+      bson_append_utf8(&in, key, -1, PURCHASE_STATUSES[i], -1);
     }
-    if (query->has_to) {
-      bson_append_date_time(&child, "$lt", -1, query->to_ms);
-    }
-    bson_append_document_end(filter, &child);
   }
-  if (query->has_min_price || query->has_max_price) {
-    bson_append_document_begin(filter, "pricePence", -1, &child);
-    if (query->has_min_price) {
-      bson_append_int64(&child, "$gte", -1, query->min_price_pence);
-    }
-    if (query->has_max_price) {
-      bson_append_int64(&child, "$lte", -1, query->max_price_pence);
-    }
-    bson_append_document_end(filter, &child);
+  bson_append_array_end(&child, &in);
+  bson_append_document_end(filter, &child);
+}
+
+static bool date_active(const struct purchase_query *query) {
+  return query->has_from || query->has_to;
+}
+
+/* datePurchased: {$gte: from, $lt: to}, either bound alone. */
+static void append_date(const struct purchase_query *query, bson_t *filter) {
+  bson_t child;
+  bson_append_document_begin(filter, "datePurchased", -1, &child);
+  if (query->has_from) {
+    bson_append_date_time(&child, "$gte", -1, query->from_ms);
   }
-  if (query->currency[0] != '\0') {
-    bson_append_utf8(filter, "currency", -1, query->currency, -1);
+  if (query->has_to) {
+    bson_append_date_time(&child, "$lt", -1, query->to_ms);
+  }
+  bson_append_document_end(filter, &child);
+}
+
+static bool price_active(const struct purchase_query *query) {
+  return query->has_min_price || query->has_max_price;
+}
+
+/* pricePence: {$gte: min, $lte: max} as int64, either bound alone. */
+static void append_price(const struct purchase_query *query, bson_t *filter) {
+  bson_t child;
+  bson_append_document_begin(filter, "pricePence", -1, &child);
+  if (query->has_min_price) {
+    bson_append_int64(&child, "$gte", -1, query->min_price_pence);
+  }
+  if (query->has_max_price) {
+    bson_append_int64(&child, "$lte", -1, query->max_price_pence);
+  }
+  bson_append_document_end(filter, &child);
+}
+
+static bool currency_active(const struct purchase_query *query) {
+  return query->currency[0] != '\0';
+}
+
+static void append_currency(const struct purchase_query *query, bson_t *filter) {
+  bson_append_utf8(filter, "currency", -1, query->currency, -1);
+}
+
+static bool text_active(const struct purchase_query *query) {
+  return query->text[0] != '\0';
+}
+
+/* One clause of the filter: whether the query sets it, and how it is
+ * appended. A clause `in_and` needs an $or of its own, so it goes into the
+ * $and array (after the keyset bound) as a document of its own; the others
+ * are top-level keys of the filter. */
+static const struct {
+  bool (*active)(const struct purchase_query *query);
+  void (*append)(const struct purchase_query *query, bson_t *doc);
+  bool in_and;
+} CLAUSES[PURCHASE_FILTER_COUNT] = {
+    [PURCHASE_FILTER_NONE] = {NULL, NULL, false},
+    [PURCHASE_FILTER_STATUS] = {status_active, append_status, false},
+    [PURCHASE_FILTER_DATE] = {date_active, append_date, false},
+    [PURCHASE_FILTER_PRICE] = {price_active, append_price, false},
+    [PURCHASE_FILTER_CURRENCY] = {currency_active, append_currency, false},
+    [PURCHASE_FILTER_TEXT] = {text_active, append_text, true},
+};
+
+bool purchase_filter_active(const struct purchase_query *query, enum purchase_filter filter) {
+  if ((int)filter <= PURCHASE_FILTER_NONE || filter >= PURCHASE_FILTER_COUNT) {
+    return false;
+  }
+  return CLAUSES[filter].active(query);
+}
+
+void purchase_query_filter(const struct purchase_query *query, bool from_position, bson_t *filter) {
+  bool keyset = from_position && query->has_after;
+  bool any_in_and = false;
+  char index_key[16];
+  const char *key;
+  bson_t and_array;
+  int and_count = 0;
+
+  /* Equality on the user first: every index we keep starts with userId. */
+  bson_append_utf8(filter, "userId", -1, query->user_id, -1);
+  for (int f = PURCHASE_FILTER_NONE + 1; f < PURCHASE_FILTER_COUNT; f++) {
+    if (!CLAUSES[f].active(query)) {
+      continue;
+    }
+    if (CLAUSES[f].in_and) {
+      any_in_and = true;
+    } else {
+      CLAUSES[f].append(query, filter);
+    }
   }
 
   /* The text search and the keyset bound each need an $or: $and keeps them
    * apart, and keeps the bound on the sort key out of the date or price
    * range above (a document may not repeat a key). */
-  if (query->text[0] != '\0' || (from_position && query->has_after)) {
-    bson_t and_array;
-    int and_count = 0;
-    bson_append_array_begin(filter, "$and", -1, &and_array);
-    if (from_position && query->has_after) {
-      append_keyset(query, &and_array, &and_count);
-    }
-    if (query->text[0] != '\0') {
-      append_text(query, &and_array, &and_count);
-    }
-    bson_append_array_end(filter, &and_array);
+  if (!keyset && !any_in_and) {
+    return;
   }
+  bson_append_array_begin(filter, "$and", -1, &and_array);
+  if (keyset) {
+    append_keyset(query, &and_array, &and_count);
+  }
+  for (int f = PURCHASE_FILTER_NONE + 1; f < PURCHASE_FILTER_COUNT; f++) {
+    bson_t element;
+    if (!CLAUSES[f].in_and || !CLAUSES[f].active(query)) {
+      continue;
+    }
+    bson_uint32_to_string((uint32_t)and_count++, &key, index_key, sizeof(index_key));
+    bson_append_document_begin(&and_array, key, -1, &element);
+    CLAUSES[f].append(query, &element);
+    bson_append_document_end(&and_array, &element);
+  }
+  bson_append_array_end(filter, &and_array);
 }
 
 void purchase_query_sort(const struct purchase_query *query, bson_t *sort) {

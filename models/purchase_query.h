@@ -50,6 +50,24 @@ struct purchase_query {
   struct purchase_position after; /* the cursor's position, when has_after */
 };
 
+/* The clauses of a list filter besides the user, in the order
+ * purchase_query_filter() appends them. Every list parameter that filters
+ * names the clause it feeds (LIST_PARAMS[] in routes/list_params.c); a
+ * clause no parameter names is a bug the unit tests catch. */
+enum purchase_filter {
+  PURCHASE_FILTER_NONE = 0, /* the parameter does not filter */
+  PURCHASE_FILTER_STATUS,   /* statuses */
+  PURCHASE_FILTER_DATE,     /* from_ms, to_ms */
+  PURCHASE_FILTER_PRICE,    /* min_price_pence, max_price_pence */
+  PURCHASE_FILTER_CURRENCY, /* currency */
+  PURCHASE_FILTER_TEXT,     /* text */
+  PURCHASE_FILTER_COUNT
+};
+
+/* True when `query` sets the clause `filter` (false for
+ * PURCHASE_FILTER_NONE or any value out of range). */
+bool purchase_filter_active(const struct purchase_query *query, enum purchase_filter filter);
+
 /* The sort's public name ("-datePurchased", ...) and its stored field. */
 const char *purchase_sort_name(enum purchase_sort sort);
 const char *purchase_sort_field(enum purchase_sort sort);
@@ -58,8 +76,9 @@ bool purchase_sort_descending(enum purchase_sort sort);
 /* Index of `name` in PURCHASE_STATUSES, or -1. */
 int purchase_status_index(const char *name);
 
-/* Appends the MongoDB filter of `query` to `filter`: the user, every filter
- * set, and, with `from_position`, the keyset bound past `query->after`. Every
+/* Appends the MongoDB filter of `query` to `filter` (owned by the caller):
+ * the user, then every active clause of enum purchase_filter in its order,
+ * and, with `from_position`, the keyset bound past `query->after`. Every
  * value is appended as a typed value, never parsed as a query. */
 void purchase_query_filter(const struct purchase_query *query, bool from_position, bson_t *filter);
 
@@ -67,8 +86,8 @@ void purchase_query_filter(const struct purchase_query *query, bool from_positio
 void purchase_query_sort(const struct purchase_query *query, bson_t *sort);
 
 /* Appends the projection of `query` to `projection`: `_id` left out, and only
- * the chosen fields (plus `id` and the sort key, which the next cursor needs)
- * when `fields` is set. */
+ * the chosen fields (plus `id` and the sort key, which the next cursor needs,
+ * and the pending-change hint, which the list needs) when `fields` is set. */
 void purchase_query_projection(const struct purchase_query *query, bson_t *projection);
 
 /* Writes into `out` the regular expression that matches `text` literally:

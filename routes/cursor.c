@@ -1,10 +1,12 @@
 #include "routes/cursor.h"
 
 #include <string.h>
-#include <sys/random.h>
 
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
+#include <orcania.h>
+
+#include "routes/list_params.h"
 
 /* Layout of a cursor before base64url:
  *   version (1) | sort (1) | key (8, big-endian) | id length (1) | id | tag (16)
@@ -13,6 +15,10 @@
 #define CURSOR_VERSION 1
 #define CURSOR_TAG_LEN 16
 #define CURSOR_RAW_MAX (11 + PURCHASE_ID_MAX + CURSOR_TAG_LEN)
+/* orcania writes padded base64 (and a NUL) before it strips the padding,
+ * and may write up to 2 bytes past what it decodes: room for both. */
+#define CURSOR_TEXT_ROOM   ((CURSOR_RAW_MAX + 2) / 3 * 4 + 4)
+#define CURSOR_DECODE_ROOM (CURSOR_MAX / 4 * 3 + 3)
 
 static const char B64URL[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
@@ -27,18 +33,10 @@ bool cursor_key_init(struct cursor_key *key, const char *secret) {
     return true;
   }
   key->len = 32;
-  size_t got = 0;
-  while (got < key->len) {
-    ssize_t n = getrandom(key->bytes + got, key->len - got, 0);
-    if (n <= 0) {
-      return false;
-    }
-    got += (size_t)n;
-  }
-  return true;
+  return gnutls_rnd(GNUTLS_RND_KEY, key->bytes, key->len) == 0;
 }
 
-/* Appends len bytes to buf at *n, if they fit. */
+/* Appends len bytes to buf at *n, if they fit; *n counts them anyway. */
 static void put(unsigned char *buf, size_t cap, size_t *n, const void *data, size_t len) {
   if (*n + len <= cap) {
     memcpy(buf + *n, data, len);
@@ -46,44 +44,46 @@ static void put(unsigned char *buf, size_t cap, size_t *n, const void *data, siz
   *n += len;
 }
 
-static void put_string(unsigned char *buf, size_t cap, size_t *n, const char *s) {
+void cursor_bind_string(struct cursor_binding *binding, const char *s) {
   size_t len = strlen(s);
   unsigned char prefix[2] = {(unsigned char)(len >> 8), (unsigned char)len};
-  put(buf, cap, n, prefix, 2);
-  put(buf, cap, n, s, len);
+  put(binding->buf, binding->cap, &binding->len, prefix, 2);
+  put(binding->buf, binding->cap, &binding->len, s, len);
 }
 
-static void put_int64(unsigned char *buf, size_t cap, size_t *n, bool present, int64_t v) {
+void cursor_bind_uint32(struct cursor_binding *binding, uint32_t value) {
+  unsigned char bytes[4] = {(unsigned char)(value >> 24), (unsigned char)(value >> 16),
+                            (unsigned char)(value >> 8), (unsigned char)value};
+  put(binding->buf, binding->cap, &binding->len, bytes, sizeof(bytes));
+}
+
+void cursor_bind_int64(struct cursor_binding *binding, bool present, int64_t value) {
   unsigned char bytes[9];
-  uint64_t u = (uint64_t)v;
+  uint64_t u = (uint64_t)value;
   bytes[0] = present ? 1 : 0;
   for (int i = 0; i < 8; i++) {
     bytes[1 + i] = (unsigned char)(u >> (56 - 8 * i));
   }
-  put(buf, cap, n, bytes, sizeof(bytes));
+  put(binding->buf, binding->cap, &binding->len, bytes, sizeof(bytes));
 }
 
 /* The fingerprint of a purchase list: every input that decides which
- * purchases a page holds, each length-prefixed or fixed-width so no two
- * queries share one. Limit and fields are left out: a caller may change them
- * between pages. Returns its length, or 0 when it does not fit. */
-static size_t purchase_fingerprint(const struct purchase_query *query, unsigned char *out,
-                                   size_t cap) {
-  size_t n = 0;
-  unsigned char statuses[4] = {
-      (unsigned char)(query->statuses >> 24), (unsigned char)(query->statuses >> 16),
-      (unsigned char)(query->statuses >> 8), (unsigned char)query->statuses};
+ * purchases a page holds. The rows of the list-parameter table say what
+ * they add (a filter must add its value; limit, fields and withTotal add
+ * nothing, a caller may change them between pages; the sort is the order
+ * byte of the cursor itself), so walking the table forgets none. */
+size_t cursor_fingerprint(const struct purchase_query *query, unsigned char *out, size_t cap) {
+  struct cursor_binding binding = {out, cap, 0};
+  const struct list_param *row;
 
-  put_string(out, cap, &n, "purchases");
-  put_string(out, cap, &n, query->user_id);
-  put(out, cap, &n, statuses, sizeof(statuses));
-  put_int64(out, cap, &n, query->has_from, query->from_ms);
-  put_int64(out, cap, &n, query->has_to, query->to_ms);
-  put_int64(out, cap, &n, query->has_min_price, query->min_price_pence);
-  put_int64(out, cap, &n, query->has_max_price, query->max_price_pence);
-  put_string(out, cap, &n, query->currency);
-  put_string(out, cap, &n, query->text);
-  return n <= cap ? n : 0;
+  cursor_bind_string(&binding, "purchases");
+  cursor_bind_string(&binding, query->user_id);
+  for (size_t i = 0; (row = list_params_at(i)) != NULL; i++) {
+    if (row->bind != NULL) {
+      row->bind(query, &binding);
+    }
+  }
+  return binding.len <= cap ? binding.len : 0;
 }
 
 /* tag = HMAC-SHA-256(secret, raw || context), cut to CURSOR_TAG_LEN. */
@@ -128,27 +128,14 @@ bool cursor_encode_context(const struct cursor_key *key, const void *context, si
   n += CURSOR_TAG_LEN;
 
   /* base64url without padding. */
+  unsigned char text[CURSOR_TEXT_ROOM];
   size_t o = 0;
-  for (size_t i = 0; i < n; i += 3) {
-    uint32_t v = (uint32_t)raw[i] << 16;
-    size_t left = n - i;
-    if (left > 1) {
-      v |= (uint32_t)raw[i + 1] << 8;
-    }
-    if (left > 2) {
-      v |= raw[i + 2];
-    }
-    out[o++] = B64URL[(v >> 18) & 63];
-    out[o++] = B64URL[(v >> 12) & 63];
-    if (left > 1) {
-      out[o++] = B64URL[(v >> 6) & 63];
-    }
-    if (left > 2) {
-      out[o++] = B64URL[v & 63];
-    }
+  if (!o_base64url_encode(raw, n, text, &o) || o > CURSOR_MAX) {
+    return false;
   }
+  memcpy(out, text, o);
   out[o] = '\0';
-  return o <= CURSOR_MAX;
+  return true;
 }
 
 static int b64_value(char c) {
@@ -156,46 +143,45 @@ static int b64_value(char c) {
   return p != NULL ? (int)(p - B64URL) : -1;
 }
 
-/* Strict base64url without padding; false for any other character, a length
- * that no byte string has, or stray bits in the last character. */
-static bool b64url_decode(const char *text, unsigned char *out, size_t cap, size_t *out_len) {
-  size_t len = strlen(text);
-  size_t n = 0;
+/* True when text[0..len) is canonical unpadded base64url: only the 64
+ * characters (no padding, no whitespace), a length some byte string has, and
+ * no stray bits in the last character. orcania's decoder accepts all of
+ * these, so this check comes first: a cursor has exactly one spelling. */
+static bool b64url_is_canonical(const char *text, size_t len) {
   if (len % 4 == 1) {
     return false;
   }
-  for (size_t i = 0; i < len; i += 4) {
-    uint32_t v = 0;
-    size_t chunk = len - i < 4 ? len - i : 4;
-    for (size_t j = 0; j < 4; j++) {
-      int d = j < chunk ? b64_value(text[i + j]) : 0;
-      if (d < 0) {
-        return false;
-      }
-      v = (v << 6) | (uint32_t)d;
-    }
-    size_t bytes = chunk - 1;
-    if ((chunk == 2 && (v & 0xffff)) || (chunk == 3 && (v & 0xff))) {
+  for (size_t i = 0; i < len; i++) {
+    if (b64_value(text[i]) < 0) {
       return false;
-    }
-    if (n + bytes > cap) {
-      return false;
-    }
-    for (size_t j = 0; j < bytes; j++) {
-      out[n++] = (unsigned char)(v >> (16 - 8 * j));
     }
   }
-  *out_len = n;
+  if (len % 4 == 2) {
+    return (b64_value(text[len - 1]) & 0x0f) == 0;
+  }
+  if (len % 4 == 3) {
+    return (b64_value(text[len - 1]) & 0x03) == 0;
+  }
   return true;
+}
+
+/* Strict base64url without padding, at most CURSOR_MAX characters, into
+ * out (CURSOR_DECODE_ROOM bytes); false for anything not canonical. */
+static bool b64url_decode(const char *text, unsigned char *out, size_t *out_len) {
+  size_t len = strlen(text);
+  if (len > CURSOR_MAX || !b64url_is_canonical(text, len)) {
+    return false;
+  }
+  return len == 0 || o_base64url_decode((const unsigned char *)text, len, out, out_len) != 0;
 }
 
 bool cursor_decode_context(const struct cursor_key *key, const void *context, size_t context_len,
                            uint8_t order, const char *token, struct purchase_position *position) {
-  unsigned char raw[CURSOR_RAW_MAX];
+  unsigned char raw[CURSOR_DECODE_ROOM];
   unsigned char tag[CURSOR_TAG_LEN];
   size_t n = 0;
 
-  if (token == NULL || strlen(token) > CURSOR_MAX || !b64url_decode(token, raw, sizeof(raw), &n)) {
+  if (token == NULL || !b64url_decode(token, raw, &n) || n > CURSOR_RAW_MAX) {
     return false;
   }
   if (n < 11 + 1 + CURSOR_TAG_LEN || raw[0] != CURSOR_VERSION) {
@@ -209,11 +195,7 @@ bool cursor_decode_context(const struct cursor_key *key, const void *context, si
     return false;
   }
   /* Constant time, so the tag cannot be guessed byte by byte. */
-  unsigned char diff = 0;
-  for (size_t i = 0; i < CURSOR_TAG_LEN; i++) {
-    diff |= (unsigned char)(tag[i] ^ raw[11 + id_len + i]);
-  }
-  if (diff != 0 || raw[1] != order) {
+  if (gnutls_memcmp(tag, raw + 11 + id_len, CURSOR_TAG_LEN) != 0 || raw[1] != order) {
     return false;
   }
   uint64_t k = 0;
@@ -230,13 +212,13 @@ bool cursor_decode_context(const struct cursor_key *key, const void *context, si
 bool cursor_encode(const struct cursor_key *key, const struct purchase_query *query,
                    const struct purchase_position *position, char out[CURSOR_MAX + 1]) {
   unsigned char context[CURSOR_CONTEXT_MAX];
-  size_t len = purchase_fingerprint(query, context, sizeof(context));
+  size_t len = cursor_fingerprint(query, context, sizeof(context));
   return len > 0 && cursor_encode_context(key, context, len, (uint8_t)query->sort, position, out);
 }
 
 bool cursor_decode(const struct cursor_key *key, const struct purchase_query *query,
                    const char *token, struct purchase_position *position) {
   unsigned char context[CURSOR_CONTEXT_MAX];
-  size_t len = purchase_fingerprint(query, context, sizeof(context));
+  size_t len = cursor_fingerprint(query, context, sizeof(context));
   return len > 0 && cursor_decode_context(key, context, len, (uint8_t)query->sort, token, position);
 }

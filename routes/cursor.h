@@ -21,25 +21,53 @@ struct cursor_key {
   size_t len;
 };
 
-/* Fills `key` from `secret`, or with random bytes when secret is NULL. */
+/* What a cursor is bound to, being written: bytes appended to buf (cap
+ * bytes, owned by the caller) at len. A value that does not fit still
+ * counts in len, so the writer can tell it overflowed (len > cap). */
+struct cursor_binding {
+  unsigned char *buf;
+  size_t cap;
+  size_t len;
+};
+
+/* Append one value to `binding`, each fixed-width or length-prefixed so no
+ * two different sequences of values give the same bytes: a string as two
+ * bytes of length then its bytes; a 32-bit value as 4 bytes big-endian; an
+ * optional 64-bit value as a presence byte then 8 bytes big-endian. */
+void cursor_bind_string(struct cursor_binding *binding, const char *s);
+void cursor_bind_uint32(struct cursor_binding *binding, uint32_t value);
+void cursor_bind_int64(struct cursor_binding *binding, bool present, int64_t value);
+
+/* Writes the fingerprint of a purchase list into out (cap bytes, owned by
+ * the caller): "purchases", the user, then the binding of every row of the
+ * list-parameter table (routes/list_params.h) in table order. Returns its
+ * length, or 0 when it does not fit. Exposed for the tests. */
+size_t cursor_fingerprint(const struct purchase_query *query, unsigned char *out, size_t cap);
+
+/* Fills `key` from `secret`, or with random bytes (GnuTLS, key level) when
+ * secret is NULL. False for a secret of the wrong length or when no random
+ * bytes could be had. */
 bool cursor_key_init(struct cursor_key *key, const char *secret);
 
 /* Writes the cursor that resumes `query` after `position` into out
- * (CURSOR_MAX + 1 bytes): base64url of the position, signed with an HMAC
- * (SHA-256) over the position and everything the page depends on (user,
- * sort, filters), so it cannot be altered or replayed on another query. */
+ * (CURSOR_MAX + 1 bytes, the caller's): base64url of the position, signed
+ * with an HMAC (SHA-256) over the position and everything the page depends
+ * on (user, sort, filters), so it cannot be altered or replayed on another
+ * query. False when it cannot be made (empty id, no HMAC). */
 bool cursor_encode(const struct cursor_key *key, const struct purchase_query *query,
                    const struct purchase_position *position, char out[CURSOR_MAX + 1]);
 
-/* Reads `token` back into *position. False for anything that is not a cursor
- * this key made for this same user, sort and filter set: altered, truncated,
- * padded, or made for another query. */
+/* Reads `token` back into *position (the caller's). False for anything that
+ * is not a cursor this key made for this same user, sort and filter set:
+ * altered, truncated, padded, not canonical base64url, or made for another
+ * query. */
 bool cursor_decode(const struct cursor_key *key, const struct purchase_query *query,
                    const char *token, struct purchase_position *position);
 
 /* The same for any keyset list: the cursor is bound to `context` (every
  * input that decides the list's contents, e.g. "audit" and the user) and to
- * `order` (which order the position is in). */
+ * `order` (which order the position is in). Same returns; the caller owns
+ * every buffer. */
 bool cursor_encode_context(const struct cursor_key *key, const void *context, size_t context_len,
                            uint8_t order, const struct purchase_position *position,
                            char out[CURSOR_MAX + 1]);

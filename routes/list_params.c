@@ -65,156 +65,282 @@ static bool add_field(const char *name, uint32_t *set) {
   return true;
 }
 
-/* The parameters GET /user/:userId knows, in the order errors list them. */
-static const char *const KNOWN[] = {"limit",         "sort",          "status",   "from", "to",
-                                    "minPricePence", "maxPricePence", "currency", "q",    "fields",
-                                    "cursor",        "withTotal",     NULL};
+/* --- parsers: one per row, each writing its own typed fields ----------- */
 
-static bool is_known(const char *name) {
-  for (size_t i = 0; KNOWN[i] != NULL; i++) {
-    if (strcmp(KNOWN[i], name) == 0) {
+static bool parse_limit(const char *value, struct list_target *target, char *err, size_t err_len) {
+  int64_t limit = 0;
+  if (!parse_pence(value, &limit) || limit < 1 || limit > LIST_LIMIT_MAX) {
+    snprintf(err, err_len, "Query parameter 'limit' must be a whole number from 1 to %d.",
+             LIST_LIMIT_MAX);
+    return false;
+  }
+  target->query->limit = (uint32_t)limit;
+  return true;
+}
+
+static bool parse_sort(const char *value, struct list_target *target, char *err, size_t err_len) {
+  for (int s = PURCHASE_SORT_DATE_DESC; s <= PURCHASE_SORT_PRICE_ASC; s++) {
+    if (strcmp(value, purchase_sort_name((enum purchase_sort)s)) == 0) {
+      target->query->sort = (enum purchase_sort)s;
       return true;
     }
   }
+  snprintf(err, err_len,
+           "Query parameter 'sort' must be one of -datePurchased, datePurchased, "
+           "-pricePence, pricePence.");
   return false;
 }
 
-bool list_params_read(const struct query_params *params, struct purchase_query *query,
-                      const char **cursor, char *err, size_t err_len) {
-  const char *value;
+static bool parse_status(const char *value, struct list_target *target, char *err, size_t err_len) {
   char bad[80];
-
-  query->limit = LIST_LIMIT_DEFAULT;
-  query->sort = PURCHASE_SORT_DATE_DESC;
-  *cursor = NULL;
-
-  for (size_t i = 0; i < params->count; i++) {
-    if (!is_known(params->params[i].name)) {
-      snprintf(err, err_len,
-               "Unknown query parameter '%s'. Known: limit, sort, status, from, to, "
-               "minPricePence, maxPricePence, currency, q, fields, cursor, withTotal.",
-               params->params[i].name);
-      return false;
-    }
-  }
-
-  if ((value = query_params_get(params, "limit")) != NULL) {
-    int64_t limit = 0;
-    if (!parse_pence(value, &limit) || limit < 1 || limit > LIST_LIMIT_MAX) {
-      snprintf(err, err_len, "Query parameter 'limit' must be a whole number from 1 to %d.",
-               LIST_LIMIT_MAX);
-      return false;
-    }
-    query->limit = (uint32_t)limit;
-  }
-
-  if ((value = query_params_get(params, "sort")) != NULL) {
-    bool found = false;
-    for (int s = PURCHASE_SORT_DATE_DESC; s <= PURCHASE_SORT_PRICE_ASC; s++) {
-      if (strcmp(value, purchase_sort_name((enum purchase_sort)s)) == 0) {
-        query->sort = (enum purchase_sort)s;
-        found = true;
-      }
-    }
-    if (!found) {
-      snprintf(err, err_len,
-               "Query parameter 'sort' must be one of -datePurchased, datePurchased, "
-               "-pricePence, pricePence.");
-      return false;
-    }
-  }
-
-  if ((value = query_params_get(params, "status")) != NULL &&
-      !each_in_list(value, add_status, &query->statuses, bad, sizeof(bad))) {
+  if (!each_in_list(value, add_status, &target->query->statuses, bad, sizeof(bad))) {
     snprintf(err, err_len,
              "Query parameter 'status' has '%s'; each comma-separated status must be one of "
              "placed, paid, shipped, delivered, cancelled, refunded.",
              bad);
     return false;
   }
+  return true;
+}
 
-  if ((value = query_params_get(params, "from")) != NULL) {
-    if (!parse_timestamp(value, &query->from_ms)) {
-      snprintf(err, err_len,
-               "Query parameter 'from' must be an ISO-8601 date (2024-03-01) or date-time with "
-               "a zone (2024-03-01T09:30:00Z; encode '+' as %%2B).");
-      return false;
-    }
-    query->has_from = true;
+/* A date or date-time for the parameter `name`. */
+static bool parse_date(const char *name, const char *value, int64_t *ms, char *err,
+                       size_t err_len) {
+  if (!parse_timestamp(value, ms)) {
+    snprintf(err, err_len,
+             "Query parameter '%s' must be an ISO-8601 date (2024-03-01) or date-time with "
+             "a zone (2024-03-01T09:30:00Z; encode '+' as %%2B).",
+             name);
+    return false;
   }
-  if ((value = query_params_get(params, "to")) != NULL) {
-    if (!parse_timestamp(value, &query->to_ms)) {
-      snprintf(err, err_len,
-               "Query parameter 'to' must be an ISO-8601 date (2024-03-01) or date-time with "
-               "a zone (2024-03-01T09:30:00Z; encode '+' as %%2B).");
-      return false;
-    }
-    query->has_to = true;
+  return true;
+}
+
+static bool parse_from(const char *value, struct list_target *target, char *err, size_t err_len) {
+  if (!parse_date("from", value, &target->query->from_ms, err, err_len)) {
+    return false;
   }
-  if (query->has_from && query->has_to && query->from_ms > query->to_ms) {
+  target->query->has_from = true;
+  return true;
+}
+
+/* After `from` in the table, so both bounds are known here. */
+static bool parse_to(const char *value, struct list_target *target, char *err, size_t err_len) {
+  struct purchase_query *query = target->query;
+  if (!parse_date("to", value, &query->to_ms, err, err_len)) {
+    return false;
+  }
+  query->has_to = true;
+  if (query->has_from && query->from_ms > query->to_ms) {
     snprintf(err, err_len, "Query parameter 'from' must not be after 'to'.");
     return false;
   }
+  return true;
+}
 
-  if ((value = query_params_get(params, "minPricePence")) != NULL) {
-    if (!parse_pence(value, &query->min_price_pence)) {
-      snprintf(err, err_len,
-               "Query parameter 'minPricePence' must be a whole number of pence (0 to "
-               "999999999999999).");
-      return false;
-    }
-    query->has_min_price = true;
+/* A whole number of pence for the parameter `name`. */
+static bool parse_price(const char *name, const char *value, int64_t *pence, char *err,
+                        size_t err_len) {
+  if (!parse_pence(value, pence)) {
+    snprintf(err, err_len,
+             "Query parameter '%s' must be a whole number of pence (0 to 999999999999999).", name);
+    return false;
   }
-  if ((value = query_params_get(params, "maxPricePence")) != NULL) {
-    if (!parse_pence(value, &query->max_price_pence)) {
-      snprintf(err, err_len,
-               "Query parameter 'maxPricePence' must be a whole number of pence (0 to "
-               "999999999999999).");
-      return false;
-    }
-    query->has_max_price = true;
+  return true;
+}
+
+static bool parse_min_price(const char *value, struct list_target *target, char *err,
+                            size_t err_len) {
+  if (!parse_price("minPricePence", value, &target->query->min_price_pence, err, err_len)) {
+    return false;
   }
-  if (query->has_min_price && query->has_max_price &&
-      query->min_price_pence > query->max_price_pence) {
+  target->query->has_min_price = true;
+  return true;
+}
+
+/* After `minPricePence` in the table, so both bounds are known here. */
+static bool parse_max_price(const char *value, struct list_target *target, char *err,
+                            size_t err_len) {
+  struct purchase_query *query = target->query;
+  if (!parse_price("maxPricePence", value, &query->max_price_pence, err, err_len)) {
+    return false;
+  }
+  query->has_max_price = true;
+  if (query->has_min_price && query->min_price_pence > query->max_price_pence) {
     snprintf(err, err_len, "Query parameter 'minPricePence' must not be above 'maxPricePence'.");
     return false;
   }
+  return true;
+}
 
-  if ((value = query_params_get(params, "currency")) != NULL) {
-    if (strlen(value) != 3 || strspn(value, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != 3) {
-      snprintf(err, err_len,
-               "Query parameter 'currency' must be an ISO-4217 code of three capital letters "
-               "(GBP, EUR, USD).");
-      return false;
-    }
-    memcpy(query->currency, value, 4);
+static bool parse_currency(const char *value, struct list_target *target, char *err,
+                           size_t err_len) {
+  if (strlen(value) != 3 || strspn(value, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != 3) {
+    snprintf(err, err_len,
+             "Query parameter 'currency' must be an ISO-4217 code of three capital letters "
+             "(GBP, EUR, USD).");
+    return false;
   }
+  memcpy(target->query->currency, value, 4);
+  return true;
+}
 
-  if ((value = query_params_get(params, "q")) != NULL) {
-    if (strlen(value) > PURCHASE_TEXT_MAX) {
-      snprintf(err, err_len, "Query parameter 'q' must be at most %d bytes.", PURCHASE_TEXT_MAX);
-      return false;
-    }
-    snprintf(query->text, sizeof(query->text), "%s", value);
+static bool parse_text(const char *value, struct list_target *target, char *err, size_t err_len) {
+  if (strlen(value) > PURCHASE_TEXT_MAX) {
+    snprintf(err, err_len, "Query parameter 'q' must be at most %d bytes.", PURCHASE_TEXT_MAX);
+    return false;
   }
+  snprintf(target->query->text, sizeof(target->query->text), "%s", value);
+  return true;
+}
 
-  if ((value = query_params_get(params, "fields")) != NULL &&
-      !each_in_list(value, add_field, &query->fields, bad, sizeof(bad))) {
+static bool parse_fields(const char *value, struct list_target *target, char *err, size_t err_len) {
+  char bad[80];
+  if (!each_in_list(value, add_field, &target->query->fields, bad, sizeof(bad))) {
     snprintf(err, err_len,
              "Query parameter 'fields' has '%s'; each comma-separated field must be one of id, "
              "userId, status, items, pricePence, currency, datePurchased, payment, delivery.",
              bad);
     return false;
   }
+  return true;
+}
 
-  if ((value = query_params_get(params, "withTotal")) != NULL) {
-    if (strcmp(value, "true") != 0 && strcmp(value, "false") != 0) {
-      snprintf(err, err_len, "Query parameter 'withTotal' must be true or false.");
+/* Kept raw: cursor_decode() checks it once the rest of the query is known. */
+static bool parse_cursor(const char *value, struct list_target *target, char *err, size_t err_len) {
+  (void)err;
+  (void)err_len;
+  *target->cursor = value;
+  return true;
+}
+
+static bool parse_with_total(const char *value, struct list_target *target, char *err,
+                             size_t err_len) {
+  if (strcmp(value, "true") != 0 && strcmp(value, "false") != 0) {
+    snprintf(err, err_len, "Query parameter 'withTotal' must be true or false.");
+    return false;
+  }
+  target->query->with_total = strcmp(value, "true") == 0;
+  return true;
+}
+
+/* --- cursor bindings: what each filter adds to the fingerprint --------- */
+
+static void bind_status(const struct purchase_query *query, struct cursor_binding *binding) {
+  cursor_bind_uint32(binding, query->statuses);
+}
+
+static void bind_from(const struct purchase_query *query, struct cursor_binding *binding) {
+  cursor_bind_int64(binding, query->has_from, query->from_ms);
+}
+
+static void bind_to(const struct purchase_query *query, struct cursor_binding *binding) {
+  cursor_bind_int64(binding, query->has_to, query->to_ms);
+}
+
+static void bind_min_price(const struct purchase_query *query, struct cursor_binding *binding) {
+  cursor_bind_int64(binding, query->has_min_price, query->min_price_pence);
+}
+
+static void bind_max_price(const struct purchase_query *query, struct cursor_binding *binding) {
+  cursor_bind_int64(binding, query->has_max_price, query->max_price_pence);
+}
+
+static void bind_currency(const struct purchase_query *query, struct cursor_binding *binding) {
+  cursor_bind_string(binding, query->currency);
+}
+
+static void bind_text(const struct purchase_query *query, struct cursor_binding *binding) {
+  cursor_bind_string(binding, query->text);
+}
+
+/* --- the table ---------------------------------------------------------- */
+
+#define NO_FILTER PURCHASE_FILTER_NONE
+#define FILTER(f) PURCHASE_FILTER_##f
+#define BY_PRINT  LIST_BIND_FINGERPRINT
+
+/* The parameters of GET /user/:userId, in the order they are parsed, listed
+ * in the "Known: ..." message and bound into the cursor's fingerprint (the
+ * fingerprint's bytes follow this order, so reordering rows invalidates
+ * outstanding cursors). Adding one: docs/extending.md. */
+static const struct list_param LIST_PARAMS[] = {
+    {"limit", parse_limit, NO_FILTER, LIST_BIND_NONE, NULL, "5", "purchases per page, 1 to 100"},
+    {"sort", parse_sort, NO_FILTER, LIST_BIND_ORDER, NULL, "pricePence",
+     "order: -datePurchased (default), datePurchased, -pricePence, pricePence"},
+    {"status", parse_status, FILTER(STATUS), BY_PRINT, bind_status, "paid,shipped",
+     "any of these comma-separated statuses"},
+    {"from", parse_from, FILTER(DATE), BY_PRINT, bind_from, "2024-03-01",
+     "datePurchased at or after this date or date-time"},
+    {"to", parse_to, FILTER(DATE), BY_PRINT, bind_to, "2024-03-01",
+     "datePurchased before this date or date-time"},
+    {"minPricePence", parse_min_price, FILTER(PRICE), BY_PRINT, bind_min_price, "100",
+     "pricePence at least this"},
+    {"maxPricePence", parse_max_price, FILTER(PRICE), BY_PRINT, bind_max_price, "5000",
+     "pricePence at most this"},
+    {"currency", parse_currency, FILTER(CURRENCY), BY_PRINT, bind_currency, "EUR",
+     "the purchase's currency, three capital letters"},
+    {"q", parse_text, FILTER(TEXT), BY_PRINT, bind_text, "mug",
+     "literal, case-insensitive text in any item's title or brand"},
+    {"fields", parse_fields, NO_FILTER, LIST_BIND_NONE, NULL, "items",
+     "only these top-level fields; id always"},
+    {"cursor", parse_cursor, NO_FILTER, LIST_BIND_SELF, NULL, "AQAA",
+     "page.nextCursor of the previous page"},
+    {"withTotal", parse_with_total, NO_FILTER, LIST_BIND_NONE, NULL, "true",
+     "true adds page.total"},
+};
+
+#define LIST_PARAMS_COUNT (sizeof(LIST_PARAMS) / sizeof(LIST_PARAMS[0]))
+
+const struct list_param *list_params_at(size_t i) {
+  return i < LIST_PARAMS_COUNT ? &LIST_PARAMS[i] : NULL;
+}
+
+const char *list_params_name(size_t i) {
+  return i < LIST_PARAMS_COUNT ? LIST_PARAMS[i].name : NULL;
+}
+
+const struct list_param *list_params_find(const char *name) {
+  for (size_t i = 0; i < LIST_PARAMS_COUNT; i++) {
+    if (strcmp(LIST_PARAMS[i].name, name) == 0) {
+      return &LIST_PARAMS[i];
+    }
+  }
+  return NULL;
+}
+
+/* "Unknown query parameter 'x'. Known: limit, sort, ..., withTotal." */
+static void unknown_parameter(const char *name, char *err, size_t err_len) {
+  char known[256];
+  size_t n = 0;
+  known[0] = '\0';
+  for (size_t i = 0; i < LIST_PARAMS_COUNT && n < sizeof(known); i++) {
+    int wrote =
+        snprintf(known + n, sizeof(known) - n, "%s%s", i > 0 ? ", " : "", LIST_PARAMS[i].name);
+    n += wrote > 0 ? (size_t)wrote : 0;
+  }
+  snprintf(err, err_len, "Unknown query parameter '%s'. Known: %s.", name, known);
+}
+
+bool list_params_read(const struct query_params *params, struct purchase_query *query,
+                      const char **cursor, char *err, size_t err_len) {
+  struct list_target target = {query, cursor};
+
+  query->limit = LIST_LIMIT_DEFAULT;
+  query->sort = PURCHASE_SORT_DATE_DESC;
+  *cursor = NULL;
+
+  for (size_t i = 0; i < params->count; i++) {
+    if (list_params_find(params->params[i].name) == NULL) {
+      unknown_parameter(params->params[i].name, err, err_len);
       return false;
     }
-    query->with_total = strcmp(value, "true") == 0;
   }
-
-  *cursor = query_params_get(params, "cursor");
+  for (size_t i = 0; i < LIST_PARAMS_COUNT; i++) {
+    const char *value = query_params_get(params, LIST_PARAMS[i].name);
+    if (value != NULL && !LIST_PARAMS[i].parse(value, &target, err, err_len)) {
+      return false;
+    }
+  }
   return true;
 }

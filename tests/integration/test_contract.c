@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "../support/harness.h"
+#include "routes/list_params.h"
 #include "routes/routes.h"
 #include "suites.h"
 
@@ -211,6 +212,53 @@ START_TEST(every_documented_operation_answers_as_documented) {
 }
 END_TEST
 
+/* The query parameters the contract gives GET /user/{userId} (after
+ * following each $ref): a borrowed array of parameter objects. */
+static json_t *list_query_parameters(void) {
+  json_t *j_operation =
+      json_object_get(json_object_get(json_object_get(j_doc, "paths"), "/user/{userId}"), "get");
+  json_t *j_query = json_array();
+  size_t i;
+  json_t *j_param;
+  ck_assert_ptr_nonnull(j_operation);
+  json_array_foreach(json_object_get(j_operation, "parameters"), i, j_param) {
+    json_t *j_resolved = resolve(j_param);
+    const char *in = json_string_value(json_object_get(j_resolved, "in"));
+    if (in != NULL && strcmp(in, "query") == 0) {
+      json_array_append(j_query, j_resolved);
+    }
+  }
+  return j_query;
+}
+
+/* The list-parameter table (routes/list_params.c) and the contract name the
+ * same parameters: a row the contract lacks fails, and so does a contract
+ * parameter no row reads. */
+START_TEST(the_list_parameter_table_is_the_contract) {
+  json_t *j_query = list_query_parameters();
+  const char *name;
+  size_t i;
+  json_t *j_param;
+
+  for (size_t row = 0; (name = list_params_name(row)) != NULL; row++) {
+    bool found = false;
+    json_array_foreach(j_query, i, j_param) {
+      found = found || strcmp(json_string_value(json_object_get(j_param, "name")), name) == 0;
+    }
+    ck_assert_msg(found, "list parameter %s is read but not in api/openapi.json", name);
+  }
+  json_array_foreach(j_query, i, j_param) {
+    const char *documented = json_string_value(json_object_get(j_param, "name"));
+    ck_assert_ptr_nonnull(documented);
+    ck_assert_msg(list_params_find(documented) != NULL,
+                  "api/openapi.json documents ?%s, which GET /user/:userId does not read",
+                  documented);
+  }
+  ck_assert_uint_gt(json_array_size(j_query), 0);
+  json_decref(j_query);
+}
+END_TEST
+
 /* Loads /docs in headless Chromium and returns the rendered DOM (the caller
  * frees it), or NULL when Chromium did not run. */
 static char *render_docs(const char *screenshot) {
@@ -299,6 +347,7 @@ Suite *suite_contract(void) {
   tcase_set_timeout(tc, 180);
   tcase_add_test(tc, every_route_the_server_answers_is_documented);
   tcase_add_test(tc, every_documented_operation_answers_as_documented);
+  tcase_add_test(tc, the_list_parameter_table_is_the_contract);
   tcase_add_test(tc, the_docs_page_lists_every_operation_in_a_real_browser);
   suite_add_tcase(suite, tc);
   return suite;

@@ -474,6 +474,54 @@ START_TEST(decode_with_a_random_key_round_trips) {
 }
 END_TEST
 
+/* The bytes of a cursor did not change when the fingerprint came to be
+ * written by walking the list-parameter table, nor with orcania's encoder:
+ * cursors handed out before still read. */
+START_TEST(tokens_are_the_bytes_they_always_were) {
+  struct purchase_query plain;
+  struct purchase_position at = {42, "p1"};
+  ck_assert_str_eq(token, "AQAAAAGN-VleO0BwLTAxMjM0NTY3ODlhYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ekFCQ0RF"
+                          "RkdISUpLTE1OT1BRUlNUVVZXWFlaptdJGZmzUJT9b0SXpdBbqw");
+  memset(&plain, 0, sizeof(plain));
+  snprintf(plain.user_id, sizeof(plain.user_id), "bob");
+  plain.sort = PURCHASE_SORT_PRICE_ASC;
+  ck_assert(cursor_encode(&key, &plain, &at, token));
+  ck_assert_str_eq(token, "AQMAAAAAAAAAKgJwMXp20aV4aPm-zTkzx7NGYRw");
+}
+END_TEST
+
+/* orcania's decoder skips whitespace; a cursor must not. */
+START_TEST(decode_refuses_whitespace_anywhere) {
+  static const char SPACES[] = " \t\n\r";
+  char altered[CURSOR_MAX + 8];
+  size_t len = strlen(token);
+  for (size_t i = 0; i <= len; i += 5) {
+    for (size_t c = 0; c < sizeof(SPACES) - 1; c++) {
+      snprintf(altered, sizeof(altered), "%.*s%c%s", (int)i, token, SPACES[c], token + i);
+      ck_assert_msg(!decodes(&key, &query, altered), "accepted 0x%02x at %zu",
+                    (unsigned char)SPACES[c], i);
+    }
+  }
+}
+END_TEST
+
+/* orcania's decoder ignores the unused low bits of the last character; a
+ * cursor has one spelling only. */
+START_TEST(decode_refuses_stray_bits_in_the_last_character) {
+  char altered[CURSOR_MAX + 1];
+  size_t len = strlen(token);
+  const char *at = strchr(B64URL, token[len - 1]);
+  int unused = len % 4 == 2 ? 0x0f : 0x03;
+  ck_assert(len % 4 == 2 || len % 4 == 3);
+  ck_assert_ptr_nonnull(at);
+  for (int bits = 1; bits <= unused; bits++) {
+    memcpy(altered, token, len + 1);
+    altered[len - 1] = B64URL[(at - B64URL) | bits];
+    ck_assert_msg(!decodes(&key, &query, altered), "accepted %s", altered);
+  }
+}
+END_TEST
+
 Suite *suite_cursor(void) {
   Suite *suite = suite_create("cursor");
   TCase *keys = tcase_create("cursor_key_init");
@@ -498,6 +546,7 @@ Suite *suite_cursor(void) {
   tcase_add_test(trips, decode_accepts_the_untouched_token);
   tcase_add_test(trips, decode_accepts_another_limit_fields_or_total);
   tcase_add_test(trips, decode_with_a_random_key_round_trips);
+  tcase_add_test(trips, tokens_are_the_bytes_they_always_were);
   suite_add_tcase(suite, trips);
 
   tcase_add_checked_fixture(refuses, setup, NULL);
@@ -510,6 +559,8 @@ Suite *suite_cursor(void) {
   tcase_add_test(refuses, decode_refuses_standard_base64);
   tcase_add_test(refuses, decode_refuses_empty_and_null);
   tcase_add_test(refuses, decode_refuses_garbage);
+  tcase_add_test(refuses, decode_refuses_whitespace_anywhere);
+  tcase_add_test(refuses, decode_refuses_stray_bits_in_the_last_character);
   tcase_add_test(refuses, decode_refuses_another_key);
   tcase_add_test(refuses, decode_refuses_a_key_one_byte_longer);
   tcase_add_test(refuses, decode_refuses_another_user);

@@ -1,10 +1,12 @@
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <check.h>
 
 #include "middleware/query.h"
 #include "models/purchase_query.h"
+#include "routes/cursor.h"
 #include "routes/list_params.h"
 #include "suites.h"
 
@@ -511,6 +513,179 @@ START_TEST(list_every_parameter_at_once) {
 }
 END_TEST
 
+START_TEST(list_unknown_parameter_message_lists_every_row) {
+  read_refused("page=2", "");
+  ck_assert_str_eq(err, "Unknown query parameter 'page'. Known: limit, sort, status, from, to, "
+                        "minPricePence, maxPricePence, currency, q, fields, cursor, withTotal.");
+}
+END_TEST
+
+/* --- the table ----------------------------------------------------------- */
+
+#define SECRET "0123456789abcdef0123456789abcdef"
+
+/* The query list_params_read() makes of no parameters, for alice. */
+static struct purchase_query default_query(void) {
+  struct purchase_query q;
+  struct query_params none;
+  const char *c = NULL;
+  char e[256];
+  memset(&q, 0, sizeof(q));
+  ck_assert(query_params_parse(NULL, &none, e, sizeof(e)));
+  ck_assert(list_params_read(&none, &q, &c, e, sizeof(e)));
+  snprintf(q.user_id, sizeof(q.user_id), "alice");
+  return q;
+}
+
+/* Reads "<row name>=<row example>" into `query`, for alice. */
+static void read_example(const struct list_param *row) {
+  char raw[256];
+  snprintf(raw, sizeof(raw), "%s=%s", row->name, row->example);
+  read_ok(raw);
+  snprintf(query.user_id, sizeof(query.user_id), "alice");
+}
+
+/* True when the fingerprints of a and b are the same bytes. */
+static bool same_fingerprint(const struct purchase_query *a, const struct purchase_query *b) {
+  unsigned char fa[CURSOR_CONTEXT_MAX];
+  unsigned char fb[CURSOR_CONTEXT_MAX];
+  size_t la = cursor_fingerprint(a, fa, sizeof(fa));
+  size_t lb = cursor_fingerprint(b, fb, sizeof(fb));
+  ck_assert_uint_gt(la, 0);
+  ck_assert_uint_gt(lb, 0);
+  return la == lb && memcmp(fa, fb, la) == 0;
+}
+
+/* True when the filter documents of a and b are the same. */
+static bool same_filter(const struct purchase_query *a, const struct purchase_query *b) {
+  bson_t fa = BSON_INITIALIZER;
+  bson_t fb = BSON_INITIALIZER;
+  bool same;
+  purchase_query_filter(a, true, &fa);
+  purchase_query_filter(b, true, &fb);
+  same = bson_equal(&fa, &fb);
+  bson_destroy(&fa);
+  bson_destroy(&fb);
+  return same;
+}
+
+/* True when a cursor made under `made` is read under `read`. */
+static bool cursor_carries_over(const struct purchase_query *made,
+                                const struct purchase_query *read) {
+  struct cursor_key key;
+  struct purchase_position at = {1709285400123LL, "p1"};
+  struct purchase_position back;
+  char token[CURSOR_MAX + 1];
+  ck_assert(cursor_key_init(&key, SECRET));
+  ck_assert(cursor_encode(&key, made, &at, token));
+  return cursor_decode(&key, read, token, &back);
+}
+
+START_TEST(table_rows_are_complete_and_unique) {
+  const struct list_param *row;
+  size_t i;
+  for (i = 0; (row = list_params_at(i)) != NULL; i++) {
+    ck_assert_ptr_nonnull(row->name);
+    ck_assert_ptr_nonnull(row->parse);
+    ck_assert_msg(row->example != NULL && row->example[0] != '\0', "%s: no example", row->name);
+    ck_assert_msg(row->description != NULL && row->description[0] != '\0', "%s: no description",
+                  row->name);
+    ck_assert_ptr_eq(list_params_find(row->name), row);
+    ck_assert_str_eq(list_params_name(i), row->name);
+    /* A filter must bind the cursor by fingerprint, and only such a row
+     * has a bind function. */
+    ck_assert_msg(row->filter == PURCHASE_FILTER_NONE || row->binding == LIST_BIND_FINGERPRINT,
+                  "%s filters but does not bind the cursor", row->name);
+    ck_assert_msg((row->binding == LIST_BIND_FINGERPRINT) == (row->bind != NULL),
+                  "%s: binding and bind disagree", row->name);
+  }
+  ck_assert_uint_eq(i, 12);
+  ck_assert_ptr_null(list_params_name(i));
+  ck_assert_ptr_null(list_params_find("Limit"));
+  ck_assert_ptr_null(list_params_find(""));
+}
+END_TEST
+
+START_TEST(table_every_example_is_accepted) {
+  const struct list_param *row;
+  for (size_t i = 0; (row = list_params_at(i)) != NULL; i++) {
+    read_example(row);
+  }
+}
+END_TEST
+
+/* The heart of it: a filter whose fingerprint line is forgotten fails here,
+ * whoever adds it. */
+START_TEST(table_every_filtering_parameter_changes_the_fingerprint) {
+  struct purchase_query plain = default_query();
+  const struct list_param *row;
+  int filtering = 0;
+  for (size_t i = 0; (row = list_params_at(i)) != NULL; i++) {
+    if (row->filter == PURCHASE_FILTER_NONE) {
+      continue;
+    }
+    filtering++;
+    read_example(row);
+    ck_assert_msg(purchase_filter_active(&query, row->filter), "%s=%s sets no clause", row->name,
+                  row->example);
+    ck_assert_msg(!purchase_filter_active(&plain, row->filter), "%s: clause on by default",
+                  row->name);
+    ck_assert_msg(!same_filter(&plain, &query), "%s=%s leaves the filter as it was", row->name,
+                  row->example);
+    ck_assert_msg(!same_fingerprint(&plain, &query), "%s=%s leaves the fingerprint as it was",
+                  row->name, row->example);
+    ck_assert_msg(!cursor_carries_over(&plain, &query), "a cursor replays under %s=%s", row->name,
+                  row->example);
+    ck_assert_msg(!cursor_carries_over(&query, &plain), "a %s=%s cursor replays without it",
+                  row->name, row->example);
+  }
+  ck_assert_int_eq(filtering, 7);
+}
+END_TEST
+
+START_TEST(table_unbound_parameters_keep_the_cursor) {
+  struct purchase_query plain = default_query();
+  const struct list_param *row;
+  for (size_t i = 0; (row = list_params_at(i)) != NULL; i++) {
+    if (row->binding != LIST_BIND_NONE) {
+      continue;
+    }
+    read_example(row);
+    ck_assert_msg(same_fingerprint(&plain, &query), "%s changes the fingerprint", row->name);
+    ck_assert_msg(cursor_carries_over(&plain, &query), "%s refuses a cursor", row->name);
+  }
+}
+END_TEST
+
+START_TEST(table_order_parameters_bind_the_cursor) {
+  struct purchase_query plain = default_query();
+  const struct list_param *row;
+  int order = 0;
+  for (size_t i = 0; (row = list_params_at(i)) != NULL; i++) {
+    if (row->binding != LIST_BIND_ORDER) {
+      continue;
+    }
+    order++;
+    read_example(row);
+    ck_assert_msg(!cursor_carries_over(&plain, &query), "a cursor replays under %s=%s", row->name,
+                  row->example);
+  }
+  ck_assert_int_eq(order, 1);
+}
+END_TEST
+
+START_TEST(table_every_clause_is_fed_by_a_row) {
+  for (int f = PURCHASE_FILTER_NONE + 1; f < PURCHASE_FILTER_COUNT; f++) {
+    const struct list_param *row;
+    bool fed = false;
+    for (size_t i = 0; (row = list_params_at(i)) != NULL; i++) {
+      fed = fed || row->filter == (enum purchase_filter)f;
+    }
+    ck_assert_msg(fed, "filter clause %d has no parameter", f);
+  }
+}
+END_TEST
+
 Suite *suite_list_params(void) {
   Suite *suite = suite_create("list_params");
   TCase *timestamp = tcase_create("parse_timestamp");
@@ -565,6 +740,13 @@ Suite *suite_list_params(void) {
   tcase_add_test(list, list_cursor_points_into_the_parameters);
   tcase_add_test(list, list_unknown_parameter_refused);
   tcase_add_test(list, list_every_parameter_at_once);
+  tcase_add_test(list, list_unknown_parameter_message_lists_every_row);
+  tcase_add_test(list, table_rows_are_complete_and_unique);
+  tcase_add_test(list, table_every_example_is_accepted);
+  tcase_add_test(list, table_every_filtering_parameter_changes_the_fingerprint);
+  tcase_add_test(list, table_unbound_parameters_keep_the_cursor);
+  tcase_add_test(list, table_order_parameters_bind_the_cursor);
+  tcase_add_test(list, table_every_clause_is_fed_by_a_row);
   suite_add_tcase(suite, list);
   return suite;
 }

@@ -501,6 +501,30 @@ START_TEST(projection_of_every_field) {
 }
 END_TEST
 
+START_TEST(filter_clauses_are_off_by_default) {
+  for (int f = PURCHASE_FILTER_NONE; f <= PURCHASE_FILTER_COUNT; f++) {
+    ck_assert_msg(!purchase_filter_active(&query, (enum purchase_filter)f), "clause %d on", f);
+  }
+  assert_filter(true, "{\"userId\":\"alice\"}");
+}
+END_TEST
+
+START_TEST(filter_clause_active_per_field) {
+  query.statuses = STATUS_PAID;
+  ck_assert(purchase_filter_active(&query, PURCHASE_FILTER_STATUS));
+  query.has_to = true;
+  ck_assert(purchase_filter_active(&query, PURCHASE_FILTER_DATE));
+  query.has_min_price = true;
+  ck_assert(purchase_filter_active(&query, PURCHASE_FILTER_PRICE));
+  snprintf(query.currency, sizeof(query.currency), "GBP");
+  ck_assert(purchase_filter_active(&query, PURCHASE_FILTER_CURRENCY));
+  snprintf(query.text, sizeof(query.text), "mug");
+  ck_assert(purchase_filter_active(&query, PURCHASE_FILTER_TEXT));
+  ck_assert(!purchase_filter_active(&query, PURCHASE_FILTER_NONE));
+  ck_assert(!purchase_filter_active(&query, PURCHASE_FILTER_COUNT));
+}
+END_TEST
+
 Suite *suite_purchase_query(void) {
   Suite *suite = suite_create("purchase_query");
   TCase *pattern = tcase_create("purchase_text_pattern");
@@ -543,6 +567,8 @@ Suite *suite_purchase_query(void) {
   tcase_add_test(filter, filter_keyset_id_stays_a_string);
   tcase_add_test(filter, filter_keyset_and_text_together);
   tcase_add_test(filter, filter_everything_at_once);
+  tcase_add_test(filter, filter_clauses_are_off_by_default);
+  tcase_add_test(filter, filter_clause_active_per_field);
   suite_add_tcase(suite, filter);
 
   tcase_add_checked_fixture(sort, setup, NULL);
