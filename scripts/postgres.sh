@@ -10,8 +10,10 @@
 #   scripts/postgres.sh dir   [run|test|bench]   print its data folder
 #
 # The base URL has no database: append /NAME. Each purpose has its own port
-# (PURCHASES_PG_PORT, default 55432 for run, 55433 for test, 55434 for bench)
+# (PURCHASES_PG_PORT, default 15432 for run, 15433 for test, 15434 for bench)
 # and data folder, so a test never touches the data of a running `make run`.
+# The ports lie below Linux's ephemeral range (32768 and up), where an
+# outgoing connection could hold them for a moment.
 #
 # Where the data lives: PostgreSQL refuses to run as root, and root's home
 # (where a checkout often is) cannot be entered by any other user. So:
@@ -28,9 +30,9 @@ cd "$(dirname "$0")/.."
 command=${1:-}
 purpose=${2:-run}
 case $purpose in
-  run) default_port=55432 ;;
-  test) default_port=55433 ;;
-  bench) default_port=55434 ;;
+  run) default_port=15432 ;;
+  test) default_port=15433 ;;
+  bench) default_port=15434 ;;
   *)
     echo "postgres: purpose must be run, test or bench, not '$purpose'" >&2
     exit 2
