@@ -216,7 +216,7 @@ static const struct config_entry ENTRIES[] = {
      "how long to wait for a database connection before answering 503"},
     {"PURCHASES_DB_MAX_IN_FLIGHT", "16", 1, 10000, FIELD(db_max_in_flight), parse_uint,
      "database operations of requests at once; the rest wait PURCHASES_DB_WAIT_MS for a slot"},
-    {"PURCHASES_DB_WAIT_MS", "1000", 0, 60000, FIELD(db_wait_ms), parse_uint,
+    {"PURCHASES_DB_WAIT_MS", "2000", 0, 60000, FIELD(db_wait_ms), parse_uint,
      "how long a request waits for a database slot before it is shed with 503 and "
      "Retry-After"},
     {"PURCHASES_DB_QUERY_TIMEOUT_MS", "5000", 100, 600000, FIELD(db_query_timeout_ms), parse_uint,

@@ -36,11 +36,24 @@ enum { ERROR_UNAVAILABLE, ERROR_CONFLICT, ERROR_OTHER, ERROR_POOL_TIMEOUT, ERROR
 static const char *const ERROR_NAMES[ERROR_KINDS] = {"unavailable", "conflict", "error",
                                                      "pool_timeout"};
 
-/* The bound on request operations in flight: a counting semaphore whose
- * waits are timed against CLOCK_MONOTONIC. */
+/* A request operation waiting for a slot, in the queue of struct db_slots. */
+struct slot_waiter {
+  struct slot_waiter *prev;
+  struct slot_waiter *next;
+  pthread_cond_t granted_cond;
+  bool granted; /* a finishing operation handed its slot over */
+};
+
+/* The bound on request operations in flight: a counting semaphore with a
+ * FIFO queue of waiters, each woken alone when a finishing operation hands
+ * it its slot, so that no newcomer overtakes a waiter and the longest wait
+ * is the queue's length over the database's rate, not luck. Waits are
+ * timed against CLOCK_MONOTONIC. */
 struct db_slots {
   pthread_mutex_t lock;
-  pthread_cond_t freed;
+  pthread_condattr_t clock; /* CLOCK_MONOTONIC, for each waiter's condition */
+  struct slot_waiter *head;
+  struct slot_waiter *tail;
   uint32_t limit; /* 0: no bound */
   uint32_t wait_ms;
   uint32_t taken;
@@ -258,7 +271,7 @@ void db_destroy(struct db *db) {
     mongoc_client_pool_destroy(db->pool);
   }
   if (db->slots.wait_ms != UINT32_MAX) {
-    pthread_cond_destroy(&db->slots.freed);
+    pthread_condattr_destroy(&db->slots.clock);
     pthread_mutex_destroy(&db->slots.lock);
   }
   bson_free(db->database);
@@ -268,29 +281,22 @@ void db_destroy(struct db *db) {
 /* wait_ms is UINT32_MAX until the lock and condition exist, so that
  * db_destroy knows whether to destroy them. */
 static bool slots_init(struct db_slots *slots, uint32_t limit, uint32_t wait_ms) {
-  pthread_condattr_t attr;
-  bool ok = false;
-
   slots->wait_ms = UINT32_MAX;
-  if (pthread_condattr_init(&attr) != 0) {
+  if (pthread_condattr_init(&slots->clock) != 0) {
     return false;
   }
-  if (pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) == 0 &&
-      pthread_mutex_init(&slots->lock, NULL) == 0) {
-    if (pthread_cond_init(&slots->freed, &attr) == 0) {
-      ok = true;
-    } else {
-      pthread_mutex_destroy(&slots->lock);
-    }
+  if (pthread_condattr_setclock(&slots->clock, CLOCK_MONOTONIC) != 0 ||
+      pthread_mutex_init(&slots->lock, NULL) != 0) {
+    pthread_condattr_destroy(&slots->clock);
+    return false;
   }
-  pthread_condattr_destroy(&attr);
-  if (ok) {
-    slots->limit = limit;
-    slots->wait_ms = wait_ms;
-    atomic_init(&slots->in_flight, 0);
-    atomic_init(&slots->shed, 0);
-  }
-  return ok;
+  slots->head = NULL;
+  slots->tail = NULL;
+  slots->limit = limit;
+  slots->wait_ms = wait_ms;
+  atomic_init(&slots->in_flight, 0);
+  atomic_init(&slots->shed, 0);
+  return true;
 }
 
 /* Operations a request waits on take a slot; probes and housekeeping do
@@ -299,7 +305,47 @@ static bool op_takes_slot(enum db_op op) {
   return op != DB_OP_PING && op != DB_OP_ENSURE_INDEX && op != DB_OP_IDEMPOTENCY_PURGE;
 }
 
-/* Takes a slot, waiting at most the budget. False: shed. */
+static void waiter_unlink(struct db_slots *slots, struct slot_waiter *waiter) {
+  if (waiter->prev != NULL) {
+    waiter->prev->next = waiter->next;
+  } else {
+    slots->head = waiter->next;
+  }
+  if (waiter->next != NULL) {
+    waiter->next->prev = waiter->prev;
+  } else {
+    slots->tail = waiter->prev;
+  }
+}
+
+/* Waits in the queue for a slot until `until`; true when one was handed
+ * over. Called and returns with the lock held. */
+static bool slot_wait(struct db_slots *slots, const struct timespec *until) {
+  struct slot_waiter waiter = {.prev = slots->tail};
+
+  if (pthread_cond_init(&waiter.granted_cond, &slots->clock) != 0) {
+    return false;
+  }
+  if (slots->tail != NULL) {
+    slots->tail->next = &waiter;
+  } else {
+    slots->head = &waiter;
+  }
+  slots->tail = &waiter;
+  while (!waiter.granted) {
+    if (pthread_cond_timedwait(&waiter.granted_cond, &slots->lock, until) == ETIMEDOUT) {
+      break;
+    }
+  }
+  if (!waiter.granted) {
+    waiter_unlink(slots, &waiter);
+  }
+  pthread_cond_destroy(&waiter.granted_cond);
+  return waiter.granted;
+}
+
+/* Takes a slot: a free one at once if nobody waits, else a place in the
+ * queue for at most the wait budget. False: shed. */
 static bool slot_take(struct db_slots *slots) {
   struct timespec asked;
   struct timespec until;
@@ -314,15 +360,12 @@ static bool slot_take(struct db_slots *slots) {
     until.tv_nsec -= 1000000000L;
   }
   pthread_mutex_lock(&slots->lock);
-  while (slots->taken >= slots->limit) {
-    if (pthread_cond_timedwait(&slots->freed, &slots->lock, &until) == ETIMEDOUT) {
-      break;
-    }
-  }
-  if (slots->taken < slots->limit) {
+  if (slots->taken < slots->limit && slots->head == NULL) {
     slots->taken++;
     atomic_store_explicit(&slots->in_flight, slots->taken, memory_order_relaxed);
     taken = true;
+  } else if (slots->wait_ms > 0) {
+    taken = slot_wait(slots, &until); /* a slot handed over stays counted */
   }
   pthread_mutex_unlock(&slots->lock);
   histogram_observe(&slots->wait, seconds_since(&asked));
@@ -332,11 +375,18 @@ static bool slot_take(struct db_slots *slots) {
   return taken;
 }
 
+/* Gives a slot back: to the first waiter if there is one, else free. */
 static void slot_give(struct db_slots *slots) {
   pthread_mutex_lock(&slots->lock);
-  slots->taken--;
-  atomic_store_explicit(&slots->in_flight, slots->taken, memory_order_relaxed);
-  pthread_cond_signal(&slots->freed);
+  if (slots->head != NULL) {
+    struct slot_waiter *first = slots->head;
+    waiter_unlink(slots, first);
+    first->granted = true;
+    pthread_cond_signal(&first->granted_cond);
+  } else {
+    slots->taken--;
+    atomic_store_explicit(&slots->in_flight, slots->taken, memory_order_relaxed);
+  }
   pthread_mutex_unlock(&slots->lock);
 }
 

@@ -86,7 +86,7 @@ START_TEST(numeric_defaults_apply_when_nothing_is_set) {
   ck_assert_uint_eq(config.db_timeout_ms, 2000);
   ck_assert_uint_eq(config.db_query_timeout_ms, 5000);
   ck_assert_uint_eq(config.db_max_in_flight, 16);
-  ck_assert_uint_eq(config.db_wait_ms, 1000);
+  ck_assert_uint_eq(config.db_wait_ms, 2000);
 }
 END_TEST
 
