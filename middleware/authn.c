@@ -11,6 +11,7 @@
 #include <yder.h>
 
 #include "app/app.h"
+#include "lib/ids.h"
 #include "middleware/authz.h"
 #include "middleware/client_id.h"
 #include "middleware/jwt.h"
@@ -90,8 +91,7 @@ static void from_headers(const struct app *app, const struct _u_request *request
   }
   if (!user_id_is_valid(user_id)) {
     problem_send(response, PROBLEM_INVALID_REQUEST,
-                 "The x-user-id header must be 1 to 64 characters of A-Z a-z 0-9 _ - "
-                 "and sent once.");
+                 "The x-user-id header must be " ID_RULE " and sent once.");
     return;
   }
   ctx->client = client;

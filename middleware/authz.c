@@ -2,24 +2,13 @@
 
 #include <string.h>
 
+#include "lib/ids.h"
 #include "middleware/problem.h"
 #include "middleware/query.h"
 #include "middleware/request.h"
 
 bool user_id_is_valid(const char *user_id) {
-  size_t len = 0;
-  if (user_id == NULL) {
-    return false;
-  }
-  for (; user_id[len] != '\0'; len++) {
-    char c = user_id[len];
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '-';
-    if (!ok || len >= USER_ID_MAX) {
-      return false;
-    }
-  }
-  return len > 0;
+  return id_is_valid(user_id, ID_PLAIN);
 }
 
 bool authz_can_read_user(enum role role, const char *actor, const char *target) {
@@ -59,8 +48,7 @@ static bool begin_link(const struct _u_request *request, struct _u_response *res
     return false;
   }
   if (strstr((*ctx)->route, ":userId") != NULL && !user_id_is_valid(*target)) {
-    problem_send(response, PROBLEM_INVALID_REQUEST,
-                 "The userId in the path must be 1 to 64 characters of A-Z a-z 0-9 _ -.");
+    problem_send(response, PROBLEM_INVALID_REQUEST, "The userId in the path must be " ID_RULE ".");
     return false;
   }
   return true;

@@ -7,7 +7,7 @@
 
 #include "middleware/client_id.h"
 
-/* True for a well-formed user id: 1 to 64 characters of A-Z a-z 0-9 _ -.
+/* True for a well-formed user id: ID_RULE (lib/ids.h).
  * Anything else (operators, quotes, commas from repeated values) is not. */
 bool user_id_is_valid(const char *user_id);
 

@@ -1,5 +1,6 @@
 #include "middleware/client_id.h"
 
+#include "lib/ids.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -16,21 +17,8 @@ const char *role_name(enum role role) {
   return (size_t)role < ROLE_COUNT ? ROLE_NAMES[role] : "unknown";
 }
 
-static bool client_char_ok(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-         c == '-' || c == '.';
-}
-
 static bool client_id_is_valid_n(const char *id, size_t len) {
-  if (len == 0 || len > CLIENT_ID_MAX) {
-    return false;
-  }
-  for (size_t i = 0; i < len; i++) {
-    if (!client_char_ok(id[i])) {
-      return false;
-    }
-  }
-  return true;
+  return id_is_valid_n(id, len, ID_DOTTED);
 }
 
 bool client_table_parse(const char *spec, struct client_table *table, char *err, size_t err_len) {

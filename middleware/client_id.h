@@ -2,6 +2,8 @@
 #define PURCHASES_MIDDLEWARE_CLIENT_ID_H
 
 #include <stdbool.h>
+
+#include "lib/ids.h"
 #include <stddef.h>
 
 /* What a calling application may do. */
@@ -12,7 +14,7 @@ enum role {
   ROLE_INGEST    /* checkout and fulfilment: create purchases and change statuses; no reads */
 };
 
-#define CLIENT_ID_MAX    64
+#define CLIENT_ID_MAX    ID_MAX
 #define CLIENT_TABLE_MAX 32
 
 struct client {

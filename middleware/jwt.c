@@ -1,5 +1,6 @@
 #include "middleware/jwt.h"
 
+#include "lib/ids.h"
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -17,7 +18,6 @@
 #define JWKS_KEYS_MAX 64
 #define JWT_KID_MAX   128
 #define RSA_BITS_MIN  2048
-#define ID_MAX        64
 
 #define XSTR(x) STR(x)
 #define STR(x)  #x
@@ -464,16 +464,8 @@ done:
  * A-Z a-z 0-9 _ - (and '.' when dot_allowed). */
 static bool claim_id(const json_t *j_claim, bool dot_allowed, char out[ID_MAX + 1]) {
   const char *s = plain_string(j_claim, ID_MAX);
-  if (s == NULL) {
+  if (s == NULL || !id_is_valid(s, dot_allowed ? ID_DOTTED : ID_PLAIN)) {
     return false;
-  }
-  for (const char *p = s; *p != '\0'; p++) {
-    char c = *p;
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '-' || (dot_allowed && c == '.');
-    if (!ok) {
-      return false;
-    }
   }
   memcpy(out, s, strlen(s) + 1);
   return true;
@@ -525,7 +517,7 @@ static const char *claims_check(const struct jwt_verifier *verifier, const json_
     return "The token's aud does not name this service.";
   }
   if (!claim_id(json_object_get(j_claims, "sub"), false, identity->user_id)) {
-    return "The token's sub is missing or not 1 to 64 of A-Z a-z 0-9 _ -.";
+    return "The token's sub is missing or not " ID_RULE ".";
   }
   /* client_id is the claim for this (RFC 9068); azp is its older OIDC
    * spelling, used only when client_id is absent, never when it is bad. */
@@ -533,7 +525,7 @@ static const char *claims_check(const struct jwt_verifier *verifier, const json_
     j_client = json_object_get(j_claims, "azp");
   }
   if (!claim_id(j_client, true, identity->client_id)) {
-    return "The token's client_id (or azp) is missing or not 1 to 64 of A-Z a-z 0-9 _ - .";
+    return "The token's client_id (or azp) is missing or not " ID_RULE_DOTTED ".";
   }
   return NULL;
 }

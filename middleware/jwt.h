@@ -45,8 +45,8 @@ void jwt_verifier_free(struct jwt_verifier *verifier);
  * "alg", if any, equals the header's; the signature verifies; exp present
  * and now < exp + JWT_CLOCK_SKEW_S; nbf, if present, <= now +
  * JWT_CLOCK_SKEW_S; iss equal to the issuer; aud equal to the audience or an
- * array containing it; sub 1 to 64 of A-Z a-z 0-9 _ -; client_id (else azp)
- * 1 to 64 of A-Z a-z 0-9 _ - . ; then fills `out`.
+ * array containing it; sub an ID_PLAIN id; client_id (else azp)
+ * an ID_DOTTED id (lib/ids.h); then fills `out`.
  * On false, `out` is zeroed and `reason` (may be NULL) gets one short
  * sentence for logs that never contains any part of the token. */
 bool jwt_verify(const struct jwt_verifier *verifier, const char *token, time_t now,

@@ -1,5 +1,6 @@
 #include "middleware/request.h"
 
+#include "lib/ids.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,19 +19,7 @@ struct request_ctx *request_ctx_of(const struct _u_response *response) {
 }
 
 bool request_id_is_valid(const char *id) {
-  size_t len = 0;
-  if (id == NULL) {
-    return false;
-  }
-  for (; id[len] != '\0'; len++) {
-    char c = id[len];
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_' || c == '.';
-    if (!ok || len >= REQUEST_ID_MAX) {
-      return false;
-    }
-  }
-  return len > 0;
+  return id_is_valid(id, ID_DOTTED);
 }
 
 void request_id_generate(char out[REQUEST_ID_MAX + 1]) {

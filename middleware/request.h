@@ -3,6 +3,8 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+
+#include "lib/ids.h"
 #include <time.h>
 
 #include <jansson.h>
@@ -10,8 +12,8 @@
 
 #include "middleware/client_id.h"
 
-#define REQUEST_ID_MAX    64
-#define USER_ID_MAX       64
+#define REQUEST_ID_MAX    ID_MAX
+#define USER_ID_MAX       ID_MAX
 #define ACCESS_REASON_MAX 200
 
 /* Hard limits on what a request may carry (see check_limits). */

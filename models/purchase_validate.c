@@ -1,5 +1,6 @@
 #include "models/purchase_validate.h"
 
+#include "lib/ids.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,6 @@
 #include "models/purchase.h"
 
 #define POINTER_MAX     96
-#define ID_MAX          64
 #define TITLE_MAX       200
 #define BRAND_MAX       100
 #define URL_MAX         2048
@@ -86,16 +86,7 @@ static void check_known_fields(struct checker *c, const json_t *j_object, const 
 
 /* 1 to ID_MAX of A-Z a-z 0-9 _ - (and '.' when allowed). */
 static bool is_id(const char *text, bool allow_dot) {
-  size_t len = 0;
-  for (; text[len] != '\0'; len++) {
-    char ch = text[len];
-    bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              ch == '_' || ch == '-' || (allow_dot && ch == '.');
-    if (!ok || len >= ID_MAX) {
-      return false;
-    }
-  }
-  return len > 0;
+  return id_is_valid(text, allow_dot ? ID_DOTTED : ID_PLAIN);
 }
 
 /* Characters (code points) of valid UTF-8, as jansson guarantees. */
@@ -262,7 +253,7 @@ static int64_t check_items(struct checker *c, const json_t *j_items, const char 
     check_text(c, j_item, base, "id", REQUIRED, 1, ID_MAX, &text);
     if (text != NULL && !is_id(text, true)) {
       pointer_of(pointer, base, "id");
-      fail(c, pointer, "must be 1 to 64 of A-Z a-z 0-9 _ - .");
+      fail(c, pointer, "must be " ID_RULE_DOTTED);
     }
     check_text(c, j_item, base, "title", REQUIRED, 1, TITLE_MAX, &text);
     check_text(c, j_item, base, "brand", REQUIRED, 0, BRAND_MAX, &text);
@@ -405,12 +396,12 @@ bool purchase_validate(const json_t *j_purchase, const char *id_if_absent, bson_
   if (json_object_get(j_purchase, "id") != NULL) {
     check_text(&c, j_purchase, "", "id", REQUIRED, 1, ID_MAX, &id);
     if (id != NULL && !is_id(id, false)) {
-      fail(&c, "/id", "must be 1 to 64 of A-Z a-z 0-9 _ -");
+      fail(&c, "/id", "must be " ID_RULE);
     }
   }
   check_text(&c, j_purchase, "", "userId", REQUIRED, 1, ID_MAX, &text);
   if (text != NULL && !is_id(text, false)) {
-    fail(&c, "/userId", "must be 1 to 64 of A-Z a-z 0-9 _ -");
+    fail(&c, "/userId", "must be " ID_RULE);
   }
   status = check_choice(&c, j_purchase, "", "status", PURCHASE_STATUSES,
                         "must be placed, paid, shipped, delivered, cancelled or refunded");

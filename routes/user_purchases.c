@@ -7,6 +7,7 @@
 #include <yder.h>
 
 #include "app/app.h"
+#include "lib/ids.h"
 #include "middleware/authz.h"
 #include "middleware/problem.h"
 #include "middleware/query.h"
@@ -121,7 +122,7 @@ static const char *purchase_id_of(const struct _u_request *request, struct _u_re
   const char *purchase_id = u_map_get(request->map_url, "purchaseId");
   if (!user_id_is_valid(purchase_id)) {
     problem_send(response, PROBLEM_INVALID_REQUEST,
-                 "The purchase id in the path must be 1 to 64 of A-Z a-z 0-9 _ -.");
+                 "The purchase id in the path must be " ID_RULE ".");
     return NULL;
   }
   return purchase_id;
