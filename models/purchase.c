@@ -404,62 +404,6 @@ done:
   return status;
 }
 
-enum model_status purchase_store_apply(struct db *db, const char *purchase_id, int32_t from_version,
-                                       const char *new_status, const int64_t *date_delivered_ms) {
-  enum model_status status = MODEL_ERROR;
-  mongoc_client_t *client = NULL;
-  mongoc_collection_t *collection = NULL;
-  bson_t filter = BSON_INITIALIZER;
-  bson_t update = BSON_INITIALIZER;
-  bson_t set;
-  bson_t opts = BSON_INITIALIZER;
-  bson_error_t error;
-
-  BSON_APPEND_UTF8(&filter, "id", purchase_id);
-  if (from_version == 0) {
-    /* Purchases loaded before histories existed have no version yet. */
-    BCON_APPEND(&filter, "version", "{", "$exists", BCON_BOOL(false), "}");
-  } else {
-    BSON_APPEND_INT32(&filter, "version", from_version);
-  }
-  BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
-  BSON_APPEND_UTF8(&set, "status", new_status);
-  BSON_APPEND_INT32(&set, "version", from_version + 1);
-  if (date_delivered_ms != NULL) {
-    BSON_APPEND_DATE_TIME(&set, "delivery.dateDelivered", *date_delivered_ms);
-  }
-  bson_append_document_end(&update, &set);
-  /* Whoever else marked this purchase pending wanted version
-   * from_version + 1 too, which is now taken: no hint is left worth
-   * keeping. */
-  BCON_APPEND(&update, "$unset", "{", PURCHASE_PENDING_FIELD, BCON_UTF8(""), "}");
-  if (!db_append_durable_write(db, &opts)) {
-    goto done;
-  }
-  client = db_client_pop(db, DB_OP_PURCHASE_APPLY);
-  if (client == NULL) {
-    status = db_client_pop_failure();
-    goto done;
-  }
-  collection = db_collection(db, client, PURCHASE_COLLECTION);
-  /* Matching nothing is fine: whoever moved it on applied this same
-   * history entry, since only one writer can hold each version. */
-  if (!mongoc_collection_update_one(collection, &filter, &update, &opts, NULL, &error)) {
-    status = db_status_from_error(&error);
-    log_failure("apply", &error, status);
-    goto done;
-  }
-  status = MODEL_OK;
-
-done:
-  mongoc_collection_destroy(collection);
-  db_client_push(db, client);
-  bson_destroy(&opts);
-  bson_destroy(&update);
-  bson_destroy(&filter);
-  return status;
-}
-
 /* One durable update_one of the purchases collection; matching nothing is
  * not an error. */
 static enum model_status update_purchase(struct db *db, enum db_op op, const char *what,
@@ -490,6 +434,39 @@ done:
   mongoc_collection_destroy(collection);
   db_client_push(db, client);
   bson_destroy(&opts);
+  return status;
+}
+
+enum model_status purchase_store_apply(struct db *db, const char *purchase_id, int32_t from_version,
+                                       const char *new_status, const int64_t *date_delivered_ms) {
+  enum model_status status;
+  bson_t filter = BSON_INITIALIZER;
+  bson_t update = BSON_INITIALIZER;
+  bson_t set;
+
+  BSON_APPEND_UTF8(&filter, "id", purchase_id);
+  if (from_version == 0) {
+    /* Purchases loaded before histories existed have no version yet. */
+    BCON_APPEND(&filter, "version", "{", "$exists", BCON_BOOL(false), "}");
+  } else {
+    BSON_APPEND_INT32(&filter, "version", from_version);
+  }
+  BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+  BSON_APPEND_UTF8(&set, "status", new_status);
+  BSON_APPEND_INT32(&set, "version", from_version + 1);
+  if (date_delivered_ms != NULL) {
+    BSON_APPEND_DATE_TIME(&set, "delivery.dateDelivered", *date_delivered_ms);
+  }
+  bson_append_document_end(&update, &set);
+  /* Whoever else marked this purchase pending wanted version
+   * from_version + 1 too, which is now taken: no hint is left worth
+   * keeping. */
+  BCON_APPEND(&update, "$unset", "{", PURCHASE_PENDING_FIELD, BCON_UTF8(""), "}");
+  /* Matching nothing is fine: whoever moved it on applied this same
+   * history entry, since only one writer can hold each version. */
+  status = update_purchase(db, DB_OP_PURCHASE_APPLY, "apply", &filter, &update);
+  bson_destroy(&update);
+  bson_destroy(&filter);
   return status;
 }
 
