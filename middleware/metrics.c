@@ -2,7 +2,7 @@
 
 #include <string.h>
 
-#include "app/stats.h"
+#include "lib/stats.h"
 
 enum method { METHOD_GET, METHOD_POST, METHOD_PATCH, METHOD_OTHER, METHOD_COUNT };
 static const char *const METHOD_NAMES[METHOD_COUNT] = {"GET", "POST", "PATCH", "other"};

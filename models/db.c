@@ -10,7 +10,7 @@
 
 #include <yder.h>
 
-#include "app/stats.h"
+#include "lib/stats.h"
 
 static const char *const DB_OP_NAMES[DB_OP_COUNT] = {
     [DB_OP_PING] = "ping",

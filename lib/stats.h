@@ -1,5 +1,5 @@
-#ifndef PURCHASES_APP_STATS_H
-#define PURCHASES_APP_STATS_H
+#ifndef PURCHASES_LIB_STATS_H
+#define PURCHASES_LIB_STATS_H
 
 /* Counters and latency histograms for /metrics. Recording is a few relaxed
  * atomic additions: no lock on the request path. */

@@ -1,4 +1,4 @@
-#include "app/stats.h"
+#include "lib/stats.h"
 
 const double STATS_BUCKETS[STATS_BUCKET_COUNT] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                                   0.1,    0.25,  0.5,    1,     2.5,  5,     10};
