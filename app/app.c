@@ -95,6 +95,40 @@ done:
   return ok;
 }
 
+/* The per-user versions every write bumps (shared through Redis when
+ * PURCHASES_REDIS_URL is set; needed even with this instance's cache off,
+ * since others may cache) and the response cache. */
+static bool caching_start(struct app *app, char *err, size_t err_len) {
+  struct redis_address redis;
+  struct versions_options options = {
+      .timeout_ms = app->config.redis_timeout_ms,
+      .retry_ms = 1000,
+  };
+
+  if (app->config.redis_url != NULL) {
+    if (!redis_address_parse(app->config.redis_url, &redis, err, err_len)) {
+      return false;
+    }
+    options.redis = &redis;
+  }
+  app->versions = versions_new(&options);
+  if (app->versions == NULL) {
+    snprintf(err, err_len, "out of memory for the cache versions");
+    return false;
+  }
+  db_set_versions(app->db, app->versions);
+  app->cache = cache_new(app->config.cache_bytes, app->config.cache_ttl_s);
+  if (app->cache == NULL && app->config.cache_bytes > 0 && app->config.cache_ttl_s > 0) {
+    snprintf(err, err_len, "out of memory for the response cache");
+    return false;
+  }
+  y_log_message(Y_LOG_LEVEL_INFO, "cache: %s%s",
+                app->cache != NULL ? "on" : "off (PURCHASES_CACHE_BYTES or _TTL_S is 0)",
+                options.redis != NULL ? "; versions shared through Redis"
+                                      : "; versions of this instance only");
+  return true;
+}
+
 struct app *app_new(struct config *config, char *err, size_t err_len) {
   struct app *app = calloc(1, sizeof(*app));
   struct app *result = NULL;
@@ -163,7 +197,7 @@ struct app *app_new(struct config *config, char *err, size_t err_len) {
   options.max_in_flight = app->config.db_max_in_flight;
   options.wait_ms = app->config.db_wait_ms;
   app->db = db_new(&options, err, err_len);
-  if (app->db == NULL) {
+  if (app->db == NULL || !caching_start(app, err, err_len)) {
     goto done;
   }
   result = app;
@@ -429,6 +463,8 @@ void app_destroy(struct app *app) {
     ulfius_clean_instance(&app->instance);
   }
   db_destroy(app->db);
+  cache_free(app->cache);
+  versions_free(app->versions);
   jwt_verifier_free(app->jwt);
   rate_limiter_free(app->limiter);
   rate_limiter_free(app->auth_failures);

@@ -14,7 +14,9 @@
 #include "middleware/jwt.h"
 #include "middleware/rate_limit.h"
 #include "middleware/request.h"
+#include "models/cache.h"
 #include "models/db.h"
+#include "models/versions.h"
 #include "routes/cursor.h"
 #include "routes/routes.h"
 
@@ -37,6 +39,8 @@ struct app {
   struct cursor_key cursor_key;
   struct jwt_verifier *jwt;     /* NULL in headers mode */
   struct rate_limiter *limiter; /* NULL when rate limiting is off */
+  struct versions *versions;    /* per-user versions every write bumps */
+  struct cache *cache;          /* NULL when the response cache is off */
   time_t started_at;            /* for process_start_time_seconds */
   char *tls_cert_pem;           /* PEM texts, kept while MHD runs; NULL without TLS */
   char *tls_key_pem;

@@ -8,6 +8,8 @@
 #include <arpa/inet.h>
 #include <yder.h>
 
+#include "models/versions.h"
+
 /* One configuration variable: its name, default, bounds (for numbers) and
  * the function that parses and validates it into the config struct. */
 struct config_entry {
@@ -175,6 +177,16 @@ static bool parse_optional(const struct config_entry *entry, const char *value,
   return value[0] == '\0' || parse_string(entry, value, config, err, err_len);
 }
 
+/* An optional redis:// URL, checked now rather than at the first read. */
+static bool parse_redis_url(const struct config_entry *entry, const char *value,
+                            struct config *config, char *err, size_t err_len) {
+  struct redis_address address;
+  if (value[0] != '\0' && !redis_address_parse(value, &address, err, err_len)) {
+    return false;
+  }
+  return parse_optional(entry, value, config, err, err_len);
+}
+
 /* An optional path to a file that must be readable now, not at first use. */
 static bool parse_file(const struct config_entry *entry, const char *value, struct config *config,
                        char *err, size_t err_len) {
@@ -245,6 +257,19 @@ static const struct config_entry ENTRIES[] = {
      "429; 0 turns this off"},
     {"PURCHASES_AUTH_FAILURES_BURST", "20", 1, 100000, FIELD(auth_failures_burst), parse_uint,
      "failed authentications one client address may have at once before the rate applies"},
+    {"PURCHASES_CACHE_BYTES", "67108864", 0, 4000000000u, FIELD(cache_bytes), parse_uint,
+     "bytes of answers (list pages, purchases) kept in memory, least recently used out first; "
+     "0 turns the cache off"},
+    {"PURCHASES_CACHE_TTL_S", "30", 0, 86400, FIELD(cache_ttl_s), parse_uint,
+     "seconds a cached answer may be served: how long a write that bypassed the service "
+     "(another writer, a restore) can stay unseen; 0 turns the cache off"},
+    {"PURCHASES_REDIS_URL", "", 0, 0, FIELD(redis_url), parse_redis_url,
+     "redis://[[user]:password@]host[:port][/db] shared by every instance: writes bump a "
+     "per-user version there that each instance checks before it serves from its cache "
+     "(unset: this instance only)"},
+    {"PURCHASES_REDIS_TIMEOUT_MS", "100", 1, 10000, FIELD(redis_timeout_ms), parse_uint,
+     "longest wait for Redis to connect or answer; past it the answer comes from the "
+     "database"},
 };
 
 #define ENTRY_COUNT (sizeof(ENTRIES) / sizeof(ENTRIES[0]))
@@ -293,6 +318,8 @@ void config_cleanup(struct config *config) {
   free(config->tls_cert);
   free(config->tls_key);
   free(config->log_file);
+  free(config->redis_url);
+  config->redis_url = NULL;
   config->bind_address = NULL;
   config->mongodb_uri = NULL;
   config->cursor_key = NULL;

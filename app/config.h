@@ -47,6 +47,10 @@ struct config {
   uint32_t rate_limit_burst;
   uint32_t auth_failures_rps; /* failed authentications a second per address; 0: no limit */
   uint32_t auth_failures_burst;
+  uint32_t cache_bytes; /* 0: no response cache */
+  uint32_t cache_ttl_s; /* 0: no response cache */
+  char *redis_url;      /* NULL: versions are this instance's own */
+  uint32_t redis_timeout_ms;
 };
 
 /* Fills `config` from the environment through `getenv_fn` (getenv in the

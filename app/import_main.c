@@ -19,6 +19,7 @@
 #include "models/db.h"
 #include "models/purchase.h"
 #include "models/purchase_validate.h"
+#include "models/versions.h"
 #include "version.h"
 
 #define IMPORT_LINE_MAX  (1024 * 1024)
@@ -28,6 +29,7 @@ struct import_options {
   uint32_t batch;
   bool quiet;
   const char *uri;
+  const char *redis_url; /* PURCHASES_REDIS_URL, NULL when unset */
   const char *path;
 };
 
@@ -54,6 +56,8 @@ static void usage(FILE *out) {
           "  --batch N   purchases per insert, 1 to %d (default 500)\n"
           "  --quiet     no progress bar\n"
           "  --uri URI   overrides MONGODB_URI (default mongodb://127.0.0.1:27017/purchases)\n\n"
+          "With PURCHASES_REDIS_URL set, the version of every user imported is bumped there,\n"
+          "so that running services drop what they cached about them.\n\n"
           "Exit status: 0 every line imported or already there; 1 some lines rejected\n"
           "(each reported on stderr); 2 usage, file or database error.\n",
           IMPORT_BATCH_MAX);
@@ -183,6 +187,8 @@ static int run(const struct import_options *options) {
   bool progress = !options->quiet && isatty(STDERR_FILENO);
   double last_drawn = 0;
   struct stat st;
+  struct redis_address redis;
+  struct versions *versions = NULL;
   char err[256];
 
   if (strcmp(options->path, "-") == 0) {
@@ -202,6 +208,19 @@ static int run(const struct import_options *options) {
   if (batch.docs == NULL || db == NULL) {
     fprintf(stderr, "purchases-import: %s\n", db == NULL ? err : "out of memory");
     goto done;
+  }
+  if (options->redis_url != NULL) {
+    struct versions_options versions_options = {.redis = &redis, .timeout_ms = 2000, .retry_ms = 0};
+    if (!redis_address_parse(options->redis_url, &redis, err, sizeof(err))) {
+      fprintf(stderr, "purchases-import: %s\n", err);
+      goto done;
+    }
+    versions = versions_new(&versions_options);
+    if (versions == NULL) {
+      fprintf(stderr, "purchases-import: out of memory\n");
+      goto done;
+    }
+    db_set_versions(db, versions);
   }
   if (purchase_store_ensure_indexes(db) != MODEL_OK) {
     fprintf(stderr, "purchases-import: cannot reach the database or create its indexes\n");
@@ -255,6 +274,7 @@ done:
     fclose(file);
   }
   db_destroy(db);
+  versions_free(versions);
   return rc;
 }
 
@@ -264,13 +284,17 @@ int main(int argc, char **argv) {
       {"uri", required_argument, NULL, 'U'},   {"help", no_argument, NULL, 'h'},
       {"version", no_argument, NULL, 'V'},     {NULL, 0, NULL, 0},
   };
-  struct import_options options = {.batch = 500, .uri = getenv("MONGODB_URI")};
+  struct import_options options = {
+      .batch = 500, .uri = getenv("MONGODB_URI"), .redis_url = getenv("PURCHASES_REDIS_URL")};
   char *end = NULL;
   int opt;
   int rc;
 
   if (options.uri == NULL || options.uri[0] == '\0') {
     options.uri = "mongodb://127.0.0.1:27017/purchases";
+  }
+  if (options.redis_url != NULL && options.redis_url[0] == '\0') {
+    options.redis_url = NULL;
   }
   while ((opt = getopt_long(argc, argv, "", LONG_OPTIONS, NULL)) != -1) {
     switch (opt) {

@@ -10,6 +10,17 @@
 #include "middleware/request.h"
 #include "models/audit.h"
 
+/* Only reads that passed authorization have a target. Every read by a
+ * support or service principal is recorded, even of the user id it claims
+ * itself: staff and customer ids share one namespace, so an agent whose id
+ * is "u42" reading /user/u42 is reading customer u42. Only customers
+ * reading their own purchases (the one thing they may read) are not
+ * recorded. */
+bool audit_is_required(const struct request_ctx *ctx) {
+  return ctx != NULL && ctx->client != NULL && ctx->target_user_id[0] != '\0' &&
+         ctx->client->role != ROLE_CUSTOMER;
+}
+
 int callback_audit(const struct _u_request *request, struct _u_response *response,
                    void *user_data) {
   struct app *app = user_data;
@@ -17,14 +28,7 @@ int callback_audit(const struct _u_request *request, struct _u_response *respons
   struct audit_record record;
   struct timeval now;
 
-  /* Only reads that passed authorization have a target. Every read by a
-   * support or service principal is recorded, even of the user id it
-   * claims itself: staff and customer ids share one namespace, so an agent
-   * whose id is "u42" reading /user/u42 is reading customer u42. Only
-   * customers reading their own purchases (the one thing they may read)
-   * are not recorded. */
-  if (ctx == NULL || ctx->client == NULL || ctx->target_user_id[0] == '\0' ||
-      ctx->client->role == ROLE_CUSTOMER) {
+  if (!audit_is_required(ctx)) {
     return U_CALLBACK_CONTINUE;
   }
   gettimeofday(&now, NULL);

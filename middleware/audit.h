@@ -1,6 +1,8 @@
 #ifndef PURCHASES_MIDDLEWARE_AUDIT_H
 #define PURCHASES_MIDDLEWARE_AUDIT_H
 
+#include <stdbool.h>
+
 #include <ulfius.h>
 
 /* Chain link after the controller on routes under /user/:userId: when a
@@ -11,5 +13,11 @@
  * else's data leaves without its record. Customers reading their own data
  * are not audited. user_data is the app. */
 int callback_audit(const struct _u_request *request, struct _u_response *response, void *user_data);
+
+struct request_ctx;
+
+/* Whether callback_audit will write a record for this request: the
+ * request costs a database write however it is answered. */
+bool audit_is_required(const struct request_ctx *ctx);
 
 #endif

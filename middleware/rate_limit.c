@@ -239,6 +239,24 @@ struct rate_decision rate_limiter_peek(struct rate_limiter *limiter, const char 
   return decision;
 }
 
+void rate_limiter_refund(struct rate_limiter *limiter, const char *key, uint64_t now_ms) {
+  uint64_t hash = fnv1a(key);
+  struct shard *shard = &limiter->shards[(hash >> 32) % SHARDS];
+  uint64_t full = (uint64_t)limiter->burst * MILLI;
+  struct bucket *bucket;
+
+  (void)now_ms;
+  pthread_mutex_lock(&shard->lock);
+  for (bucket = shard->slots[hash % shard->slot_count]; bucket != NULL; bucket = bucket->chain) {
+    if (bucket->hash == hash && strcmp(bucket->key, key) == 0) {
+      bucket->tokens_milli =
+          bucket->tokens_milli + MILLI >= full ? full : bucket->tokens_milli + MILLI;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&shard->lock);
+}
+
 size_t rate_limiter_size(struct rate_limiter *limiter) {
   size_t size = 0;
   for (size_t i = 0; i < SHARDS; i++) {
@@ -255,35 +273,102 @@ static uint64_t monotonic_ms(void) {
   return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
 }
 
+/* The bucket of the request's principal: client and user. The unit
+ * separator cannot occur in either id. */
+static void principal_key(const struct request_ctx *ctx,
+                          char key[CLIENT_ID_MAX + USER_ID_MAX + 2]) {
+  snprintf(key, CLIENT_ID_MAX + USER_ID_MAX + 2, "%s\x1f%s", ctx->client->id, ctx->user_id);
+}
+
+static void put_headers(struct _u_response *response, const struct rate_decision *decision) {
+  char number[16];
+  snprintf(number, sizeof(number), "%u", decision->limit);
+  u_map_put(response->map_header, "RateLimit-Limit", number);
+  snprintf(number, sizeof(number), "%u", decision->remaining);
+  u_map_put(response->map_header, "RateLimit-Remaining", number);
+  snprintf(number, sizeof(number), "%u", decision->reset_s);
+  u_map_put(response->map_header, "RateLimit-Reset", number);
+}
+
+static void refuse(const struct app *app, struct _u_response *response, uint32_t retry_after_s) {
+  char number[16];
+  metrics_count_rate_limited();
+  snprintf(number, sizeof(number), "%u", retry_after_s);
+  problem_send(response, PROBLEM_TOO_MANY_REQUESTS,
+               "More than %u requests in a burst, or %u a second sustained; retry after %u s.",
+               app->config.rate_limit_burst, app->config.rate_limit_rps, retry_after_s);
+  u_map_put(response->map_header, "Retry-After", number);
+}
+
 int callback_rate_limit(const struct _u_request *request, struct _u_response *response,
                         void *user_data) {
   const struct app *app = user_data;
   struct request_ctx *ctx = request_ctx_of(response);
   struct rate_decision decision;
   char key[CLIENT_ID_MAX + USER_ID_MAX + 2];
-  char number[16];
+  bool conditional;
 
-  (void)request;
   if (ctx == NULL || ctx->answered || app->limiter == NULL || ctx->client == NULL) {
     return U_CALLBACK_CONTINUE;
   }
-  /* The unit separator cannot occur in either id. */
-  snprintf(key, sizeof(key), "%s\x1f%s", ctx->client->id, ctx->user_id);
+  principal_key(ctx, key);
+  conditional = request->http_verb != NULL && strcmp(request->http_verb, "GET") == 0 &&
+                u_map_get_case(request->map_header, "If-None-Match") != NULL;
+  if (conditional) {
+    decision = rate_limiter_peek(app->limiter, key, monotonic_ms());
+    if (!decision.allowed) {
+      ctx->rate_charge = RATE_DEFERRED;
+      ctx->rate_retry_after_s = decision.retry_after_s;
+      put_headers(response, &decision);
+      return U_CALLBACK_CONTINUE;
+    }
+  }
   decision = rate_limiter_take(app->limiter, key, monotonic_ms());
-
-  snprintf(number, sizeof(number), "%u", decision.limit);
-  u_map_put(response->map_header, "RateLimit-Limit", number);
-  snprintf(number, sizeof(number), "%u", decision.remaining);
-  u_map_put(response->map_header, "RateLimit-Remaining", number);
-  snprintf(number, sizeof(number), "%u", decision.reset_s);
-  u_map_put(response->map_header, "RateLimit-Reset", number);
+  put_headers(response, &decision);
   if (!decision.allowed) {
-    metrics_count_rate_limited();
-    snprintf(number, sizeof(number), "%u", decision.retry_after_s);
-    problem_send(response, PROBLEM_TOO_MANY_REQUESTS,
-                 "More than %u requests in a burst, or %u a second sustained; retry after %u s.",
-                 decision.limit, app->config.rate_limit_rps, decision.retry_after_s);
-    u_map_put(response->map_header, "Retry-After", number);
+    refuse(app, response, decision.retry_after_s);
+  } else {
+    ctx->rate_charge = RATE_CHARGED;
   }
   return U_CALLBACK_CONTINUE;
+}
+
+void rate_limit_spare(const struct _u_request *request, struct _u_response *response,
+                      void *user_data) {
+  const struct app *app = user_data;
+  struct request_ctx *ctx = request_ctx_of(response);
+  char key[CLIENT_ID_MAX + USER_ID_MAX + 2];
+  struct rate_decision decision;
+
+  (void)request;
+  if (ctx == NULL || app->limiter == NULL || ctx->rate_charge != RATE_CHARGED) {
+    return;
+  }
+  principal_key(ctx, key);
+  rate_limiter_refund(app->limiter, key, monotonic_ms());
+  ctx->rate_charge = RATE_NOT_CHARGED;
+  decision = rate_limiter_peek(app->limiter, key, monotonic_ms());
+  put_headers(response, &decision);
+}
+
+bool rate_limit_settle(const struct _u_request *request, struct _u_response *response,
+                       void *user_data) {
+  const struct app *app = user_data;
+  struct request_ctx *ctx = request_ctx_of(response);
+  char key[CLIENT_ID_MAX + USER_ID_MAX + 2];
+  struct rate_decision decision;
+
+  (void)request;
+  if (ctx == NULL || app->limiter == NULL || ctx->rate_charge != RATE_DEFERRED) {
+    return true;
+  }
+  principal_key(ctx, key);
+  decision = rate_limiter_take(app->limiter, key, monotonic_ms());
+  put_headers(response, &decision);
+  if (!decision.allowed) {
+    refuse(app, response, decision.retry_after_s);
+    return false;
+  }
+  ctx->rate_charge = RATE_CHARGED;
+  return true;
 }

@@ -37,14 +37,34 @@ struct rate_decision rate_limiter_take(struct rate_limiter *limiter, const char 
 struct rate_decision rate_limiter_peek(struct rate_limiter *limiter, const char *key,
                                        uint64_t now_ms);
 
+/* Gives back the token a request took from `key` (at most up to the
+ * burst). Thread-safe. */
+void rate_limiter_refund(struct rate_limiter *limiter, const char *key, uint64_t now_ms);
+
 /* How many buckets are held. */
 size_t rate_limiter_size(struct rate_limiter *limiter);
 
 /* Chain link after authentication: one bucket per client and user. Adds
  * RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset to every answer
  * and refuses with 429 and Retry-After when the bucket is empty. user_data
- * is the struct app; does nothing when rate limiting is off. */
+ * is the struct app; does nothing when rate limiting is off.
+ *
+ * A conditional read (GET with If-None-Match) answered 304 from the cache
+ * costs nothing, as it costs the service nothing: with an empty bucket the
+ * link leaves the decision to the controller (RATE_DEFERRED), which calls
+ * rate_limit_spare() when it answers so, and rate_limit_settle() before
+ * any other answer. */
 int callback_rate_limit(const struct _u_request *request, struct _u_response *response,
                         void *user_data);
+
+/* The request is answered 304 without database work: gives its token
+ * back, if one was taken. user_data as above. */
+void rate_limit_spare(const struct _u_request *request, struct _u_response *response,
+                      void *user_data);
+
+/* Before anything but a free 304: a deferred request takes its token now,
+ * or is answered 429. False when it was. user_data as above. */
+bool rate_limit_settle(const struct _u_request *request, struct _u_response *response,
+                       void *user_data);
 
 #endif

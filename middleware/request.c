@@ -193,6 +193,14 @@ void request_answer_json_text(struct _u_response *response, unsigned int status,
   }
 }
 
+void request_answer_empty(struct _u_response *response, unsigned int status) {
+  struct request_ctx *ctx = request_ctx_of(response);
+  ulfius_set_empty_body_response(response, status);
+  if (ctx != NULL) {
+    ctx->answered = true;
+  }
+}
+
 bool request_begin(const struct _u_request *request, struct _u_response *response,
                    const struct route_scope *scope) {
   if (!request_ctx_attach(request, response, scope)) {
@@ -338,8 +346,15 @@ void request_finish(const struct _u_request *request, struct _u_response *respon
     };
 
     u_map_put(response->map_header, "X-Request-Id", ctx->request_id);
-    /* Purchases are personal data: no shared cache may keep them. */
-    u_map_put(response->map_header, "Cache-Control", "no-store");
+    /* Purchases are personal data: no shared cache may keep them. The
+     * shop app may keep a purchase or a page it was given and ask again
+     * with If-None-Match; every other answer is kept by no one. */
+    if (ctx->revalidate && (response->status == 200 || response->status == 304)) {
+      u_map_put(response->map_header, "Cache-Control", "private, no-cache");
+      u_map_put(response->map_header, "Vary", REQUEST_VARY);
+    } else {
+      u_map_put(response->map_header, "Cache-Control", "no-store");
+    }
     if (atomic_load(&ctx->tracker->draining)) {
       u_map_put(response->map_header, "Connection", "close");
     }

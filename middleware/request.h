@@ -3,6 +3,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "lib/ids.h"
 #include <time.h>
@@ -37,6 +38,16 @@ struct route_scope {
   struct request_tracker *tracker;
 };
 
+/* What the rate-limit link did with the request's token. */
+enum rate_charge {
+  RATE_NOT_CHARGED, /* no limiting, or not yet */
+  RATE_CHARGED,     /* a token was taken */
+  RATE_DEFERRED,    /* a conditional read with an empty bucket: decided by the controller */
+};
+
+/* The Vary of every answer a caller may keep: what decides who is asking. */
+#define REQUEST_VARY "Authorization, X-Client-Id, X-User-Id"
+
 /* What the links of one request's chain share (Ulfius shared data). Created
  * by the first link, freed by Ulfius after the response is queued. */
 struct request_ctx {
@@ -50,6 +61,9 @@ struct request_ctx {
   char user_id[USER_ID_MAX + 1];             /* who asks: x-user-id or sub */
   char target_user_id[USER_ID_MAX + 1];      /* whose data: the :userId in the path */
   char access_reason[ACCESS_REASON_MAX + 1]; /* x-access-reason, "" when absent */
+  bool revalidate;                           /* a 200 or 304 the caller may keep (below) */
+  enum rate_charge rate_charge;              /* set by the rate-limit link */
+  uint32_t rate_retry_after_s;               /* RATE_DEFERRED: if refused after all */
 };
 
 /* The request's context, or NULL if the first link did not run. */
@@ -92,6 +106,9 @@ void request_id_generate(char out[REQUEST_ID_MAX + 1]);
  * request answered. On failure to serialise, answers 500 instead. */
 void request_answer_json(struct _u_response *response, unsigned int status, const json_t *j_body);
 
+/* Answers `status` (304) with no body and marks the request answered. */
+void request_answer_empty(struct _u_response *response, unsigned int status);
+
 /* The same with a body already serialised (valid JSON text). */
 void request_answer_json_text(struct _u_response *response, unsigned int status,
                               const char *json_text);
@@ -104,8 +121,9 @@ bool request_begin(const struct _u_request *request, struct _u_response *respons
                    const struct route_scope *scope);
 
 /* The end of every request, however it was answered: X-Request-Id,
- * Cache-Control, Connection: close while draining, metrics, the access
- * line. */
+ * Cache-Control (private, no-cache and Vary for a 200 or 304 the
+ * controller marked ctx->revalidate; no-store for everything else),
+ * Connection: close while draining, metrics, the access line. */
 void request_finish(const struct _u_request *request, struct _u_response *response);
 
 /* The endpoint of every pattern for the methods no route takes: a 405 with

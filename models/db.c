@@ -11,6 +11,7 @@
 #include <yder.h>
 
 #include "lib/stats.h"
+#include "models/versions.h"
 
 static const char *const DB_OP_NAMES[DB_OP_COUNT] = {
     [DB_OP_PING] = "ping",
@@ -71,6 +72,7 @@ struct db {
   struct db_slots slots;
   struct histogram operations[DB_OP_COUNT];
   struct histogram pool_wait;
+  struct versions *versions; /* borrowed; NULL for none */
 };
 
 static bool slots_init(struct db_slots *slots, uint32_t limit, uint32_t wait_ms);
@@ -261,6 +263,16 @@ done:
   db_destroy(db);
   mongoc_uri_destroy(uri);
   return result;
+}
+
+void db_set_versions(struct db *db, struct versions *versions) {
+  db->versions = versions;
+}
+
+void db_users_changed(struct db *db, const char *const *user_ids, size_t count) {
+  if (db->versions != NULL) {
+    versions_bump(db->versions, user_ids, count);
+  }
 }
 
 void db_destroy(struct db *db) {

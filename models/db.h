@@ -54,6 +54,17 @@ struct db *db_new(const struct db_options *options, char *err, size_t err_len);
 /* Destroys the pool. Every popped client must have been pushed back. */
 void db_destroy(struct db *db);
 
+struct versions;
+
+/* The per-user versions (models/versions.h) every write of a purchase
+ * bumps, so that no cache serves what the write changed. Borrowed; NULL
+ * (the default) for none. Set before the first operation. */
+void db_set_versions(struct db *db, struct versions *versions);
+
+/* Says that the purchases of these users changed: bumps their versions,
+ * if any are set. The writes of the models call it once they are done. */
+void db_users_changed(struct db *db, const char *const *user_ids, size_t count);
+
 /* What a client is popped for, as /metrics names it. */
 enum db_op {
   DB_OP_PING,

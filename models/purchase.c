@@ -2,6 +2,7 @@
 
 #include "models/purchase_json.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <yder.h>
@@ -241,6 +242,26 @@ static bool only_duplicate_keys(const bson_t *reply) {
   return any;
 }
 
+/* Bumps the version of every user in docs (repeats are cheap: one
+ * pipelined round trip), whether or not each document was new. */
+static void users_changed(struct db *db, const bson_t *const *docs, size_t count) {
+  const char **users = malloc(count * sizeof(*users));
+  size_t n = 0;
+
+  if (users == NULL) {
+    y_log_message(Y_LOG_LEVEL_ERROR, "purchase: out of memory: cached answers not invalidated");
+    return;
+  }
+  for (size_t i = 0; i < count; i++) {
+    bson_iter_t iter;
+    if (bson_iter_init_find(&iter, docs[i], "userId") && BSON_ITER_HOLDS_UTF8(&iter)) {
+      users[n++] = bson_iter_utf8(&iter, NULL);
+    }
+  }
+  db_users_changed(db, users, n);
+  free(users);
+}
+
 enum model_status purchase_store_insert_many(struct db *db, const bson_t *const *docs, size_t count,
                                              size_t *inserted) {
   enum model_status status = MODEL_ERROR;
@@ -273,6 +294,7 @@ enum model_status purchase_store_insert_many(struct db *db, const bson_t *const 
     goto done;
   }
   status = MODEL_OK;
+  users_changed(db, docs, count);
 
 done:
   mongoc_collection_destroy(collection);

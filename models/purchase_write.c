@@ -56,8 +56,17 @@ static const char *string_field(const bson_t *doc, const char *name) {
 /* If a change to version+1 was recorded in the history but the process died
  * before the purchase was moved, moves it now. *finished says whether there
  * was one. */
-static enum model_status finish_pending_change(struct db *db, const char *purchase_id,
-                                               int32_t version, bool *finished) {
+/* Every write that may have changed a purchase ends here, so that no
+ * cached answer about its user is served again. */
+static void user_changed(struct db *db, const char *user_id) {
+  if (user_id != NULL) {
+    db_users_changed(db, &user_id, 1);
+  }
+}
+
+static enum model_status finish_pending_change(struct db *db, const char *user_id,
+                                               const char *purchase_id, int32_t version,
+                                               bool *finished) {
   struct history_entry entry;
   char status_buf[HISTORY_STATUS_MAX];
   enum model_status status;
@@ -73,8 +82,10 @@ static enum model_status finish_pending_change(struct db *db, const char *purcha
   y_log_message(Y_LOG_LEVEL_INFO, "purchase: finishing change %d of purchase %s", version + 1,
                 purchase_id);
   *finished = true;
-  return purchase_store_apply(db, purchase_id, version, entry.status,
-                              entry.has_date_delivered ? &entry.date_delivered_ms : NULL);
+  status = purchase_store_apply(db, purchase_id, version, entry.status,
+                                entry.has_date_delivered ? &entry.date_delivered_ms : NULL);
+  user_changed(db, user_id);
+  return status;
 }
 
 /* The purchase's current document, with any half-done change finished;
@@ -92,7 +103,8 @@ static enum model_status read_current_changed(struct db *db, const char *user_id
     if (status != MODEL_OK) {
       goto done;
     }
-    status = finish_pending_change(db, purchase_id, purchase_version_of(*doc_out), &finished);
+    status =
+        finish_pending_change(db, user_id, purchase_id, purchase_version_of(*doc_out), &finished);
     if (status != MODEL_OK || !finished) {
       goto done;
     }
@@ -304,7 +316,7 @@ enum model_status purchase_change_status(struct db *db, const char *user_id,
          * winner's move and undone it. Finish the winner's change (a no-op
          * when it stands); the hint we left makes lists do the same should
          * we die first. Without If-Match the next round does this. */
-        if (finish_pending_change(db, purchase_id, version, &finished) != MODEL_OK) {
+        if (finish_pending_change(db, user_id, purchase_id, version, &finished) != MODEL_OK) {
           y_log_message(Y_LOG_LEVEL_WARNING,
                         "purchase: could not finish the change that won over this one");
         }
@@ -319,6 +331,8 @@ enum model_status purchase_change_status(struct db *db, const char *user_id,
     }
     status = purchase_store_apply(db, purchase_id, version, entry.status,
                                   entry.has_date_delivered ? &entry.date_delivered_ms : NULL);
+    /* Even a failed apply may have landed: drop what was cached either way. */
+    user_changed(db, user_id);
     if (status != MODEL_OK) {
       /* The entry stands; the next read of this purchase finishes it. */
       goto done;
@@ -432,6 +446,7 @@ enum model_status purchase_create(struct db *db, const char *client, const char 
     goto done;
   }
   status = purchase_store_create(db, &stored);
+  user_changed(db, string_field(doc, "userId"));
   if (status == MODEL_CONFLICT) {
     status = compare_existing(db, purchase_id, &stored, out);
     if (status != MODEL_OK || out->outcome == WRITE_ID_TAKEN) {

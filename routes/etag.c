@@ -3,6 +3,85 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+
+bool etag_of_body(const char *body, size_t len, char out[LIST_ETAG_MAX]) {
+  unsigned char digest[32];
+  gnutls_datum_t half = {digest, 16};
+  char hex[33];
+  size_t hex_len = sizeof(hex);
+
+  if (gnutls_hash_fast(GNUTLS_DIG_SHA256, body, len, digest) != 0 ||
+      gnutls_hex_encode(&half, hex, &hex_len) != 0) {
+    return false;
+  }
+  snprintf(out, LIST_ETAG_MAX, "\"l%s\"", hex);
+  return true;
+}
+
+static bool is_ows(char c) {
+  return c == ' ' || c == '\t';
+}
+
+/* etagc: %x21 / %x23-7E / obs-text. */
+static bool is_etagc(unsigned char c) {
+  return c == 0x21 || (c >= 0x23 && c <= 0x7e) || c >= 0x80;
+}
+
+enum etag_condition etag_if_none_match(const char *value, const char *etag) {
+  const char *p = value;
+  size_t etag_len = strlen(etag);
+  bool matched = false;
+  bool any = false;
+
+  if (value == NULL) {
+    return ETAG_ABSENT;
+  }
+  while (is_ows(*p)) {
+    p++;
+  }
+  if (*p == '*') {
+    for (p++; is_ows(*p); p++) {
+    }
+    return *p == '\0' ? ETAG_MATCH : ETAG_MALFORMED;
+  }
+  /* #entity-tag: elements between commas, empty ones allowed. */
+  for (;;) {
+    while (is_ows(*p) || *p == ',') {
+      p++;
+    }
+    if (*p == '\0') {
+      break;
+    }
+    const char *tag = p;
+    if (p[0] == 'W' && p[1] == '/') {
+      tag = p += 2; /* weak comparison: the opaque tags alone */
+    }
+    if (*p != '"') {
+      return ETAG_MALFORMED;
+    }
+    for (p++; is_etagc((unsigned char)*p); p++) {
+    }
+    if (*p != '"') {
+      return ETAG_MALFORMED;
+    }
+    p++;
+    matched = matched || ((size_t)(p - tag) == etag_len && memcmp(tag, etag, etag_len) == 0);
+    any = true;
+    while (is_ows(*p)) {
+      p++;
+    }
+    if (*p != ',' && *p != '\0') {
+      return ETAG_MALFORMED;
+    }
+  }
+  if (!any) {
+    return ETAG_MALFORMED;
+  }
+  return matched ? ETAG_MATCH : ETAG_NO_MATCH;
+}
+
 void etag_format(int32_t version, char out[ETAG_MAX]) {
   snprintf(out, ETAG_MAX, "\"v%d\"", (int)version);
 }

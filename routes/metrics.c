@@ -9,6 +9,7 @@
 #include "middleware/metrics.h"
 #include "middleware/problem.h"
 #include "middleware/request.h"
+#include "routes/cached_read.h"
 #include "version.h"
 
 /* Resident memory in bytes, from /proc/self/statm; 0 when unreadable. */
@@ -62,6 +63,15 @@ int callback_metrics_get(const struct _u_request *request, struct _u_response *r
   }
   metrics_write_http(out, atomic_load(&app->tracker.in_flight));
   db_write_metrics(app->db, out);
+  fprintf(out,
+          "# HELP purchases_cache_enabled Whether the response cache is on.\n"
+          "# TYPE purchases_cache_enabled gauge\npurchases_cache_enabled %d\n",
+          app->cache != NULL ? 1 : 0);
+  if (app->cache != NULL) {
+    cache_write_metrics(app->cache, out);
+  }
+  cached_read_write_metrics(out);
+  versions_write_metrics(app->versions, out);
   fprintf(out,
           "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
           "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %llu\n"

@@ -15,6 +15,7 @@
 #include "middleware/body.h"
 #include "models/purchase.h"
 #include "models/purchase_write.h"
+#include "routes/cached_read.h"
 #include "routes/etag.h"
 #include "routes/cursor.h"
 #include "routes/list_params.h"
@@ -47,69 +48,105 @@ static char *next_link(const char *url, const char *token) {
   return link;
 }
 
+/* Adds the Link header of a page that has a next one (token not empty). */
+static void add_link(const struct _u_request *request, struct _u_response *response,
+                     const char *token) {
+  char *link;
+
+  if (token[0] == '\0') {
+    return;
+  }
+  link = next_link(request->http_url, token);
+  if (link != NULL) {
+    u_map_put(response->map_header, "Link", link);
+  }
+  free(link);
+}
+
+/* The cache key of a list page: the kind of answer, the caller's role and
+ * the parsed query itself. The key is zeroed before the query is parsed
+ * into it, so requests that mean the same (parameters in another order,
+ * defaults spelt out) have the same bytes, and whatever a new list
+ * parameter adds to struct purchase_query joins the key by itself. */
+struct list_key {
+  char kind; /* 'l' */
+  unsigned char role;
+  struct purchase_query query;
+};
+
+_Static_assert(CURSOR_MAX < CACHE_EXTRA_MAX, "a next cursor must fit a cache entry");
+
 int callback_user_purchases_get(const struct _u_request *request, struct _u_response *response,
                                 void *user_data) {
   struct app *app = user_data;
   struct request_ctx *ctx = request_ctx_of(response);
   struct query_params params;
-  struct purchase_query query;
+  struct list_key key;
+  struct purchase_query *query = &key.query;
   struct purchase_page page = {0};
+  struct cached_read read;
+  struct cache_value value;
   const char *cursor = NULL;
   char next[CURSOR_MAX + 1] = "";
-  char *link = NULL;
+  char etag[LIST_ETAG_MAX];
   char err[300];
   json_t *j_body = NULL;
+  char *text = NULL;
   enum model_status status;
 
-  if (ctx == NULL || ctx->answered) {
+  if (ctx == NULL || ctx->answered || ctx->client == NULL) {
     goto done;
   }
-  memset(&query, 0, sizeof(query));
-  snprintf(query.user_id, sizeof(query.user_id), "%s", ctx->target_user_id);
+  memset(&key, 0, sizeof(key));
+  key.kind = 'l';
+  key.role = (unsigned char)ctx->client->role;
+  snprintf(query->user_id, sizeof(query->user_id), "%s", ctx->target_user_id);
   if (!query_params_parse(query_string_of(request->http_url), &params, err, sizeof(err)) ||
-      !list_params_read(&params, &query, &cursor, err, sizeof(err))) {
+      !list_params_read(&params, query, &cursor, err, sizeof(err))) {
     problem_send(response, PROBLEM_INVALID_REQUEST, "%s", err);
     goto done;
   }
   if (cursor != NULL) {
-    if (!cursor_decode(&app->cursor_key, &query, cursor, &query.after)) {
+    if (!cursor_decode(&app->cursor_key, query, cursor, &query->after)) {
       problem_send(response, PROBLEM_INVALID_REQUEST,
                    "Query parameter 'cursor' is not a cursor of this list: it was altered, cut "
                    "short, or made for another user, sort or filter. Start again without it.");
       goto done;
     }
-    query.has_after = true;
+    query->has_after = true;
+  }
+  read = (struct cached_read){.key = &key, .key_len = sizeof(key), .user_id = query->user_id};
+  if (cached_read_begin(app, request, response, &read, add_link)) {
+    goto done;
   }
 
-  status = purchase_list(app->db, &query, &page);
+  status = purchase_list(app->db, query, &page);
   if (status != MODEL_OK) {
     problem_send_store_failure(response, status);
     goto done;
   }
-  if (page.has_more && !cursor_encode(&app->cursor_key, &query, &page.last, next)) {
+  if (page.has_more && !cursor_encode(&app->cursor_key, query, &page.last, next)) {
     problem_send(response, PROBLEM_INTERNAL, "The next page's cursor could not be made.");
     goto done;
   }
   j_body = json_pack("{sO s{sI sb so*}}", "data", page.j_data, "page", "limit",
-                     (json_int_t)query.limit, "hasMore", page.has_more, "nextCursor",
+                     (json_int_t)query->limit, "hasMore", page.has_more, "nextCursor",
                      page.has_more ? json_string(next) : json_null());
   if (j_body != NULL && page.has_total) {
     json_object_set_new(json_object_get(j_body, "page"), "total", json_integer(page.total));
   }
-  if (j_body == NULL) {
+  text = j_body != NULL ? json_dumps(j_body, JSON_COMPACT) : NULL;
+  if (text == NULL || !etag_of_body(text, strlen(text), etag)) {
     problem_send(response, PROBLEM_INTERNAL, "The response could not be written.");
     goto done;
   }
-  if (page.has_more) {
-    link = next_link(request->http_url, next);
-    if (link != NULL) {
-      u_map_put(response->map_header, "Link", link);
-    }
+  value = (struct cache_value){.body = text, .body_len = strlen(text), .etag = etag, .extra = next};
+  if (cached_read_answer(app, response, &read, &value)) {
+    add_link(request, response, next);
   }
-  request_answer_json(response, 200, j_body);
 
 done:
-  free(link);
+  free(text);
   json_decref(j_body);
   purchase_page_cleanup(&page);
   return U_CALLBACK_CONTINUE;
@@ -153,20 +190,43 @@ static void answer_purchase(struct _u_response *response, const json_t *j_purcha
   u_map_put(response->map_header, "ETag", etag);
 }
 
+/* The cache key of one purchase: kind, role, user and purchase, zeroed
+ * first so that equal requests have equal bytes. */
+struct purchase_key {
+  char kind; /* 'p' */
+  unsigned char role;
+  char user_id[ID_MAX + 1];
+  char purchase_id[ID_MAX + 1];
+};
+
 int callback_user_purchase_get(const struct _u_request *request, struct _u_response *response,
                                void *user_data) {
   struct app *app = user_data;
   struct request_ctx *ctx = request_ctx_of(response);
   const char *purchase_id;
+  struct purchase_key key;
+  struct cached_read read;
+  struct cache_value value;
   json_t *j_purchase = NULL;
+  char *text = NULL;
+  char etag[ETAG_MAX];
   int32_t version = 0;
   enum model_status status;
 
-  if (ctx == NULL || ctx->answered || !takes_no_query(request, response)) {
+  if (ctx == NULL || ctx->answered || ctx->client == NULL || !takes_no_query(request, response)) {
     goto done;
   }
   purchase_id = purchase_id_of(request, response);
   if (purchase_id == NULL) {
+    goto done;
+  }
+  memset(&key, 0, sizeof(key));
+  key.kind = 'p';
+  key.role = (unsigned char)ctx->client->role;
+  snprintf(key.user_id, sizeof(key.user_id), "%s", ctx->target_user_id);
+  snprintf(key.purchase_id, sizeof(key.purchase_id), "%s", purchase_id);
+  read = (struct cached_read){.key = &key, .key_len = sizeof(key), .user_id = key.user_id};
+  if (cached_read_begin(app, request, response, &read, NULL)) {
     goto done;
   }
   status = purchase_read(app->db, ctx->target_user_id, purchase_id, &j_purchase, &version);
@@ -178,9 +238,17 @@ int callback_user_purchase_get(const struct _u_request *request, struct _u_respo
     problem_send_store_failure(response, status);
     goto done;
   }
-  answer_purchase(response, j_purchase, version);
+  text = json_dumps(j_purchase, JSON_COMPACT);
+  if (text == NULL) {
+    problem_send(response, PROBLEM_INTERNAL, "The response could not be written.");
+    goto done;
+  }
+  etag_format(version, etag);
+  value = (struct cache_value){.body = text, .body_len = strlen(text), .etag = etag, .extra = ""};
+  cached_read_answer(app, response, &read, &value);
 
 done:
+  free(text);
   json_decref(j_purchase);
   return U_CALLBACK_CONTINUE;
 }

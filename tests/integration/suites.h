@@ -4,6 +4,7 @@
 #include <check.h>
 
 Suite *suite_api(void);
+Suite *suite_cache(void);
 Suite *suite_capacity(void);
 Suite *suite_contract(void);
 Suite *suite_edge(void);

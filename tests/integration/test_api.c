@@ -331,10 +331,25 @@ START_TEST(probes_answer) {
 }
 END_TEST
 
-START_TEST(responses_are_not_cacheable) {
+/* The shop app may keep a page and revalidate it; no shared cache may keep
+ * it, and nothing else (errors, probes) is kept by anyone. */
+START_TEST(lists_are_kept_only_privately_and_errors_not_at_all) {
   struct http_response r;
   char buf[64];
   ck_assert(http_get_as(server.port, user_path(alice), "shop", alice, &r));
+  ck_assert_int_eq(r.status, 200);
+  ck_assert_str_eq(http_header(&r, "Cache-Control", buf, sizeof(buf)), "private, no-cache");
+  ck_assert_str_eq(http_header(&r, "Vary", buf, sizeof(buf)),
+                   "Authorization, X-Client-Id, X-User-Id");
+  ck_assert_ptr_nonnull(http_header(&r, "ETag", buf, sizeof(buf)));
+  http_response_cleanup(&r);
+  ck_assert(http_get_as(server.port, user_path(bob), "shop", alice, &r));
+  ck_assert_int_eq(r.status, 403);
+  ck_assert_str_eq(http_header(&r, "Cache-Control", buf, sizeof(buf)), "no-store");
+  ck_assert_ptr_null(http_header(&r, "Vary", buf, sizeof(buf)));
+  ck_assert_ptr_null(http_header(&r, "ETag", buf, sizeof(buf)));
+  http_response_cleanup(&r);
+  ck_assert(http_request(server.port, "GET", "/healthz", NULL, &r));
   ck_assert_str_eq(http_header(&r, "Cache-Control", buf, sizeof(buf)), "no-store");
   http_response_cleanup(&r);
 }
@@ -433,7 +448,7 @@ Suite *suite_api(void) {
   tcase_add_test(tc, wrong_method_is_405_with_allow);
   tcase_add_test(tc, request_id_is_echoed_or_generated);
   tcase_add_test(tc, probes_answer);
-  tcase_add_test(tc, responses_are_not_cacheable);
+  tcase_add_test(tc, lists_are_kept_only_privately_and_errors_not_at_all);
   tcase_add_test(tc, every_request_is_logged_without_contents);
   tcase_add_test(tc, hostile_input_does_not_break_the_server);
   tcase_add_test(tc, sigterm_exits_zero_without_leaks);

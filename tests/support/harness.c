@@ -293,6 +293,67 @@ void ferretdb_resume(struct ferretdb *db) {
   kill(db->pid, SIGCONT);
 }
 
+/* Whether a Redis on 127.0.0.1:port answers PING with PONG. */
+static bool redis_answers(int port) {
+  struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  struct timeval timeout = {.tv_sec = 1};
+  char reply[16] = "";
+  bool ok = false;
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+  if (fd < 0) {
+    return false;
+  }
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  if (connect(fd, (struct sockaddr *)&address, sizeof(address)) == 0 &&
+      write(fd, "PING\r\n", 6) == 6 && read(fd, reply, sizeof(reply) - 1) > 0) {
+    ok = strncmp(reply, "+PONG", 5) == 0;
+  }
+  close(fd);
+  return ok;
+}
+
+bool redis_restart(struct redis *redis) {
+  char port[16];
+  snprintf(port, sizeof(port), "%d", redis->port);
+  const char *argv[] = {
+      "/usr/bin/redis-server", "--port", port,    "--bind", "127.0.0.1", "--save", "",
+      "--appendonly",          "no",     "--dir", "/tmp",   NULL};
+  redis->pid = spawn(argv, NULL, redis->log_path);
+  for (int i = 0; i < 100; i++) {
+    if (redis_answers(redis->port)) {
+      return true;
+    }
+    sleep_ms(50);
+  }
+  fprintf(stderr, "harness: redis-server did not answer on %d (see %s)\n", redis->port,
+          redis->log_path);
+  return false;
+}
+
+bool redis_start(struct redis *redis) {
+  memset(redis, 0, sizeof(*redis));
+  redis->port = harness_free_port();
+  snprintf(redis->url, sizeof(redis->url), "redis://127.0.0.1:%d", redis->port);
+  snprintf(redis->log_path, sizeof(redis->log_path), "/tmp/purchases-it-redis-%d-%d.log",
+           (int)getpid(), redis->port);
+  unlink(redis->log_path);
+  return redis_restart(redis);
+}
+
+void redis_stop(struct redis *redis) {
+  if (redis->pid <= 0) {
+    return;
+  }
+  kill(redis->pid, SIGTERM);
+  if (wait_exit(redis->pid, 5000) == -1) {
+    kill(redis->pid, SIGKILL);
+    waitpid(redis->pid, NULL, 0);
+  }
+  redis->pid = 0;
+}
+
 bool server_start(struct server *server, const char *mongodb_uri, const char *const *env) {
   char port_env[64];
   char uri_env[256];

@@ -69,6 +69,25 @@ char *ferretdb_sql(const struct ferretdb *db, const char *sql);
 void ferretdb_pause(struct ferretdb *db);
 void ferretdb_resume(struct ferretdb *db);
 
+/* A Redis of the test's own: redis-server from Debian on a free port,
+ * keeping nothing on disk. */
+struct redis {
+  pid_t pid;
+  int port;
+  char url[64]; /* redis://127.0.0.1:<port> */
+  char log_path[128];
+};
+
+/* Starts it and waits until it answers PING. */
+bool redis_start(struct redis *redis);
+
+/* Starts it again on the same port (after redis_stop): empty, as a Redis
+ * without persistence comes back. */
+bool redis_restart(struct redis *redis);
+
+/* Stops it (SIGTERM, then SIGKILL after 5 s). */
+void redis_stop(struct redis *redis);
+
 /* Starts build/purchases on a free port with MONGODB_URI=mongodb_uri and the
  * extra "NAME=value" entries of `env` (NULL-terminated, may be NULL), output
  * to a log file, and waits until /healthz answers 200. */

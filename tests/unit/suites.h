@@ -5,6 +5,7 @@
 
 /* One suite per module under test; unit_main.c runs them all. */
 Suite *suite_authz(void);
+Suite *suite_cache(void);
 Suite *suite_client_table(void);
 Suite *suite_config(void);
 Suite *suite_cursor(void);

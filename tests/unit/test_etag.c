@@ -59,6 +59,59 @@ START_TEST(idempotency_keys_are_visible_ascii_without_commas) {
 }
 END_TEST
 
+START_TEST(if_none_match_compares_weakly_and_refuses_what_is_not_a_list) {
+  const char *tag = "\"l0123\"";
+  const struct {
+    const char *value;
+    enum etag_condition expected;
+  } CASES[] = {
+      {"\"l0123\"", ETAG_MATCH},
+      {"W/\"l0123\"", ETAG_MATCH},
+      {"\"x\", \"l0123\"", ETAG_MATCH},
+      {"\"x\",\"l0123\"", ETAG_MATCH},
+      {" \"x\" ,, W/\"l0123\" ", ETAG_MATCH}, /* empty list elements are allowed */
+      {"*", ETAG_MATCH},
+      {"  *  ", ETAG_MATCH},
+      {"\"l0124\"", ETAG_NO_MATCH},
+      {"\"L0123\"", ETAG_NO_MATCH},
+      {"\"\"", ETAG_NO_MATCH},
+      {"W/\"v1\"", ETAG_NO_MATCH},
+      {"", ETAG_MALFORMED},
+      {",", ETAG_MALFORMED},
+      {"l0123", ETAG_MALFORMED},
+      {"\"l0123", ETAG_MALFORMED},
+      {"\"l01 23\"", ETAG_MALFORMED},
+      {"\"l0123\"x", ETAG_MALFORMED},
+      {"\"a\" \"b\"", ETAG_MALFORMED},
+      {"w/\"l0123\"", ETAG_MALFORMED},
+      {"*, \"l0123\"", ETAG_MALFORMED},
+      {"**", ETAG_MALFORMED},
+      {"\"a\"b\"", ETAG_MALFORMED},
+  };
+  ck_assert_int_eq(etag_if_none_match(NULL, tag), ETAG_ABSENT);
+  for (size_t i = 0; i < sizeof(CASES) / sizeof(CASES[0]); i++) {
+    ck_assert_msg(etag_if_none_match(CASES[i].value, tag) == CASES[i].expected, "'%s' gave %d",
+                  CASES[i].value, (int)etag_if_none_match(CASES[i].value, tag));
+  }
+}
+END_TEST
+
+START_TEST(a_list_tag_is_the_same_for_the_same_bytes_only) {
+  char one[LIST_ETAG_MAX];
+  char two[LIST_ETAG_MAX];
+  char three[LIST_ETAG_MAX];
+  ck_assert(etag_of_body("{\"data\":[]}", 11, one));
+  ck_assert(etag_of_body("{\"data\":[]}", 11, two));
+  ck_assert(etag_of_body("{\"data\":[1]}", 12, three));
+  ck_assert_str_eq(one, two);
+  ck_assert_str_ne(one, three);
+  ck_assert_uint_eq(strlen(one), 35);
+  ck_assert_int_eq(one[0], '"');
+  ck_assert_int_eq(one[1], 'l');
+  ck_assert_int_eq(etag_if_none_match(one, one), ETAG_MATCH);
+}
+END_TEST
+
 Suite *suite_etag(void) {
   Suite *suite = suite_create("etag");
   TCase *tc = tcase_create("etag");
@@ -66,6 +119,8 @@ Suite *suite_etag(void) {
   tcase_add_test(tc, star_matches_any_version);
   tcase_add_test(tc, anything_else_is_refused);
   tcase_add_test(tc, idempotency_keys_are_visible_ascii_without_commas);
+  tcase_add_test(tc, if_none_match_compares_weakly_and_refuses_what_is_not_a_list);
+  tcase_add_test(tc, a_list_tag_is_the_same_for_the_same_bytes_only);
   suite_add_tcase(suite, tc);
   return suite;
 }

@@ -6,6 +6,7 @@ int main(void) {
   SRunner *runner = srunner_create(suite_authz());
   int failed;
 
+  srunner_add_suite(runner, suite_cache());
   srunner_add_suite(runner, suite_client_table());
   srunner_add_suite(runner, suite_config());
   srunner_add_suite(runner, suite_cursor());

@@ -1,0 +1,313 @@
+#include "models/cache.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define SHARDS      16
+#define SLOTS_SHIFT 12 /* 4,096 hash slots a shard */
+
+struct cache_entry {
+  struct cache_entry *chain; /* next in the hash slot */
+  struct cache_entry *newer; /* LRU neighbours; newest at the shard's head */
+  struct cache_entry *older;
+  uint64_t hash;
+  uint64_t expires_ms;
+  struct user_version version;
+  size_t size;       /* what it counts against the budget */
+  unsigned int refs; /* holders besides the table; guarded by the shard lock */
+  bool linked;       /* still in the table */
+  unsigned char shard;
+  size_t key_len;
+  size_t body_len;
+  char etag[CACHE_ETAG_MAX];
+  char extra[CACHE_EXTRA_MAX];
+  unsigned char data[]; /* the key, then the body and a NUL */
+};
+
+struct shard {
+  pthread_mutex_t lock;
+  struct cache_entry *slots[1u << SLOTS_SHIFT];
+  struct cache_entry *newest;
+  struct cache_entry *oldest;
+  size_t bytes;
+  size_t entries;
+};
+
+struct cache {
+  struct shard shards[SHARDS];
+  size_t shard_budget;
+  uint64_t ttl_ms;
+  atomic_ullong hits;
+  atomic_ullong misses_absent;
+  atomic_ullong misses_stale;
+  atomic_ullong misses_expired;
+  atomic_ullong stores;
+  atomic_ullong evictions;
+  atomic_ullong too_large;
+};
+
+static uint64_t monotonic_ms(void) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
+}
+
+static uint64_t hash_of(const void *key, size_t len) {
+  uint64_t hash = 14695981039346656037ull;
+  const unsigned char *p = key;
+  for (size_t i = 0; i < len; i++) {
+    hash = (hash ^ p[i]) * 1099511628211ull;
+  }
+  return hash;
+}
+
+struct cache *cache_new(size_t max_bytes, uint32_t ttl_s) {
+  struct cache *cache;
+
+  if (max_bytes == 0 || ttl_s == 0) {
+    return NULL;
+  }
+  cache = calloc(1, sizeof(*cache));
+  if (cache == NULL) {
+    return NULL;
+  }
+  for (size_t i = 0; i < SHARDS; i++) {
+    pthread_mutex_init(&cache->shards[i].lock, NULL);
+  }
+  cache->shard_budget = max_bytes / SHARDS;
+  cache->ttl_ms = (uint64_t)ttl_s * 1000u;
+  return cache;
+}
+
+void cache_free(struct cache *cache) {
+  if (cache == NULL) {
+    return;
+  }
+  for (size_t i = 0; i < SHARDS; i++) {
+    struct cache_entry *entry = cache->shards[i].newest;
+    while (entry != NULL) {
+      struct cache_entry *older = entry->older;
+      free(entry);
+      entry = older;
+    }
+    pthread_mutex_destroy(&cache->shards[i].lock);
+  }
+  free(cache);
+}
+
+static struct cache_entry **slot_of(struct shard *shard, uint64_t hash) {
+  return &shard->slots[hash & ((1u << SLOTS_SHIFT) - 1)];
+}
+
+static void lru_unlink(struct shard *shard, struct cache_entry *entry) {
+  if (entry->newer != NULL) {
+    entry->newer->older = entry->older;
+  } else {
+    shard->newest = entry->older;
+  }
+  if (entry->older != NULL) {
+    entry->older->newer = entry->newer;
+  } else {
+    shard->oldest = entry->newer;
+  }
+  entry->newer = NULL;
+  entry->older = NULL;
+}
+
+static void lru_push_newest(struct shard *shard, struct cache_entry *entry) {
+  entry->older = shard->newest;
+  entry->newer = NULL;
+  if (shard->newest != NULL) {
+    shard->newest->newer = entry;
+  }
+  shard->newest = entry;
+  if (shard->oldest == NULL) {
+    shard->oldest = entry;
+  }
+}
+
+/* Takes `entry` out of the table; it is freed now, or by the last
+ * cache_release() of a holder. Called with the shard lock held. */
+static void drop(struct shard *shard, struct cache_entry *entry) {
+  struct cache_entry **link = slot_of(shard, entry->hash);
+  while (*link != entry) {
+    link = &(*link)->chain;
+  }
+  *link = entry->chain;
+  lru_unlink(shard, entry);
+  entry->linked = false;
+  shard->bytes -= entry->size;
+  shard->entries--;
+  if (entry->refs == 0) {
+    free(entry);
+  }
+}
+
+static struct cache_entry *find(struct shard *shard, uint64_t hash, const void *key,
+                                size_t key_len) {
+  for (struct cache_entry *entry = *slot_of(shard, hash); entry != NULL; entry = entry->chain) {
+    if (entry->hash == hash && entry->key_len == key_len &&
+        memcmp(entry->data, key, key_len) == 0) {
+      return entry;
+    }
+  }
+  return NULL;
+}
+
+const struct cache_entry *cache_get(struct cache *cache, const void *key, size_t key_len,
+                                    const struct user_version *version) {
+  uint64_t hash = hash_of(key, key_len);
+  struct shard *shard = &cache->shards[hash % SHARDS];
+  struct cache_entry *entry;
+
+  pthread_mutex_lock(&shard->lock);
+  entry = find(shard, hash, key, key_len);
+  if (entry == NULL) {
+    atomic_fetch_add_explicit(&cache->misses_absent, 1, memory_order_relaxed);
+  } else if (!versions_equal(&entry->version, version)) {
+    atomic_fetch_add_explicit(&cache->misses_stale, 1, memory_order_relaxed);
+    drop(shard, entry);
+    entry = NULL;
+  } else if (monotonic_ms() >= entry->expires_ms) {
+    atomic_fetch_add_explicit(&cache->misses_expired, 1, memory_order_relaxed);
+    drop(shard, entry);
+    entry = NULL;
+  } else {
+    atomic_fetch_add_explicit(&cache->hits, 1, memory_order_relaxed);
+    entry->refs++;
+    lru_unlink(shard, entry);
+    lru_push_newest(shard, entry);
+  }
+  pthread_mutex_unlock(&shard->lock);
+  return entry;
+}
+
+void cache_release(struct cache *cache, const struct cache_entry *held) {
+  struct cache_entry *entry = (struct cache_entry *)held;
+  struct shard *shard;
+  bool orphan;
+
+  if (entry == NULL) {
+    return;
+  }
+  shard = &cache->shards[entry->shard];
+  pthread_mutex_lock(&shard->lock);
+  entry->refs--;
+  orphan = entry->refs == 0 && !entry->linked;
+  pthread_mutex_unlock(&shard->lock);
+  if (orphan) {
+    free(entry);
+  }
+}
+
+struct cache_value cache_entry_value(const struct cache_entry *entry) {
+  struct cache_value value = {
+      .body = (const char *)entry->data + entry->key_len,
+      .body_len = entry->body_len,
+      .etag = entry->etag,
+      .extra = entry->extra,
+  };
+  return value;
+}
+
+bool cache_put(struct cache *cache, const void *key, size_t key_len,
+               const struct user_version *version, const struct cache_value *value) {
+  uint64_t hash = hash_of(key, key_len);
+  struct shard *shard = &cache->shards[hash % SHARDS];
+  size_t size = sizeof(struct cache_entry) + key_len + value->body_len + 1;
+  struct cache_entry *entry;
+  struct cache_entry *old;
+
+  if (size > cache->shard_budget || strlen(value->etag) >= CACHE_ETAG_MAX ||
+      strlen(value->extra) >= CACHE_EXTRA_MAX) {
+    atomic_fetch_add_explicit(&cache->too_large, 1, memory_order_relaxed);
+    return false;
+  }
+  entry = malloc(size);
+  if (entry == NULL) {
+    return false;
+  }
+  memset(entry, 0, sizeof(*entry));
+  entry->hash = hash;
+  entry->expires_ms = monotonic_ms() + cache->ttl_ms;
+  entry->version = *version;
+  entry->size = size;
+  entry->linked = true;
+  entry->shard = (unsigned char)(hash % SHARDS);
+  entry->key_len = key_len;
+  entry->body_len = value->body_len;
+  snprintf(entry->etag, sizeof(entry->etag), "%s", value->etag);
+  snprintf(entry->extra, sizeof(entry->extra), "%s", value->extra);
+  memcpy(entry->data, key, key_len);
+  memcpy(entry->data + key_len, value->body, value->body_len);
+  entry->data[key_len + value->body_len] = '\0';
+
+  pthread_mutex_lock(&shard->lock);
+  old = find(shard, hash, key, key_len);
+  if (old != NULL) {
+    drop(shard, old);
+  }
+  while (shard->bytes + size > cache->shard_budget && shard->oldest != NULL) {
+    drop(shard, shard->oldest);
+    atomic_fetch_add_explicit(&cache->evictions, 1, memory_order_relaxed);
+  }
+  entry->chain = *slot_of(shard, hash);
+  *slot_of(shard, hash) = entry;
+  lru_push_newest(shard, entry);
+  shard->bytes += size;
+  shard->entries++;
+  pthread_mutex_unlock(&shard->lock);
+  atomic_fetch_add_explicit(&cache->stores, 1, memory_order_relaxed);
+  return true;
+}
+
+void cache_write_metrics(struct cache *cache, FILE *out) {
+  size_t bytes = 0;
+  size_t entries = 0;
+
+  for (size_t i = 0; i < SHARDS; i++) {
+    pthread_mutex_lock(&cache->shards[i].lock);
+    bytes += cache->shards[i].bytes;
+    entries += cache->shards[i].entries;
+    pthread_mutex_unlock(&cache->shards[i].lock);
+  }
+  fprintf(out,
+          "# HELP purchases_cache_hits_total Answers served from the response cache.\n"
+          "# TYPE purchases_cache_hits_total counter\n"
+          "purchases_cache_hits_total %llu\n"
+          "# HELP purchases_cache_misses_total Lookups that went to the database, by reason.\n"
+          "# TYPE purchases_cache_misses_total counter\n"
+          "purchases_cache_misses_total{reason=\"absent\"} %llu\n"
+          "purchases_cache_misses_total{reason=\"stale\"} %llu\n"
+          "purchases_cache_misses_total{reason=\"expired\"} %llu\n"
+          "# HELP purchases_cache_stores_total Answers stored in the cache.\n"
+          "# TYPE purchases_cache_stores_total counter\n"
+          "purchases_cache_stores_total %llu\n"
+          "# HELP purchases_cache_evictions_total Entries dropped to stay within "
+          "PURCHASES_CACHE_BYTES.\n"
+          "# TYPE purchases_cache_evictions_total counter\n"
+          "purchases_cache_evictions_total %llu\n"
+          "# HELP purchases_cache_too_large_total Answers too large to cache.\n"
+          "# TYPE purchases_cache_too_large_total counter\n"
+          "purchases_cache_too_large_total %llu\n"
+          "# HELP purchases_cache_bytes Bytes the cache holds.\n"
+          "# TYPE purchases_cache_bytes gauge\n"
+          "purchases_cache_bytes %zu\n"
+          "# HELP purchases_cache_bytes_limit PURCHASES_CACHE_BYTES.\n"
+          "# TYPE purchases_cache_bytes_limit gauge\n"
+          "purchases_cache_bytes_limit %zu\n"
+          "# HELP purchases_cache_entries Answers the cache holds.\n"
+          "# TYPE purchases_cache_entries gauge\n"
+          "purchases_cache_entries %zu\n",
+          (unsigned long long)atomic_load(&cache->hits),
+          (unsigned long long)atomic_load(&cache->misses_absent),
+          (unsigned long long)atomic_load(&cache->misses_stale),
+          (unsigned long long)atomic_load(&cache->misses_expired),
+          (unsigned long long)atomic_load(&cache->stores),
+          (unsigned long long)atomic_load(&cache->evictions),
+          (unsigned long long)atomic_load(&cache->too_large), bytes, cache->shard_budget * SHARDS,
+          entries);
+}

@@ -1,0 +1,62 @@
+#ifndef PURCHASES_MODELS_CACHE_H
+#define PURCHASES_MODELS_CACHE_H
+
+/* The response cache: answers already written (a list page, a purchase),
+ * kept in memory under a key that holds everything that decides them (the
+ * kind of answer, the caller's role, the user, the normalised query), each
+ * tagged with the version of its user when the database was read for it.
+ *
+ * An entry is served only while the user's version is still the one it
+ * was tagged with (models/versions.h) and its TTL has not passed; the TTL
+ * bounds how long a write that bypassed the service stays unseen. Bounded
+ * in bytes, least recently used first out. Sharded: a lookup locks one
+ * shard of sixteen, and a hit copies nothing (the entry is counted in use
+ * until released). */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "models/versions.h"
+
+#define CACHE_ETAG_MAX  48  /* with its quotes */
+#define CACHE_EXTRA_MAX 168 /* e.g. the next page's cursor */
+
+/* What a caller stores and gets back. */
+struct cache_value {
+  const char *body; /* JSON text */
+  size_t body_len;
+  const char *etag;  /* the strong ETag of the body, quotes included */
+  const char *extra; /* "" when unused */
+};
+
+struct cache;
+struct cache_entry;
+
+/* NULL when out of memory, or when max_bytes or ttl_s is 0 (no cache). */
+struct cache *cache_new(size_t max_bytes, uint32_t ttl_s);
+void cache_free(struct cache *cache);
+
+/* The entry under `key` if it is there, its TTL has not passed and it was
+ * stored under `version`; else NULL (a stale entry is dropped on the way).
+ * The entry stays valid until cache_release(), whatever happens to the
+ * cache meanwhile. Thread-safe. */
+const struct cache_entry *cache_get(struct cache *cache, const void *key, size_t key_len,
+                                    const struct user_version *version);
+void cache_release(struct cache *cache, const struct cache_entry *entry);
+
+/* The value of an entry cache_get() returned. */
+struct cache_value cache_entry_value(const struct cache_entry *entry);
+
+/* Stores a copy of `value` under `key`, tagged with `version` (read
+ * before the database was), replacing what was there. False when the
+ * value is larger than a shard holds or memory ran out. Thread-safe. */
+bool cache_put(struct cache *cache, const void *key, size_t key_len,
+               const struct user_version *version, const struct cache_value *value);
+
+/* Hits, misses (by reason), evictions, bytes and entries held, in the
+ * Prometheus text format. */
+void cache_write_metrics(struct cache *cache, FILE *out);
+
+#endif

@@ -1,0 +1,96 @@
+#include "routes/cached_read.h"
+
+#include <stdatomic.h>
+
+#include "app/app.h"
+#include "middleware/audit.h"
+#include "middleware/problem.h"
+#include "middleware/rate_limit.h"
+#include "middleware/request.h"
+#include "routes/etag.h"
+
+/* 304s: [0] after a database read, [1] from the cache alone. */
+static atomic_ullong not_modified[2];
+
+/* 200 with the body, or 304 without it; the ETag and the revalidation
+ * headers either way (request_finish() writes Cache-Control and Vary). */
+static void answer_value(struct _u_response *response, const struct cache_value *value,
+                         bool not_modified_answer) {
+  struct request_ctx *ctx = request_ctx_of(response);
+
+  if (not_modified_answer) {
+    request_answer_empty(response, 304);
+  } else {
+    request_answer_json_text(response, 200, value->body);
+  }
+  u_map_put(response->map_header, "ETag", value->etag);
+  if (ctx != NULL) {
+    ctx->revalidate = true;
+  }
+}
+
+bool cached_read_begin(struct app *app, const struct _u_request *request,
+                       struct _u_response *response, struct cached_read *read,
+                       cached_read_decorate decorate) {
+  struct request_ctx *ctx = request_ctx_of(response);
+  const struct cache_entry *entry = NULL;
+  struct cache_value value;
+  bool match;
+
+  read->if_none_match = u_map_get_case(request->map_header, "If-None-Match");
+  if (etag_if_none_match(read->if_none_match, "\"\"") == ETAG_MALFORMED) {
+    problem_send(response, PROBLEM_INVALID_REQUEST,
+                 "The If-None-Match header must be * or a comma-separated list of entity tags "
+                 "such as \"l0f3a...\" or W/\"v2\" (RFC 9110).");
+    return true;
+  }
+  read->usable = app->cache != NULL && versions_read(app->versions, read->user_id, &read->version);
+  if (read->usable) {
+    entry = cache_get(app->cache, read->key, read->key_len, &read->version);
+  }
+  if (entry == NULL) {
+    return !rate_limit_settle(request, response, app);
+  }
+  value = cache_entry_value(entry);
+  match = etag_if_none_match(read->if_none_match, value.etag) == ETAG_MATCH;
+  if (match && !audit_is_required(ctx)) {
+    /* Nothing read, nothing written: free for the caller too. */
+    rate_limit_spare(request, response, app);
+    answer_value(response, &value, true);
+    atomic_fetch_add_explicit(&not_modified[1], 1, memory_order_relaxed);
+  } else if (rate_limit_settle(request, response, app)) {
+    answer_value(response, &value, match);
+    if (match) {
+      atomic_fetch_add_explicit(&not_modified[1], 1, memory_order_relaxed);
+    } else if (decorate != NULL) {
+      decorate(request, response, value.extra);
+    }
+  }
+  cache_release(app->cache, entry);
+  return true;
+}
+
+bool cached_read_answer(struct app *app, struct _u_response *response,
+                        const struct cached_read *read, const struct cache_value *value) {
+  bool match = etag_if_none_match(read->if_none_match, value->etag) == ETAG_MATCH;
+
+  if (read->usable) {
+    cache_put(app->cache, read->key, read->key_len, &read->version, value);
+  }
+  answer_value(response, value, match);
+  if (match) {
+    atomic_fetch_add_explicit(&not_modified[0], 1, memory_order_relaxed);
+  }
+  return !match;
+}
+
+void cached_read_write_metrics(FILE *out) {
+  fprintf(out,
+          "# HELP purchases_not_modified_total 304 answers to If-None-Match, by where the "
+          "answer came from.\n"
+          "# TYPE purchases_not_modified_total counter\n"
+          "purchases_not_modified_total{source=\"cache\"} %llu\n"
+          "purchases_not_modified_total{source=\"database\"} %llu\n",
+          (unsigned long long)atomic_load(&not_modified[1]),
+          (unsigned long long)atomic_load(&not_modified[0]));
+}

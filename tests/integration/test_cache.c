@@ -1,0 +1,484 @@
+/* The response cache and conditional requests, as callers and operators
+ * meet them: two real instances sharing a real Redis of the test's own,
+ * FerretDB behind both. What is proved is correctness (no answer crosses
+ * users, roles or field selections; every write is seen by the next read
+ * on either instance; Redis down is correct, and recovers), never speed. */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sys/wait.h>
+
+#include "../support/harness.h"
+#include "suites.h"
+
+#define DATABASE "cache"
+
+static struct ferretdb db;
+static struct redis redis;
+static struct server a; /* two instances sharing db and redis */
+static struct server b;
+static char redis_env[96];
+
+static void start_instance(struct server *server, const char *extra) {
+  const char *env[] = {redis_env, extra, NULL};
+  ck_assert(server_start(server, db.uri, env));
+  ck_assert(wait_for_status(server->port, "/readyz", 200, 15));
+}
+
+static void setup(void) {
+  ck_assert(ferretdb_start(&db, DATABASE));
+  ck_assert(redis_start(&redis));
+  snprintf(redis_env, sizeof(redis_env), "PURCHASES_REDIS_URL=%s", redis.url);
+  start_instance(&a, NULL);
+  start_instance(&b, NULL);
+}
+
+static void teardown(void) {
+  server_stop(&a, 15);
+  server_stop(&b, 15);
+  redis_stop(&redis);
+  ferretdb_stop(&db, false);
+}
+
+/* GET path as client/user with one more header (NULL for none). */
+static void get(const struct server *server, const char *path, const char *client, const char *user,
+                const char *extra, struct http_response *out) {
+  char client_header[96];
+  char user_header[96];
+  const char *headers[] = {client_header, user_header, extra, NULL};
+  snprintf(client_header, sizeof(client_header), "x-client-id: %s", client);
+  snprintf(user_header, sizeof(user_header), "x-user-id: %s", user);
+  ck_assert(http_request(server->port, "GET", path, headers, out));
+}
+
+/* The value of one series in /metrics; -1 when absent. */
+static double metric(const struct server *server, const char *series) {
+  struct http_response r;
+  double value = -1;
+  size_t len = strlen(series);
+  ck_assert(http_request(server->port, "GET", "/metrics", NULL, &r));
+  for (const char *line = r.body; line != NULL && *line != '\0';) {
+    if (strncmp(line, series, len) == 0 && line[len] == ' ') {
+      value = strtod(line + len + 1, NULL);
+      break;
+    }
+    line = strchr(line, '\n');
+    line = line != NULL ? line + 1 : NULL;
+  }
+  http_response_cleanup(&r);
+  return value;
+}
+
+static double hits(const struct server *server) {
+  return metric(server, "purchases_cache_hits_total");
+}
+
+static void insert(const char *id, const char *user, int64_t date_ms) {
+  bson_t *doc = fixture_purchase(id, user, date_ms);
+  const bson_t *docs[] = {doc};
+  ck_assert(db_insert(db.uri, docs, 1));
+  bson_destroy(doc);
+}
+
+/* Creates purchase `id` of `user` through `server` as checkout. */
+static void create(const struct server *server, const char *id, const char *user) {
+  char body[1024];
+  struct http_response r;
+  const char *headers[] = {"x-client-id: checkout", "x-user-id: svc",
+                           "Content-Type: application/json", NULL};
+  snprintf(body, sizeof(body),
+           "{\"id\":\"%s\",\"userId\":\"%s\",\"status\":\"placed\",\"items\":[{\"id\":\"mug\","
+           "\"title\":\"Mug\",\"brand\":\"Potter\",\"imgUrl\":null,\"currency\":\"GBP\","
+           "\"pricePerUnitPence\":900,\"quantity\":1,\"priceTotalPence\":900}],\"pricePence\":900,"
+           "\"currency\":\"GBP\",\"datePurchased\":\"2025-03-01T10:00:00.000Z\",\"payment\":{"
+           "\"method\":\"card\",\"lastDigits\":\"4242\",\"receiptUrl\":null},\"delivery\":{"
+           "\"method\":\"standard\",\"storeLocation\":null,\"dateDelivered\":null}}",
+           id, user);
+  ck_assert(http_request_body(server->port, "POST", "/purchases", headers, body, &r));
+  ck_assert_msg(r.status == 201, "create %s: %ld %s", id, r.status, r.body);
+  http_response_cleanup(&r);
+}
+
+static void change_status(const struct server *server, const char *user, const char *id,
+                          const char *status) {
+  char path[160];
+  char body[64];
+  struct http_response r;
+  const char *headers[] = {"x-client-id: checkout", "x-user-id: svc",
+                           "Content-Type: application/json", NULL};
+  snprintf(path, sizeof(path), "/user/%s/purchases/%s", user, id);
+  snprintf(body, sizeof(body), "{\"status\":\"%s\"}", status);
+  ck_assert(http_request_body(server->port, "PATCH", path, headers, body, &r));
+  ck_assert_msg(r.status == 200, "change %s: %ld %s", id, r.status, r.body);
+  http_response_cleanup(&r);
+}
+
+/* Whether the list of `user` read through `server` holds purchase `id`. */
+static bool lists(const struct server *server, const char *user, const char *id) {
+  char path[96];
+  char needle[96];
+  struct http_response r;
+  bool found;
+  snprintf(path, sizeof(path), "/user/%s", user);
+  snprintf(needle, sizeof(needle), "\"id\":\"%s\"", id);
+  get(server, path, "shop", user, NULL, &r);
+  ck_assert_int_eq(r.status, 200);
+  found = strstr(r.body, needle) != NULL;
+  http_response_cleanup(&r);
+  return found;
+}
+
+/* The status of purchase `id` read through `server` (one purchase). */
+static void expect_status(const struct server *server, const char *user, const char *id,
+                          const char *status) {
+  char path[160];
+  struct http_response r;
+  snprintf(path, sizeof(path), "/user/%s/purchases/%s", user, id);
+  get(server, path, "shop", user, NULL, &r);
+  ck_assert_int_eq(r.status, 200);
+  ck_assert_str_eq(json_string_value(json_object_get(r.j_body, "status")), status);
+  http_response_cleanup(&r);
+}
+
+START_TEST(no_answer_crosses_users_roles_or_fields) {
+  struct http_response r;
+  struct http_response again;
+  double before;
+
+  insert("x-u1-1", "x-u1", 1700000000000);
+  insert("x-u2-1", "x-u2", 1700000000000);
+  get(&a, "/user/x-u1", "shop", "x-u1", NULL, &r);
+  ck_assert_int_eq(r.status, 200);
+  ck_assert_ptr_nonnull(strstr(r.body, "x-u1-1"));
+  before = hits(&a);
+  get(&a, "/user/x-u1", "shop", "x-u1", NULL, &again);
+  ck_assert_str_eq(again.body, r.body);
+  ck_assert_double_eq(hits(&a), before + 1); /* the cache answered */
+  http_response_cleanup(&again);
+  http_response_cleanup(&r);
+
+  /* Another user, the same query: their own purchases only. */
+  get(&a, "/user/x-u2", "shop", "x-u2", NULL, &r);
+  ck_assert_int_eq(r.status, 200);
+  ck_assert_ptr_nonnull(strstr(r.body, "x-u2-1"));
+  ck_assert_ptr_null(strstr(r.body, "x-u1-1"));
+  http_response_cleanup(&r);
+  /* Another customer asking for x-u1: refused, not served what is cached. */
+  get(&a, "/user/x-u1", "shop", "x-u2", NULL, &r);
+  ck_assert_int_eq(r.status, 403);
+  ck_assert_ptr_null(strstr(r.body, "x-u1-1"));
+  http_response_cleanup(&r);
+  /* Support reads the same list: its own entry (and its audit record). */
+  before = metric(&a, "purchases_cache_misses_total{reason=\"absent\"}");
+  get(&a, "/user/x-u1", "customer-support", "agent-1", NULL, &r);
+  ck_assert_int_eq(r.status, 200);
+  ck_assert_ptr_nonnull(strstr(r.body, "x-u1-1"));
+  ck_assert_double_eq(metric(&a, "purchases_cache_misses_total{reason=\"absent\"}"), before + 1);
+  http_response_cleanup(&r);
+  /* A field selection is another answer. */
+  get(&a, "/user/x-u1?fields=id", "shop", "x-u1", NULL, &r);
+  ck_assert_int_eq(r.status, 200);
+  ck_assert_ptr_nonnull(strstr(r.body, "x-u1-1"));
+  ck_assert_ptr_null(strstr(r.body, "datePurchased"));
+  http_response_cleanup(&r);
+  get(&a, "/user/x-u1", "shop", "x-u1", NULL, &r);
+  ck_assert_ptr_nonnull(strstr(r.body, "datePurchased"));
+  http_response_cleanup(&r);
+}
+END_TEST
+
+START_TEST(every_write_is_seen_at_once_on_both_instances) {
+  /* Both instances hold the user's list and the purchase. */
+  create(&a, "w-1", "w-user");
+  for (int i = 0; i < 2; i++) {
+    ck_assert(lists(&a, "w-user", "w-1") && lists(&b, "w-user", "w-1"));
+    expect_status(&a, "w-user", "w-1", "placed");
+    expect_status(&b, "w-user", "w-1", "placed");
+  }
+  ck_assert_double_gt(hits(&a), 0);
+  ck_assert_double_gt(hits(&b), 0);
+
+  create(&a, "w-2", "w-user");
+  ck_assert(lists(&a, "w-user", "w-2"));
+  ck_assert(lists(&b, "w-user", "w-2"));
+
+  change_status(&b, "w-user", "w-1", "paid");
+  expect_status(&a, "w-user", "w-1", "paid");
+  expect_status(&b, "w-user", "w-1", "paid");
+  ck_assert_double_eq(metric(&a, "purchases_redis_bumps_failed_total"), 0);
+}
+END_TEST
+
+START_TEST(an_import_is_seen_by_running_instances) {
+  char path[] = "/tmp/purchases-cache-import-XXXXXX";
+  char uri_env[256];
+  int fd = mkstemp(path);
+  int status = 0;
+  pid_t pid;
+  const char *line =
+      "{\"id\":\"imp-1\",\"userId\":\"imp-user\",\"status\":\"placed\",\"items\":[{\"id\":\"mug\","
+      "\"title\":\"Mug\",\"brand\":\"Potter\",\"imgUrl\":null,\"currency\":\"GBP\","
+      "\"pricePerUnitPence\":900,\"quantity\":1,\"priceTotalPence\":900}],\"pricePence\":900,"
+      "\"currency\":\"GBP\",\"datePurchased\":\"2025-03-01T10:00:00.000Z\",\"payment\":{"
+      "\"method\":\"card\",\"lastDigits\":\"4242\",\"receiptUrl\":null},\"delivery\":{"
+      "\"method\":\"standard\",\"storeLocation\":null,\"dateDelivered\":null}}\n";
+
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(write(fd, line, strlen(line)), (ssize_t)strlen(line));
+  close(fd);
+  insert("imp-0", "imp-user", 1700000000000);
+  ck_assert(!lists(&a, "imp-user", "imp-1"));
+  ck_assert(!lists(&b, "imp-user", "imp-1")); /* both hold the list now */
+
+  snprintf(uri_env, sizeof(uri_env), "MONGODB_URI=%s", db.uri);
+  pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    char *const argv[] = {PURCHASES_IMPORT_BIN, "--quiet", path, NULL};
+    char *const envp[] = {uri_env, redis_env, "ASAN_OPTIONS=detect_leaks=1", NULL};
+    execve(PURCHASES_IMPORT_BIN, argv, envp);
+    _exit(127);
+  }
+  ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+  unlink(path);
+  ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ck_assert(lists(&a, "imp-user", "imp-1"));
+  ck_assert(lists(&b, "imp-user", "imp-1"));
+}
+END_TEST
+
+START_TEST(redis_down_is_correct_and_recovers) {
+  double before;
+
+  create(&a, "r-1", "r-user");
+  ck_assert(lists(&a, "r-user", "r-1") && lists(&a, "r-user", "r-1"));
+  ck_assert_double_eq(metric(&a, "purchases_redis_up"), 1);
+
+  redis_stop(&redis);
+  /* B writes while it cannot bump the shared version: the write stands,
+   * and A, which cannot check its cache, reads the database. */
+  create(&b, "r-2", "r-user");
+  ck_assert_double_ge(metric(&b, "purchases_redis_bumps_failed_total"), 1);
+  ck_assert(lists(&a, "r-user", "r-2"));
+  ck_assert_double_eq(metric(&a, "purchases_redis_up"), 0);
+  change_status(&b, "r-user", "r-1", "paid");
+  expect_status(&a, "r-user", "r-1", "paid");
+
+  /* Back, and empty, as a Redis without persistence restarts. */
+  ck_assert(redis_restart(&redis));
+  sleep(2); /* past the instances' 1 s pause between attempts */
+  ck_assert(lists(&a, "r-user", "r-2"));
+  expect_status(&a, "r-user", "r-1", "paid");
+  before = hits(&a);
+  ck_assert(lists(&a, "r-user", "r-2"));
+  ck_assert_double_eq(hits(&a), before + 1); /* the cache is in use again */
+  ck_assert_double_eq(metric(&a, "purchases_redis_up"), 1);
+  /* B's failed bumps were made once it could: nothing waits. */
+  ck_assert(lists(&b, "r-user", "r-2"));
+  ck_assert_double_eq(metric(&b, "purchases_redis_pending_bumps"), 0);
+  change_status(&a, "r-user", "r-2", "paid");
+  expect_status(&b, "r-user", "r-2", "paid");
+}
+END_TEST
+
+START_TEST(an_outside_write_is_seen_after_the_ttl) {
+  struct server c;
+  start_instance(&c, "PURCHASES_CACHE_TTL_S=1");
+  insert("o-1", "o-user", 1700000000000);
+  ck_assert(lists(&c, "o-user", "o-1"));
+  insert("o-2", "o-user", 1700000001000); /* behind the service's back */
+  sleep(2);
+  ck_assert(lists(&c, "o-user", "o-2"));
+  ck_assert_double_ge(metric(&c, "purchases_cache_misses_total{reason=\"expired\"}"), 1);
+  server_stop(&c, 15);
+}
+END_TEST
+
+/* "If-None-Match: <etag>" into buf. */
+static const char *if_none_match(const char *etag, char *buf, size_t len) {
+  snprintf(buf, len, "If-None-Match: %s", etag);
+  return buf;
+}
+
+START_TEST(conditional_requests_follow_rfc_9110) {
+  struct http_response r;
+  char etag[64];
+  char other[96];
+  char header[96];
+  char buf[96];
+
+  create(&a, "c-1", "c-user");
+  get(&a, "/user/c-user", "shop", "c-user", NULL, &r);
+  ck_assert_int_eq(r.status, 200);
+  ck_assert_ptr_nonnull(http_header(&r, "ETag", etag, sizeof(etag)));
+  ck_assert_int_eq(etag[0], '"');
+  http_response_cleanup(&r);
+
+  /* On both instances, from the cache or not: 304, no body, the same tag. */
+  for (int i = 0; i < 2; i++) {
+    get(i == 0 ? &a : &b, "/user/c-user", "shop", "c-user",
+        if_none_match(etag, header, sizeof(header)), &r);
+    ck_assert_int_eq(r.status, 304);
+    ck_assert_str_eq(r.body, "");
+    ck_assert_str_eq(http_header(&r, "ETag", buf, sizeof(buf)), etag);
+    ck_assert_str_eq(http_header(&r, "Cache-Control", buf, sizeof(buf)), "private, no-cache");
+    http_response_cleanup(&r);
+  }
+  snprintf(other, sizeof(other), "\"nope\", W/%s", etag); /* weak comparison */
+  get(&a, "/user/c-user", "shop", "c-user", if_none_match(other, header, sizeof(header)), &r);
+  ck_assert_int_eq(r.status, 304);
+  http_response_cleanup(&r);
+  get(&a, "/user/c-user", "shop", "c-user", "If-None-Match: *", &r);
+  ck_assert_int_eq(r.status, 304);
+  http_response_cleanup(&r);
+  get(&a, "/user/c-user", "shop", "c-user", "If-None-Match: \"other\"", &r);
+  ck_assert_int_eq(r.status, 200);
+  ck_assert_str_eq(http_header(&r, "ETag", buf, sizeof(buf)), etag);
+  http_response_cleanup(&r);
+  /* Malformed is not absent. */
+  get(&a, "/user/c-user", "shop", "c-user", "If-None-Match: abc", &r);
+  ck_assert_int_eq(r.status, 400);
+  ck_assert_str_eq(http_header(&r, "Content-Type", buf, sizeof(buf)), "application/problem+json");
+  http_response_cleanup(&r);
+  /* Another user's tag is still another user's data: 403. */
+  get(&a, "/user/c-user", "shop", "c-intruder", if_none_match(etag, header, sizeof(header)), &r);
+  ck_assert_int_eq(r.status, 403);
+  http_response_cleanup(&r);
+
+  /* One purchase: its version is its tag. */
+  get(&a, "/user/c-user/purchases/c-1", "shop", "c-user", "If-None-Match: \"v1\"", &r);
+  ck_assert_int_eq(r.status, 304);
+  http_response_cleanup(&r);
+
+  /* After a write the old tags no longer match, on either instance. */
+  change_status(&b, "c-user", "c-1", "paid");
+  get(&a, "/user/c-user", "shop", "c-user", if_none_match(etag, header, sizeof(header)), &r);
+  ck_assert_int_eq(r.status, 200);
+  ck_assert_str_ne(http_header(&r, "ETag", buf, sizeof(buf)), etag);
+  http_response_cleanup(&r);
+  get(&a, "/user/c-user/purchases/c-1", "shop", "c-user", "If-None-Match: \"v1\"", &r);
+  ck_assert_int_eq(r.status, 200);
+  ck_assert_str_eq(http_header(&r, "ETag", buf, sizeof(buf)), "\"v2\"");
+  http_response_cleanup(&r);
+}
+END_TEST
+
+static long remaining(const struct http_response *r) {
+  char buf[32];
+  const char *value = http_header(r, "RateLimit-Remaining", buf, sizeof(buf));
+  ck_assert_ptr_nonnull(value);
+  return strtol(value, NULL, 10);
+}
+
+START_TEST(a_304_from_the_cache_spares_the_rate_limit) {
+  struct server c;
+  struct http_response r;
+  char etag[64];
+  char header[96];
+  long left;
+
+  const char *env[] = {redis_env, "PURCHASES_RATE_LIMIT_RPS=1", "PURCHASES_RATE_LIMIT_BURST=3",
+                       NULL};
+
+  ck_assert(server_start(&c, db.uri, env));
+  insert("rl-1", "rl-user", 1700000000000);
+  get(&c, "/user/rl-user", "shop", "rl-user", NULL, &r);
+  ck_assert_int_eq(r.status, 200);
+  ck_assert_ptr_nonnull(http_header(&r, "ETag", etag, sizeof(etag)));
+  left = remaining(&r);
+  http_response_cleanup(&r);
+  for (int i = 0; i < 10; i++) {
+    get(&c, "/user/rl-user", "shop", "rl-user", if_none_match(etag, header, sizeof(header)), &r);
+    ck_assert_int_eq(r.status, 304);
+    ck_assert_int_ge(remaining(&r), left);
+    http_response_cleanup(&r);
+  }
+  /* Full answers do count: the bucket runs dry. */
+  for (int i = 0; i < 10 && r.status != 429; i++) {
+    get(&c, "/user/rl-user", "shop", "rl-user", NULL, &r);
+    if (r.status != 429) {
+      ck_assert_int_eq(r.status, 200);
+      http_response_cleanup(&r);
+    }
+  }
+  ck_assert_int_eq(r.status, 429);
+  http_response_cleanup(&r);
+  /* With nothing left, a revalidation the cache answers is still free... */
+  get(&c, "/user/rl-user", "shop", "rl-user", if_none_match(etag, header, sizeof(header)), &r);
+  ck_assert_int_eq(r.status, 304);
+  http_response_cleanup(&r);
+  /* ...and one that needs the full answer is refused. */
+  get(&c, "/user/rl-user", "shop", "rl-user", "If-None-Match: \"stale\"", &r);
+  ck_assert_int_eq(r.status, 429);
+  ck_assert_ptr_nonnull(http_header(&r, "Retry-After", header, sizeof(header)));
+  http_response_cleanup(&r);
+  server_stop(&c, 15);
+}
+END_TEST
+
+/* Audit records of reads of `user`, from GET /audit/:userId. */
+static size_t audited(const char *user) {
+  char path[96];
+  struct http_response r;
+  size_t n;
+  snprintf(path, sizeof(path), "/audit/%s", user);
+  get(&a, path, "customer-support", "auditor", NULL, &r);
+  ck_assert_int_eq(r.status, 200);
+  n = json_array_size(json_object_get(r.j_body, "data"));
+  http_response_cleanup(&r);
+  return n;
+}
+
+START_TEST(audited_reads_are_audited_on_a_cache_hit) {
+  struct http_response r;
+  char etag[64];
+  char header[96];
+  double before;
+  double from_db;
+
+  insert("au-1", "au-user", 1700000000000);
+  get(&a, "/user/au-user", "customer-support", "agent-7", NULL, &r);
+  ck_assert_int_eq(r.status, 200);
+  ck_assert_ptr_nonnull(http_header(&r, "ETag", etag, sizeof(etag)));
+  http_response_cleanup(&r);
+  before = hits(&a);
+  get(&a, "/user/au-user", "customer-support", "agent-7", NULL, &r);
+  ck_assert_int_eq(r.status, 200);
+  http_response_cleanup(&r);
+  /* The service role has entries of its own: the same page, so the same
+   * tag, but found by reading the database. */
+  from_db = metric(&a, "purchases_not_modified_total{source=\"database\"}");
+  get(&a, "/user/au-user", "invoicing", "billing", if_none_match(etag, header, sizeof(header)), &r);
+  ck_assert_int_eq(r.status, 304);
+  ck_assert_double_eq(metric(&a, "purchases_not_modified_total{source=\"database\"}"), from_db + 1);
+  http_response_cleanup(&r);
+  get(&a, "/user/au-user", "customer-support", "agent-7",
+      if_none_match(etag, header, sizeof(header)), &r);
+  ck_assert_int_eq(r.status, 304);
+  http_response_cleanup(&r);
+  ck_assert_double_ge(hits(&a), before + 2);
+  ck_assert_uint_eq(audited("au-user"), 4);
+}
+END_TEST
+
+Suite *suite_cache(void) {
+  Suite *s = suite_create("cache");
+  TCase *tc = tcase_create("cache");
+  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_set_timeout(tc, 90);
+  tcase_add_test(tc, no_answer_crosses_users_roles_or_fields);
+  tcase_add_test(tc, every_write_is_seen_at_once_on_both_instances);
+  tcase_add_test(tc, an_import_is_seen_by_running_instances);
+  tcase_add_test(tc, redis_down_is_correct_and_recovers);
+  tcase_add_test(tc, an_outside_write_is_seen_after_the_ttl);
+  tcase_add_test(tc, conditional_requests_follow_rfc_9110);
+  tcase_add_test(tc, a_304_from_the_cache_spares_the_rate_limit);
+  tcase_add_test(tc, audited_reads_are_audited_on_a_cache_hit);
+  suite_add_tcase(s, tc);
+  return s;
+}

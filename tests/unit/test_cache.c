@@ -1,0 +1,192 @@
+/* The response cache's own rules (models/cache.c) and the Redis address
+ * (models/versions.c), without Redis: versions of this instance only. */
+#include <string.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "models/cache.h"
+#include "models/versions.h"
+#include "suites.h"
+
+static const struct user_version V1 = {.local = 1};
+static const struct user_version V2 = {.local = 2};
+
+static struct cache_value text(const char *body) {
+  return (struct cache_value){.body = body, .body_len = strlen(body), .etag = "\"t\"", .extra = ""};
+}
+
+START_TEST(an_entry_is_served_only_under_its_version) {
+  struct cache *cache = cache_new(1 << 20, 30);
+  struct cache_value value = text("{\"a\":1}");
+  const struct cache_entry *entry;
+
+  ck_assert_ptr_nonnull(cache);
+  ck_assert_ptr_null(cache_get(cache, "k", 1, &V1));
+  ck_assert(cache_put(cache, "k", 1, &V1, &value));
+  entry = cache_get(cache, "k", 1, &V1);
+  ck_assert_ptr_nonnull(entry);
+  ck_assert_str_eq(cache_entry_value(entry).body, "{\"a\":1}");
+  ck_assert_str_eq(cache_entry_value(entry).etag, "\"t\"");
+  cache_release(cache, entry);
+  /* Another key of the same length, or the same key under a newer version. */
+  ck_assert_ptr_null(cache_get(cache, "j", 1, &V1));
+  ck_assert_ptr_null(cache_get(cache, "k", 1, &V2));
+  /* A stale entry is dropped, not kept for the old version. */
+  ck_assert_ptr_null(cache_get(cache, "k", 1, &V1));
+  cache_free(cache);
+}
+END_TEST
+
+START_TEST(an_entry_outlives_nothing_past_its_ttl) {
+  struct cache *cache = cache_new(1 << 20, 1);
+  struct cache_value value = text("x");
+  ck_assert(cache_put(cache, "k", 1, &V1, &value));
+  sleep(2);
+  ck_assert_ptr_null(cache_get(cache, "k", 1, &V1));
+  cache_free(cache);
+}
+END_TEST
+
+START_TEST(the_least_recently_used_go_first_and_bytes_stay_bounded) {
+  /* Sixteen shards of 4 KiB: each holds a handful of 1 KiB bodies. */
+  struct cache *cache = cache_new(16 * 4096, 30);
+  char body[1024];
+  char key[16];
+  size_t present = 0;
+
+  memset(body, 'b', sizeof(body) - 1);
+  body[sizeof(body) - 1] = '\0';
+  struct cache_value value = text(body);
+  for (int i = 0; i < 400; i++) {
+    snprintf(key, sizeof(key), "key-%d", i);
+    ck_assert(cache_put(cache, key, strlen(key), &V1, &value));
+  }
+  for (int i = 0; i < 400; i++) {
+    snprintf(key, sizeof(key), "key-%d", i);
+    const struct cache_entry *entry = cache_get(cache, key, strlen(key), &V1);
+    present += entry != NULL;
+    cache_release(cache, entry);
+  }
+  ck_assert_uint_gt(present, 0);
+  ck_assert_uint_le(present, 16 * 4); /* at most what 64 KiB holds */
+  /* The newest is there; the first ones were evicted. */
+  ck_assert_ptr_null(cache_get(cache, "key-0", 5, &V1));
+  const struct cache_entry *newest = cache_get(cache, "key-399", 7, &V1);
+  ck_assert_ptr_nonnull(newest);
+  cache_release(cache, newest);
+  /* Too large for a shard: refused, not stored past the bound. */
+  char big[8192];
+  memset(big, 'b', sizeof(big) - 1);
+  big[sizeof(big) - 1] = '\0';
+  value = text(big);
+  ck_assert(!cache_put(cache, "big", 3, &V1, &value));
+  cache_free(cache);
+}
+END_TEST
+
+START_TEST(a_held_entry_survives_its_replacement) {
+  struct cache *cache = cache_new(1 << 20, 30);
+  struct cache_value first = text("first");
+  struct cache_value second = text("second");
+  const struct cache_entry *held;
+  const struct cache_entry *now;
+
+  ck_assert(cache_put(cache, "k", 1, &V1, &first));
+  held = cache_get(cache, "k", 1, &V1);
+  ck_assert(cache_put(cache, "k", 1, &V1, &second));
+  ck_assert_str_eq(cache_entry_value(held).body, "first"); /* still readable */
+  now = cache_get(cache, "k", 1, &V1);
+  ck_assert_str_eq(cache_entry_value(now).body, "second");
+  cache_release(cache, held);
+  cache_release(cache, now);
+  cache_free(cache);
+}
+END_TEST
+
+START_TEST(zero_bytes_or_ttl_is_no_cache) {
+  ck_assert_ptr_null(cache_new(0, 30));
+  ck_assert_ptr_null(cache_new(1 << 20, 0));
+}
+END_TEST
+
+START_TEST(a_local_bump_changes_only_that_users_version) {
+  struct versions_options options = {.timeout_ms = 100, .retry_ms = 1000};
+  struct versions *versions = versions_new(&options);
+  struct user_version before;
+  struct user_version after;
+  struct user_version other_before;
+  struct user_version other_after;
+  const char *user = "u-1";
+
+  ck_assert_ptr_nonnull(versions);
+  ck_assert(!versions_shared(versions));
+  ck_assert(versions_read(versions, user, &before));
+  ck_assert(versions_read(versions, "u-2", &other_before));
+  versions_bump(versions, &user, 1);
+  ck_assert(versions_read(versions, user, &after));
+  ck_assert(versions_read(versions, "u-2", &other_after));
+  ck_assert(!versions_equal(&before, &after));
+  ck_assert(versions_equal(&other_before, &other_after));
+  versions_free(versions);
+}
+END_TEST
+
+START_TEST(redis_urls_are_parsed_or_refused) {
+  struct redis_address address;
+  char err[200];
+
+  ck_assert(redis_address_parse("redis://127.0.0.1", &address, err, sizeof(err)));
+  ck_assert_str_eq(address.host, "127.0.0.1");
+  ck_assert_int_eq(address.port, 6379);
+  ck_assert_int_eq(address.db, 0);
+  ck_assert(redis_address_parse("redis://cache.internal:6380/3", &address, err, sizeof(err)));
+  ck_assert_str_eq(address.host, "cache.internal");
+  ck_assert_int_eq(address.port, 6380);
+  ck_assert_int_eq(address.db, 3);
+  ck_assert(redis_address_parse("redis://:s3cr@t@[::1]:7000/", &address, err, sizeof(err)));
+  ck_assert_str_eq(address.host, "::1");
+  ck_assert_int_eq(address.port, 7000);
+  ck_assert_str_eq(address.user, "");
+  ck_assert_str_eq(address.password, "s3cr@t");
+  ck_assert(redis_address_parse("redis://app:pw@h", &address, err, sizeof(err)));
+  ck_assert_str_eq(address.user, "app");
+  ck_assert_str_eq(address.password, "pw");
+
+  const char *bad[] = {"",
+                       "127.0.0.1:6379",
+                       "rediss://h",
+                       "unix:///run/redis.sock",
+                       "redis://",
+                       "redis://:6379",
+                       "redis://h:0",
+                       "redis://h:65536",
+                       "redis://h:63x",
+                       "redis://h:",
+                       "redis://h/x",
+                       "redis://h/12345",
+                       "redis://h?db=1",
+                       "redis://pw@h",
+                       "redis://[::1",
+                       "redis://[::1]x"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    err[0] = '\0';
+    ck_assert_msg(!redis_address_parse(bad[i], &address, err, sizeof(err)), "accepted %s", bad[i]);
+    ck_assert_msg(strstr(err, "PURCHASES_REDIS_URL") != NULL, "%s: %s", bad[i], err);
+  }
+}
+END_TEST
+
+Suite *suite_cache(void) {
+  Suite *suite = suite_create("cache");
+  TCase *tc = tcase_create("cache");
+  tcase_add_test(tc, an_entry_is_served_only_under_its_version);
+  tcase_add_test(tc, an_entry_outlives_nothing_past_its_ttl);
+  tcase_add_test(tc, the_least_recently_used_go_first_and_bytes_stay_bounded);
+  tcase_add_test(tc, a_held_entry_survives_its_replacement);
+  tcase_add_test(tc, zero_bytes_or_ttl_is_no_cache);
+  tcase_add_test(tc, a_local_bump_changes_only_that_users_version);
+  tcase_add_test(tc, redis_urls_are_parsed_or_refused);
+  suite_add_tcase(suite, tc);
+  return suite;
+}
