@@ -267,6 +267,9 @@ static const struct config_entry ENTRIES[] = {
      "redis://[[user]:password@]host[:port][/db] shared by every instance: writes bump a "
      "per-user version there that each instance checks before it serves from its cache "
      "(unset: this instance only)"},
+    {"PURCHASES_BENCH_ROUTES", "0", 0, 1, FIELD(bench_routes), parse_uint,
+     "1 adds GET /bench/fixed/:userId, a fixed answer after the whole chain, for make bench "
+     "only"},
     {"PURCHASES_REDIS_TIMEOUT_MS", "100", 1, 10000, FIELD(redis_timeout_ms), parse_uint,
      "longest wait for Redis to connect or answer; past it the answer comes from the "
      "database"},

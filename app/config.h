@@ -51,6 +51,7 @@ struct config {
   uint32_t cache_ttl_s; /* 0: no response cache */
   char *redis_url;      /* NULL: versions are this instance's own */
   uint32_t redis_timeout_ms;
+  uint32_t bench_routes; /* 1: the routes make bench measures the framework with */
 };
 
 /* Fills `config` from the environment through `getenv_fn` (getenv in the

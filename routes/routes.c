@@ -13,6 +13,7 @@
 #include "middleware/rate_limit.h"
 #include "middleware/request.h"
 #include "routes/audit.h"
+#include "routes/bench.h"
 #include "routes/contract.h"
 #include "routes/health.h"
 #include "routes/metrics.h"
@@ -51,7 +52,17 @@ static const struct route ROUTES[] = {
 };
 
 #define ROUTE_COUNT (sizeof(ROUTES) / sizeof(ROUTES[0]))
-_Static_assert(ROUTE_COUNT <= ROUTES_MAX, "raise ROUTES_MAX");
+
+/* Only with PURCHASES_BENCH_ROUTES=1, for make bench: a customer's read
+ * through the whole chain (identity, rate limit, authorization, audit),
+ * ending in a fixed answer instead of the cache or the database. Not part
+ * of the API or its contract. */
+static const struct route BENCH_ROUTES[] = {
+    {"GET", "/bench/fixed/:userId", GUARD_USER_ACCESS, callback_bench_fixed_get},
+};
+
+#define BENCH_ROUTE_COUNT (sizeof(BENCH_ROUTES) / sizeof(BENCH_ROUTES[0]))
+_Static_assert(ROUTE_COUNT + BENCH_ROUTE_COUNT <= ROUTES_MAX, "raise ROUTES_MAX");
 
 /* Whether each segment of path matches pattern's, ":name" matching any
  * non-empty segment. */
@@ -180,30 +191,40 @@ static void chain_build(struct route_chain *chain, const struct route *route,
   chain_add(chain, route->controller, app);
 }
 
+/* Registers one row: its 405 catch-all the first time its pattern comes,
+ * then its method with its chain. */
+static int register_route(struct app *app, const struct route *route) {
+  struct route_scope *scope = scope_for(app, route->pattern);
+  struct route_chain *chain = &app->chains[app->chain_count++];
+  int rc = 0;
+
+  if (scope == NULL) {
+    y_log_message(Y_LOG_LEVEL_ERROR, "routes: more than %d patterns", ROUTES_MAX_SCOPES);
+    return -1;
+  }
+  metrics_register_route(route->pattern);
+  if (scope->allow[0] == '\0') {
+    rc |= add(app, "*", route->pattern, PRIORITY_METHOD_NOT_ALLOWED, callback_method_not_allowed,
+              scope);
+  } else {
+    strncat(scope->allow, ", ", sizeof(scope->allow) - strlen(scope->allow) - 1);
+  }
+  strncat(scope->allow, route->method, sizeof(scope->allow) - strlen(scope->allow) - 1);
+  chain_build(chain, route, scope, app);
+  rc |= add(app, route->method, route->pattern, PRIORITY_CHAIN, dispatch, chain);
+  return rc != 0 ? -1 : 0;
+}
+
 int routes_register(struct app *app) {
   app->scope_count = 0;
   app->chain_count = 0;
   for (size_t i = 0; i < ROUTE_COUNT; i++) {
-    const struct route *route = &ROUTES[i];
-    struct route_scope *scope = scope_for(app, route->pattern);
-    struct route_chain *chain = &app->chains[app->chain_count++];
-    int rc = 0;
-
-    if (scope == NULL) {
-      y_log_message(Y_LOG_LEVEL_ERROR, "routes: more than %d patterns", ROUTES_MAX_SCOPES);
+    if (register_route(app, &ROUTES[i]) != 0) {
       return -1;
     }
-    metrics_register_route(route->pattern);
-    if (scope->allow[0] == '\0') {
-      rc |= add(app, "*", route->pattern, PRIORITY_METHOD_NOT_ALLOWED, callback_method_not_allowed,
-                scope);
-    } else {
-      strncat(scope->allow, ", ", sizeof(scope->allow) - strlen(scope->allow) - 1);
-    }
-    strncat(scope->allow, route->method, sizeof(scope->allow) - strlen(scope->allow) - 1);
-    chain_build(chain, route, scope, app);
-    rc |= add(app, route->method, route->pattern, PRIORITY_CHAIN, dispatch, chain);
-    if (rc != 0) {
+  }
+  for (size_t i = 0; app->config.bench_routes && i < BENCH_ROUTE_COUNT; i++) {
+    if (register_route(app, &BENCH_ROUTES[i]) != 0) {
       return -1;
     }
   }

@@ -466,6 +466,27 @@ START_TEST(audited_reads_are_audited_on_a_cache_hit) {
 }
 END_TEST
 
+/* make bench's framework ceiling: off unless asked for, and behind the same
+ * identity checks as a real read when on. */
+START_TEST(the_bench_route_exists_only_when_asked_for) {
+  struct server c;
+  struct http_response r;
+  get(&a, "/bench/fixed/bf-user", "shop", "bf-user", NULL, &r);
+  ck_assert_int_eq(r.status, 404);
+  http_response_cleanup(&r);
+  start_instance(&c, "PURCHASES_BENCH_ROUTES=1");
+  get(&c, "/bench/fixed/bf-user", "shop", "bf-user", NULL, &r);
+  ck_assert_int_eq(r.status, 200);
+  ck_assert_str_eq(r.body, "{\"data\":[],\"page\":{\"limit\":20,\"hasMore\":false,"
+                           "\"nextCursor\":null}}");
+  http_response_cleanup(&r);
+  get(&c, "/bench/fixed/bf-user", "shop", "bf-other", NULL, &r);
+  ck_assert_int_eq(r.status, 403);
+  http_response_cleanup(&r);
+  server_stop(&c, 15);
+}
+END_TEST
+
 Suite *suite_cache(void) {
   Suite *s = suite_create("cache");
   TCase *tc = tcase_create("cache");
@@ -479,6 +500,7 @@ Suite *suite_cache(void) {
   tcase_add_test(tc, conditional_requests_follow_rfc_9110);
   tcase_add_test(tc, a_304_from_the_cache_spares_the_rate_limit);
   tcase_add_test(tc, audited_reads_are_audited_on_a_cache_hit);
+  tcase_add_test(tc, the_bench_route_exists_only_when_asked_for);
   suite_add_tcase(s, tc);
   return s;
 }
