@@ -12,6 +12,7 @@
 
 #include "app/logging.h"
 #include "middleware/metrics.h"
+#include "middleware/encoding.h"
 #include "middleware/problem.h"
 
 struct request_ctx *request_ctx_of(const struct _u_response *response) {
@@ -193,6 +194,19 @@ void request_answer_json_text(struct _u_response *response, unsigned int status,
   }
 }
 
+void request_answer_json_bytes(struct _u_response *response, unsigned int status, const void *body,
+                               size_t len, bool gzip) {
+  struct request_ctx *ctx = request_ctx_of(response);
+  ulfius_set_binary_body_response(response, status, body, len);
+  u_map_put(response->map_header, "Content-Type", "application/json");
+  if (gzip) {
+    u_map_put(response->map_header, "Content-Encoding", "gzip");
+  }
+  if (ctx != NULL) {
+    ctx->answered = true;
+  }
+}
+
 void request_answer_empty(struct _u_response *response, unsigned int status) {
   struct request_ctx *ctx = request_ctx_of(response);
   ulfius_set_empty_body_response(response, status);
@@ -217,6 +231,17 @@ bool request_begin(const struct _u_request *request, struct _u_response *respons
     return true;
   }
   check_limits(request, response);
+  if (!request_ctx_of(response)->answered) {
+    enum accept_gzip gzip =
+        accept_encoding_gzip(u_map_get_case(request->map_header, "Accept-Encoding"));
+    if (gzip == ACCEPT_GZIP_MALFORMED) {
+      problem_send(response, PROBLEM_INVALID_REQUEST,
+                   "The Accept-Encoding header must be a comma-separated list of codings, each "
+                   "with an optional ;q= weight from 0 to 1 (RFC 9110), such as 'gzip, "
+                   "br;q=0.5'.");
+    }
+    request_ctx_of(response)->gzip_ok = gzip == ACCEPT_GZIP_YES;
+  }
   return true;
 }
 
@@ -355,6 +380,7 @@ void request_finish(const struct _u_request *request, struct _u_response *respon
     } else {
       u_map_put(response->map_header, "Cache-Control", "no-store");
     }
+    encoding_apply(response, ctx->gzip_ok);
     if (atomic_load(&ctx->tracker->draining)) {
       u_map_put(response->map_header, "Connection", "close");
     }

@@ -46,7 +46,7 @@ enum rate_charge {
 };
 
 /* The Vary of every answer a caller may keep: what decides who is asking. */
-#define REQUEST_VARY "Authorization, X-Client-Id, X-User-Id"
+#define REQUEST_VARY "Authorization, X-Client-Id, X-User-Id, Accept-Encoding"
 
 /* What the links of one request's chain share (Ulfius shared data). Created
  * by the first link, freed by Ulfius after the response is queued. */
@@ -62,6 +62,7 @@ struct request_ctx {
   char target_user_id[USER_ID_MAX + 1];      /* whose data: the :userId in the path */
   char access_reason[ACCESS_REASON_MAX + 1]; /* x-access-reason, "" when absent */
   bool revalidate;                           /* a 200 or 304 the caller may keep (below) */
+  bool gzip_ok;                              /* Accept-Encoding allows gzip */
   enum rate_charge rate_charge;              /* set by the rate-limit link */
   uint32_t rate_retry_after_s;               /* RATE_DEFERRED: if refused after all */
 };
@@ -108,6 +109,11 @@ void request_answer_json(struct _u_response *response, unsigned int status, cons
 
 /* Answers `status` (304) with no body and marks the request answered. */
 void request_answer_empty(struct _u_response *response, unsigned int status);
+
+/* The same with `len` bytes of JSON, or of its gzip when `gzip` (then
+ * with Content-Encoding: gzip). */
+void request_answer_json_bytes(struct _u_response *response, unsigned int status, const void *body,
+                               size_t len, bool gzip);
 
 /* The same with a body already serialised (valid JSON text). */
 void request_answer_json_text(struct _u_response *response, unsigned int status,

@@ -22,6 +22,7 @@ struct cache_entry {
   unsigned char shard;
   size_t key_len;
   size_t body_len;
+  bool gzip;
   char etag[CACHE_ETAG_MAX];
   char extra[CACHE_EXTRA_MAX];
   unsigned char data[]; /* the key, then the body and a NUL */
@@ -207,6 +208,7 @@ struct cache_value cache_entry_value(const struct cache_entry *entry) {
   struct cache_value value = {
       .body = (const char *)entry->data + entry->key_len,
       .body_len = entry->body_len,
+      .gzip = entry->gzip,
       .etag = entry->etag,
       .extra = entry->extra,
   };
@@ -239,6 +241,7 @@ bool cache_put(struct cache *cache, const void *key, size_t key_len,
   entry->shard = (unsigned char)(hash % SHARDS);
   entry->key_len = key_len;
   entry->body_len = value->body_len;
+  entry->gzip = value->gzip;
   snprintf(entry->etag, sizeof(entry->etag), "%s", value->etag);
   snprintf(entry->extra, sizeof(entry->extra), "%s", value->extra);
   memcpy(entry->data, key, key_len);

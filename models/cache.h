@@ -25,9 +25,10 @@
 
 /* What a caller stores and gets back. */
 struct cache_value {
-  const char *body; /* JSON text */
+  const char *body; /* JSON text, or its gzip when `gzip` */
   size_t body_len;
-  const char *etag;  /* the strong ETag of the body, quotes included */
+  bool gzip;
+  const char *etag;  /* the strong ETag of the JSON text, quotes included */
   const char *extra; /* "" when unused */
 };
 

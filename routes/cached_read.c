@@ -1,29 +1,56 @@
 #include "routes/cached_read.h"
 
 #include <stdatomic.h>
+#include <stdlib.h>
 
 #include "app/app.h"
+#include "lib/gzip.h"
 #include "middleware/audit.h"
+#include "middleware/encoding.h"
 #include "middleware/problem.h"
 #include "middleware/rate_limit.h"
 #include "middleware/request.h"
 #include "routes/etag.h"
 
+/* The longest answer a cached gzip body may inflate to: a page of 100
+ * purchases is well under it. */
+#define CACHED_BODY_MAX (8 * 1024 * 1024)
+
 /* 304s: [0] after a database read, [1] from the cache alone. */
 static atomic_ullong not_modified[2];
 
-/* 200 with the body, or 304 without it; the ETag and the revalidation
- * headers either way (request_finish() writes Cache-Control and Vary). */
+/* 200 with the body, or 304 without it; the ETag of the representation
+ * sent (its gzip variant when the body goes, or would go, compressed) and
+ * the revalidation headers either way (request_finish() writes
+ * Cache-Control and Vary). A gzip value goes as it is to a caller that
+ * takes gzip, inflated to one that does not. */
 static void answer_value(struct _u_response *response, const struct cache_value *value,
                          bool not_modified_answer) {
   struct request_ctx *ctx = request_ctx_of(response);
+  bool gzip_ok = ctx != NULL && ctx->gzip_ok;
+  bool coded = gzip_ok && (value->gzip || value->body_len >= GZIP_MIN_LENGTH);
+  char etag[CACHE_ETAG_MAX + sizeof(ETAG_GZIP_SUFFIX)];
+  unsigned char *text = NULL;
+  size_t text_len = 0;
 
+  /* An identity body that request_finish() compresses gets its variant
+   * there; the tag set here is the one of what is sent, or would be. */
+  if (!(coded && (not_modified_answer || value->gzip)) ||
+      !encoding_etag_variant(value->etag, etag, sizeof(etag))) {
+    snprintf(etag, sizeof(etag), "%s", value->etag);
+  }
   if (not_modified_answer) {
     request_answer_empty(response, 304);
+  } else if (!value->gzip || gzip_ok) {
+    request_answer_json_bytes(response, 200, value->body, value->body_len, value->gzip);
+  } else if (gzip_decompress(value->body, value->body_len, CACHED_BODY_MAX, &text, &text_len)) {
+    request_answer_json_bytes(response, 200, text, text_len, false);
+    free(text);
   } else {
-    request_answer_json_text(response, 200, value->body);
+    problem_send(response, PROBLEM_INTERNAL, "The response could not be written.");
+    return;
   }
-  u_map_put(response->map_header, "ETag", value->etag);
+  u_map_put(response->map_header, "ETag", etag);
   if (ctx != NULL) {
     ctx->revalidate = true;
   }
@@ -72,12 +99,25 @@ bool cached_read_begin(struct app *app, const struct _u_request *request,
 
 bool cached_read_answer(struct app *app, struct _u_response *response,
                         const struct cached_read *read, const struct cache_value *value) {
+  struct request_ctx *ctx = request_ctx_of(response);
   bool match = etag_if_none_match(read->if_none_match, value->etag) == ETAG_MATCH;
+  struct cache_value stored = *value;
+  unsigned char *packed = NULL;
+  size_t packed_len = 0;
 
+  /* Kept compressed: most callers take gzip, and it holds several times
+   * more answers in the same bytes. */
   if (read->usable) {
-    cache_put(app->cache, read->key, read->key_len, &read->version, value);
+    if (value->body_len >= GZIP_MIN_LENGTH &&
+        gzip_compress(value->body, value->body_len, 6, &packed, &packed_len)) {
+      stored.body = (const char *)packed;
+      stored.body_len = packed_len;
+      stored.gzip = true;
+    }
+    cache_put(app->cache, read->key, read->key_len, &read->version, &stored);
   }
-  answer_value(response, value, match);
+  answer_value(response, ctx != NULL && ctx->gzip_ok ? &stored : value, match);
+  free(packed);
   if (match) {
     atomic_fetch_add_explicit(&not_modified[0], 1, memory_order_relaxed);
   }

@@ -340,7 +340,7 @@ START_TEST(lists_are_kept_only_privately_and_errors_not_at_all) {
   ck_assert_int_eq(r.status, 200);
   ck_assert_str_eq(http_header(&r, "Cache-Control", buf, sizeof(buf)), "private, no-cache");
   ck_assert_str_eq(http_header(&r, "Vary", buf, sizeof(buf)),
-                   "Authorization, X-Client-Id, X-User-Id");
+                   "Authorization, X-Client-Id, X-User-Id, Accept-Encoding");
   ck_assert_ptr_nonnull(http_header(&r, "ETag", buf, sizeof(buf)));
   http_response_cleanup(&r);
   ck_assert(http_get_as(server.port, user_path(bob), "shop", alice, &r));

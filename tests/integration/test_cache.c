@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 
 #include "../support/harness.h"
+#include "lib/gzip.h"
 #include "suites.h"
 
 #define DATABASE "cache"
@@ -466,6 +467,82 @@ START_TEST(audited_reads_are_audited_on_a_cache_hit) {
 }
 END_TEST
 
+/* GET as a customer with Accept-Encoding `coding` (NULL for none). */
+static void get_coded(const struct server *server, const char *path, const char *user,
+                      const char *coding, struct http_response *out) {
+  char header[96];
+  snprintf(header, sizeof(header), "Accept-Encoding: %s", coding != NULL ? coding : "");
+  get(server, path, "shop", user, coding != NULL ? header : NULL, out);
+}
+
+START_TEST(answers_are_gzipped_when_asked_and_only_then) {
+  struct http_response plain;
+  struct http_response r;
+  unsigned char *text = NULL;
+  size_t text_len = 0;
+  char etag[64];
+  char buf[128];
+  char header[160];
+
+  for (int i = 0; i < 6; i++) {
+    char id[32];
+    snprintf(id, sizeof(id), "gz-%d", i);
+    insert(id, "gz-user", 1700000000000 + i);
+  }
+  get_coded(&a, "/user/gz-user", "gz-user", NULL, &plain);
+  ck_assert_int_eq(plain.status, 200);
+  ck_assert_uint_ge(plain.body_len, 1024);
+  ck_assert_ptr_null(http_header(&plain, "Content-Encoding", buf, sizeof(buf)));
+  ck_assert_ptr_nonnull(strstr(http_header(&plain, "Vary", buf, sizeof(buf)), "Accept-Encoding"));
+  ck_assert_ptr_nonnull(http_header(&plain, "ETag", etag, sizeof(etag)));
+
+  /* From the database, then from the cache: the same bytes once inflated,
+   * and a tag of their own that still revalidates the same content. */
+  for (int i = 0; i < 2; i++) {
+    get_coded(&a, "/user/gz-user", "gz-user", "gzip, deflate", &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(http_header(&r, "Content-Encoding", buf, sizeof(buf)), "gzip");
+    ck_assert_str_eq(http_header(&r, "Content-Type", buf, sizeof(buf)), "application/json");
+    ck_assert(gzip_decompress(r.body, r.body_len, 1 << 20, &text, &text_len));
+    ck_assert_str_eq((char *)text, plain.body);
+    free(text);
+    ck_assert_uint_lt(r.body_len, plain.body_len / 2);
+    ck_assert_str_ne(http_header(&r, "ETag", buf, sizeof(buf)), etag);
+    snprintf(header, sizeof(header), "If-None-Match: %s", buf);
+    http_response_cleanup(&r);
+    get(&a, "/user/gz-user", "shop", "gz-user", header, &r); /* no gzip now */
+    ck_assert_int_eq(r.status, 304);
+    http_response_cleanup(&r);
+  }
+  /* Refused, or not named: never compressed. */
+  const char *identity[] = {"gzip;q=0", "identity", "br"};
+  for (size_t i = 0; i < sizeof(identity) / sizeof(identity[0]); i++) {
+    get_coded(&a, "/user/gz-user", "gz-user", identity[i], &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_msg(http_header(&r, "Content-Encoding", buf, sizeof(buf)) == NULL, "%s", identity[i]);
+    ck_assert_str_eq(r.body, plain.body);
+    http_response_cleanup(&r);
+  }
+  /* Malformed is not absent. */
+  get_coded(&a, "/user/gz-user", "gz-user", "gzip;q=2", &r);
+  ck_assert_int_eq(r.status, 400);
+  ck_assert_ptr_nonnull(strstr(r.body, "Accept-Encoding"));
+  http_response_cleanup(&r);
+  /* A short answer goes as it is. */
+  get_coded(&a, "/user/gz-user", "gz-other", "gzip", &r);
+  ck_assert_int_eq(r.status, 403);
+  ck_assert_ptr_null(http_header(&r, "Content-Encoding", buf, sizeof(buf)));
+  http_response_cleanup(&r);
+  /* Any long answer is compressed on request: the contract. */
+  ck_assert(http_request(a.port, "GET", "/openapi.json",
+                         (const char *const[]){"Accept-Encoding: gzip", NULL}, &r));
+  ck_assert_int_eq(r.status, 200);
+  ck_assert_str_eq(http_header(&r, "Content-Encoding", buf, sizeof(buf)), "gzip");
+  http_response_cleanup(&r);
+  http_response_cleanup(&plain);
+}
+END_TEST
+
 /* make bench's framework ceiling: off unless asked for, and behind the same
  * identity checks as a real read when on. */
 START_TEST(the_bench_route_exists_only_when_asked_for) {
@@ -501,6 +578,7 @@ Suite *suite_cache(void) {
   tcase_add_test(tc, a_304_from_the_cache_spares_the_rate_limit);
   tcase_add_test(tc, audited_reads_are_audited_on_a_cache_hit);
   tcase_add_test(tc, the_bench_route_exists_only_when_asked_for);
+  tcase_add_test(tc, answers_are_gzipped_when_asked_and_only_then);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -519,6 +519,7 @@ bool http_request_body(int port, const char *method, const char *path, const cha
   if (rc == CURLE_OK) {
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &out->status);
     out->body = body.data != NULL ? body.data : strdup("");
+    out->body_len = body.len;
     out->headers = head.data != NULL ? head.data : strdup("");
     out->j_body = json_loads(out->body, 0, NULL);
     body.data = NULL;

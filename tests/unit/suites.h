@@ -9,6 +9,7 @@ Suite *suite_cache(void);
 Suite *suite_client_table(void);
 Suite *suite_config(void);
 Suite *suite_cursor(void);
+Suite *suite_encoding(void);
 Suite *suite_etag(void);
 Suite *suite_ids(void);
 Suite *suite_jwt(void);

@@ -2,6 +2,7 @@
 
 #include <check.h>
 
+#include "middleware/encoding.h"
 #include "routes/etag.h"
 #include "routes/purchases.h"
 #include "suites.h"
@@ -112,6 +113,26 @@ START_TEST(a_list_tag_is_the_same_for_the_same_bytes_only) {
 }
 END_TEST
 
+START_TEST(the_gzip_variant_of_a_tag_names_the_same_representation) {
+  char variant[64];
+  int32_t version = -7;
+  ck_assert(encoding_etag_variant("\"v3\"", variant, sizeof(variant)));
+  ck_assert_str_eq(variant, "\"v3-gz\"");
+  ck_assert(!encoding_etag_variant("v3", variant, sizeof(variant)));
+  ck_assert(!encoding_etag_variant("\"v3\"", variant, 6));
+  ck_assert_int_eq(etag_if_none_match("\"v3-gz\"", "\"v3\""), ETAG_MATCH);
+  ck_assert_int_eq(etag_if_none_match("W/\"v3-gz\"", "\"v3\""), ETAG_MATCH);
+  ck_assert_int_eq(etag_if_none_match("\"v3-gz-gz\"", "\"v3\""), ETAG_NO_MATCH);
+  ck_assert_int_eq(etag_if_none_match("\"v3-g\"", "\"v3\""), ETAG_NO_MATCH);
+  ck_assert_int_eq(etag_if_none_match("\"v33\"", "\"v3\""), ETAG_NO_MATCH);
+  ck_assert(etag_parse_if_match("\"v3-gz\"", &version));
+  ck_assert_int_eq(version, 3);
+  ck_assert(!etag_parse_if_match("\"v3-gz-gz\"", &version));
+  ck_assert(!etag_parse_if_match("\"-gz\"", &version));
+  ck_assert(!etag_parse_if_match("*-gz\"", &version));
+}
+END_TEST
+
 Suite *suite_etag(void) {
   Suite *suite = suite_create("etag");
   TCase *tc = tcase_create("etag");
@@ -121,6 +142,7 @@ Suite *suite_etag(void) {
   tcase_add_test(tc, idempotency_keys_are_visible_ascii_without_commas);
   tcase_add_test(tc, if_none_match_compares_weakly_and_refuses_what_is_not_a_list);
   tcase_add_test(tc, a_list_tag_is_the_same_for_the_same_bytes_only);
+  tcase_add_test(tc, the_gzip_variant_of_a_tag_names_the_same_representation);
   suite_add_tcase(suite, tc);
   return suite;
 }

@@ -10,6 +10,7 @@ int main(void) {
   srunner_add_suite(runner, suite_client_table());
   srunner_add_suite(runner, suite_config());
   srunner_add_suite(runner, suite_cursor());
+  srunner_add_suite(runner, suite_encoding());
   srunner_add_suite(runner, suite_etag());
   srunner_add_suite(runner, suite_ids());
   srunner_add_suite(runner, suite_jwt());

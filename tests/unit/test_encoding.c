@@ -1,0 +1,90 @@
+/* gzip (lib/gzip.c) and Accept-Encoding (middleware/encoding.c). */
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+
+#include "lib/gzip.h"
+#include "middleware/encoding.h"
+#include "suites.h"
+
+START_TEST(gzip_round_trips_and_refuses_what_is_not_one_whole_stream) {
+  char text[4096];
+  unsigned char *packed = NULL;
+  unsigned char *back = NULL;
+  size_t packed_len = 0;
+  size_t back_len = 0;
+
+  for (size_t i = 0; i < sizeof(text) - 1; i++) {
+    text[i] = "{\"id\":\"p1\",\"title\":\"Mug\"}"[i % 25];
+  }
+  text[sizeof(text) - 1] = '\0';
+  ck_assert(gzip_compress(text, strlen(text), 6, &packed, &packed_len));
+  ck_assert_uint_lt(packed_len, strlen(text) / 4);
+  ck_assert_int_eq(packed[0], 0x1f); /* the gzip magic */
+  ck_assert_int_eq(packed[1], 0x8b);
+  ck_assert(gzip_decompress(packed, packed_len, 1 << 20, &back, &back_len));
+  ck_assert_uint_eq(back_len, strlen(text));
+  ck_assert_str_eq((char *)back, text);
+  free(back);
+  /* Cut short, past the bound, with bytes after it, or not gzip at all. */
+  ck_assert(!gzip_decompress(packed, packed_len - 5, 1 << 20, &back, &back_len));
+  ck_assert_ptr_null(back);
+  ck_assert(!gzip_decompress(packed, packed_len, 100, &back, &back_len));
+  unsigned char *longer = malloc(packed_len + 1);
+  memcpy(longer, packed, packed_len);
+  longer[packed_len] = 'x';
+  ck_assert(!gzip_decompress(longer, packed_len + 1, 1 << 20, &back, &back_len));
+  ck_assert(!gzip_decompress("not gzip at all", 15, 1 << 20, &back, &back_len));
+  free(longer);
+  free(packed);
+}
+END_TEST
+
+START_TEST(accept_encoding_follows_rfc_9110) {
+  const struct {
+    const char *value;
+    enum accept_gzip expected;
+  } CASES[] = {
+      {NULL, ACCEPT_GZIP_NO},
+      {"", ACCEPT_GZIP_NO},
+      {"identity", ACCEPT_GZIP_NO},
+      {"br, deflate", ACCEPT_GZIP_NO},
+      {"gzip", ACCEPT_GZIP_YES},
+      {"GZip", ACCEPT_GZIP_YES},
+      {"x-gzip", ACCEPT_GZIP_YES},
+      {"gzip, deflate, br", ACCEPT_GZIP_YES},
+      {"br;q=1.0, gzip;q=0.8, *;q=0.1", ACCEPT_GZIP_YES},
+      {"*", ACCEPT_GZIP_YES},
+      {"gzip;q=0", ACCEPT_GZIP_NO},
+      {"gzip; q=0.000", ACCEPT_GZIP_NO},
+      {"*;q=0.5, gzip;q=0", ACCEPT_GZIP_NO},
+      {"gzip;q=0, *", ACCEPT_GZIP_NO}, /* named beats the wildcard */
+      {"*;q=0", ACCEPT_GZIP_NO},
+      {" , gzip ,", ACCEPT_GZIP_YES},
+      {"gzip;q=1.000", ACCEPT_GZIP_YES},
+      {"gzip;q=2", ACCEPT_GZIP_MALFORMED},
+      {"gzip;q=1.5", ACCEPT_GZIP_MALFORMED},
+      {"gzip;q=0.1234", ACCEPT_GZIP_MALFORMED},
+      {"gzip;q=", ACCEPT_GZIP_MALFORMED},
+      {"gzip;level=1", ACCEPT_GZIP_MALFORMED},
+      {"gzip deflate", ACCEPT_GZIP_MALFORMED},
+      {"gz(ip)", ACCEPT_GZIP_MALFORMED},
+      {";q=1", ACCEPT_GZIP_MALFORMED},
+  };
+  for (size_t i = 0; i < sizeof(CASES) / sizeof(CASES[0]); i++) {
+    ck_assert_msg(accept_encoding_gzip(CASES[i].value) == CASES[i].expected, "'%s' gave %d",
+                  CASES[i].value != NULL ? CASES[i].value : "(absent)",
+                  (int)accept_encoding_gzip(CASES[i].value));
+  }
+}
+END_TEST
+
+Suite *suite_encoding(void) {
+  Suite *suite = suite_create("encoding");
+  TCase *tc = tcase_create("encoding");
+  tcase_add_test(tc, gzip_round_trips_and_refuses_what_is_not_one_whole_stream);
+  tcase_add_test(tc, accept_encoding_follows_rfc_9110);
+  suite_add_tcase(suite, tc);
+  return suite;
+}
