@@ -100,16 +100,23 @@ done:
  * since others may cache) and the response cache. */
 static bool caching_start(struct app *app, char *err, size_t err_len) {
   struct redis_address redis;
-  struct versions_options options = {
+  struct redis_pool_options pool_options = {
+      .address = &redis,
       .timeout_ms = app->config.redis_timeout_ms,
       .retry_ms = 1000,
   };
+  struct versions_options options = {.redis = NULL};
 
   if (app->config.redis_url != NULL) {
     if (!redis_address_parse(app->config.redis_url, &redis, err, err_len)) {
       return false;
     }
-    options.redis = &redis;
+    app->redis = redis_pool_new(&pool_options);
+    if (app->redis == NULL) {
+      snprintf(err, err_len, "out of memory for the Redis pool");
+      return false;
+    }
+    options.redis = app->redis;
   }
   app->versions = versions_new(&options);
   if (app->versions == NULL) {
@@ -465,6 +472,7 @@ void app_destroy(struct app *app) {
   db_destroy(app->db);
   cache_free(app->cache);
   versions_free(app->versions);
+  redis_pool_free(app->redis);
   jwt_verifier_free(app->jwt);
   rate_limiter_free(app->limiter);
   rate_limiter_free(app->auth_failures);

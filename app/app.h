@@ -16,6 +16,7 @@
 #include "middleware/request.h"
 #include "models/cache.h"
 #include "models/db.h"
+#include "models/redis.h"
 #include "models/versions.h"
 #include "routes/cursor.h"
 #include "routes/routes.h"
@@ -39,6 +40,7 @@ struct app {
   struct cursor_key cursor_key;
   struct jwt_verifier *jwt;     /* NULL in headers mode */
   struct rate_limiter *limiter; /* NULL when rate limiting is off */
+  struct redis_pool *redis;     /* NULL without PURCHASES_REDIS_URL */
   struct versions *versions;    /* per-user versions every write bumps */
   struct cache *cache;          /* NULL when the response cache is off */
   time_t started_at;            /* for process_start_time_seconds */

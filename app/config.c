@@ -8,7 +8,7 @@
 #include <arpa/inet.h>
 #include <yder.h>
 
-#include "models/versions.h"
+#include "models/redis.h"
 
 /* One configuration variable: its name, default, bounds (for numbers) and
  * the function that parses and validates it into the config struct. */

@@ -19,6 +19,7 @@
 #include "models/db.h"
 #include "models/purchase.h"
 #include "models/purchase_validate.h"
+#include "models/redis.h"
 #include "models/versions.h"
 #include "version.h"
 
@@ -188,6 +189,7 @@ static int run(const struct import_options *options) {
   double last_drawn = 0;
   struct stat st;
   struct redis_address redis;
+  struct redis_pool *pool = NULL;
   struct versions *versions = NULL;
   char err[256];
 
@@ -210,12 +212,13 @@ static int run(const struct import_options *options) {
     goto done;
   }
   if (options->redis_url != NULL) {
-    struct versions_options versions_options = {.redis = &redis, .timeout_ms = 2000, .retry_ms = 0};
+    struct redis_pool_options pool_options = {.address = &redis, .timeout_ms = 2000, .retry_ms = 0};
     if (!redis_address_parse(options->redis_url, &redis, err, sizeof(err))) {
       fprintf(stderr, "purchases-import: %s\n", err);
       goto done;
     }
-    versions = versions_new(&versions_options);
+    pool = redis_pool_new(&pool_options);
+    versions = pool != NULL ? versions_new(&(struct versions_options){.redis = pool}) : NULL;
     if (versions == NULL) {
       fprintf(stderr, "purchases-import: out of memory\n");
       goto done;
@@ -273,8 +276,15 @@ done:
   if (file != NULL && file != stdin) {
     fclose(file);
   }
+  if (versions != NULL && versions_pending(versions) > 0) {
+    fprintf(stderr,
+            "purchases-import: Redis did not take the version bumps of %zu user(s): running "
+            "services may serve what they cached about them for up to PURCHASES_CACHE_TTL_S\n",
+            versions_pending(versions));
+  }
   db_destroy(db);
   versions_free(versions);
+  redis_pool_free(pool);
   return rc;
 }
 

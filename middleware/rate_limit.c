@@ -1,6 +1,7 @@
 #include "middleware/rate_limit.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "middleware/metrics.h"
 #include "middleware/problem.h"
 #include "middleware/request.h"
+#include "models/shared_limit.h"
 
 /* Tokens are counted in thousandths so refill needs no floating point: a
  * bucket gains `rps` milli-tokens every millisecond. */
@@ -40,6 +42,10 @@ struct rate_limiter {
   uint32_t rps;
   uint32_t burst;
   struct shard shards[SHARDS];
+  /* With Redis: whether the last decision was shared (-1 before the first),
+   * and how many were made here alone because Redis did not answer. */
+  atomic_int shared;
+  atomic_ullong local_decisions;
 };
 
 static uint64_t fnv1a(const char *key) {
@@ -64,6 +70,8 @@ struct rate_limiter *rate_limiter_new(uint32_t rps, uint32_t burst, size_t max_k
   }
   limiter->rps = rps;
   limiter->burst = burst;
+  atomic_init(&limiter->shared, -1);
+  atomic_init(&limiter->local_decisions, 0);
   for (size_t i = 0; i < SHARDS; i++) {
     struct shard *shard = &limiter->shards[i];
     pthread_mutex_init(&shard->lock, NULL);
@@ -280,6 +288,57 @@ static void principal_key(const struct request_ctx *ctx,
   snprintf(key, CLIENT_ID_MAX + USER_ID_MAX + 2, "%s\x1f%s", ctx->client->id, ctx->user_id);
 }
 
+/* Logs the moments decisions move between Redis and this instance. */
+static void note_shared(struct rate_limiter *limiter, bool shared) {
+  int before = atomic_exchange(&limiter->shared, shared ? 1 : 0);
+  if (before == (shared ? 1 : 0)) {
+    return;
+  }
+  if (shared) {
+    y_log_message(Y_LOG_LEVEL_INFO, "rate limit: budgets are shared through Redis");
+  } else {
+    y_log_message(Y_LOG_LEVEL_WARNING,
+                  "rate limit: Redis does not answer; each instance keeps budgets of its own "
+                  "until it does");
+  }
+}
+
+/* One decision on the principal's bucket: in Redis, shared by every
+ * instance, when the service has one that answers; else this instance's. */
+static struct rate_decision decide(const struct app *app, const char *key,
+                                   enum shared_limit_op op) {
+  struct rate_limiter *limiter = app->limiter;
+  uint64_t full = (uint64_t)limiter->burst * MILLI;
+  struct rate_decision decision = {.allowed = true, .limit = limiter->burst};
+  struct shared_limit_state state;
+
+  if (app->redis != NULL) {
+    if (shared_limit_apply(app->redis, key, limiter->rps, limiter->burst, op, &state)) {
+      note_shared(limiter, true);
+      uint64_t tokens = state.milli_tokens < full ? state.milli_tokens : full;
+      decision.allowed = state.allowed;
+      decision.remaining = (uint32_t)(tokens / MILLI);
+      decision.reset_s = ceil_seconds(full - tokens, limiter->rps);
+      if (!decision.allowed) {
+        decision.retry_after_s = ceil_seconds(MILLI - tokens % MILLI, limiter->rps);
+      }
+      return decision;
+    }
+    note_shared(limiter, false);
+    atomic_fetch_add(&limiter->local_decisions, 1);
+  }
+  switch (op) {
+    case SHARED_LIMIT_TAKE:
+      return rate_limiter_take(limiter, key, monotonic_ms());
+    case SHARED_LIMIT_REFUND:
+      rate_limiter_refund(limiter, key, monotonic_ms());
+      break;
+    case SHARED_LIMIT_PEEK:
+      break;
+  }
+  return rate_limiter_peek(limiter, key, monotonic_ms());
+}
+
 static void put_headers(struct _u_response *response, const struct rate_decision *decision) {
   char number[16];
   snprintf(number, sizeof(number), "%u", decision->limit);
@@ -315,7 +374,7 @@ int callback_rate_limit(const struct _u_request *request, struct _u_response *re
   conditional = request->http_verb != NULL && strcmp(request->http_verb, "GET") == 0 &&
                 u_map_get_case(request->map_header, "If-None-Match") != NULL;
   if (conditional) {
-    decision = rate_limiter_peek(app->limiter, key, monotonic_ms());
+    decision = decide(app, key, SHARED_LIMIT_PEEK);
     if (!decision.allowed) {
       ctx->rate_charge = RATE_DEFERRED;
       ctx->rate_retry_after_s = decision.retry_after_s;
@@ -323,7 +382,7 @@ int callback_rate_limit(const struct _u_request *request, struct _u_response *re
       return U_CALLBACK_CONTINUE;
     }
   }
-  decision = rate_limiter_take(app->limiter, key, monotonic_ms());
+  decision = decide(app, key, SHARED_LIMIT_TAKE);
   put_headers(response, &decision);
   if (!decision.allowed) {
     refuse(app, response, decision.retry_after_s);
@@ -345,9 +404,8 @@ void rate_limit_spare(const struct _u_request *request, struct _u_response *resp
     return;
   }
   principal_key(ctx, key);
-  rate_limiter_refund(app->limiter, key, monotonic_ms());
+  decision = decide(app, key, SHARED_LIMIT_REFUND);
   ctx->rate_charge = RATE_NOT_CHARGED;
-  decision = rate_limiter_peek(app->limiter, key, monotonic_ms());
   put_headers(response, &decision);
 }
 
@@ -363,7 +421,7 @@ bool rate_limit_settle(const struct _u_request *request, struct _u_response *res
     return true;
   }
   principal_key(ctx, key);
-  decision = rate_limiter_take(app->limiter, key, monotonic_ms());
+  decision = decide(app, key, SHARED_LIMIT_TAKE);
   put_headers(response, &decision);
   if (!decision.allowed) {
     refuse(app, response, decision.retry_after_s);
@@ -371,4 +429,21 @@ bool rate_limit_settle(const struct _u_request *request, struct _u_response *res
   }
   ctx->rate_charge = RATE_CHARGED;
   return true;
+}
+
+void rate_limit_write_metrics(struct rate_limiter *limiter, bool with_redis, FILE *out) {
+  if (limiter == NULL || !with_redis) {
+    return;
+  }
+  fprintf(out,
+          "# HELP purchases_rate_limit_shared Whether the last rate-limit decision was made in "
+          "Redis, for every instance at once.\n"
+          "# TYPE purchases_rate_limit_shared gauge\n"
+          "purchases_rate_limit_shared %d\n"
+          "# HELP purchases_rate_limit_local_decisions_total Decisions made by this instance "
+          "alone because Redis did not answer.\n"
+          "# TYPE purchases_rate_limit_local_decisions_total counter\n"
+          "purchases_rate_limit_local_decisions_total %llu\n",
+          atomic_load(&limiter->shared) == 1 ? 1 : 0,
+          (unsigned long long)atomic_load(&limiter->local_decisions));
 }

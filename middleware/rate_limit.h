@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <ulfius.h>
 
@@ -40,6 +41,10 @@ struct rate_decision rate_limiter_peek(struct rate_limiter *limiter, const char 
 /* Gives back the token a request took from `key` (at most up to the
  * burst). Thread-safe. */
 void rate_limiter_refund(struct rate_limiter *limiter, const char *key, uint64_t now_ms);
+
+/* With Redis, the shared-bucket gauge and the count of decisions made
+ * alone, in the Prometheus text format; nothing otherwise. */
+void rate_limit_write_metrics(struct rate_limiter *limiter, bool with_redis, FILE *out);
 
 /* How many buckets are held. */
 size_t rate_limiter_size(struct rate_limiter *limiter);

@@ -28,24 +28,10 @@ struct user_version {
   uint64_t remote; /* 0 without Redis, or for a user never written */
 };
 
-/* Where Redis is, from redis://[[user]:password@]host[:port][/db]. */
-struct redis_address {
-  char host[256];
-  int port;
-  int db;
-  char user[128];     /* "" for none */
-  char password[256]; /* "" for none */
-};
-
-/* Parses a Redis URL. False with a reason in err for anything else
- * (another scheme, a port out of range, a database that is not a number,
- * a query string, a Unix socket). */
-bool redis_address_parse(const char *url, struct redis_address *out, char *err, size_t err_len);
+struct redis_pool;
 
 struct versions_options {
-  const struct redis_address *redis; /* NULL: this instance only */
-  uint32_t timeout_ms;               /* connecting and each command */
-  uint32_t retry_ms;                 /* after a failed connect, the wait before the next */
+  struct redis_pool *redis; /* borrowed, outlives the versions; NULL: this instance only */
 };
 
 /* NULL when out of memory. Nothing connects yet. */
@@ -69,7 +55,12 @@ bool versions_equal(const struct user_version *a, const struct user_version *b);
  * every instance's cache. Never fails the caller's write. Thread-safe. */
 void versions_bump(struct versions *versions, const char *const *user_ids, size_t count);
 
-/* Redis round trips, failures and latency, in the Prometheus text format. */
+/* Users whose shared bump waits for Redis (one more when the epoch is to
+ * be renewed). */
+size_t versions_pending(struct versions *versions);
+
+/* Failed and waiting bumps and the Redis pool's own figures, in the
+ * Prometheus text format. */
 void versions_write_metrics(struct versions *versions, FILE *out);
 
 #endif

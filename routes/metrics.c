@@ -72,6 +72,7 @@ int callback_metrics_get(const struct _u_request *request, struct _u_response *r
   }
   cached_read_write_metrics(out);
   versions_write_metrics(app->versions, out);
+  rate_limit_write_metrics(app->limiter, app->redis != NULL, out);
   fprintf(out,
           "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
           "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %llu\n"

@@ -543,6 +543,64 @@ START_TEST(answers_are_gzipped_when_asked_and_only_then) {
 }
 END_TEST
 
+/* Sends GETs of `user`'s list alternately to `first` and `second` until
+ * one is refused; returns how many were answered 200 before it (at most
+ * max). */
+static int served_before_429(const struct server *first, const struct server *second,
+                             const char *user, int max) {
+  char path[96];
+  int served = 0;
+  snprintf(path, sizeof(path), "/user/%s", user);
+  for (int i = 0; i < max; i++) {
+    struct http_response r;
+    get(i % 2 == 0 ? first : second, path, "shop", user, NULL, &r);
+    long status = r.status;
+    http_response_cleanup(&r);
+    if (status == 429) {
+      break;
+    }
+    ck_assert_int_eq(status, 200);
+    served++;
+  }
+  return served;
+}
+
+/* Two instances, one budget: a burst is limited once, not once each. With
+ * Redis gone each limits on its own, and shares again once it is back. */
+START_TEST(rate_limits_are_shared_by_every_instance) {
+  const char *env[] = {redis_env, "PURCHASES_RATE_LIMIT_RPS=1", "PURCHASES_RATE_LIMIT_BURST=6",
+                       NULL};
+  struct server c;
+  struct server d;
+  int served;
+
+  ck_assert(server_start(&c, db.uri, env));
+  ck_assert(server_start(&d, db.uri, env));
+  /* 6 tokens, at most a couple more while the loop runs: never 12. */
+  served = served_before_429(&c, &d, "rl-shared", 20);
+  ck_assert_int_ge(served, 6);
+  ck_assert_int_le(served, 8);
+  ck_assert_double_eq(metric(&c, "purchases_rate_limit_shared"), 1);
+
+  redis_stop(&redis);
+  /* Each instance on its own: a fresh budget of 6 in each, 12 in all. */
+  served = served_before_429(&c, &d, "rl-alone", 40);
+  ck_assert_int_ge(served, 12);
+  ck_assert_int_le(served, 16);
+  ck_assert_double_eq(metric(&c, "purchases_rate_limit_shared"), 0);
+  ck_assert_double_ge(metric(&c, "purchases_rate_limit_local_decisions_total"), 6);
+
+  ck_assert(redis_restart(&redis));
+  sleep(2); /* past the 1 s pause after a failure */
+  served = served_before_429(&c, &d, "rl-back", 20);
+  ck_assert_int_ge(served, 6);
+  ck_assert_int_le(served, 8);
+  ck_assert_double_eq(metric(&c, "purchases_rate_limit_shared"), 1);
+  server_stop(&c, 15);
+  server_stop(&d, 15);
+}
+END_TEST
+
 /* make bench's framework ceiling: off unless asked for, and behind the same
  * identity checks as a real read when on. */
 START_TEST(the_bench_route_exists_only_when_asked_for) {
@@ -579,6 +637,7 @@ Suite *suite_cache(void) {
   tcase_add_test(tc, audited_reads_are_audited_on_a_cache_hit);
   tcase_add_test(tc, the_bench_route_exists_only_when_asked_for);
   tcase_add_test(tc, answers_are_gzipped_when_asked_and_only_then);
+  tcase_add_test(tc, rate_limits_are_shared_by_every_instance);
   suite_add_tcase(s, tc);
   return s;
 }
