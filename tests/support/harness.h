@@ -36,10 +36,10 @@ struct server {
 
 struct http_response {
   long status;
-  char *body;     /* NUL-terminated */
+  char *body;      /* NUL-terminated */
   size_t body_len; /* bytes of body (a gzip body may hold NULs) */
-  char *headers;  /* raw header block */
-  json_t *j_body; /* parsed body, or NULL when it is not JSON */
+  char *headers;   /* raw header block */
+  json_t *j_body;  /* parsed body, or NULL when it is not JSON */
 };
 
 /* A TCP port that was free a moment ago on 127.0.0.1. */
