@@ -1,5 +1,6 @@
 #include "models/cache.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -23,13 +24,26 @@ struct cache_entry {
   size_t key_len;
   size_t body_len;
   bool gzip;
-  char etag[CACHE_ETAG_MAX];
-  char extra[CACHE_EXTRA_MAX];
-  unsigned char data[]; /* the key, then the body and a NUL */
+  size_t etag_at; /* offsets into data of the ETag and the extra, each NUL-ended */
+  size_t extra_at;
+  unsigned char data[]; /* the packed key, the body and a NUL, the ETag, the extra */
+};
+
+/* A read of the database some caller owns for one key, and the callers
+ * waiting for it. Guarded by the shard lock. */
+struct flight {
+  struct flight *next;
+  uint64_t hash;
+  size_t key_len;
+  pthread_cond_t done;
+  unsigned int waiters;
+  bool ended;
+  unsigned char key[]; /* key_len bytes */
 };
 
 struct shard {
   pthread_mutex_t lock;
+  struct flight *flights;
   struct cache_entry *slots[1u << SLOTS_SHIFT];
   struct cache_entry *newest;
   struct cache_entry *oldest;
@@ -48,12 +62,43 @@ struct cache {
   atomic_ullong stores;
   atomic_ullong evictions;
   atomic_ullong too_large;
+  atomic_ullong coalesced; /* misses that waited for another caller's read */
 };
 
 static uint64_t monotonic_ms(void) {
   struct timespec now;
   clock_gettime(CLOCK_MONOTONIC, &now);
   return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
+}
+
+/* Keys are structs, mostly the zero bytes of unused fields: stored and
+ * compared packed, every run of zeros as 0 and its length (1 to 255). The
+ * packing is one to one, so packed keys are equal exactly when keys are.
+ * A key over CACHE_KEY_MAX bytes is never cached. */
+#define CACHE_KEY_MAX 1024
+#define PACKED_MAX    (2 * CACHE_KEY_MAX)
+
+static size_t pack_key(const void *key, size_t len, unsigned char out[PACKED_MAX]) {
+  const unsigned char *p = key;
+  size_t n = 0;
+
+  if (len > CACHE_KEY_MAX) {
+    return 0;
+  }
+  for (size_t i = 0; i < len;) {
+    if (p[i] != 0) {
+      out[n++] = p[i++];
+      continue;
+    }
+    size_t run = 0;
+    while (i < len && p[i] == 0 && run < 255) {
+      run++;
+      i++;
+    }
+    out[n++] = 0;
+    out[n++] = (unsigned char)run;
+  }
+  return n;
 }
 
 static uint64_t hash_of(const void *key, size_t len) {
@@ -93,6 +138,12 @@ void cache_free(struct cache *cache) {
       struct cache_entry *older = entry->older;
       free(entry);
       entry = older;
+    }
+    while (cache->shards[i].flights != NULL) {
+      struct flight *flight = cache->shards[i].flights;
+      cache->shards[i].flights = flight->next;
+      pthread_cond_destroy(&flight->done);
+      free(flight);
     }
     pthread_mutex_destroy(&cache->shards[i].lock);
   }
@@ -158,14 +209,16 @@ static struct cache_entry *find(struct shard *shard, uint64_t hash, const void *
   return NULL;
 }
 
-const struct cache_entry *cache_get(struct cache *cache, const void *key, size_t key_len,
+const struct cache_entry *cache_get(struct cache *cache, const void *raw_key, size_t raw_len,
                                     const struct user_version *version) {
+  unsigned char key[PACKED_MAX];
+  size_t key_len = pack_key(raw_key, raw_len, key);
   uint64_t hash = hash_of(key, key_len);
   struct shard *shard = &cache->shards[hash % SHARDS];
   struct cache_entry *entry;
 
   pthread_mutex_lock(&shard->lock);
-  entry = find(shard, hash, key, key_len);
+  entry = key_len > 0 ? find(shard, hash, key, key_len) : NULL;
   if (entry == NULL) {
     atomic_fetch_add_explicit(&cache->misses_absent, 1, memory_order_relaxed);
   } else if (!versions_equal(&entry->version, version)) {
@@ -209,22 +262,27 @@ struct cache_value cache_entry_value(const struct cache_entry *entry) {
       .body = (const char *)entry->data + entry->key_len,
       .body_len = entry->body_len,
       .gzip = entry->gzip,
-      .etag = entry->etag,
-      .extra = entry->extra,
+      .etag = (const char *)entry->data + entry->etag_at,
+      .extra = (const char *)entry->data + entry->extra_at,
   };
   return value;
 }
 
-bool cache_put(struct cache *cache, const void *key, size_t key_len,
+bool cache_put(struct cache *cache, const void *raw_key, size_t raw_len,
                const struct user_version *version, const struct cache_value *value) {
+  unsigned char key[PACKED_MAX];
+  size_t key_len = pack_key(raw_key, raw_len, key);
   uint64_t hash = hash_of(key, key_len);
   struct shard *shard = &cache->shards[hash % SHARDS];
-  size_t size = sizeof(struct cache_entry) + key_len + value->body_len + 1;
+  size_t etag_len = strlen(value->etag);
+  size_t extra_len = strlen(value->extra);
+  size_t size =
+      sizeof(struct cache_entry) + key_len + value->body_len + 1 + etag_len + 1 + extra_len + 1;
   struct cache_entry *entry;
   struct cache_entry *old;
 
-  if (size > cache->shard_budget || strlen(value->etag) >= CACHE_ETAG_MAX ||
-      strlen(value->extra) >= CACHE_EXTRA_MAX) {
+  if (key_len == 0 || size > cache->shard_budget || etag_len >= CACHE_ETAG_MAX ||
+      extra_len >= CACHE_EXTRA_MAX) {
     atomic_fetch_add_explicit(&cache->too_large, 1, memory_order_relaxed);
     return false;
   }
@@ -242,11 +300,13 @@ bool cache_put(struct cache *cache, const void *key, size_t key_len,
   entry->key_len = key_len;
   entry->body_len = value->body_len;
   entry->gzip = value->gzip;
-  snprintf(entry->etag, sizeof(entry->etag), "%s", value->etag);
-  snprintf(entry->extra, sizeof(entry->extra), "%s", value->extra);
   memcpy(entry->data, key, key_len);
   memcpy(entry->data + key_len, value->body, value->body_len);
   entry->data[key_len + value->body_len] = '\0';
+  entry->etag_at = key_len + value->body_len + 1;
+  memcpy(entry->data + entry->etag_at, value->etag, etag_len + 1);
+  entry->extra_at = entry->etag_at + etag_len + 1;
+  memcpy(entry->data + entry->extra_at, value->extra, extra_len + 1);
 
   pthread_mutex_lock(&shard->lock);
   old = find(shard, hash, key, key_len);
@@ -265,6 +325,98 @@ bool cache_put(struct cache *cache, const void *key, size_t key_len,
   pthread_mutex_unlock(&shard->lock);
   atomic_fetch_add_explicit(&cache->stores, 1, memory_order_relaxed);
   return true;
+}
+
+static struct flight *flight_find(struct shard *shard, uint64_t hash, const void *key,
+                                  size_t key_len) {
+  for (struct flight *flight = shard->flights; flight != NULL; flight = flight->next) {
+    if (flight->hash == hash && flight->key_len == key_len &&
+        memcmp(flight->key, key, key_len) == 0) {
+      return flight;
+    }
+  }
+  return NULL;
+}
+
+bool cache_claim(struct cache *cache, const void *raw_key, size_t raw_len, uint32_t wait_ms) {
+  unsigned char key[PACKED_MAX];
+  size_t key_len = pack_key(raw_key, raw_len, key);
+  uint64_t hash = hash_of(key, key_len);
+  struct shard *shard = &cache->shards[hash % SHARDS];
+  struct flight *flight;
+  bool owner = false;
+
+  if (key_len == 0) {
+    return true; /* never cached: nothing to wait for */
+  }
+  pthread_mutex_lock(&shard->lock);
+  flight = flight_find(shard, hash, key, key_len);
+  if (flight == NULL) {
+    flight = malloc(sizeof(*flight) + key_len);
+    if (flight != NULL) {
+      pthread_condattr_t attr;
+      pthread_condattr_init(&attr);
+      pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+      pthread_cond_init(&flight->done, &attr);
+      pthread_condattr_destroy(&attr);
+      flight->hash = hash;
+      flight->key_len = key_len;
+      flight->waiters = 0;
+      flight->ended = false;
+      memcpy(flight->key, key, key_len);
+      flight->next = shard->flights;
+      shard->flights = flight;
+    }
+    /* Out of memory: read without a claim, as before there were any. */
+    owner = true;
+  } else {
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += (time_t)(wait_ms / 1000);
+    until.tv_nsec += (long)(wait_ms % 1000) * 1000000;
+    if (until.tv_nsec >= 1000000000) {
+      until.tv_sec++;
+      until.tv_nsec -= 1000000000;
+    }
+    atomic_fetch_add_explicit(&cache->coalesced, 1, memory_order_relaxed);
+    flight->waiters++;
+    while (!flight->ended &&
+           pthread_cond_timedwait(&flight->done, &shard->lock, &until) != ETIMEDOUT) {
+    }
+    /* The last waiter out of an ended flight frees it. */
+    if (--flight->waiters == 0 && flight->ended) {
+      pthread_cond_destroy(&flight->done);
+      free(flight);
+    }
+  }
+  pthread_mutex_unlock(&shard->lock);
+  return owner;
+}
+
+void cache_claim_end(struct cache *cache, const void *raw_key, size_t raw_len) {
+  unsigned char key[PACKED_MAX];
+  size_t key_len = pack_key(raw_key, raw_len, key);
+  uint64_t hash = hash_of(key, key_len);
+  struct shard *shard = &cache->shards[hash % SHARDS];
+  struct flight **link;
+
+  pthread_mutex_lock(&shard->lock);
+  for (link = &shard->flights; *link != NULL; link = &(*link)->next) {
+    struct flight *flight = *link;
+    if (flight->hash == hash && flight->key_len == key_len &&
+        memcmp(flight->key, key, key_len) == 0) {
+      *link = flight->next;
+      flight->ended = true;
+      if (flight->waiters == 0) {
+        pthread_cond_destroy(&flight->done);
+        free(flight);
+      } else {
+        pthread_cond_broadcast(&flight->done);
+      }
+      break;
+    }
+  }
+  pthread_mutex_unlock(&shard->lock);
 }
 
 void cache_write_metrics(struct cache *cache, FILE *out) {
@@ -296,6 +448,10 @@ void cache_write_metrics(struct cache *cache, FILE *out) {
           "# HELP purchases_cache_too_large_total Answers too large to cache.\n"
           "# TYPE purchases_cache_too_large_total counter\n"
           "purchases_cache_too_large_total %llu\n"
+          "# HELP purchases_cache_coalesced_total Misses that waited for the same read by "
+          "another request instead of reading the database too.\n"
+          "# TYPE purchases_cache_coalesced_total counter\n"
+          "purchases_cache_coalesced_total %llu\n"
           "# HELP purchases_cache_bytes Bytes the cache holds.\n"
           "# TYPE purchases_cache_bytes gauge\n"
           "purchases_cache_bytes %zu\n"
@@ -311,6 +467,7 @@ void cache_write_metrics(struct cache *cache, FILE *out) {
           (unsigned long long)atomic_load(&cache->misses_expired),
           (unsigned long long)atomic_load(&cache->stores),
           (unsigned long long)atomic_load(&cache->evictions),
-          (unsigned long long)atomic_load(&cache->too_large), bytes, cache->shard_budget * SHARDS,
+          (unsigned long long)atomic_load(&cache->too_large),
+          (unsigned long long)atomic_load(&cache->coalesced), bytes, cache->shard_budget * SHARDS,
           entries);
 }

@@ -56,6 +56,17 @@ struct cache_value cache_entry_value(const struct cache_entry *entry);
 bool cache_put(struct cache *cache, const void *key, size_t key_len,
                const struct user_version *version, const struct cache_value *value);
 
+/* After a miss: so that many callers missing the same key at once (a
+ * heavy user's page the moment it expires) send one read to the database,
+ * not one each. Returns true when the caller is to read the database: it
+ * owns the key's read and ends it with cache_claim_end() (after cache_put()
+ * or on failure). Returns false when another caller was reading it: this
+ * one waited until that read ended, or wait_ms passed, and may try
+ * cache_get() again (and, on a miss, read the database itself without a
+ * claim). Thread-safe. */
+bool cache_claim(struct cache *cache, const void *key, size_t key_len, uint32_t wait_ms);
+void cache_claim_end(struct cache *cache, const void *key, size_t key_len);
+
 /* Hits, misses (by reason), evictions, bytes and entries held, in the
  * Prometheus text format. */
 void cache_write_metrics(struct cache *cache, FILE *out);

@@ -74,6 +74,15 @@ bool cached_read_begin(struct app *app, const struct _u_request *request,
   read->usable = app->cache != NULL && versions_read(app->versions, read->user_id, &read->version);
   if (read->usable) {
     entry = cache_get(app->cache, read->key, read->key_len, &read->version);
+    /* Another request may be reading this very answer: wait for it rather
+     * than send the database the same query again. */
+    if (entry == NULL) {
+      read->claimed = cache_claim(app->cache, read->key, read->key_len,
+                                  app->config.db_wait_ms + app->config.db_query_timeout_ms);
+      if (!read->claimed) {
+        entry = cache_get(app->cache, read->key, read->key_len, &read->version);
+      }
+    }
   }
   if (entry == NULL) {
     return !rate_limit_settle(request, response, app);
@@ -97,8 +106,8 @@ bool cached_read_begin(struct app *app, const struct _u_request *request,
   return true;
 }
 
-bool cached_read_answer(struct app *app, struct _u_response *response,
-                        const struct cached_read *read, const struct cache_value *value) {
+bool cached_read_answer(struct app *app, struct _u_response *response, struct cached_read *read,
+                        const struct cache_value *value) {
   struct request_ctx *ctx = request_ctx_of(response);
   bool match = etag_if_none_match(read->if_none_match, value->etag) == ETAG_MATCH;
   struct cache_value stored = *value;
@@ -115,6 +124,7 @@ bool cached_read_answer(struct app *app, struct _u_response *response,
       stored.gzip = true;
     }
     cache_put(app->cache, read->key, read->key_len, &read->version, &stored);
+    cached_read_end(app, read);
   }
   answer_value(response, ctx != NULL && ctx->gzip_ok ? &stored : value, match);
   free(packed);
@@ -122,6 +132,13 @@ bool cached_read_answer(struct app *app, struct _u_response *response,
     atomic_fetch_add_explicit(&not_modified[0], 1, memory_order_relaxed);
   }
   return !match;
+}
+
+void cached_read_end(struct app *app, struct cached_read *read) {
+  if (read->claimed) {
+    cache_claim_end(app->cache, read->key, read->key_len);
+    read->claimed = false;
+  }
 }
 
 void cached_read_write_metrics(FILE *out) {

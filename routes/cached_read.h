@@ -5,10 +5,13 @@
  * purchase) share: If-None-Match, the lookup, the answer with its ETag,
  * and storing what the database gave. See docs/caching.md.
  *
- *   struct cached_read read = {.key = &key, .key_len = sizeof(key), .user_id = ...};
- *   if (cached_read_begin(app, request, response, &read, decorate)) return;  // answered
+ *   struct cached_read read = {0};           // at the top: cached_read_end() is in done:
+ *   read.key = &key; read.key_len = sizeof(key); read.user_id = ...;
+ *   if (cached_read_begin(app, request, response, &read, decorate)) goto done;  // answered
  *   ... read the database, write the body ...
- *   if (cached_read_answer(app, request, response, &read, &value)) decorate(...);
+ *   if (cached_read_answer(app, response, &read, &value)) decorate(...);
+ * done:
+ *   cached_read_end(app, &read);
  */
 
 #include <stdbool.h>
@@ -28,6 +31,7 @@ struct cached_read {
   /* Filled by cached_read_begin(). */
   const char *if_none_match;   /* the header; NULL when absent */
   bool usable;                 /* the cache is on and the user's version is known */
+  bool claimed;                /* this request reads the key for everyone waiting */
   struct user_version version; /* read before the database, when usable */
 };
 
@@ -47,8 +51,12 @@ bool cached_read_begin(struct app *app, const struct _u_request *request,
 /* Answers what the database gave (`value`: body, strong ETag, extra): 200,
  * or 304 when If-None-Match matches, and keeps a copy in the cache when
  * read->usable. True when the body was sent (the caller decorates). */
-bool cached_read_answer(struct app *app, struct _u_response *response,
-                        const struct cached_read *read, const struct cache_value *value);
+bool cached_read_answer(struct app *app, struct _u_response *response, struct cached_read *read,
+                        const struct cache_value *value);
+
+/* Ends the request's claim on its key, if it still holds one (the
+ * database read failed): a caller waiting for it goes on. Idempotent. */
+void cached_read_end(struct app *app, struct cached_read *read);
 
 /* 304 answers, from the cache and after a database read. */
 void cached_read_write_metrics(FILE *out);

@@ -84,7 +84,7 @@ int callback_user_purchases_get(const struct _u_request *request, struct _u_resp
   struct list_key key;
   struct purchase_query *query = &key.query;
   struct purchase_page page = {0};
-  struct cached_read read;
+  struct cached_read read = {0};
   struct cache_value value;
   const char *cursor = NULL;
   char next[CURSOR_MAX + 1] = "";
@@ -115,7 +115,9 @@ int callback_user_purchases_get(const struct _u_request *request, struct _u_resp
     }
     query->has_after = true;
   }
-  read = (struct cached_read){.key = &key, .key_len = sizeof(key), .user_id = query->user_id};
+  read.key = &key;
+  read.key_len = sizeof(key);
+  read.user_id = query->user_id;
   if (cached_read_begin(app, request, response, &read, add_link)) {
     goto done;
   }
@@ -146,6 +148,7 @@ int callback_user_purchases_get(const struct _u_request *request, struct _u_resp
   }
 
 done:
+  cached_read_end(app, &read);
   free(text);
   json_decref(j_body);
   purchase_page_cleanup(&page);
@@ -205,7 +208,7 @@ int callback_user_purchase_get(const struct _u_request *request, struct _u_respo
   struct request_ctx *ctx = request_ctx_of(response);
   const char *purchase_id;
   struct purchase_key key;
-  struct cached_read read;
+  struct cached_read read = {0};
   struct cache_value value;
   json_t *j_purchase = NULL;
   char *text = NULL;
@@ -225,7 +228,9 @@ int callback_user_purchase_get(const struct _u_request *request, struct _u_respo
   key.role = (unsigned char)ctx->client->role;
   snprintf(key.user_id, sizeof(key.user_id), "%s", ctx->target_user_id);
   snprintf(key.purchase_id, sizeof(key.purchase_id), "%s", purchase_id);
-  read = (struct cached_read){.key = &key, .key_len = sizeof(key), .user_id = key.user_id};
+  read.key = &key;
+  read.key_len = sizeof(key);
+  read.user_id = key.user_id;
   if (cached_read_begin(app, request, response, &read, NULL)) {
     goto done;
   }
@@ -248,6 +253,7 @@ int callback_user_purchase_get(const struct _u_request *request, struct _u_respo
   cached_read_answer(app, response, &read, &value);
 
 done:
+  cached_read_end(app, &read);
   free(text);
   json_decref(j_purchase);
   return U_CALLBACK_CONTINUE;

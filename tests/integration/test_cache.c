@@ -4,6 +4,7 @@
  * users, roles or field selections; every write is seen by the next read
  * on either instance; Redis down is correct, and recovers), never speed. */
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -565,6 +566,46 @@ static int served_before_429(const struct server *first, const struct server *se
   return served;
 }
 
+struct reader {
+  const struct server *server;
+  long status;
+};
+
+static void *read_coalesce_user(void *data) {
+  struct reader *reader = data;
+  struct http_response r;
+  get(reader->server, "/user/co-user", "shop", "co-user", NULL, &r);
+  reader->status = r.status;
+  http_response_cleanup(&r);
+  return NULL;
+}
+
+/* Eight customers' apps asking for the same page at the same moment, while
+ * the database is slow: one query, and eight answers. */
+START_TEST(concurrent_misses_of_one_page_send_one_query) {
+  const char *series = "purchases_db_operation_duration_seconds_count{operation=\"purchase_list\"}";
+  struct reader readers[8];
+  pthread_t threads[8];
+  double before;
+
+  insert("co-1", "co-user", 1700000000000);
+  before = metric(&a, series);
+  ferretdb_pause(&db);
+  for (int i = 0; i < 8; i++) {
+    readers[i] = (struct reader){&a, 0};
+    ck_assert_int_eq(pthread_create(&threads[i], NULL, read_coalesce_user, &readers[i]), 0);
+  }
+  usleep(500 * 1000);
+  ferretdb_resume(&db);
+  for (int i = 0; i < 8; i++) {
+    pthread_join(threads[i], NULL);
+    ck_assert_int_eq(readers[i].status, 200);
+  }
+  ck_assert_double_eq(metric(&a, series), before + 1);
+  ck_assert_double_ge(metric(&a, "purchases_cache_coalesced_total"), 7);
+}
+END_TEST
+
 /* Two instances, one budget: a burst is limited once, not once each. With
  * Redis gone each limits on its own, and shares again once it is back. */
 START_TEST(rate_limits_are_shared_by_every_instance) {
@@ -638,6 +679,7 @@ Suite *suite_cache(void) {
   tcase_add_test(tc, the_bench_route_exists_only_when_asked_for);
   tcase_add_test(tc, answers_are_gzipped_when_asked_and_only_then);
   tcase_add_test(tc, rate_limits_are_shared_by_every_instance);
+  tcase_add_test(tc, concurrent_misses_of_one_page_send_one_query);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -1,5 +1,6 @@
 /* The response cache's own rules (models/cache.c) and the Redis address
  * (models/versions.c), without Redis: versions of this instance only. */
+#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -35,6 +36,33 @@ START_TEST(an_entry_is_served_only_under_its_version) {
   ck_assert_ptr_null(cache_get(cache, "k", 1, &V2));
   /* A stale entry is dropped, not kept for the old version. */
   ck_assert_ptr_null(cache_get(cache, "k", 1, &V1));
+  cache_free(cache);
+}
+END_TEST
+
+START_TEST(keys_are_told_apart_byte_for_byte) {
+  struct cache *cache = cache_new(1 << 20, 30);
+  struct cache_value one = text("one");
+  struct cache_value two = text("two");
+  unsigned char long_zeros[600] = {0};
+  unsigned char longer_zeros[601] = {0};
+  const struct cache_entry *entry;
+
+  /* Runs of zeros of other lengths, and zeros at either end. */
+  ck_assert(cache_put(cache, "a\0\0b", 4, &V1, &one));
+  ck_assert(cache_put(cache, "a\0b", 3, &V1, &two));
+  ck_assert_ptr_null(cache_get(cache, "a\0\0\0b", 5, &V1));
+  entry = cache_get(cache, "a\0\0b", 4, &V1);
+  ck_assert_str_eq(cache_entry_value(entry).body, "one");
+  cache_release(cache, entry);
+  entry = cache_get(cache, "a\0b", 3, &V1);
+  ck_assert_str_eq(cache_entry_value(entry).body, "two");
+  cache_release(cache, entry);
+  ck_assert(cache_put(cache, long_zeros, sizeof(long_zeros), &V1, &one));
+  ck_assert_ptr_null(cache_get(cache, longer_zeros, sizeof(longer_zeros), &V1));
+  entry = cache_get(cache, long_zeros, sizeof(long_zeros), &V1);
+  ck_assert_ptr_nonnull(entry);
+  cache_release(cache, entry);
   cache_free(cache);
 }
 END_TEST
@@ -178,16 +206,56 @@ START_TEST(redis_urls_are_parsed_or_refused) {
 }
 END_TEST
 
+struct claimer {
+  struct cache *cache;
+  bool owner;
+};
+
+static void *claim_thread(void *data) {
+  struct claimer *claimer = data;
+  claimer->owner = cache_claim(claimer->cache, "k", 1, 10000);
+  return NULL;
+}
+
+START_TEST(one_caller_reads_what_many_miss_at_once) {
+  struct cache *cache = cache_new(1 << 20, 30);
+  struct claimer waiters[4];
+  pthread_t threads[4];
+
+  ck_assert(cache_claim(cache, "k", 1, 1000)); /* the first one reads */
+  for (int i = 0; i < 4; i++) {
+    waiters[i] = (struct claimer){cache, true};
+    ck_assert_int_eq(pthread_create(&threads[i], NULL, claim_thread, &waiters[i]), 0);
+  }
+  usleep(200 * 1000);
+  cache_claim_end(cache, "k", 1);
+  for (int i = 0; i < 4; i++) {
+    pthread_join(threads[i], NULL);
+    ck_assert(!waiters[i].owner); /* they waited, and read nothing */
+  }
+  /* Ended: the next miss reads again; another key never waits. */
+  ck_assert(cache_claim(cache, "k", 1, 1000));
+  ck_assert(cache_claim(cache, "j", 1, 1000));
+  /* A claim held too long: the waiter gives up after its budget. */
+  ck_assert(!cache_claim(cache, "k", 1, 50));
+  cache_claim_end(cache, "k", 1);
+  cache_claim_end(cache, "j", 1);
+  cache_free(cache);
+}
+END_TEST
+
 Suite *suite_cache(void) {
   Suite *suite = suite_create("cache");
   TCase *tc = tcase_create("cache");
   tcase_add_test(tc, an_entry_is_served_only_under_its_version);
+  tcase_add_test(tc, keys_are_told_apart_byte_for_byte);
   tcase_add_test(tc, an_entry_outlives_nothing_past_its_ttl);
   tcase_add_test(tc, the_least_recently_used_go_first_and_bytes_stay_bounded);
   tcase_add_test(tc, a_held_entry_survives_its_replacement);
   tcase_add_test(tc, zero_bytes_or_ttl_is_no_cache);
   tcase_add_test(tc, a_local_bump_changes_only_that_users_version);
   tcase_add_test(tc, redis_urls_are_parsed_or_refused);
+  tcase_add_test(tc, one_caller_reads_what_many_miss_at_once);
   suite_add_tcase(suite, tc);
   return suite;
 }
