@@ -2,6 +2,8 @@
 #
 #   make run    install what is missing, build the optimised server, start PostgreSQL and
 #               FerretDB, seed demo data, serve on 127.0.0.1:8080
+#   make cluster  the same engine, PURCHASES_INSTANCES (default 3) optimised servers behind
+#               HAProxy on 127.0.0.1:8080, one Redis; scripts/cluster.sh status|restart
 #   make test   install what is missing, build with ASan+UBSan, run the whole Check suite
 #   make build  the sanitizer build in build/ (what test uses)
 #   make release  an optimised build in build-release/
@@ -16,7 +18,7 @@ PREFIX      ?= /usr/local
 JOBS        ?= 2
 C_SOURCES    = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find app middleware models routes tests -name '*.[ch]')
 
-.PHONY: all deps build release release-configure install run test unit integration bench fuzz format format-check clean
+.PHONY: all deps build release release-configure install run cluster test unit integration bench fuzz format format-check clean
 
 all: build
 
@@ -42,6 +44,11 @@ install: release
 run: release-configure
 	cmake --build $(RELEASE_DIR) -j$(JOBS) --target purchases purchases-seed
 	@BUILD_DIR=$(RELEASE_DIR) scripts/run.sh
+
+# Several of the same behind HAProxy, supervised (docs/cluster.md).
+cluster: release-configure
+	cmake --build $(RELEASE_DIR) -j$(JOBS) --target purchases purchases-seed
+	@BUILD_DIR=$(RELEASE_DIR) scripts/cluster.sh run
 
 test: build format-check
 	@scripts/test.sh $(BUILD_DIR)

@@ -427,6 +427,13 @@ void app_stop(struct app *app) {
     long limit_ms = (long)app->config.shutdown_timeout_s * 1000;
 
     atomic_store(&app->tracker.draining, true);
+    /* Readiness says 503 from now on; a balancer that checks it takes this
+     * instance out within the delay, while it still answers what comes. */
+    if (app->config.drain_delay_ms > 0) {
+      y_log_message(Y_LOG_LEVEL_INFO, "shutdown: not ready; serving %u ms more before closing",
+                    app->config.drain_delay_ms);
+      sleep_ms((long)app->config.drain_delay_ms);
+    }
     listen_fd = MHD_quiesce_daemon(app->instance.mhd_daemon);
     /* Refuse new connections at once (a load balancer retries elsewhere)
      * rather than leave them queued unanswered; the descriptor itself is

@@ -224,6 +224,9 @@ static const struct config_entry ENTRIES[] = {
      "seconds a connection with no traffic is kept"},
     {"PURCHASES_SHUTDOWN_TIMEOUT_S", "10", 0, 300, FIELD(shutdown_timeout_s), parse_uint,
      "seconds requests in flight get to finish after SIGTERM"},
+    {"PURCHASES_DRAIN_DELAY_MS", "0", 0, 60000, FIELD(drain_delay_ms), parse_uint,
+     "after SIGTERM, how long /readyz answers 503 while requests are still served, so a "
+     "load balancer takes the instance out before it stops accepting"},
     {"PURCHASES_DB_TIMEOUT_MS", "2000", 100, 60000, FIELD(db_timeout_ms), parse_uint,
      "how long to wait for a database connection before answering 503"},
     {"PURCHASES_DB_MAX_IN_FLIGHT", "16", 1, 10000, FIELD(db_max_in_flight), parse_uint,

@@ -32,6 +32,7 @@ struct config {
   uint32_t max_connections_per_ip; /* 0: no limit */
   uint32_t connection_timeout_s;
   uint32_t shutdown_timeout_s;
+  uint32_t drain_delay_ms; /* after SIGTERM, not ready but serving, before closing */
   uint32_t db_timeout_ms;
   uint32_t db_max_in_flight; /* database operations of requests at once */
   uint32_t db_wait_ms;       /* how long one waits for a slot before a 503 */

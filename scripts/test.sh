@@ -78,20 +78,29 @@ if [[ -z $only || $only == fuzz ]]; then
     passed=$((passed + $(cut -d' ' -f1 <<<"$line")))
   done
 fi
-# What `make run` serves (the optimised build, on loopback), checked by
-# running it on a database of the test cluster.
-if [[ (-z $only || $only == integration) && -n ${PURCHASES_TEST_PG_URL:-} ]]; then
-  echo "== make run (tests/scripts/make_run.sh)"
-  output=$(tests/scripts/make_run.sh "$PURCHASES_TEST_PG_URL" 2>&1)
+# A script-level test: runs `script` on the test cluster's PostgreSQL and
+# counts its last line, "<name>: N passed, N failed".
+script_test() {
+  local name=$1 script=$2
+  local output code line
+  echo "== $name ($script)"
+  output=$("$script" "$PURCHASES_TEST_PG_URL" 2>&1)
   code=$?
-  echo "$output" | grep -v '^make run: [0-9]* passed' || true
-  line=$(grep -E '^make run: [0-9]+ passed, [0-9]+ failed$' <<<"$output" | tail -1)
+  echo "$output" | grep -v "^$name: [0-9]* passed" || true
+  line=$(grep -E "^$name: [0-9]+ passed, [0-9]+ failed\$" <<<"$output" | tail -1)
   echo "$line"
   passed=$((passed + $(sed -E 's/.*: ([0-9]+) passed.*/\1/' <<<"${line:-x: 0 passed}")))
   if ((code != 0)) || [[ -z $line ]]; then
     failed=$((failed + 1))
     status=1
   fi
+}
+# What `make run` serves (the optimised build, on loopback), and `make
+# cluster` (three of it behind HAProxy, supervised), each on a database of
+# the test cluster.
+if [[ (-z $only || $only == integration) && -n ${PURCHASES_TEST_PG_URL:-} ]]; then
+  script_test "make run" tests/scripts/make_run.sh
+  script_test cluster tests/scripts/cluster.sh
 fi
 # The OpenAPI document, through a real OpenAPI validator. (That the running
 # server keeps to it is the contract suite of the integration tests.)

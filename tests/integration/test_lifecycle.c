@@ -138,6 +138,25 @@ START_TEST(sigterm_lets_the_request_in_flight_finish) {
 }
 END_TEST
 
+/* With a drain delay, SIGTERM first makes the instance not ready while it
+ * still answers, so that a balancer takes it out before it stops accepting. */
+START_TEST(a_drain_delay_keeps_serving_while_not_ready) {
+  const char *env[] = {"PURCHASES_DRAIN_DELAY_MS=5000", NULL};
+  struct ferretdb db;
+  struct server server;
+
+  ck_assert(ferretdb_start(&db, "lifecycle_d"));
+  ck_assert(server_start(&server, db.uri, env));
+  ck_assert(wait_for_status(server.port, "/readyz", 200, 15));
+  kill(server.pid, SIGTERM);
+  ck_assert(wait_for_status(server.port, "/readyz", 503, 3));
+  ck_assert_int_eq(get_status(server.port, "/user/u1", SHOP_USER), 200);
+  ck_assert_int_eq(get_status(server.port, "/healthz", NULL), 200);
+  ck_assert_int_eq(server_stop(&server, 20), 0);
+  ferretdb_stop(&db, false);
+}
+END_TEST
+
 START_TEST(bad_configuration_exits_2_naming_the_variable) {
   struct server server;
   const char *env[] = {"PURCHASES_LOG_LEVEL=loud", NULL};
@@ -227,6 +246,7 @@ Suite *suite_lifecycle(void) {
   tcase_add_test(tc, starts_without_database_and_recovers);
   tcase_add_test(tc, database_lost_and_back_needs_no_restart);
   tcase_add_test(tc, sigterm_lets_the_request_in_flight_finish);
+  tcase_add_test(tc, a_drain_delay_keeps_serving_while_not_ready);
   tcase_add_test(tc, bad_configuration_exits_2_naming_the_variable);
   tcase_add_test(tc, every_bad_value_is_one_line_naming_it_and_exit_2);
   suite_add_tcase(suite, tc);
