@@ -1,6 +1,10 @@
--- wrk script for scripts/bench.sh: every request is GET /user/<id> for a
--- random user 1..N (N = first script argument, default 100000), read by that
--- customer (x-client-id: shop, x-user-id: <id>). Counts the non-2xx answers by
+-- wrk script for scripts/bench.sh: every request is GET <prefix><id> for a
+-- random user 1..N (N = first script argument, default 100000; prefix = the
+-- second, default /user/), read by that customer (x-client-id: shop,
+-- x-user-id: <id>). With "sequential" as the third argument, ids go 1, 2, ...
+-- N in turn instead (thread t of the fourth argument's count, default 2,
+-- takes t, t + count, ...), to warm a cache; "gzip" as the fifth argument
+-- adds Accept-Encoding: gzip, as a browser sends it. Counts the non-2xx answers by
 -- status, and those 429/503 answers that lack a Retry-After header. done()
 -- prints requestsPerSecond (every answer) and okPerSecond (2xx answers only);
 -- one JSON line, the only line of wrk's output that starts with "{".
@@ -16,14 +20,33 @@ end
 
 function init(args)
   users = tonumber(args[1]) or 100000
+  prefix = args[2] or "/user/"
+  sequential = args[3] == "sequential"
+  step = tonumber(args[4]) or 2 -- wrk's -t: thread t takes t, t + step, ...
+  next_id = thread_number
+  gzip = args[5] == "gzip"
   statuses = {}
   shed_without_retry_after = 0
   math.randomseed(os.time() * 1000 + thread_number)
 end
 
 function request()
-  local id = tostring(math.random(1, users))
-  return wrk.format("GET", "/user/" .. id, { ["x-client-id"] = "shop", ["x-user-id"] = id })
+  local n
+  if sequential then
+    n = next_id
+    next_id = next_id + step
+    if next_id > users then
+      next_id = thread_number
+    end
+  else
+    n = math.random(1, users)
+  end
+  local id = tostring(n)
+  local headers = { ["x-client-id"] = "shop", ["x-user-id"] = id }
+  if gzip then
+    headers["Accept-Encoding"] = "gzip"
+  end
+  return wrk.format("GET", prefix .. id, headers)
 end
 
 function response(status, headers, body)

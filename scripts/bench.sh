@@ -51,7 +51,7 @@ server_pid=""
 started_postgres=false
 stop() {
   trap - INT TERM EXIT
-  for pid in $server_pid $ferret_pid; do
+  for pid in ${peer_pid:-} ${redis_pid:-} $server_pid $ferret_pid; do
     if kill -0 "$pid" 2>/dev/null; then
       kill -TERM "$pid" 2>/dev/null || true
       wait "$pid" 2>/dev/null || true
@@ -129,17 +129,40 @@ psql "$pg_url" -qc "ANALYZE purchases.\"$table\""
 pg_version=$(psql "$pg_url" -tAc "SHOW server_version" | awk '{print $1}')
 echo "bench: index $has_index in place, PostgreSQL $pg_version"
 
-# The server with its defaults for PURCHASES_DB_MAX_IN_FLIGHT and
-# PURCHASES_DB_WAIT_MS: what the 64- and 512-connection runs judge.
-PURCHASES_PORT=$http_port PURCHASES_BIND_ADDRESS=127.0.0.1 MONGODB_URI=$uri \
-  PURCHASES_LOG_LEVEL=warning PURCHASES_DB_QUERY_TIMEOUT_MS=60000 PURCHASES_RATE_LIMIT_RPS=0 PURCHASES_CURSOR_KEY=bench-cursor-key-0123456789abcdef0123 \
-  build-release/purchases >>var/log/purchases-bench.log 2>&1 &
-server_pid=$!
+# The server, optimised build, rate limiting off (wrk is one principal at
+# thousands a second), the bench's fixed route on, and the extra settings
+# given as NAME=value arguments. Its log: var/log/purchases-bench.log.
 base="http://127.0.0.1:$http_port"
-for _ in $(seq 100); do
-  if curl -fs "$base/readyz" >/dev/null; then break; fi
-  sleep 0.1
-done
+start_server() {
+  env PURCHASES_PORT=$http_port PURCHASES_BIND_ADDRESS=127.0.0.1 MONGODB_URI=$uri \
+    PURCHASES_LOG_LEVEL=warning PURCHASES_DB_QUERY_TIMEOUT_MS=60000 PURCHASES_RATE_LIMIT_RPS=0 \
+    PURCHASES_CURSOR_KEY=bench-cursor-key-0123456789abcdef0123 PURCHASES_BENCH_ROUTES=1 "$@" \
+    build-release/purchases >>var/log/purchases-bench.log 2>&1 &
+  server_pid=$!
+  for _ in $(seq 100); do
+    if curl -fs "$base/readyz" >/dev/null; then break; fi
+    sleep 0.1
+  done
+}
+stop_server() {
+  if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
+    kill -TERM "$server_pid"
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  server_pid=""
+}
+
+# Which parts run (BENCH_PARTS, default both): issue10, the database path
+# (the response cache off) beside the database's own ceiling; issue13, the
+# cache beside the framework, the database and the Node.js peer
+# (scripts/bench-cache.sh).
+parts=" ${BENCH_PARTS:-issue10 issue13} "
+failed=0
+
+# With its defaults for PURCHASES_DB_MAX_IN_FLIGHT and PURCHASES_DB_WAIT_MS:
+# what the 64- and 512-connection runs judge. The cache is off: these are
+# the figures of the database path.
+start_server PURCHASES_CACHE_BYTES=0
 
 # Customers reading their own purchases: the shop's path, not audited.
 # (Rate limiting is off above: wrk is one principal at thousands a second.)
@@ -283,6 +306,7 @@ measure_ceiling() {
     "$results/$name.json"
 }
 
+if [[ $parts == *" issue10 "* ]]; then
 measure first-page "/user/$heavy_user?limit=20" \
   "first page of 20 of a user with 12,000 purchases"
 measure page-200 "/user/$heavy_user?limit=20&cursor=$cursor" \
@@ -346,7 +370,6 @@ jq -n --argjson peak "$peak_kb" --argjson rss "$rss_kb" --argjson meta "$(metada
   >"$results/server-memory.json"
 echo "bench: server resident memory ${rss_kb} KiB, peak ${peak_kb} KiB"
 
-failed=0
 ratio=$(jq -n --slurpfile a "$results/page-200.json" --slurpfile b "$results/first-page.json" \
   'if $b[0].latencyMs.p50 > 0 then ($a[0].latencyMs.p50 / $b[0].latencyMs.p50) * 100 | round / 100
    else null end')
@@ -407,5 +430,11 @@ jq -r '
   "$results/summary-issue10.json"
 if ! jq -e '.pass | all' "$results/summary-issue10.json" >/dev/null; then
   failed=1
+fi
+fi # issue10
+
+if [[ $parts == *" issue13 "* ]]; then
+  # shellcheck source=scripts/bench-cache.sh
+  source scripts/bench-cache.sh
 fi
 exit "$failed"

@@ -1,0 +1,256 @@
+# Sourced by scripts/bench.sh (BENCH_PARTS has issue13): the response cache,
+# side by side in one run, on the same data, at 64 connections:
+#   1. the framework's ceiling: GET /bench/fixed/<user>, the whole chain of a
+#      customer's read ending in a fixed answer (PURCHASES_BENCH_ROUTES=1);
+#   2. the database's ceiling: bench/ceiling.c, the first-page query through
+#      mongo-c-driver;
+#   3. the peer: bench/peers/node-fastify, the same endpoint on Node.js,
+#      Fastify 5 and the official mongodb driver;
+#   4. this service: random users with the cache cold and warm, revalidation
+#      (304), a heavy user's first and 200th page, a filtered query;
+# and a soak (BENCH_SOAK_S, default 300 s). Writes bench/results/cache-*.json
+# and summary-issue13.json; sets failed=1 when a target is missed.
+#
+#   BENCH_WARM_USERS  users whose first page is cached before the warm runs
+#                     and the soak (default 10000)
+#   BENCH_SOAK_S      seconds of the soak (default 300)
+
+warm_users=${BENCH_WARM_USERS:-10000}
+soak_s=${BENCH_SOAK_S:-300}
+peer_port=8091
+peer_base="http://127.0.0.1:$peer_port"
+connections=64 threads=2
+
+# Resident memory of a process in KiB: now, and the peak since the last
+# reset_peak (writing 5 to clear_refs resets VmHWM; Linux 4.0 and later).
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+peak_kib() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
+reset_peak() { echo 5 >"/proc/$1/clear_refs" 2>/dev/null || true; }
+
+# The cache's counters from /metrics, as one JSON object.
+cache_counters() {
+  curl -s "$base/metrics" | awk '
+    $1 == "purchases_cache_hits_total" { h = $2 }
+    $1 == "purchases_cache_misses_total{reason=\"absent\"}" { m += $2 }
+    $1 == "purchases_cache_misses_total{reason=\"stale\"}" { m += $2 }
+    $1 == "purchases_cache_misses_total{reason=\"expired\"}" { m += $2 }
+    $1 == "purchases_cache_entries" { e = $2 }
+    $1 == "purchases_cache_bytes" { b = $2 }
+    $1 == "purchases_cache_evictions_total" { ev = $2 }
+    function v(x) { return x == "" ? "null" : x }
+    END { printf "{\"hits\": %s, \"misses\": %s, \"entries\": %s, \"bytes\": %s, \"evictions\": %s}\n",
+                 v(h), v(m), v(e), v(b), v(ev) }'
+}
+
+# load NAME TARGET PID USERS PREFIX DESCRIPTION: wrk at 64 connections with
+# bench/random-user.lua for DURATION seconds against TARGET (the service or
+# the peer, whose process is PID), users 1..USERS, path PREFIX<user>.
+load() {
+  local name=$1 target=$2 pid=$3 users=$4 prefix=$5 description=$6 seconds=${7:-$duration}
+  local out json socket before after peak
+  wrk -t2 -c64 -d3s --timeout 10s -s bench/random-user.lua "$target" -- "$users" "$prefix" random 2 gzip >/dev/null
+  before=$(cache_counters)
+  reset_peak "$pid"
+  out=$(wrk -t2 -c64 -d"${seconds}s" --timeout 10s -s bench/random-user.lua "$target" -- "$users" "$prefix" random 2 gzip)
+  json=$(grep '^{' <<<"$out" | tail -1)
+  after=$(cache_counters)
+  peak=$(peak_kib "$pid")
+  socket=$(grep -m1 'Socket errors' <<<"$out" | sed 's/^ *//' || true)
+  jq -n --arg name "$name" --arg description "$description" --argjson m "$json" \
+    --arg socket "${socket:-none}" --argjson seconds "$seconds" --argjson users "$users" \
+    --arg path "$prefix<random 1..$users>" --argjson peak "$peak" \
+    --argjson before "$before" --argjson after "$after" --argjson meta "$(metadata)" \
+    --argjson service "$([[ $target == "$base" ]] && echo true || echo false)" \
+    'def d(k): if $after[k] == null or $before[k] == null then null else $after[k] - $before[k] end;
+     {name: $name, description: $description, path: $path} + $m +
+     {peakResidentKiB: $peak, socketErrorsLine: $socket,
+      cache: (if $service then {hits: d("hits"), misses: d("misses"),
+                               hitRatio: (if ((d("hits") // 0) + (d("misses") // 0)) > 0
+                                          then (d("hits") / (d("hits") + d("misses")) * 1000 | round / 1000)
+                                          else null end),
+                               entries: $after.entries, bytes: $after.bytes, evictions: d("evictions")}
+              else null end),
+      wrk: {threads: 2, connections: 64, durationSeconds: $seconds, timeoutSeconds: 10,
+            script: "bench/random-user.lua"}} + $meta' >"$results/$name.json"
+  jq -r '"bench: \(.name): \(.okPerSecond) 2xx/s, p50 \(.latencyMs.p50) ms, p99 \(.latencyMs.p99) ms, non-2xx \(.non2xx), socket errors \(.socketErrors | add), peak RSS \(.peakResidentKiB) KiB\(if .cache then ", cache hit ratio \(.cache.hitRatio)" else "" end)"' \
+    "$results/$name.json"
+}
+
+# Adds the peak resident memory of PID during a measure() to its file.
+with_peak() {
+  local name=$1 pid=$2
+  local file="$results/$name.json"
+  jq --argjson peak "$(peak_kib "$pid")" '. + {peakResidentKiB: $peak}' "$file" >"$file.tmp"
+  mv "$file.tmp" "$file"
+}
+
+# Reads users 1..$warm_users in turn until the cache holds them all.
+warm_cache() {
+  for _ in $(seq 40); do
+    local entries
+    entries=$(cache_counters | jq '.entries // 0')
+    if ((entries >= warm_users)); then return 0; fi
+    wrk -t2 -c64 -d5s --timeout 10s -s bench/random-user.lua "$base" -- "$warm_users" /user/ sequential 2 gzip >/dev/null
+  done
+  echo "bench: the cache did not reach $warm_users entries; see /metrics" >&2
+  return 1
+}
+
+echo "bench: issue 13: the cache, the framework, the database and the Node.js peer, 64 connections"
+# Every request says Accept-Encoding: gzip, as the shop's browsers do (the
+# peer, like a plain Fastify service, answers uncompressed all the same).
+# Answers stay cached for 10 minutes rather than the default 30 s, so that
+# the warm set stays warm for the whole part: a hit costs the same either way.
+cache_env=(PURCHASES_CACHE_TTL_S=600)
+stop_server
+start_server "${cache_env[@]}"
+check_server "the cache runs"
+reset_peak "$server_pid"
+
+# 1 and 2: the ceilings.
+load cache-framework-ceiling "$base" "$server_pid" "$regular_users" /bench/fixed/ \
+  "GET /bench/fixed/<random user>: the whole chain of a customer's read, a fixed answer"
+measure_ceiling cache-database-ceiling "first pages of random users 1..100000, 64 threads, pool of 64" \
+  --connections 64 --users "$regular_users"
+
+# 3: the peer.
+scripts/peer.sh install
+QUERY_TIMEOUT_MS=60000 scripts/peer.sh start "$peer_port" "$uri" >>var/log/peer-bench.log 2>&1 &
+peer_pid=$!
+for _ in $(seq 100); do
+  if curl -s -o /dev/null "$peer_base/user/1"; then break; fi
+  sleep 0.1
+done
+load cache-peer "$peer_base" "$peer_pid" "$regular_users" /user/ \
+  "the Node.js peer: first pages of random users 1..100000"
+kill -TERM "$peer_pid" 2>/dev/null || true
+wait "$peer_pid" 2>/dev/null || true
+peer_pid=""
+
+# 4: this service, cold (a new process: an empty cache), then warm.
+stop_server
+start_server "${cache_env[@]}"
+reset_peak "$server_pid"
+load cache-cold "$base" "$server_pid" "$regular_users" /user/ \
+  "first pages of random users 1..100000, the cache empty at the start"
+cold_peak=$(peak_kib "$server_pid")
+# Warm: a new process again, so that what the cache holds is exactly users
+# 1..$warm_users (warm_cache counts entries).
+stop_server
+start_server "${cache_env[@]}"
+warm_cache
+load cache-warm "$base" "$server_pid" "$warm_users" /user/ \
+  "first pages of random users 1..$warm_users, every one cached"
+
+as_customer 123
+headers+=(-H "Accept-Encoding: gzip")
+etag=$(curl -fsi "${headers[@]}" "$base/user/123" -o /dev/null -D - |
+  awk -F': ' 'tolower($1) == "etag" {gsub(/\r/, "", $2); print $2}')
+headers+=(-H "If-None-Match: $etag")
+measure cache-revalidate "/user/123" "revalidation of user 123's first page: If-None-Match, 304"
+with_peak cache-revalidate "$server_pid"
+as_customer "$heavy_user"
+headers+=(-H "Accept-Encoding: gzip")
+measure cache-heavy-first-page "/user/$heavy_user?limit=20" "first page of 20 of a user with 12,000 purchases"
+measure cache-heavy-page-200 "/user/$heavy_user?limit=20&cursor=$cursor" "page 200 of the same user"
+measure cache-filtered "/user/$heavy_user?status=delivered&from=2022-01-01&to=2024-01-01&minPricePence=2000&limit=20" \
+  "delivered purchases of 2022-2023 above 20.00 of the same user"
+service_peak=$(peak_kib "$server_pid")
+
+# One connection, the cached page of user 123: without Redis, then with it
+# (a version MGET and a rate-limit EVALSHA on every request; a budget too
+# large to refuse anything). What Redis adds to a hit, at p50.
+connections=1 threads=1
+as_customer 123
+headers+=(-H "Accept-Encoding: gzip")
+measure cache-single-warm "/user/123" "user 123's cached first page, one connection, no Redis"
+redis_port=16390
+redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
+  --daemonize no >>var/log/redis-bench.log 2>&1 &
+redis_pid=$!
+for _ in $(seq 50); do
+  if redis-cli -p "$redis_port" ping >/dev/null 2>&1; then break; fi
+  sleep 0.1
+done
+stop_server
+start_server "${cache_env[@]}" PURCHASES_REDIS_URL="redis://127.0.0.1:$redis_port" \
+  PURCHASES_RATE_LIMIT_RPS=100000 PURCHASES_RATE_LIMIT_BURST=100000
+curl -fs -o /dev/null "${headers[@]}" "$base/user/123"
+measure cache-single-warm-redis "/user/123" \
+  "the same with PURCHASES_REDIS_URL and rate limiting on: two Redis round trips a request"
+kill -TERM "$redis_pid" 2>/dev/null || true
+wait "$redis_pid" 2>/dev/null || true
+redis_pid=""
+connections=64 threads=2
+stop_server
+start_server "${cache_env[@]}"
+warm_cache
+
+# The soak: the warm mix for soak_s seconds; resident memory after a minute
+# of it, and at the end.
+load cache-soak-warmup "$base" "$server_pid" "$warm_users" /user/ "the soak's first minute" 60
+soak_start_kib=$(rss_kib "$server_pid")
+load cache-soak "$base" "$server_pid" "$warm_users" /user/ \
+  "random users 1..$warm_users for ${soak_s} s after a minute of the same" "$soak_s"
+soak_end_kib=$(rss_kib "$server_pid")
+check_server "the end of the soak"
+
+jq -n --slurpfile fixed "$results/cache-framework-ceiling.json" \
+  --slurpfile db "$results/cache-database-ceiling.json" --slurpfile peer "$results/cache-peer.json" \
+  --slurpfile cold "$results/cache-cold.json" --slurpfile warm "$results/cache-warm.json" \
+  --slurpfile reval "$results/cache-revalidate.json" --slurpfile soak "$results/cache-soak.json" \
+  --slurpfile single "$results/cache-single-warm.json" \
+  --slurpfile singleRedis "$results/cache-single-warm-redis.json" \
+  --argjson servicePeak "$cold_peak" --argjson warmPeak "$service_peak" \
+  --argjson soakStart "$soak_start_kib" \
+  --argjson soakEnd "$soak_end_kib" --argjson meta "$(metadata)" '
+  def r: . * 100 | round / 100;
+  {
+    okPerSecond: {framework: $fixed[0].okPerSecond, database: $db[0].requestsPerSecond,
+                  peer: $peer[0].okPerSecond, cold: $cold[0].okPerSecond, warm: $warm[0].okPerSecond,
+                  revalidate: $reval[0].requestsPerSecond},
+    p99Ms: {framework: $fixed[0].latencyMs.p99, peer: $peer[0].latencyMs.p99,
+            cold: $cold[0].latencyMs.p99, warm: $warm[0].latencyMs.p99,
+            revalidate: $reval[0].latencyMs.p99},
+    ratios: {
+      warmPerFramework: ($warm[0].okPerSecond / $fixed[0].okPerSecond | r),
+      warmPerPeer: ($warm[0].okPerSecond / $peer[0].okPerSecond | r),
+      coldPerPeer: ($cold[0].okPerSecond / $peer[0].okPerSecond | r),
+      coldPerDatabase: ($cold[0].okPerSecond / $db[0].requestsPerSecond | r),
+      servicePeakPerPeerPeak: ($servicePeak / $peer[0].peakResidentKiB | r)
+    },
+    peakResidentKiB: {service: $servicePeak, peer: $peer[0].peakResidentKiB,
+                      serviceWarm: $warmPeak,
+                      note: "service and peer: the same load (random users 1..100000, 64 connections); serviceWarm: after the warm runs, its cache holding the warm users"},
+    redisOnHitP50Ms: {without: $single[0].latencyMs.p50, with: $singleRedis[0].latencyMs.p50,
+                      added: (($singleRedis[0].latencyMs.p50 - $single[0].latencyMs.p50) * 1000 | round / 1000)},
+    soak: {seconds: $soak[0].durationSeconds, non2xx: $soak[0].non2xx,
+           socketErrors: ($soak[0].socketErrors | add), startKiB: $soakStart, endKiB: $soakEnd,
+           growth: (($soakEnd - $soakStart) / $soakStart * 1000 | round / 1000)},
+    errors: {cold: $cold[0].non2xx, warm: $warm[0].non2xx, peer: $peer[0].non2xx},
+    targets: {warmPerFramework: ">= 0.8", warmP99Ms: "< 5", warmPerPeer: ">= 50",
+              coldPerPeer: ">= 1.0 at a lower p99", servicePeakPerPeerPeak: "<= 0.25",
+              soak: "no errors, resident memory grows < 10% after the first minute",
+              redisOnHitP50Ms: "a fraction of a millisecond (< 0.5)"}
+  } | .pass = {
+    warmPerFramework: (.ratios.warmPerFramework >= 0.8),
+    warmP99Ms: (.p99Ms.warm < 5),
+    warmPerPeer: (.ratios.warmPerPeer >= 50),
+    coldPerPeer: (.ratios.coldPerPeer >= 1.0 and .p99Ms.cold < .p99Ms.peer),
+    servicePeakPerPeerPeak: (.ratios.servicePeakPerPeerPeak <= 0.25),
+    soakErrors: (.soak.non2xx == 0 and .soak.socketErrors == 0),
+    soakGrowth: (.soak.growth < 0.1),
+    redisOnHitP50Ms: (.redisOnHitP50Ms.added < 0.5)
+  } | . + $meta' >"$results/summary-issue13.json"
+
+jq -r '
+  "bench: warm / framework = \(.ratios.warmPerFramework) (\(.okPerSecond.warm) / \(.okPerSecond.framework) 2xx/s; target >= 0.8), warm p99 \(.p99Ms.warm) ms (target < 5)",
+  "bench: warm / peer = \(.ratios.warmPerPeer) (target >= 50); cold / peer = \(.ratios.coldPerPeer) at p99 \(.p99Ms.cold) vs \(.p99Ms.peer) ms (target >= 1.0, lower p99)",
+  "bench: peak RSS service \(.peakResidentKiB.service) KiB, peer \(.peakResidentKiB.peer) KiB: \(.ratios.servicePeakPerPeerPeak) (target <= 0.25)",
+  "bench: Redis on a cached read, one connection: p50 \(.redisOnHitP50Ms.without) -> \(.redisOnHitP50Ms.with) ms (+\(.redisOnHitP50Ms.added); target < 0.5)",
+  "bench: soak \(.soak.seconds) s: non-2xx \(.soak.non2xx), socket errors \(.soak.socketErrors), RSS \(.soak.startKiB) -> \(.soak.endKiB) KiB (\(.soak.growth); target < 0.1)",
+  (.pass | to_entries[] | select(.value | not) | "bench: target missed: \(.key)")' \
+  "$results/summary-issue13.json"
+if ! jq -e '.pass | all' "$results/summary-issue13.json" >/dev/null; then
+  failed=1
+fi
