@@ -1,6 +1,9 @@
 // Checks the deployment files that no engine runs here: they parse, and
-// they say what docs/operations.md promises (probes on the right paths,
-// non-root, resources, the image's health check). Run by scripts/test.sh.
+// they say what docs/operations.md and docs/scaling.md promise (probes on
+// the right paths, non-root, resources, the image's health check; a preStop
+// pause and a grace period that covers it, the drain delay and the shutdown
+// timeout; an autoscaler on the Deployment; a NetworkPolicy on the pods).
+// Run by scripts/test.sh.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -13,21 +16,88 @@ const read = (file) => fs.readFileSync(path.join(root, file), 'utf8');
 
 const manifests = yaml.loadAll(read('deploy/kubernetes/purchases.yaml'));
 const kinds = manifests.map((m) => m.kind);
-check(['Deployment', 'Service', 'PodDisruptionBudget'].every((k) => kinds.includes(k)),
-  'kubernetes: a Deployment, a Service and a PodDisruptionBudget');
-const deployment = manifests.find((m) => m.kind === 'Deployment');
-const container = deployment.spec.template.spec.containers[0];
-check(container.livenessProbe.httpGet.path === '/healthz', 'kubernetes: liveness on /healthz');
-check(container.readinessProbe.httpGet.path === '/readyz', 'kubernetes: readiness on /readyz');
-check(container.resources.requests.cpu && container.resources.requests.memory,
+check(['Deployment', 'Service', 'PodDisruptionBudget', 'HorizontalPodAutoscaler', 'NetworkPolicy']
+  .every((k) => kinds.includes(k)),
+'kubernetes: a Deployment, a Service, a PodDisruptionBudget, a HorizontalPodAutoscaler and a NetworkPolicy');
+const deployment = manifests.find((m) => m.kind === 'Deployment') || {spec: {template: {metadata: {}, spec: {}}}};
+const pod = deployment.spec.template.spec;
+const container = (pod.containers || [{}])[0];
+const dig = (object, ...keys) => keys.reduce((o, k) => (o == null ? undefined : o[k]), object);
+check(dig(container, 'livenessProbe', 'httpGet', 'path') === '/healthz', 'kubernetes: liveness on /healthz');
+check(dig(container, 'readinessProbe', 'httpGet', 'path') === '/readyz', 'kubernetes: readiness on /readyz');
+check(dig(container, 'resources', 'requests', 'cpu') && dig(container, 'resources', 'requests', 'memory'),
   'kubernetes: resource requests');
-check(deployment.spec.template.spec.securityContext.runAsNonRoot === true, 'kubernetes: non-root');
-check(deployment.spec.template.spec.terminationGracePeriodSeconds > 10,
-  'kubernetes: grace period above PURCHASES_SHUTDOWN_TIMEOUT_S');
-const labels = deployment.spec.template.metadata.labels;
-for (const m of manifests.filter((x) => x.kind !== 'Deployment')) {
-  const selector = m.spec.selector.matchLabels || m.spec.selector;
-  check(Object.entries(selector).every(([k, v]) => labels[k] === v), `${m.kind}: selects the pods`);
+check(dig(pod, 'securityContext', 'runAsNonRoot') === true, 'kubernetes: non-root');
+
+// Stopping: preStop pause, then the drain delay, then the shutdown timeout,
+// all inside the grace period (which counts from the start of preStop).
+const env = Object.fromEntries((container.env || []).map((e) => [e.name, e]));
+const envNumber = (name) => (env[name] && /^\d+$/.test(String(env[name].value)) ? Number(env[name].value) : NaN);
+const shutdownS = envNumber('PURCHASES_SHUTDOWN_TIMEOUT_S');
+const drainMs = envNumber('PURCHASES_DRAIN_DELAY_MS');
+check(Number.isFinite(shutdownS), 'kubernetes: PURCHASES_SHUTDOWN_TIMEOUT_S in the container env');
+check(Number.isFinite(drainMs), 'kubernetes: PURCHASES_DRAIN_DELAY_MS in the container env');
+const preStop = dig(container, 'lifecycle', 'preStop') || {};
+let preStopS = NaN;
+if (preStop.sleep) {
+  preStopS = Number(preStop.sleep.seconds);
+} else {
+  const command = dig(preStop, 'exec', 'command') || [];
+  if (/(^|\/)sleep$/.test(command[0] || '') && command.length === 2 && /^\d+$/.test(command[1])) {
+    preStopS = Number(command[1]);
+  }
+}
+check(preStopS > 0, 'kubernetes: a preStop sleep on the container');
+const graceS = pod.terminationGracePeriodSeconds;
+const neededS = preStopS + Math.ceil(drainMs / 1000) + shutdownS;
+check(Number.isFinite(neededS) && graceS >= neededS,
+  `kubernetes: terminationGracePeriodSeconds (${graceS}) at least preStop + drain delay + shutdown timeout (${neededS})`);
+const redisUrl = env.PURCHASES_REDIS_URL;
+check(redisUrl && redisUrl.value === undefined && dig(redisUrl, 'valueFrom', 'secretKeyRef', 'name'),
+  'kubernetes: PURCHASES_REDIS_URL from a Secret');
+
+// Every selector selects the Deployment's pods.
+const labels = deployment.spec.template.metadata.labels || {};
+const selects = (selector) => selector && Object.keys(selector).length > 0 &&
+  Object.entries(selector).every(([k, v]) => labels[k] === v);
+check(selects(deployment.spec.selector && deployment.spec.selector.matchLabels), 'Deployment: selects its pods');
+for (const m of manifests.filter((x) => ['Service', 'PodDisruptionBudget'].includes(x.kind))) {
+  check(selects(m.spec.selector.matchLabels || m.spec.selector), `${m.kind}: selects the pods`);
+}
+
+// The autoscaler scales this Deployment on CPU, and owns the count.
+const hpa = manifests.find((m) => m.kind === 'HorizontalPodAutoscaler');
+if (hpa) {
+  const target = hpa.spec.scaleTargetRef || {};
+  check(hpa.apiVersion === 'autoscaling/v2', 'HorizontalPodAutoscaler: autoscaling/v2');
+  check(target.apiVersion === 'apps/v1' && target.kind === 'Deployment' &&
+    target.name === deployment.metadata.name, 'HorizontalPodAutoscaler: targets the Deployment');
+  check(hpa.spec.minReplicas >= 2 && hpa.spec.maxReplicas >= hpa.spec.minReplicas,
+    'HorizontalPodAutoscaler: minReplicas of 2 or more, maxReplicas no lower');
+  check((hpa.spec.metrics || []).some((x) => x.type === 'Resource' && dig(x, 'resource', 'name') === 'cpu' &&
+    dig(x, 'resource', 'target', 'type') === 'Utilization' && dig(x, 'resource', 'target', 'averageUtilization') > 0),
+  'HorizontalPodAutoscaler: a CPU utilization target');
+  check(deployment.spec.replicas === undefined, 'Deployment: no replicas beside the autoscaler');
+}
+
+// Ingress to the pods only from the gateway and from monitoring, on the API port.
+const policy = manifests.find((m) => m.kind === 'NetworkPolicy');
+if (policy) {
+  const apiPort = (container.ports || [])[0] || {};
+  const rules = policy.spec.ingress || [];
+  check(selects(dig(policy, 'spec', 'podSelector', 'matchLabels')), 'NetworkPolicy: selects the pods');
+  check((policy.spec.policyTypes || []).includes('Ingress'), 'NetworkPolicy: an Ingress policy');
+  check(rules.length > 0 && rules.every((r) => (r.from || []).length > 0 && (r.from || []).every(
+    (peer) => peer.podSelector || peer.namespaceSelector)),
+  'NetworkPolicy: every rule names who may connect (no rule open to all)');
+  check(rules.every((r) => (r.ports || []).length > 0 && r.ports.every(
+    (p) => p.port === apiPort.name || p.port === apiPort.containerPort)),
+  'NetworkPolicy: every rule limited to the API port');
+  check(rules.some((r) => r.from.some((peer) => !peer.namespaceSelector &&
+    dig(peer, 'podSelector', 'matchLabels', 'app.kubernetes.io/name') === 'shop-gateway')),
+  'NetworkPolicy: the gateway pods let in');
+  check(rules.some((r) => r.from.some((peer) => peer.namespaceSelector)),
+    'NetworkPolicy: the monitoring namespace let in (for /metrics)');
 }
 
 const compose = yaml.load(read('docker-compose.yml'));
