@@ -371,8 +371,10 @@ int callback_rate_limit(const struct _u_request *request, struct _u_response *re
     return U_CALLBACK_CONTINUE;
   }
   principal_key(ctx, key);
-  conditional = request->http_verb != NULL && strcmp(request->http_verb, "GET") == 0 &&
-                u_map_get_case(request->map_header, "If-None-Match") != NULL;
+  conditional =
+      request->http_verb != NULL &&
+      (strcmp(request->http_verb, "GET") == 0 || strcmp(request->http_verb, "HEAD") == 0) &&
+      u_map_get_case(request->map_header, "If-None-Match") != NULL;
   if (conditional) {
     decision = decide(app, key, SHARED_LIMIT_PEEK);
     if (!decision.allowed) {

@@ -192,7 +192,8 @@ static void chain_build(struct route_chain *chain, const struct route *route,
 }
 
 /* Registers one row: its 405 catch-all the first time its pattern comes,
- * then its method with its chain. */
+ * then its method with its chain. A GET answers HEAD too, through the same
+ * chain (RFC 9110: the same headers, and libmicrohttpd sends no body). */
 static int register_route(struct app *app, const struct route *route) {
   struct route_scope *scope = scope_for(app, route->pattern);
   struct route_chain *chain = &app->chains[app->chain_count++];
@@ -212,6 +213,10 @@ static int register_route(struct app *app, const struct route *route) {
   strncat(scope->allow, route->method, sizeof(scope->allow) - strlen(scope->allow) - 1);
   chain_build(chain, route, scope, app);
   rc |= add(app, route->method, route->pattern, PRIORITY_CHAIN, dispatch, chain);
+  if (strcmp(route->method, "GET") == 0) {
+    strncat(scope->allow, ", HEAD", sizeof(scope->allow) - strlen(scope->allow) - 1);
+    rc |= add(app, "HEAD", route->pattern, PRIORITY_CHAIN, dispatch, chain);
+  }
   return rc != 0 ? -1 : 0;
 }
 

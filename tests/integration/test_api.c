@@ -290,7 +290,7 @@ START_TEST(wrong_method_is_405_with_allow) {
     char allow[64];
     ck_assert(http_request(server.port, methods[i], user_path(alice), NULL, &r));
     ck_assert_int_eq(r.status, 405);
-    ck_assert_str_eq(http_header(&r, "Allow", allow, sizeof(allow)), "GET");
+    ck_assert_str_eq(http_header(&r, "Allow", allow, sizeof(allow)), "GET, HEAD");
     ck_assert_int_eq(json_integer_value(json_object_get(r.j_body, "status")), 405);
     http_response_cleanup(&r);
   }
@@ -298,6 +298,38 @@ START_TEST(wrong_method_is_405_with_allow) {
   ck_assert(http_request(server.port, "DELETE", "/healthz", NULL, &r));
   ck_assert_int_eq(r.status, 405);
   http_response_cleanup(&r);
+}
+END_TEST
+
+/* HEAD answers as GET would, headers and all, without the body. */
+START_TEST(head_answers_as_get_without_a_body) {
+  const char *headers[] = {"x-client-id: shop", NULL, NULL};
+  char user_header[64];
+  char get_etag[64];
+  char head_etag[64];
+  char length[32];
+  struct http_response get;
+  struct http_response head;
+
+  snprintf(user_header, sizeof(user_header), "x-user-id: %s", alice);
+  headers[1] = user_header;
+  ck_assert(http_request(server.port, "GET", user_path(alice), headers, &get));
+  ck_assert(http_request(server.port, "HEAD", user_path(alice), headers, &head));
+  ck_assert_int_eq(head.status, 200);
+  ck_assert_uint_eq(head.body_len, 0);
+  ck_assert_str_eq(http_header(&head, "ETag", head_etag, sizeof(head_etag)),
+                   http_header(&get, "ETag", get_etag, sizeof(get_etag)));
+  snprintf(get_etag, sizeof(get_etag), "%zu", get.body_len);
+  ck_assert_str_eq(http_header(&head, "Content-Length", length, sizeof(length)), get_etag);
+  http_response_cleanup(&head);
+  http_response_cleanup(&get);
+  /* Refusals too: another user's list is 403 to HEAD as to GET. */
+  ck_assert(http_request(server.port, "HEAD", user_path(bob), headers, &head));
+  ck_assert_int_eq(head.status, 403);
+  http_response_cleanup(&head);
+  ck_assert(http_request(server.port, "HEAD", "/healthz", NULL, &head));
+  ck_assert_int_eq(head.status, 200);
+  http_response_cleanup(&head);
 }
 END_TEST
 
@@ -446,6 +478,7 @@ Suite *suite_api(void) {
   tcase_add_test(tc, repeated_identity_headers_are_400);
   tcase_add_test(tc, unknown_paths_are_404);
   tcase_add_test(tc, wrong_method_is_405_with_allow);
+  tcase_add_test(tc, head_answers_as_get_without_a_body);
   tcase_add_test(tc, request_id_is_echoed_or_generated);
   tcase_add_test(tc, probes_answer);
   tcase_add_test(tc, lists_are_kept_only_privately_and_errors_not_at_all);

@@ -595,7 +595,7 @@ START_TEST(one_purchase_is_found_only_under_its_owner) {
   ck_assert(http_request(server.port, "DELETE", path, headers, &r));
   ck_assert_int_eq(r.status, 405);
   char allow[32];
-  ck_assert_str_eq(http_header(&r, "Allow", allow, sizeof(allow)), "GET, PATCH");
+  ck_assert_str_eq(http_header(&r, "Allow", allow, sizeof(allow)), "GET, HEAD, PATCH");
   http_response_cleanup(&r);
 }
 END_TEST
