@@ -35,6 +35,9 @@
 #define APP_WATCH_INTERVAL_S 1
 /* How often expired idempotency keys are deleted on FerretDB. */
 #define APP_PURGE_INTERVAL_S 600
+/* Once ready, how often the watcher pings the database for
+ * purchases_database_up. */
+#define APP_HEALTH_INTERVAL_S 5
 /* Descriptors kept back from HTTP connections: the listening socket, the
  * database pool, logs, the watcher. */
 #define APP_RESERVED_FDS 128
@@ -150,6 +153,7 @@ struct app *app_new(struct config *config, char *err, size_t err_len) {
   app->started_at = time(NULL);
   atomic_init(&app->tracker.in_flight, 0);
   atomic_init(&app->tracker.draining, false);
+  atomic_init(&app->database_up, false);
   atomic_init(&app->indexes_ready, false);
   pthread_mutex_init(&app->watcher_lock, NULL);
   pthread_cond_init(&app->watcher_wake, NULL);
@@ -217,6 +221,7 @@ done:
 
 enum model_status app_check_database(struct app *app) {
   enum model_status status = db_ping(app->db);
+  atomic_store(&app->database_up, status == MODEL_OK);
   if (status == MODEL_OK && !atomic_load(&app->indexes_ready)) {
     if (purchase_store_ensure_indexes(app->db) == MODEL_OK &&
         history_store_ensure_indexes(app->db) == MODEL_OK &&
@@ -248,23 +253,26 @@ static void purge_expired_keys(struct app *app) {
   }
 }
 
-/* Until the database is ready: checks it every APP_WATCH_INTERVAL_S. Then,
- * on FerretDB only, purges expired keys every APP_PURGE_INTERVAL_S. */
+/* Until the database is ready: checks it every APP_WATCH_INTERVAL_S. Then
+ * pings it every APP_HEALTH_INTERVAL_S (purchases_database_up) and, on
+ * FerretDB only, purges expired keys every APP_PURGE_INTERVAL_S. */
 static void *watcher_main(void *data) {
   struct app *app = data;
   bool warned = false;
+  time_t purged_at = 0;
 
   pthread_mutex_lock(&app->watcher_lock);
   while (!app->watcher_stop) {
     int interval_s = APP_WATCH_INTERVAL_S;
     pthread_mutex_unlock(&app->watcher_lock);
     if (atomic_load(&app->indexes_ready)) {
-      if (!db_is_ferretdb(app->db)) {
-        pthread_mutex_lock(&app->watcher_lock);
-        break;
+      time_t now = time(NULL);
+      app_check_database(app);
+      if (db_is_ferretdb(app->db) && now - purged_at >= APP_PURGE_INTERVAL_S) {
+        purge_expired_keys(app);
+        purged_at = now;
       }
-      purge_expired_keys(app);
-      interval_s = APP_PURGE_INTERVAL_S;
+      interval_s = APP_HEALTH_INTERVAL_S;
     } else {
       enum model_status status = app_check_database(app);
       if (status == MODEL_OK && atomic_load(&app->indexes_ready)) {

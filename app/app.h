@@ -57,6 +57,7 @@ struct app {
   pthread_cond_t watcher_wake;
   bool watcher_stop;
   atomic_bool indexes_ready;
+  atomic_bool database_up; /* the last ping answered (purchases_database_up) */
 };
 
 /* Creates the app from a loaded config, whose contents it takes over (the

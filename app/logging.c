@@ -104,8 +104,15 @@ static void write_line(void *cls, const char *app_name, const time_t date,
     syslog(priority, "%s", message); /* syslog adds the time and the name */
     return;
   }
-  gmtime_r(&date, &tm);
-  strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  /* yder gives whole seconds; a line's own moment, to the millisecond,
+   * orders the lines of one request. */
+  struct timespec now;
+  char seconds[24];
+  (void)date;
+  clock_gettime(CLOCK_REALTIME, &now);
+  gmtime_r(&now.tv_sec, &tm);
+  strftime(seconds, sizeof(seconds), "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(stamp, sizeof(stamp), "%.20s.%03dZ", seconds, (int)(now.tv_nsec / 1000000) % 1000);
   if (log_file != NULL) {
     stream = log_file;
   } else {

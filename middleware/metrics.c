@@ -4,18 +4,23 @@
 
 #include "lib/stats.h"
 
-enum method { METHOD_GET, METHOD_POST, METHOD_PATCH, METHOD_OTHER, METHOD_COUNT };
-static const char *const METHOD_NAMES[METHOD_COUNT] = {"GET", "POST", "PATCH", "other"};
+enum method { METHOD_GET, METHOD_HEAD, METHOD_POST, METHOD_PATCH, METHOD_OTHER, METHOD_COUNT };
+static const char *const METHOD_NAMES[METHOD_COUNT] = {"GET", "HEAD", "POST", "PATCH", "other"};
 
 /* Every status the service answers; anything else is counted as "other". */
-static const long STATUSES[] = {200, 201, 400, 401, 403, 404, 405, 409, 412,
-                                413, 414, 415, 422, 429, 431, 500, 503};
+static const long STATUSES[] = {200, 201, 304, 400, 401, 403, 404, 405, 409, 412,
+                                413, 414, 415, 422, 429, 431, 500, 501, 503};
 #define STATUS_COUNT (sizeof(STATUSES) / sizeof(STATUSES[0]) + 1)
+
+/* Durations are kept by status class, so that fast refusals and slow
+ * successes of one route are told apart: 2xx, 3xx, 4xx, 5xx. */
+#define CLASS_COUNT 4
+static const char *const CLASS_NAMES[CLASS_COUNT] = {"2xx", "3xx", "4xx", "5xx"};
 
 struct route_metrics {
   const char *route;
   atomic_ullong requests[METHOD_COUNT][STATUS_COUNT];
-  struct histogram duration;
+  struct histogram duration[METHOD_COUNT][CLASS_COUNT];
 };
 
 static struct route_metrics routes[METRICS_ROUTES_MAX];
@@ -72,9 +77,10 @@ void metrics_observe_request(const char *route, const char *method, long status,
   if (metrics == NULL) {
     return;
   }
-  atomic_fetch_add_explicit(&metrics->requests[method_index(method)][status_index(status)], 1,
-                            memory_order_relaxed);
-  histogram_observe(&metrics->duration, seconds);
+  size_t m = method_index(method);
+  size_t class = status >= 200 && status < 600 ? (size_t)(status / 100 - 2) : CLASS_COUNT - 1;
+  atomic_fetch_add_explicit(&metrics->requests[m][status_index(status)], 1, memory_order_relaxed);
+  histogram_observe(&metrics->duration[m][class], seconds);
 }
 
 void metrics_count_rate_limited(void) {
@@ -114,11 +120,20 @@ void metrics_write_http(FILE *out, unsigned int in_flight) {
     }
   }
   fputs("# HELP http_request_duration_seconds Time from the first link of a request to its "
-        "answer, by route pattern.\n# TYPE http_request_duration_seconds histogram\n",
+        "answer, by route pattern, method and status class.\n"
+        "# TYPE http_request_duration_seconds histogram\n",
         out);
   for (size_t r = 0; r < route_count; r++) {
-    snprintf(labels, sizeof(labels), "route=\"%s\"", routes[r].route);
-    histogram_write(out, "http_request_duration_seconds", labels, &routes[r].duration);
+    for (size_t m = 0; m < METHOD_COUNT; m++) {
+      for (size_t c = 0; c < CLASS_COUNT; c++) {
+        if (atomic_load_explicit(&routes[r].duration[m][c].count, memory_order_relaxed) == 0) {
+          continue; /* series appear once they happen */
+        }
+        snprintf(labels, sizeof(labels), "method=\"%s\",route=\"%s\",status_class=\"%s\"",
+                 METHOD_NAMES[m], routes[r].route, CLASS_NAMES[c]);
+        histogram_write(out, "http_request_duration_seconds", labels, &routes[r].duration[m][c]);
+      }
+    }
   }
   fprintf(out,
           "# HELP http_requests_in_flight Requests being served now.\n"

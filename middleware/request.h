@@ -79,7 +79,9 @@ bool request_id_is_valid(const char *id);
 bool url_encoding_is_valid(const char *url);
 
 /* The trace id of a W3C traceparent header, copied into out, or NULL when
- * the value is absent or not a well-formed version-00 traceparent. */
+ * the value is absent or not a well-formed version-00 traceparent. (The
+ * access line names it trace_id, with a span_id of the request's own, as
+ * OpenTelemetry's log data model does.) */
 const char *trace_id_of(const char *traceparent, char out[33]);
 
 /* One access line: what every request, however malformed, leaves in the
@@ -95,6 +97,7 @@ struct access_entry {
   double duration_ms;
   const char *client;
   const char *trace_id;
+  const char *span_id; /* 16 hex digits; NULL when trace_id is */
 };
 
 /* Writes the access line at INFO, as text or JSON (app/logging.h). */

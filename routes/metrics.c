@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <sys/resource.h>
+
 #include "app/app.h"
 #include "middleware/metrics.h"
 #include "middleware/problem.h"
@@ -44,6 +46,21 @@ static long open_fds(void) {
   return count > 0 ? count - 1 : 0;
 }
 
+/* User plus system CPU time of the process. */
+static double cpu_seconds(void) {
+  struct rusage usage;
+  if (getrusage(RUSAGE_SELF, &usage) != 0) {
+    return 0;
+  }
+  return (double)usage.ru_utime.tv_sec + (double)usage.ru_utime.tv_usec / 1e6 +
+         (double)usage.ru_stime.tv_sec + (double)usage.ru_stime.tv_usec / 1e6;
+}
+
+static unsigned long long max_fds(void) {
+  struct rlimit limit;
+  return getrlimit(RLIMIT_NOFILE, &limit) == 0 ? (unsigned long long)limit.rlim_cur : 0;
+}
+
 int callback_metrics_get(const struct _u_request *request, struct _u_response *response,
                          void *user_data) {
   struct app *app = user_data;
@@ -80,11 +97,18 @@ int callback_metrics_get(const struct _u_request *request, struct _u_response *r
           "# TYPE process_open_fds gauge\nprocess_open_fds %ld\n"
           "# HELP process_start_time_seconds Start time of the process since the Unix epoch.\n"
           "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds %lld\n"
+          "# HELP process_cpu_seconds_total User and system CPU time spent, in seconds.\n"
+          "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total %.3f\n"
+          "# HELP process_max_fds The open-file limit (soft), as raised at start.\n"
+          "# TYPE process_max_fds gauge\nprocess_max_fds %llu\n"
+          "# HELP purchases_database_up Whether the last check (every few seconds, and at "
+          "every /readyz) reached the database.\n"
+          "# TYPE purchases_database_up gauge\npurchases_database_up %d\n"
           "# HELP purchases_build_info The running build; always 1.\n"
           "# TYPE purchases_build_info gauge\n"
           "purchases_build_info{version=\"%s\",commit=\"%s\"} 1\n",
-          resident_bytes(), open_fds(), (long long)app->started_at, PURCHASES_VERSION,
-          PURCHASES_COMMIT);
+          resident_bytes(), open_fds(), (long long)app->started_at, cpu_seconds(), max_fds(),
+          atomic_load(&app->database_up) ? 1 : 0, PURCHASES_VERSION, PURCHASES_COMMIT);
   if (fclose(out) != 0 || text == NULL) {
     free(text);
     problem_send(response, PROBLEM_INTERNAL, "The metrics could not be written.");

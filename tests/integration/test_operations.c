@@ -105,8 +105,15 @@ START_TEST(metrics_count_requests_by_route_pattern_and_pass_promtool) {
   /* Route labels are patterns: raw paths never become series. */
   ck_assert_ptr_null(strstr(r.body, "olga"));
   ck_assert_ptr_null(strstr(r.body, "/nowhere"));
-  ck_assert_double_ge(
-      sample(r.body, "http_request_duration_seconds_count{route=\"/user/:userId\"}"), 4);
+  ck_assert_double_ge(sample(r.body,
+                             "http_request_duration_seconds_count{method=\"GET\",route=\"/user/"
+                             ":userId\",status_class=\"2xx\"}"),
+                      2);
+  /* Refusals apart from answers: the 403 and the 429 above. */
+  ck_assert_double_ge(sample(r.body,
+                             "http_request_duration_seconds_count{method=\"GET\",route=\"/user/"
+                             ":userId\",status_class=\"4xx\"}"),
+                      2);
   ck_assert_double_ge(
       sample(r.body, "purchases_db_operation_duration_seconds_count{operation=\"purchase_list\"}"),
       2);
@@ -156,18 +163,36 @@ START_TEST(json_logs_to_a_file_one_object_per_line_with_the_trace_id) {
     json_error_t error;
     json_t *j_line = json_loads(line, 0, &error);
     ck_assert_msg(j_line != NULL, "not JSON: %s (%s)", line, error.text);
-    ck_assert_ptr_nonnull(json_string_value(json_object_get(j_line, "time")));
+    const char *time = json_string_value(json_object_get(j_line, "time"));
+    ck_assert_ptr_nonnull(time);
+    /* 2026-12-02T04:30:00.123Z: milliseconds. */
+    ck_assert_uint_eq(strlen(time), 24);
+    ck_assert_int_eq(time[19], '.');
     ck_assert_ptr_nonnull(json_string_value(json_object_get(j_line, "level")));
+    ck_assert_ptr_nonnull(json_string_value(json_object_get(j_line, "message")));
     const char *route = json_string_value(json_object_get(j_line, "route"));
     if (route != NULL && strcmp(route, "/user/:userId") == 0) {
       access_line = true;
       ck_assert_str_eq(json_string_value(json_object_get(j_line, "method")), "GET");
       ck_assert_int_eq(json_integer_value(json_object_get(j_line, "status")), 200);
       ck_assert_str_eq(json_string_value(json_object_get(j_line, "client")), "shop");
-      ck_assert_str_eq(json_string_value(json_object_get(j_line, "traceId")),
+      /* OpenTelemetry's names: the caller's trace, a span of our own. */
+      ck_assert_str_eq(json_string_value(json_object_get(j_line, "trace_id")),
                        "4bf92f3577b34da6a3ce929d0e0e4736");
+      const char *span = json_string_value(json_object_get(j_line, "span_id"));
+      ck_assert_ptr_nonnull(span);
+      ck_assert_uint_eq(strlen(span), 16);
+      ck_assert_uint_eq(strspn(span, "0123456789abcdef"), 16);
       ck_assert_ptr_nonnull(json_string_value(json_object_get(j_line, "requestId")));
+      ck_assert_str_eq(json_string_value(json_object_get(j_line, "message")),
+                       "GET /user/:userId 200");
+      /* To the microsecond: at most three decimals. */
       ck_assert(json_is_real(json_object_get(j_line, "durationMs")));
+      const char *duration = strstr(line, "\"durationMs\":");
+      ck_assert_ptr_nonnull(duration);
+      const char *dot = strchr(duration, '.');
+      ck_assert_ptr_nonnull(dot);
+      ck_assert_uint_le(strspn(dot + 1, "0123456789"), 3);
     }
     json_decref(j_line);
     lines++;
