@@ -1,6 +1,7 @@
 /* purchases: the HTTP service. Reads its configuration from the
  * environment, serves until SIGINT or SIGTERM, then drains and exits 0. */
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,7 +79,7 @@ out:
 }
 
 static void usage(FILE *out) {
-  fprintf(out, "Usage: purchases [--help | --version | --healthcheck]\n"
+  fprintf(out, "Usage: purchases [-h | --help | -V | --version | --healthcheck]\n"
                "\n"
                "Serves the purchases API over HTTP. Configuration comes from the\n"
                "environment; every variable is optional:\n\n");
@@ -99,19 +100,25 @@ int main(int argc, char **argv) {
   int signal_number = 0;
 
   memset(&config, 0, sizeof(config));
-  if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+  /* glibc raises its mmap threshold after each large free, up to 32 MiB, so
+   * the buffers of a burst of large answers stay in the heap for good. A
+   * fixed threshold gives them back to the system when they are freed. */
+  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+  if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
     usage(stdout);
     return 0;
   }
   if (argc == 2 && strcmp(argv[1], "--healthcheck") == 0) {
     return healthcheck();
   }
-  if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+  if (argc == 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0)) {
     printf("purchases %s (%s)\n", PURCHASES_VERSION, PURCHASES_COMMIT);
     return 0;
   }
   if (argc != 1) {
-    usage(stderr);
+    /* Named, so that a typo is seen as one (argv is the caller's own). */
+    fprintf(stderr, "purchases: %s '%.64s'; try --help\n",
+            argc > 2 ? "one option at most, not" : "unknown option", argv[argc > 2 ? 2 : 1]);
     return EXIT_BAD_CONFIG;
   }
 

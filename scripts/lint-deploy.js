@@ -110,6 +110,26 @@ check(/^FROM debian:bookworm AS build/m.test(dockerfile), 'Dockerfile: a build s
 check(/^FROM debian:bookworm-slim/m.test(dockerfile), 'Dockerfile: a bookworm-slim runtime');
 check(/^USER 10001/m.test(dockerfile), 'Dockerfile: runs as a non-root user');
 check(/^HEALTHCHECK .*--healthcheck/ms.test(dockerfile), 'Dockerfile: HEALTHCHECK with --healthcheck');
+// Every library the server links (pkg_check_modules in CMakeLists.txt) is
+// installed in both stages: its -dev package to build, its runtime to run.
+const DEBIAN = {
+  libulfius: ['libulfius-dev', 'libulfius2.7'], liborcania: ['liborcania-dev', 'liborcania2.3'],
+  libyder: ['libyder-dev', 'libyder2.0'], jansson: ['libjansson-dev', 'libjansson4'],
+  'libmongoc-1.0': ['libmongoc-dev', 'libmongoc-1.0-0'],
+  libmicrohttpd: ['libmicrohttpd-dev', 'libmicrohttpd12'], gnutls: ['libgnutls28-dev', 'libgnutls30'],
+  librhonabwy: ['librhonabwy-dev', 'librhonabwy1.1'], hiredis: ['libhiredis-dev', 'libhiredis0.14'],
+  zlib: ['zlib1g-dev', 'zlib1g'],
+};
+const [buildStage, runStage] = dockerfile.split(/^FROM debian:bookworm-slim/m);
+for (const [, name] of read('CMakeLists.txt').matchAll(/pkg_check_modules\(\w+ REQUIRED IMPORTED_TARGET ([\w.-]+)\)/g)) {
+  const packages = DEBIAN[name];
+  check(packages !== undefined, `deploy lint knows the Debian packages of ${name}`);
+  if (packages) {
+    check(new RegExp(`\\b${packages[0]}\\b`).test(buildStage), `Dockerfile build stage: ${packages[0]}`);
+    check(new RegExp(`\\b${packages[1].replace('.', '\\.')}\\b`).test(runStage || ''),
+      `Dockerfile runtime: ${packages[1]}`);
+  }
+}
 
 const unit = read('deploy/systemd/purchases.service');
 for (const key of ['ExecStart=', 'DynamicUser=yes', 'RestartPreventExitStatus=2', 'NoNewPrivileges=yes']) {
