@@ -6,8 +6,16 @@
 
 #include <zlib.h>
 
-/* windowBits 15 plus 16: a gzip header and trailer, not zlib's. */
+/* windowBits plus 16: a gzip header and trailer, not zlib's. Inflating
+ * takes the largest window, so any stream we or anyone made inflates. */
 #define GZIP_WINDOW (15 + 16)
+/* Deflate's memory is 4 << windowBits plus 512 << memLevel: 256 KiB at the
+ * defaults, for every answer compressed at once. Answers of up to 64 KiB
+ * (every page and purchase) compress as well with a 4 KiB window, in
+ * 32 KiB; longer ones (the contract, the docs script) get the defaults. */
+#define GZIP_SMALL_INPUT  (64 * 1024)
+#define GZIP_SMALL_WINDOW 12
+#define GZIP_SMALL_MEMORY 5
 
 bool gzip_compress(const void *in, size_t len, int level, unsigned char **out, size_t *out_len) {
   z_stream stream;
@@ -18,8 +26,10 @@ bool gzip_compress(const void *in, size_t len, int level, unsigned char **out, s
   *out = NULL;
   *out_len = 0;
   memset(&stream, 0, sizeof(stream));
+  bool small = len <= GZIP_SMALL_INPUT;
   if (len > UINT32_MAX ||
-      deflateInit2(&stream, level, Z_DEFLATED, GZIP_WINDOW, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+      deflateInit2(&stream, level, Z_DEFLATED, small ? GZIP_SMALL_WINDOW + 16 : GZIP_WINDOW,
+                   small ? GZIP_SMALL_MEMORY : 8, Z_DEFAULT_STRATEGY) != Z_OK) {
     return false;
   }
   bound = deflateBound(&stream, (uLong)len);
