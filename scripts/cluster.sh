@@ -314,47 +314,14 @@ cmd_run() {
   trap 'stop $?' EXIT
 
   # The engine, exactly as scripts/run.sh starts it.
-  local pg_args=() pg_url where
-  case $handler in
-    postgresql)
-      if [[ -n ${FERRETDB_POSTGRESQL_URL:-} ]]; then
-        pg_url=$FERRETDB_POSTGRESQL_URL
-        if [[ ! ${pg_url#*://} =~ / ]]; then pg_url=$pg_url/ferretdb; fi
-      else
-        if ! scripts/postgres.sh status run; then started_postgres=true; fi
-        pg_url=$(scripts/postgres.sh start run)/ferretdb
-      fi
-      scripts/pg-database.sh "$pg_url"
-      pg_args=(-postgresql-url "$pg_url" -pg-indexes deploy/ferretdb/postgresql-indexes.sql)
-      where="PostgreSQL ${pg_url%%\?*}"
-      ;;
-    sqlite)
-      pg_args=(-sqlite-url file:var/db/)
-      where="SQLite in var/db"
-      ;;
-    *)
-      say "FERRETDB_HANDLER must be postgresql or sqlite, not '$handler'"
-      exit 2
-      ;;
-  esac
   if ! port_free "$ferret_port"; then
     say "port $ferret_port (FerretDB) is in use: is \`make run\` running? Set FERRETDB_PORT"
     exit 1
   fi
-  .tools/bin/ferretdb -listen "127.0.0.1:$ferret_port" -handler "$handler" "${pg_args[@]}" \
-    -log-level error >>var/log/ferretdb.log 2>&1 &
-  ferret_pid=$!
-  for _ in $(seq 100); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$ferret_port") 2>/dev/null; then break; fi
-    if ! alive "$ferret_pid"; then
-      say "FerretDB did not start; see var/log/ferretdb.log"
-      exit 1
-    fi
-    sleep 0.1
-  done
-  say "FerretDB on 127.0.0.1:$ferret_port over $where; log in var/log/ferretdb.log"
-  export MONGODB_URI=${MONGODB_URI:-mongodb://127.0.0.1:$ferret_port/purchases}
-  "$build/purchases-seed" --if-empty --users "${DEMO_USERS:-1000}" --per-user "${DEMO_PER_USER:-3}"
+  # shellcheck source=scripts/engine.sh
+  source scripts/engine.sh
+  engine_start
+  engine_seed
 
   # One Redis for all instances.
   if [[ -z ${PURCHASES_REDIS_URL:-} ]]; then

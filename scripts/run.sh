@@ -39,46 +39,11 @@ stop() {
 }
 trap stop INT TERM EXIT
 
-pg_args=()
-case $handler in
-  postgresql)
-    if [[ -n ${FERRETDB_POSTGRESQL_URL:-} ]]; then
-      pg_url=$FERRETDB_POSTGRESQL_URL
-      # A URL without a database names the server only.
-      if [[ ! ${pg_url#*://} =~ / ]]; then pg_url=$pg_url/ferretdb; fi
-    else
-      if ! scripts/postgres.sh status run; then started_postgres=true; fi
-      pg_url=$(scripts/postgres.sh start run)/ferretdb
-    fi
-    scripts/pg-database.sh "$pg_url"
-    pg_args=(-postgresql-url "$pg_url" -pg-indexes deploy/ferretdb/postgresql-indexes.sql)
-    where="PostgreSQL ${pg_url%%\?*}"
-    ;;
-  sqlite)
-    pg_args=(-sqlite-url file:var/db/)
-    where="SQLite in var/db (a handful of documents only: every read scans the collection)"
-    ;;
-  *)
-    echo "run: FERRETDB_HANDLER must be postgresql or sqlite, not '$handler'" >&2
-    exit 2
-    ;;
-esac
-
-.tools/bin/ferretdb -listen "127.0.0.1:$ferret_port" -handler "$handler" "${pg_args[@]}" \
-  -log-level error >>var/log/ferretdb.log 2>&1 &
-ferret_pid=$!
-for _ in $(seq 100); do
-  if (exec 3<>"/dev/tcp/127.0.0.1/$ferret_port") 2>/dev/null; then break; fi
-  if ! kill -0 "$ferret_pid" 2>/dev/null; then
-    echo "run: FerretDB did not start; see var/log/ferretdb.log" >&2
-    exit 1
-  fi
-  sleep 0.1
-done
-echo "run: FerretDB on 127.0.0.1:$ferret_port over $where; log in var/log/ferretdb.log"
-
-export MONGODB_URI=${MONGODB_URI:-mongodb://127.0.0.1:$ferret_port/purchases}
-"$build/purchases-seed" --if-empty --users "${DEMO_USERS:-1000}" --per-user "${DEMO_PER_USER:-3}"
+say() { echo "run: $*" >&2; }
+# shellcheck source=scripts/engine.sh
+source scripts/engine.sh
+engine_start
+engine_seed
 
 # Loopback unless the caller opens it: in the default headers mode anyone who
 # reaches the port can claim any identity.

@@ -8,21 +8,9 @@
 # Without PG_BASE_URL it uses (and starts, and then stops) `scripts/postgres.sh ... test`.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-passed=0
-failed=0
-check() {
-  local what=$1
-  shift
-  if "$@"; then
-    passed=$((passed + 1))
-  else
-    echo "cluster: FAILED: $what"
-    failed=$((failed + 1))
-  fi
-}
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+suite="cluster"
+# shellcheck source=tests/scripts/lib.sh
+source tests/scripts/lib.sh
 alive() { kill -0 "$1" 2>/dev/null && [[ $(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) != Z ]]; }
 
 pg_base=${1:-}
@@ -51,7 +39,7 @@ shop=(-H 'x-client-id: shop' -H 'x-user-id: 123')
 
 PURCHASES_INSTANCES=3 PURCHASES_PORT=$front CLUSTER_PORTS="${instance_ports[*]}" CLUSTER_DIR=$state \
   CLUSTER_OWN_REDIS=1 FERRETDB_PORT=$ferret_port FERRETDB_POSTGRESQL_URL=$pg_base/$database \
-  DEMO_USERS=20 PURCHASES_RATE_LIMIT_RPS=100000 PURCHASES_RATE_LIMIT_BURST=100000 \
+  DEMO_USERS=20 PURCHASES_RATE_LIMIT_RPS=1 PURCHASES_RATE_LIMIT_BURST=30 \
   PURCHASES_SHUTDOWN_TIMEOUT_S=5 BUILD_DIR=build-release \
   setsid scripts/cluster.sh run >"$log" 2>&1 &
 cluster_pid=$!
@@ -87,7 +75,7 @@ for i in 1 2 3; do
   check "purchases-$i listens on 127.0.0.1:$port only" \
     test "$(ss -ltnH "sport = :$port" | awk '{print $4}' | xargs)" = "127.0.0.1:$port"
   check "purchases-$i gets PURCHASES_PORT=$port" test "$(env_of PURCHASES_PORT)" = "$port"
-  check "purchases-$i gets the caller's PURCHASES_RATE_LIMIT_RPS" test "$(env_of PURCHASES_RATE_LIMIT_RPS)" = 100000
+  check "purchases-$i gets the caller's PURCHASES_RATE_LIMIT_RPS" test "$(env_of PURCHASES_RATE_LIMIT_RPS)" = 1
   check "purchases-$i gets PURCHASES_REDIS_URL" bash -c '[[ $1 == redis://127.0.0.1:* ]]' _ "$(env_of PURCHASES_REDIS_URL)"
   keys+=("$(env_of PURCHASES_CURSOR_KEY)$(env_of PURCHASES_REDIS_URL)")
 done
@@ -109,12 +97,31 @@ for _ in 1 2 3 4 5 6; do
 done
 check "a cursor is accepted by every instance (got: $codes)" test "$codes" = "200 200 200 200 200 200 "
 
+# --- the rate limit is one budget for the cluster: a burst of one customer
+# through HAProxy, spread over three instances, is limited at 30 (a token a
+# second comes back meanwhile), not at 3 x 30
+served=0
+limited=0
+for _ in $(seq 90); do
+  case $(curl -s -o /dev/null -w '%{http_code}' -H 'x-client-id: shop' -H "x-user-id: burst-$$" \
+    "http://127.0.0.1:$front/user/burst-$$") in
+    200) served=$((served + 1)) ;;
+    429) limited=$((limited + 1)) ;;
+  esac
+done
+check "a burst of 90 through HAProxy: $served served, $limited refused (one budget of 30)" \
+  test "$served" -ge 30 -a "$served" -le 40 -a $((served + limited)) -eq 90
+
 # A stream of GETs through HAProxy until $2 exists: one status code a line in $1.
+# Each GET is another customer's, so the rate limit (30 a customer, for the
+# whole cluster) never refuses one.
 stream() {
-  local out=$1 stop=$2 deadline=$((SECONDS + 40))
+  local out=$1 stop=$2 deadline=$((SECONDS + 40)) n=0
   : >"$out"
   while [[ ! -e $stop ]] && ((SECONDS < deadline)); do
-    curl -s -o /dev/null -m 5 -w '%{http_code}\n' "${shop[@]}" "$user_url" >>"$out"
+    n=$((n + 1))
+    curl -s -o /dev/null -m 5 -w '%{http_code}\n' -H 'x-client-id: shop' -H "x-user-id: s$$-$n" \
+      "http://127.0.0.1:$front/user/s$$-$n" >>"$out"
   done
 }
 non_200() { grep -vc '^200$' "$1"; }
@@ -193,7 +200,7 @@ writer_loop() {
     ok=false
     for attempt in 1 2 3 4 5 6; do
       code=$(curl -s -o /dev/null -m 5 -w '%{http_code}' -X POST "http://127.0.0.1:$front/purchases" \
-        -H 'x-client-id: checkout' -H 'x-user-id: checkout-1' -H 'Content-Type: application/json' \
+        -H 'x-client-id: checkout' -H "x-user-id: checkout-$from" -H 'Content-Type: application/json' \
         -H "Idempotency-Key: cluster-$$-$k" --data-binary @"$work/post.json")
       if [[ $code == 201 ]]; then
         ok=true
@@ -329,5 +336,5 @@ if [[ -n ${CLUSTER_TEST_LOG:-} ]]; then cp "$log" "$CLUSTER_TEST_LOG"; fi
 rm -rf "$work" "$state"
 psql "$pg_base/postgres" -qc "DROP DATABASE IF EXISTS $database WITH (FORCE)" >/dev/null 2>&1
 if $started_postgres; then scripts/postgres.sh stop test; fi
-echo "cluster: $passed passed, $failed failed"
+report
 ((failed == 0))

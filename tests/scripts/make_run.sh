@@ -6,21 +6,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 pg_base=$1
-passed=0
-failed=0
-check() {
-  local what=$1
-  shift
-  if "$@"; then
-    passed=$((passed + 1))
-  else
-    echo "make run: FAILED: $what"
-    failed=$((failed + 1))
-  fi
-}
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+suite="make run"
+# shellcheck source=tests/scripts/lib.sh
+source tests/scripts/lib.sh
 
 http_port=$(free_port)
 ferret_port=$(free_port)
@@ -61,5 +49,5 @@ check "after SIGTERM nothing listens on the FerretDB port" gone "$ferret_port"
 if ((failed > 0)); then tail -30 "$log"; fi
 rm -f "$log"
 psql "$pg_base/postgres" -qc "DROP DATABASE IF EXISTS $database WITH (FORCE)" >/dev/null 2>&1
-echo "make run: $passed passed, $failed failed"
+report
 ((failed == 0))

@@ -1,0 +1,55 @@
+# Sourced by scripts/run.sh and scripts/cluster.sh: the default engine as
+# `make run` starts it. Uses $handler (postgresql or sqlite), $ferret_port
+# and $build; sets started_postgres (true when it started our own cluster),
+# ferret_pid and MONGODB_URI. Errors go through the caller's `say`.
+#
+#   engine_start   PostgreSQL (ours, unless FERRETDB_POSTGRESQL_URL names
+#                  one) or SQLite, then FerretDB on 127.0.0.1:$ferret_port,
+#                  waiting until it accepts connections
+#   engine_seed    demo data when the collection is empty (DEMO_USERS x
+#                  DEMO_PER_USER, default 1000 x 3)
+
+engine_start() {
+  local pg_args=() pg_url where
+  case $handler in
+    postgresql)
+      if [[ -n ${FERRETDB_POSTGRESQL_URL:-} ]]; then
+        pg_url=$FERRETDB_POSTGRESQL_URL
+        # A URL without a database names the server only.
+        if [[ ! ${pg_url#*://} =~ / ]]; then pg_url=$pg_url/ferretdb; fi
+      else
+        if ! scripts/postgres.sh status run; then started_postgres=true; fi
+        pg_url=$(scripts/postgres.sh start run)/ferretdb
+      fi
+      scripts/pg-database.sh "$pg_url"
+      pg_args=(-postgresql-url "$pg_url" -pg-indexes deploy/ferretdb/postgresql-indexes.sql)
+      where="PostgreSQL ${pg_url%%\?*}"
+      ;;
+    sqlite)
+      pg_args=(-sqlite-url file:var/db/)
+      where="SQLite in var/db (a handful of documents only: every read scans the collection)"
+      ;;
+    *)
+      say "FERRETDB_HANDLER must be postgresql or sqlite, not '$handler'"
+      exit 2
+      ;;
+  esac
+  mkdir -p var/db var/log
+  .tools/bin/ferretdb -listen "127.0.0.1:$ferret_port" -handler "$handler" "${pg_args[@]}" \
+    -log-level error >>var/log/ferretdb.log 2>&1 &
+  ferret_pid=$!
+  for _ in $(seq 100); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$ferret_port") 2>/dev/null; then break; fi
+    if ! kill -0 "$ferret_pid" 2>/dev/null; then
+      say "FerretDB did not start; see var/log/ferretdb.log"
+      exit 1
+    fi
+    sleep 0.1
+  done
+  say "FerretDB on 127.0.0.1:$ferret_port over $where; log in var/log/ferretdb.log"
+  export MONGODB_URI=${MONGODB_URI:-mongodb://127.0.0.1:$ferret_port/purchases}
+}
+
+engine_seed() {
+  "$build/purchases-seed" --if-empty --users "${DEMO_USERS:-1000}" --per-user "${DEMO_PER_USER:-3}"
+}
