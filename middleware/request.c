@@ -383,9 +383,14 @@ void request_finish(const struct _u_request *request, struct _u_response *respon
     /* Purchases are personal data: no shared cache may keep them. The
      * shop app may keep a purchase or a page it was given and ask again
      * with If-None-Match; every other answer is kept by no one. */
-    if (ctx->revalidate && (response->status == 200 || response->status == 304)) {
+    bool kept = response->status == 200 || response->status == 304;
+    if (ctx->revalidate && kept) {
       u_map_put(response->map_header, "Cache-Control", "private, no-cache");
       u_map_put(response->map_header, "Vary", REQUEST_VARY);
+    } else if (ctx->public_max_age_s > 0 && kept) {
+      char value[48];
+      snprintf(value, sizeof(value), "public, max-age=%u", ctx->public_max_age_s);
+      u_map_put(response->map_header, "Cache-Control", value);
     } else {
       u_map_put(response->map_header, "Cache-Control", "no-store");
     }

@@ -63,6 +63,7 @@ struct request_ctx {
   char access_reason[ACCESS_REASON_MAX + 1]; /* x-access-reason, "" when absent */
   bool revalidate;                           /* a 200 or 304 the caller may keep (below) */
   bool gzip_ok;                              /* Accept-Encoding allows gzip */
+  uint32_t public_max_age_s;                 /* > 0: a 200 or 304 any cache may keep this long */
   enum rate_charge rate_charge;              /* set by the rate-limit link */
   uint32_t rate_retry_after_s;               /* RATE_DEFERRED: if refused after all */
 };
@@ -131,7 +132,8 @@ bool request_begin(const struct _u_request *request, struct _u_response *respons
 
 /* The end of every request, however it was answered: X-Request-Id,
  * Cache-Control (private, no-cache and Vary for a 200 or 304 the
- * controller marked ctx->revalidate; no-store for everything else),
+ * controller marked ctx->revalidate; public, max-age for one it gave a
+ * public_max_age_s, the service's own files; no-store for everything else),
  * Connection: close while draining, metrics, the access line. */
 void request_finish(const struct _u_request *request, struct _u_response *response);
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "../support/harness.h"
+#include "lib/gzip.h"
 #include "routes/list_params.h"
 #include "routes/routes.h"
 #include "suites.h"
@@ -319,6 +320,50 @@ static char *render_docs(const char *screenshot) {
   return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? text : (free(text), NULL);
 }
 
+/* The service's own files: compressed once, kept by any cache for a while,
+ * revalidated with their ETag. */
+START_TEST(the_docs_files_are_cached_and_compressed) {
+  const char *paths[] = {"/docs/redoc.standalone.js", "/openapi.json", "/docs"};
+  const char *ages[] = {"public, max-age=86400", "public, max-age=300", "public, max-age=300"};
+  for (size_t i = 0; i < 3; i++) {
+    struct http_response plain;
+    struct http_response packed;
+    struct http_response again;
+    char etag[96];
+    char header[128];
+    char buf[96];
+    unsigned char *text = NULL;
+    size_t text_len = 0;
+    const char *gzip[] = {"Accept-Encoding: gzip", NULL};
+
+    ck_assert(http_request(server.port, "GET", paths[i], NULL, &plain));
+    ck_assert_int_eq(plain.status, 200);
+    ck_assert_str_eq(http_header(&plain, "Cache-Control", buf, sizeof(buf)), ages[i]);
+    ck_assert_ptr_null(http_header(&plain, "Content-Encoding", buf, sizeof(buf)));
+    ck_assert(http_request(server.port, "GET", paths[i], gzip, &packed));
+    if (plain.body_len >= 1024) {
+      ck_assert_str_eq(http_header(&packed, "Content-Encoding", buf, sizeof(buf)), "gzip");
+      ck_assert(gzip_decompress(packed.body, packed.body_len, 8 << 20, &text, &text_len));
+      ck_assert_uint_eq(text_len, plain.body_len);
+      ck_assert_int_eq(memcmp(text, plain.body, text_len), 0);
+      free(text);
+    } else {
+      /* The page itself is shorter than a gzip is worth. */
+      ck_assert_ptr_null(http_header(&packed, "Content-Encoding", buf, sizeof(buf)));
+    }
+    ck_assert_ptr_nonnull(http_header(&packed, "ETag", etag, sizeof(etag)));
+    snprintf(header, sizeof(header), "If-None-Match: %s", etag);
+    const char *revalidate[] = {header, NULL};
+    ck_assert(http_request(server.port, "GET", paths[i], revalidate, &again));
+    ck_assert_int_eq(again.status, 304);
+    ck_assert_str_eq(http_header(&again, "Cache-Control", buf, sizeof(buf)), ages[i]);
+    http_response_cleanup(&again);
+    http_response_cleanup(&packed);
+    http_response_cleanup(&plain);
+  }
+}
+END_TEST
+
 START_TEST(the_docs_page_lists_every_operation_in_a_real_browser) {
   char *dom = render_docs(NULL);
   json_t *j_paths = json_object_get(j_doc, "paths");
@@ -348,6 +393,7 @@ Suite *suite_contract(void) {
   tcase_add_test(tc, every_route_the_server_answers_is_documented);
   tcase_add_test(tc, every_documented_operation_answers_as_documented);
   tcase_add_test(tc, the_list_parameter_table_is_the_contract);
+  tcase_add_test(tc, the_docs_files_are_cached_and_compressed);
   tcase_add_test(tc, the_docs_page_lists_every_operation_in_a_real_browser);
   suite_add_tcase(suite, tc);
   return suite;
