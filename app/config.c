@@ -177,6 +177,12 @@ static bool parse_optional(const struct config_entry *entry, const char *value,
   return value[0] == '\0' || parse_string(entry, value, config, err, err_len);
 }
 
+static bool parse_cors_origins(const struct config_entry *entry, const char *value,
+                               struct config *config, char *err, size_t err_len) {
+  (void)entry;
+  return cors_parse(value, &config->cors, err, err_len);
+}
+
 /* An optional redis:// URL, checked now rather than at the first read. */
 static bool parse_redis_url(const struct config_entry *entry, const char *value,
                             struct config *config, char *err, size_t err_len) {
@@ -270,6 +276,9 @@ static const struct config_entry ENTRIES[] = {
      "redis://[[user]:password@]host[:port][/db] shared by every instance: writes bump a "
      "per-user version there that each instance checks before it serves from its cache "
      "(unset: this instance only)"},
+    {"PURCHASES_CORS_ORIGINS", "", 0, 0, 0, parse_cors_origins,
+     "origins a browser may call the service from (the shop's front end in jwt mode), "
+     "comma-separated, e.g. https://shop.example; unset: none"},
     {"PURCHASES_BENCH_ROUTES", "0", 0, 1, FIELD(bench_routes), parse_uint,
      "1 adds GET /bench/fixed/:userId, a fixed answer after the whole chain, for make bench "
      "only"},

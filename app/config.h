@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "middleware/client_id.h"
+#include "middleware/cors.h"
 
 /* How callers prove who they are (PURCHASES_AUTH). */
 enum auth_mode {
@@ -52,7 +53,8 @@ struct config {
   uint32_t cache_ttl_s; /* 0: no response cache */
   char *redis_url;      /* NULL: versions are this instance's own */
   uint32_t redis_timeout_ms;
-  uint32_t bench_routes; /* 1: the routes make bench measures the framework with */
+  uint32_t bench_routes;  /* 1: the routes make bench measures the framework with */
+  struct cors_table cors; /* empty: no cross-origin calls from browsers */
 };
 
 /* Fills `config` from the environment through `getenv_fn` (getenv in the

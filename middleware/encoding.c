@@ -8,6 +8,7 @@
 #include <yder.h>
 
 #include "lib/gzip.h"
+#include "middleware/request.h"
 
 static bool is_ows(char c) {
   return c == ' ' || c == '\t';
@@ -109,22 +110,6 @@ enum accept_gzip accept_encoding_gzip(const char *value) {
   return star_q > 0 ? ACCEPT_GZIP_YES : ACCEPT_GZIP_NO;
 }
 
-/* Appends `token` to the response's Vary unless it is there. */
-static void vary_add(struct _u_response *response, const char *token) {
-  const char *vary = u_map_get_case(response->map_header, "Vary");
-  char joined[256];
-
-  if (vary == NULL || vary[0] == '\0') {
-    u_map_put(response->map_header, "Vary", token);
-    return;
-  }
-  if (strcasestr(vary, token) != NULL) {
-    return;
-  }
-  snprintf(joined, sizeof(joined), "%s, %s", vary, token);
-  u_map_put(response->map_header, "Vary", joined);
-}
-
 bool encoding_etag_variant(const char *etag, char *out, size_t cap) {
   size_t len = strlen(etag);
   if (len < 2 || etag[0] != '"' || etag[len - 1] != '"' || len + sizeof(ETAG_GZIP_SUFFIX) > cap) {
@@ -141,7 +126,7 @@ void encoding_apply(struct _u_response *response, bool gzip_ok) {
   if (response->binary_body == NULL || response->binary_body_length < GZIP_MIN_LENGTH) {
     return;
   }
-  vary_add(response, "Accept-Encoding");
+  request_vary_add(response, "Accept-Encoding");
   if (!gzip_ok || u_map_has_key_case(response->map_header, "Content-Encoding")) {
     return;
   }

@@ -13,6 +13,7 @@
 
 #include "app/logging.h"
 #include "middleware/metrics.h"
+#include "middleware/cors.h"
 #include "middleware/encoding.h"
 #include "middleware/problem.h"
 
@@ -60,6 +61,7 @@ static bool request_ctx_attach(const struct _u_request *request, struct _u_respo
   }
   clock_gettime(CLOCK_MONOTONIC, &ctx->started);
   ctx->tracker = scope->tracker;
+  ctx->cors = scope->cors;
   ctx->route = scope->route;
   incoming = u_map_get_case(request->map_header, "X-Request-Id");
   if (request_id_is_valid(incoming)) {
@@ -206,6 +208,21 @@ void request_answer_json_bytes(struct _u_response *response, unsigned int status
   if (ctx != NULL) {
     ctx->answered = true;
   }
+}
+
+void request_vary_add(struct _u_response *response, const char *token) {
+  const char *vary = u_map_get_case(response->map_header, "Vary");
+  char joined[256];
+
+  if (vary == NULL || vary[0] == '\0') {
+    u_map_put(response->map_header, "Vary", token);
+    return;
+  }
+  if (strcasestr(vary, token) != NULL) {
+    return;
+  }
+  snprintf(joined, sizeof(joined), "%s, %s", vary, token);
+  u_map_put(response->map_header, "Vary", joined);
 }
 
 void request_answer_empty(struct _u_response *response, unsigned int status) {
@@ -395,6 +412,7 @@ void request_finish(const struct _u_request *request, struct _u_response *respon
       u_map_put(response->map_header, "Cache-Control", "no-store");
     }
     encoding_apply(response, ctx->gzip_ok);
+    cors_apply(ctx->cors, request, response);
     if (atomic_load(&ctx->tracker->draining)) {
       u_map_put(response->map_header, "Connection", "close");
     }

@@ -32,10 +32,13 @@ struct request_tracker {
 
 /* One URL pattern the server answers, with every method it answers there.
  * The first and last links of each chain get it as user_data. */
+struct cors_table;
+
 struct route_scope {
   const char *route; /* the pattern, e.g. "/user/:userId"; static */
-  char allow[64];    /* "GET" or "GET, PATCH": the Allow header of a 405 */
+  char allow[64];    /* "GET, HEAD" or "GET, HEAD, PATCH": the Allow header of a 405 */
   struct request_tracker *tracker;
+  const struct cors_table *cors; /* the origins browsers may call from; NULL for none */
 };
 
 /* What the rate-limit link did with the request's token. */
@@ -52,6 +55,7 @@ enum rate_charge {
  * by the first link, freed by Ulfius after the response is queued. */
 struct request_ctx {
   struct request_tracker *tracker;
+  const struct cors_table *cors;
   const char *route;
   char request_id[REQUEST_ID_MAX + 1];
   struct timespec started;
@@ -110,6 +114,9 @@ void request_id_generate(char out[REQUEST_ID_MAX + 1]);
 /* Writes `j_body` (borrowed) as the response with `status` and marks the
  * request answered. On failure to serialise, answers 500 instead. */
 void request_answer_json(struct _u_response *response, unsigned int status, const json_t *j_body);
+
+/* Appends `token` to the response's Vary unless it is there already. */
+void request_vary_add(struct _u_response *response, const char *token);
 
 /* Answers `status` (304) with no body and marks the request answered. */
 void request_answer_empty(struct _u_response *response, unsigned int status);

@@ -8,6 +8,7 @@
 #include "middleware/audit.h"
 #include "middleware/authn.h"
 #include "middleware/authz.h"
+#include "middleware/cors.h"
 #include "middleware/metrics.h"
 #include "middleware/problem.h"
 #include "middleware/rate_limit.h"
@@ -62,7 +63,9 @@ static const struct route BENCH_ROUTES[] = {
 };
 
 #define BENCH_ROUTE_COUNT (sizeof(BENCH_ROUTES) / sizeof(BENCH_ROUTES[0]))
-_Static_assert(ROUTE_COUNT + BENCH_ROUTE_COUNT <= ROUTES_MAX, "raise ROUTES_MAX");
+/* A chain per route, and a preflight per path when CORS is on. */
+_Static_assert(ROUTE_COUNT + BENCH_ROUTE_COUNT + ROUTES_MAX_SCOPES <= ROUTES_MAX,
+               "raise ROUTES_MAX");
 
 /* Whether each segment of path matches pattern's, ":name" matching any
  * non-empty segment. */
@@ -117,6 +120,7 @@ static struct route_scope *scope_for(struct app *app, const char *pattern) {
   scope->route = pattern;
   scope->allow[0] = '\0';
   scope->tracker = &app->tracker;
+  scope->cors = &app->config.cors;
   return scope;
 }
 
@@ -207,6 +211,14 @@ static int register_route(struct app *app, const struct route *route) {
   if (scope->allow[0] == '\0') {
     rc |= add(app, "*", route->pattern, PRIORITY_METHOD_NOT_ALLOWED, callback_method_not_allowed,
               scope);
+    /* With CORS on, OPTIONS on each path is a browser's preflight. */
+    if (app->config.cors.count > 0) {
+      struct route_chain *preflight = &app->chains[app->chain_count++];
+      memset(preflight, 0, sizeof(*preflight));
+      preflight->scope = scope;
+      chain_add(preflight, callback_cors_preflight, scope);
+      rc |= add(app, "OPTIONS", route->pattern, PRIORITY_CHAIN, dispatch, preflight);
+    }
   } else {
     strncat(scope->allow, ", ", sizeof(scope->allow) - strlen(scope->allow) - 1);
   }
@@ -238,6 +250,7 @@ int routes_register(struct app *app) {
   app->unknown_scope.route = "-";
   strcpy(app->unknown_scope.allow, "");
   app->unknown_scope.tracker = &app->tracker;
+  app->unknown_scope.cors = &app->config.cors;
   if (ulfius_set_default_endpoint(&app->instance, callback_not_found, &app->unknown_scope) !=
       U_OK) {
     return -1;

@@ -18,7 +18,7 @@ typedef int (*route_link)(const struct _u_request *request, struct _u_response *
 
 /* The most links before a controller, and the most routes. */
 #define ROUTE_LINKS_MAX 6
-#define ROUTES_MAX      16
+#define ROUTES_MAX      32 /* chains: the routes, and a preflight per path with CORS on */
 
 /* A route's chain, as routes_register builds it from the route table:
  * links[0..count) end with the controller; `after` (the audit) runs only

@@ -333,6 +333,68 @@ START_TEST(head_answers_as_get_without_a_body) {
 }
 END_TEST
 
+/* Browsers of listed origins may call; others get no CORS header. */
+START_TEST(cors_lets_listed_origins_in_and_no_other) {
+  const char *env[] = {"PURCHASES_CORS_ORIGINS=https://shop.example,http://localhost:3000", NULL};
+  const char *preflight[] = {"Origin: https://shop.example", "Access-Control-Request-Method: GET",
+                             "Access-Control-Request-Headers: authorization", NULL};
+  const char *stranger[] = {"Origin: https://evil.example", "Access-Control-Request-Method: GET",
+                            NULL};
+  char user_header[64];
+  const char *read[] = {"Origin: https://shop.example", "x-client-id: shop", user_header, NULL};
+  const char *strange_read[] = {"Origin: https://evil.example", "x-client-id: shop", user_header,
+                                NULL};
+  struct server cors;
+  struct http_response r;
+  char buf[256];
+
+  snprintf(user_header, sizeof(user_header), "x-user-id: %s", alice);
+  /* Off by default: OPTIONS is not a method of the API. */
+  ck_assert(http_request(server.port, "OPTIONS", user_path(alice), preflight, &r));
+  ck_assert_int_eq(r.status, 405);
+  ck_assert_ptr_null(http_header(&r, "Access-Control-Allow-Origin", buf, sizeof(buf)));
+  http_response_cleanup(&r);
+
+  ck_assert(server_start(&cors, db.uri, env));
+  ck_assert(http_request(cors.port, "OPTIONS", user_path(alice), preflight, &r));
+  ck_assert_int_eq(r.status, 204);
+  ck_assert_str_eq(http_header(&r, "Access-Control-Allow-Origin", buf, sizeof(buf)),
+                   "https://shop.example");
+  ck_assert_str_eq(http_header(&r, "Access-Control-Allow-Methods", buf, sizeof(buf)), "GET, HEAD");
+  ck_assert_ptr_nonnull(
+      strstr(http_header(&r, "Access-Control-Allow-Headers", buf, sizeof(buf)), "Authorization"));
+  ck_assert_ptr_nonnull(strstr(http_header(&r, "Vary", buf, sizeof(buf)), "Origin"));
+  http_response_cleanup(&r);
+  ck_assert(http_request(cors.port, "OPTIONS", "/purchases", preflight, &r));
+  ck_assert_int_eq(r.status, 204);
+  ck_assert_str_eq(http_header(&r, "Access-Control-Allow-Methods", buf, sizeof(buf)), "POST");
+  http_response_cleanup(&r);
+
+  ck_assert(http_request(cors.port, "OPTIONS", user_path(alice), stranger, &r));
+  ck_assert_int_eq(r.status, 403);
+  ck_assert_ptr_null(http_header(&r, "Access-Control-Allow-Origin", buf, sizeof(buf)));
+  http_response_cleanup(&r);
+  ck_assert(http_request(cors.port, "OPTIONS", user_path(alice),
+                         (const char *const[]){"Origin: https://shop.example", NULL}, &r));
+  ck_assert_int_eq(r.status, 400);
+  http_response_cleanup(&r);
+
+  ck_assert(http_request(cors.port, "GET", user_path(alice), read, &r));
+  ck_assert_int_eq(r.status, 200);
+  ck_assert_str_eq(http_header(&r, "Access-Control-Allow-Origin", buf, sizeof(buf)),
+                   "https://shop.example");
+  ck_assert_ptr_nonnull(
+      strstr(http_header(&r, "Access-Control-Expose-Headers", buf, sizeof(buf)), "ETag"));
+  ck_assert_ptr_nonnull(strstr(http_header(&r, "Vary", buf, sizeof(buf)), "Origin"));
+  http_response_cleanup(&r);
+  ck_assert(http_request(cors.port, "GET", user_path(alice), strange_read, &r));
+  ck_assert_int_eq(r.status, 200);
+  ck_assert_ptr_null(http_header(&r, "Access-Control-Allow-Origin", buf, sizeof(buf)));
+  http_response_cleanup(&r);
+  server_stop(&cors, 15);
+}
+END_TEST
+
 START_TEST(request_id_is_echoed_or_generated) {
   struct http_response r;
   char buf[128];
@@ -479,6 +541,7 @@ Suite *suite_api(void) {
   tcase_add_test(tc, unknown_paths_are_404);
   tcase_add_test(tc, wrong_method_is_405_with_allow);
   tcase_add_test(tc, head_answers_as_get_without_a_body);
+  tcase_add_test(tc, cors_lets_listed_origins_in_and_no_other);
   tcase_add_test(tc, request_id_is_echoed_or_generated);
   tcase_add_test(tc, probes_answer);
   tcase_add_test(tc, lists_are_kept_only_privately_and_errors_not_at_all);

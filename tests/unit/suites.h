@@ -8,6 +8,7 @@ Suite *suite_authz(void);
 Suite *suite_cache(void);
 Suite *suite_client_table(void);
 Suite *suite_config(void);
+Suite *suite_cors(void);
 Suite *suite_cursor(void);
 Suite *suite_encoding(void);
 Suite *suite_etag(void);

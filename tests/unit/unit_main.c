@@ -9,6 +9,7 @@ int main(void) {
   srunner_add_suite(runner, suite_cache());
   srunner_add_suite(runner, suite_client_table());
   srunner_add_suite(runner, suite_config());
+  srunner_add_suite(runner, suite_cors());
   srunner_add_suite(runner, suite_cursor());
   srunner_add_suite(runner, suite_encoding());
   srunner_add_suite(runner, suite_etag());
