@@ -32,7 +32,8 @@ build: deps $(BUILD_DIR)/CMakeCache.txt
 	cmake --build $(BUILD_DIR) -j$(JOBS)
 
 release-configure: deps
-	cmake -S . -B $(RELEASE_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPURCHASES_SANITIZE=OFF -DPURCHASES_TESTS=OFF
+	cmake -S . -B $(RELEASE_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPURCHASES_SANITIZE=OFF -DPURCHASES_TESTS=OFF \
+	  -DCMAKE_INSTALL_PREFIX=$(PREFIX)
 
 release: release-configure
 	cmake --build $(RELEASE_DIR) -j$(JOBS)

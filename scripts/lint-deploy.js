@@ -104,6 +104,13 @@ const compose = yaml.load(read('docker-compose.yml'));
 check(compose.services.mongo.image.startsWith('mongo:7'), 'compose: mongo:7');
 check(compose.services.purchases.environment.MONGODB_URI.includes('mongo:27017'),
   'compose: the service points at the mongo service');
+// Its own curl example must answer: demo data before the service starts.
+const seed = Object.entries(compose.services).find(([, svc]) =>
+  (svc.entrypoint || []).includes('purchases-seed'));
+check(seed !== undefined, 'compose: a service that loads the demo data');
+check(seed !== undefined && compose.services.purchases.depends_on[seed[0]] &&
+  compose.services.purchases.depends_on[seed[0]].condition === 'service_completed_successfully',
+  'compose: the service starts after the demo data is in');
 
 const dockerfile = read('Dockerfile');
 check(/^FROM debian:bookworm AS build/m.test(dockerfile), 'Dockerfile: a build stage');

@@ -238,10 +238,47 @@ recorded=$(curl -s -H 'x-client-id: shop' -H "x-user-id: $writer" "http://127.0.
   jq '[.data[].id] | unique | length')
 check "the $posts POSTs are recorded once each (found ${recorded:-none})" test "${recorded:-0}" -eq "$posts"
 
+# --- Redis stopped mid-test: answers go on through HAProxy, each instance
+# limits on its own; Redis back (empty, as without persistence): shared again
+metric_on() { curl -s "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 == m {print $2}'; }
+first=${instance_ports[0]}
+redis_cli() { redis-cli -p "$redis_port" "$@" >/dev/null 2>&1; }
+redis_cli shutdown nosave
+for _ in $(seq 50); do redis_cli ping || break; sleep 0.1; done
+bad=0
+for n in $(seq 20); do
+  code=$(curl -s -o /dev/null -w '%{http_code}' -H 'x-client-id: shop' -H "x-user-id: r$$-$n" \
+    "http://127.0.0.1:$front/user/r$$-$n")
+  [[ $code == 200 ]] || bad=$((bad + 1))
+done
+curl -s -o /dev/null -H 'x-client-id: shop' -H "x-user-id: r$$-direct" "http://127.0.0.1:$first/user/r$$-direct"
+check "Redis stopped: 20 GETs through HAProxy, $bad not 200" test "$bad" -eq 0
+check "Redis stopped: limits are the instance's own (purchases_rate_limit_shared $(metric_on "$first" purchases_rate_limit_shared))" \
+  test "$(metric_on "$first" purchases_rate_limit_shared)" = 0
+redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+  --pidfile "$work/redis-again.pid" --logfile "$work/redis-again.log" >/dev/null
+for _ in $(seq 50); do redis_cli ping && break; sleep 0.1; done
+sleep 1.5 # past the instances' pause after a failure
+shared=""
+for _ in $(seq 20); do
+  curl -s -o /dev/null -H 'x-client-id: shop' -H "x-user-id: r$$-back" "http://127.0.0.1:$first/user/r$$-back"
+  shared=$(metric_on "$first" purchases_rate_limit_shared)
+  [[ $shared == 1 ]] && break
+  sleep 0.2
+done
+check "Redis back: limits are shared again (purchases_rate_limit_shared ${shared:-none})" test "$shared" = 1
+
 # --- the cache across the cluster: every instance holds the user's page,
 # a write through the balancer, and the next read on each instance sees it
 reader=cache-$$
 page_on() { curl -s -H 'x-client-id: shop' -H "x-user-id: $reader" "http://127.0.0.1:$1/user/$reader"; }
+# The instance killed above may still be starting: each must be ready first.
+for port in "${instance_ports[@]}"; do
+  for _ in $(seq 100); do
+    [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz") == 200 ]] && break
+    sleep 0.1
+  done
+done
 for port in "${instance_ports[@]}"; do page_on "$port" >/dev/null; page_on "$port" >/dev/null; done
 jq -c --arg user "$reader" '.userId = $user | .id = "seen-everywhere"' "$work/post.json" >"$work/post2.json"
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$front/purchases" \
@@ -306,7 +343,9 @@ got=$(raw "GET /user/123?q=$(head -c 4084 /dev/zero | tr '\0' c) HTTP/1.1\\r\\nH
 check "a 4096-byte URL is passed to an instance (which judges its query: $got)" \
   test "$(served)" -eq $((served_before + 2))
 
-# --- SIGTERM stops everything it started, and it exits 0
+# --- SIGTERM stops everything it started, and it exits 0 (the Redis the
+# test started again in place of the cluster's is the test's to stop)
+redis_cli shutdown nosave
 kill -TERM "$cluster_pid"
 for _ in $(seq 300); do
   alive "$cluster_pid" || break
