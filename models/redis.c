@@ -40,7 +40,7 @@ static uint64_t monotonic_ms(void) {
   return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
 }
 
-double redis_pool_now(void) {
+static double redis_pool_now(void) {
   struct timespec now;
   clock_gettime(CLOCK_MONOTONIC, &now);
   return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
@@ -253,7 +253,9 @@ static void note_state(struct redis_pool *pool, bool up) {
   }
 }
 
-redisContext *redis_pool_acquire(struct redis_pool *pool) {
+/* An open connection (*fresh when just made), or NULL while Redis is down
+ * or every connection stayed busy for timeout_ms. */
+static redisContext *acquire(struct redis_pool *pool, bool *fresh) {
   uint64_t now = monotonic_ms();
   uint64_t deadline_ms = now + pool->timeout_ms;
   redisContext *context = NULL;
@@ -278,6 +280,7 @@ redisContext *redis_pool_acquire(struct redis_pool *pool) {
     now = monotonic_ms();
   }
   pthread_mutex_unlock(&pool->lock);
+  *fresh = open_new;
   if (!open_new) {
     if (context == NULL) {
       atomic_fetch_add(&pool->skipped, 1);
@@ -298,10 +301,9 @@ redisContext *redis_pool_acquire(struct redis_pool *pool) {
   return context;
 }
 
-void redis_pool_release(struct redis_pool *pool, redisContext *context, bool healthy,
-                        double started) {
-  histogram_observe(&pool->latency, redis_pool_now() - started);
-  atomic_fetch_add(&pool->round_trips, 1);
+/* Gives a connection back; a failed one is closed, and unless `retrying`,
+ * Redis counts as down for retry_ms so that requests stop waiting on it. */
+static void release(struct redis_pool *pool, redisContext *context, bool healthy, bool retrying) {
   pthread_mutex_lock(&pool->lock);
   if (healthy && context->err == 0 && pool->idle_count < IDLE_MAX) {
     pool->idle[pool->idle_count++] = context;
@@ -309,7 +311,7 @@ void redis_pool_release(struct redis_pool *pool, redisContext *context, bool hea
   } else {
     pool->open_count--;
   }
-  if (!healthy) {
+  if (!healthy && !retrying) {
     pool->retry_at_ms = monotonic_ms() + pool->retry_ms;
     atomic_fetch_add(&pool->errors, 1);
     note_state(pool, false);
@@ -319,6 +321,30 @@ void redis_pool_release(struct redis_pool *pool, redisContext *context, bool hea
   if (context != NULL) {
     redisFree(context);
   }
+}
+
+bool redis_pool_run(struct redis_pool *pool, bool (*work)(redisContext *context, void *data),
+                    void *data) {
+  double started = redis_pool_now();
+  bool ok = false;
+
+  for (int attempt = 0; attempt < 2; attempt++) {
+    bool fresh = false;
+    redisContext *context = acquire(pool, &fresh);
+    if (context == NULL) {
+      break;
+    }
+    ok = work(context, data);
+    /* A kept connection that failed may only have outlived its Redis. */
+    bool retry = !ok && !fresh && attempt == 0;
+    release(pool, context, ok, retry);
+    if (!retry) {
+      break;
+    }
+  }
+  histogram_observe(&pool->latency, redis_pool_now() - started);
+  atomic_fetch_add(&pool->round_trips, 1);
+  return ok;
 }
 
 bool redis_pool_up(struct redis_pool *pool) {

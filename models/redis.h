@@ -41,17 +41,14 @@ struct redis_pool;
 struct redis_pool *redis_pool_new(const struct redis_pool_options *options);
 void redis_pool_free(struct redis_pool *pool);
 
-/* An open connection, or NULL while Redis is down (inside the pause) or
- * every connection stayed busy for timeout_ms. Give it back with
- * redis_pool_release(): healthy false when a command on it failed (it is
- * closed, and the pause starts). `started` is when the caller began, for
- * the latency histogram. Thread-safe. */
-redisContext *redis_pool_acquire(struct redis_pool *pool);
-void redis_pool_release(struct redis_pool *pool, redisContext *context, bool healthy,
-                        double started);
-
-/* CLOCK_MONOTONIC in seconds, for `started`. */
-double redis_pool_now(void);
+/* Runs `work` (which sends its commands on the connection and says
+ * whether they succeeded) on a pooled connection, and returns what it
+ * returned; false at once while Redis is down (inside the pause) or every
+ * connection stayed busy for timeout_ms. A kept connection can have died
+ * since its last use (Redis restarted): when work fails on one, it runs
+ * once more on a new connection before Redis counts as down. Thread-safe. */
+bool redis_pool_run(struct redis_pool *pool, bool (*work)(redisContext *context, void *data),
+                    void *data);
 
 /* Whether Redis answered the last attempt. */
 bool redis_pool_up(struct redis_pool *pool);

@@ -64,32 +64,41 @@ static bool read_reply(const redisReply *reply, struct shared_limit_state *out) 
   return true;
 }
 
+/* One decision: EVALSHA, or EVAL when this Redis does not know the script
+ * yet (first use, or after a restart). */
+struct decision {
+  const char *sha;
+  const char *key;
+  uint32_t rps;
+  uint32_t burst;
+  enum shared_limit_op op;
+  struct shared_limit_state *out;
+};
+
+static bool decide_work(redisContext *context, void *data) {
+  const struct decision *d = data;
+  redisReply *reply = redisCommand(context, "EVALSHA %s 1 %s%s %u %u %d", d->sha, KEY_PREFIX,
+                                   d->key, d->rps, d->burst, (int)d->op);
+  bool ok;
+
+  if (reply != NULL && reply->type == REDIS_REPLY_ERROR &&
+      strncmp(reply->str, "NOSCRIPT", 8) == 0) {
+    freeReplyObject(reply);
+    reply = redisCommand(context, "EVAL %s 1 %s%s %u %u %d", SCRIPT, KEY_PREFIX, d->key, d->rps,
+                         d->burst, (int)d->op);
+  }
+  ok = read_reply(reply, d->out);
+  freeReplyObject(reply);
+  return ok;
+}
+
 bool shared_limit_apply(struct redis_pool *pool, const char *key, uint32_t rps, uint32_t burst,
                         enum shared_limit_op op, struct shared_limit_state *out) {
-  double started = redis_pool_now();
-  redisContext *context;
-  redisReply *reply = NULL;
   char sha[41];
-  bool ok = false;
+  struct decision decision = {sha, key, rps, burst, op, out};
 
   if (rps == 0 || !script_sha(sha)) {
     return false;
   }
-  context = redis_pool_acquire(pool);
-  if (context == NULL) {
-    return false;
-  }
-  reply = redisCommand(context, "EVALSHA %s 1 %s%s %u %u %d", sha, KEY_PREFIX, key, rps, burst,
-                       (int)op);
-  if (reply != NULL && reply->type == REDIS_REPLY_ERROR &&
-      strncmp(reply->str, "NOSCRIPT", 8) == 0) {
-    /* First use on this Redis (or after a restart): EVAL loads it. */
-    freeReplyObject(reply);
-    reply = redisCommand(context, "EVAL %s 1 %s%s %u %u %d", SCRIPT, KEY_PREFIX, key, rps, burst,
-                         (int)op);
-  }
-  ok = read_reply(reply, out);
-  freeReplyObject(reply);
-  redis_pool_release(pool, context, ok, started);
-  return ok;
+  return redis_pool_run(pool, decide_work, &decision);
 }

@@ -245,10 +245,27 @@ static bool read_shared(redisContext *context, const char *user_id, struct user_
   return ok;
 }
 
+/* What one round trip of a read or a bump works on. */
+struct round_trip {
+  struct versions *versions;
+  const char *user_id; /* a read */
+  struct user_version *out;
+  const char *const *user_ids; /* a bump */
+  size_t count;
+};
+
+static bool read_work(redisContext *context, void *data) {
+  struct round_trip *trip = data;
+  return flush_pending(trip->versions, context) && read_shared(context, trip->user_id, trip->out);
+}
+
+static bool bump_work(redisContext *context, void *data) {
+  struct round_trip *trip = data;
+  return flush_pending(trip->versions, context) && send_bumps(context, trip->user_ids, trip->count);
+}
+
 bool versions_read(struct versions *versions, const char *user_id, struct user_version *out) {
-  redisContext *context;
-  double started = redis_pool_now();
-  bool ok;
+  struct round_trip trip = {.versions = versions, .user_id = user_id, .out = out};
 
   out->local = atomic_load(&versions->stripes[stripe_of(user_id)]);
   out->epoch = 0;
@@ -256,19 +273,11 @@ bool versions_read(struct versions *versions, const char *user_id, struct user_v
   if (versions->redis == NULL) {
     return true;
   }
-  context = redis_pool_acquire(versions->redis);
-  if (context == NULL) {
-    return false;
-  }
-  ok = flush_pending(versions, context) && read_shared(context, user_id, out);
-  redis_pool_release(versions->redis, context, ok, started);
-  return ok;
+  return redis_pool_run(versions->redis, read_work, &trip);
 }
 
 void versions_bump(struct versions *versions, const char *const *user_ids, size_t count) {
-  redisContext *context;
-  double started = redis_pool_now();
-  bool ok = false;
+  struct round_trip trip = {.versions = versions, .user_ids = user_ids, .count = count};
 
   for (size_t i = 0; i < count; i++) {
     atomic_fetch_add(&versions->stripes[stripe_of(user_ids[i])], 1);
@@ -276,12 +285,7 @@ void versions_bump(struct versions *versions, const char *const *user_ids, size_
   if (versions->redis == NULL || count == 0) {
     return;
   }
-  context = redis_pool_acquire(versions->redis);
-  if (context != NULL) {
-    ok = flush_pending(versions, context) && send_bumps(context, user_ids, count);
-    redis_pool_release(versions->redis, context, ok, started);
-  }
-  if (!ok) {
+  if (!redis_pool_run(versions->redis, bump_work, &trip)) {
     pending_add(versions, user_ids, count);
     atomic_fetch_add(&versions->bumps_failed, count);
     y_log_message(Y_LOG_LEVEL_WARNING,

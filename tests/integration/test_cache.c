@@ -288,6 +288,25 @@ START_TEST(redis_down_is_correct_and_recovers) {
 }
 END_TEST
 
+/* Redis restarted between two requests: the connections the instances
+ * kept are dead, and neither has noticed. The next write and read go to a
+ * new connection at once, not to "Redis is down". */
+START_TEST(kept_connections_outlived_by_redis_are_replaced_at_once) {
+  double before;
+
+  create(&a, "k-1", "k-user");
+  ck_assert(lists(&a, "k-user", "k-1") && lists(&b, "k-user", "k-1"));
+  redis_stop(&redis);
+  ck_assert(redis_restart(&redis));
+  create(&b, "k-2", "k-user");
+  ck_assert_double_eq(metric(&b, "purchases_redis_bumps_failed_total"), 0);
+  ck_assert(lists(&a, "k-user", "k-2"));
+  before = hits(&a);
+  ck_assert(lists(&a, "k-user", "k-2"));
+  ck_assert_double_eq(hits(&a), before + 1);
+}
+END_TEST
+
 START_TEST(an_outside_write_is_seen_after_the_ttl) {
   struct server c;
   start_instance(&c, "PURCHASES_CACHE_TTL_S=1");
@@ -672,6 +691,7 @@ Suite *suite_cache(void) {
   tcase_add_test(tc, every_write_is_seen_at_once_on_both_instances);
   tcase_add_test(tc, an_import_is_seen_by_running_instances);
   tcase_add_test(tc, redis_down_is_correct_and_recovers);
+  tcase_add_test(tc, kept_connections_outlived_by_redis_are_replaced_at_once);
   tcase_add_test(tc, an_outside_write_is_seen_after_the_ttl);
   tcase_add_test(tc, conditional_requests_follow_rfc_9110);
   tcase_add_test(tc, a_304_from_the_cache_spares_the_rate_limit);
