@@ -2,6 +2,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <yder.h>
 
@@ -11,29 +12,78 @@ struct problem_spec {
   unsigned int status;
   const char *slug;
   const char *title;
+  const char *description; /* what /problems/<slug> says of it */
 };
 
-/* Indexed by enum problem_type. The type URIs are relative references; they
- * are documented in docs/api.md. */
+/* Indexed by enum problem_type. The type URIs are relative references to
+ * GET /problems/<slug>, which describes each (routes/problems.c). */
 static const struct problem_spec PROBLEMS[] = {
-    [PROBLEM_INVALID_REQUEST] = {400, "invalid-request", "Invalid request"},
-    [PROBLEM_UNAUTHENTICATED] = {401, "unauthenticated", "Authentication required"},
-    [PROBLEM_FORBIDDEN] = {403, "forbidden", "Access denied"},
-    [PROBLEM_NOT_FOUND] = {404, "not-found", "Not found"},
-    [PROBLEM_METHOD_NOT_ALLOWED] = {405, "method-not-allowed", "Method not allowed"},
-    [PROBLEM_UNAVAILABLE] = {503, "service-unavailable", "Service unavailable"},
-    [PROBLEM_INTERNAL] = {500, "internal-error", "Internal server error"},
-    [PROBLEM_TOO_MANY_REQUESTS] = {429, "too-many-requests", "Too many requests"},
-    [PROBLEM_BODY_NOT_ALLOWED] = {413, "body-not-allowed", "Request body not allowed"},
-    [PROBLEM_URI_TOO_LONG] = {414, "uri-too-long", "URI too long"},
-    [PROBLEM_HEADERS_TOO_LARGE] = {431, "headers-too-large", "Request headers too large"},
-    [PROBLEM_CONFLICT] = {409, "conflict", "Conflict"},
-    [PROBLEM_PRECONDITION_FAILED] = {412, "precondition-failed", "Precondition failed"},
-    [PROBLEM_BODY_TOO_LARGE] = {413, "body-too-large", "Request body too large"},
-    [PROBLEM_UNSUPPORTED_MEDIA_TYPE] = {415, "unsupported-media-type", "Unsupported media type"},
-    [PROBLEM_INVALID_PURCHASE] = {422, "invalid-purchase", "Invalid purchase"},
-    [PROBLEM_NOT_IMPLEMENTED] = {501, "not-implemented", "Not implemented"},
+    [PROBLEM_INVALID_REQUEST] = {400, "invalid-request", "Invalid request",
+                                 "A part of the request is malformed: a path segment, a query "
+                                 "parameter, a header or the body. The detail names it; fix the "
+                                 "request before sending it again."},
+    [PROBLEM_UNAUTHENTICATED] = {401, "unauthenticated", "Authentication required",
+                                 "The request did not say who is calling (x-client-id and "
+                                 "x-user-id, or a bearer token), or the token was refused. "
+                                 "WWW-Authenticate says which."},
+    [PROBLEM_FORBIDDEN] = {403, "forbidden", "Access denied",
+                           "The caller is known but may not do this: a customer reading another "
+                           "user's purchases, a client that is not registered, a role without "
+                           "the right, an origin not allowed."},
+    [PROBLEM_NOT_FOUND] = {404, "not-found", "Not found",
+                           "Nothing lives at this path, or this user has no purchase with that "
+                           "id."},
+    [PROBLEM_METHOD_NOT_ALLOWED] = {405, "method-not-allowed", "Method not allowed",
+                                    "The path exists but does not take this method; Allow lists "
+                                    "those it takes."},
+    [PROBLEM_UNAVAILABLE] = {503, "service-unavailable", "Service unavailable",
+                             "The database could not be reached or is at capacity, or an audit "
+                             "record could not be written. Nothing was changed; try again after "
+                             "Retry-After seconds."},
+    [PROBLEM_INTERNAL] = {500, "internal-error", "Internal server error",
+                          "A fault of the service. Quote the requestId when reporting it."},
+    [PROBLEM_TOO_MANY_REQUESTS] = {429, "too-many-requests", "Too many requests",
+                                   "The caller used its budget of requests (RateLimit-* headers), "
+                                   "or its address failed to authenticate too often. Retry after "
+                                   "Retry-After seconds."},
+    [PROBLEM_BODY_NOT_ALLOWED] = {413, "body-not-allowed", "Request body not allowed",
+                                  "This route takes no request body, and one was sent."},
+    [PROBLEM_URI_TOO_LONG] = {414, "uri-too-long", "URI too long",
+                              "The URL is longer than 4,096 bytes."},
+    [PROBLEM_HEADERS_TOO_LARGE] = {431, "headers-too-large", "Request headers too large",
+                                   "More than 64 headers, one over 8 KiB, or over 16 KiB in "
+                                   "all."},
+    [PROBLEM_CONFLICT] = {409, "conflict", "Conflict",
+                          "The Idempotency-Key was used before with another body, or another "
+                          "purchase has this id."},
+    [PROBLEM_PRECONDITION_FAILED] = {412, "precondition-failed", "Precondition failed",
+                                     "If-Match names an older version of the purchase; "
+                                     "currentETag and currentStatus say what it is now."},
+    [PROBLEM_BODY_TOO_LARGE] = {413, "body-too-large", "Request body too large",
+                                "A write body may hold at most 1 MiB."},
+    [PROBLEM_UNSUPPORTED_MEDIA_TYPE] = {415, "unsupported-media-type", "Unsupported media type",
+                                        "A write body must be application/json."},
+    [PROBLEM_INVALID_PURCHASE] = {422, "invalid-purchase", "Invalid purchase",
+                                  "The body is JSON but breaks a rule of a purchase or a status "
+                                  "change; errors lists each field at fault as a JSON pointer."},
+    [PROBLEM_NOT_IMPLEMENTED] = {501, "not-implemented", "Not implemented",
+                                 "The method is not one the service knows."},
 };
+
+#define PROBLEM_COUNT (sizeof(PROBLEMS) / sizeof(PROBLEMS[0]))
+
+bool problem_describe(const char *slug, unsigned int *status, const char **title,
+                      const char **description) {
+  for (size_t i = 0; slug != NULL && i < PROBLEM_COUNT; i++) {
+    if (PROBLEMS[i].slug != NULL && strcmp(PROBLEMS[i].slug, slug) == 0) {
+      *status = PROBLEMS[i].status;
+      *title = PROBLEMS[i].title;
+      *description = PROBLEMS[i].description;
+      return true;
+    }
+  }
+  return false;
+}
 
 unsigned int problem_status(enum problem_type type) {
   return PROBLEMS[type].status;

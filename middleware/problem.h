@@ -1,6 +1,8 @@
 #ifndef PURCHASES_MIDDLEWARE_PROBLEM_H
 #define PURCHASES_MIDDLEWARE_PROBLEM_H
 
+#include <stdbool.h>
+
 #include <jansson.h>
 #include <ulfius.h>
 
@@ -32,6 +34,11 @@ enum problem_type {
 
 /* The HTTP status of a problem type. */
 unsigned int problem_status(enum problem_type type);
+
+/* The status, title and description of the problem type whose URI is
+ * /problems/<slug>; false for a slug that names none. */
+bool problem_describe(const char *slug, unsigned int *status, const char **title,
+                      const char **description);
 
 /* Builds the problem document: type, title, status, detail and, when given,
  * requestId. Returns a new reference the caller owns, NULL when out of

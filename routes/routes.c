@@ -18,6 +18,7 @@
 #include "routes/contract.h"
 #include "routes/health.h"
 #include "routes/metrics.h"
+#include "routes/problems.h"
 #include "routes/purchases.h"
 #include "routes/user_purchases.h"
 
@@ -50,6 +51,7 @@ static const struct route ROUTES[] = {
     {"GET", "/openapi.json", GUARD_NONE, callback_openapi_get},
     {"GET", "/docs", GUARD_NONE, callback_docs_get},
     {"GET", "/docs/redoc.standalone.js", GUARD_NONE, callback_docs_script_get},
+    {"GET", "/problems/:name", GUARD_NONE, callback_problem_get},
 };
 
 #define ROUTE_COUNT (sizeof(ROUTES) / sizeof(ROUTES[0]))

@@ -395,6 +395,41 @@ START_TEST(cors_lets_listed_origins_in_and_no_other) {
 }
 END_TEST
 
+/* A problem's type is a URL that resolves to its description. */
+START_TEST(problem_types_resolve_to_their_description) {
+  struct http_response r;
+  struct http_response page;
+  char buf[96];
+  const char *types[] = {"invalid-request",   "unauthenticated",     "forbidden",
+                         "not-found",         "method-not-allowed",  "service-unavailable",
+                         "too-many-requests", "precondition-failed", "invalid-purchase",
+                         "not-implemented"};
+
+  ck_assert(http_get_as(server.port, user_path(bob), "shop", alice, &r));
+  ck_assert_int_eq(r.status, 403);
+  const char *type = json_string_value(json_object_get(r.j_body, "type"));
+  ck_assert_str_eq(type, "/problems/forbidden");
+  ck_assert(http_request(server.port, "GET", type, NULL, &page));
+  ck_assert_int_eq(page.status, 200);
+  ck_assert_str_eq(http_header(&page, "Content-Type", buf, sizeof(buf)),
+                   "text/html; charset=utf-8");
+  ck_assert_ptr_nonnull(strstr(page.body, "Access denied"));
+  ck_assert_ptr_nonnull(strstr(page.body, "403"));
+  http_response_cleanup(&page);
+  http_response_cleanup(&r);
+  for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+    char path[64];
+    snprintf(path, sizeof(path), "/problems/%s", types[i]);
+    ck_assert(http_request(server.port, "GET", path, NULL, &page));
+    ck_assert_msg(page.status == 200, "%s: %ld", path, page.status);
+    http_response_cleanup(&page);
+  }
+  ck_assert(http_request(server.port, "GET", "/problems/no-such-thing", NULL, &page));
+  ck_assert_int_eq(page.status, 404);
+  http_response_cleanup(&page);
+}
+END_TEST
+
 START_TEST(request_id_is_echoed_or_generated) {
   struct http_response r;
   char buf[128];
@@ -542,6 +577,7 @@ Suite *suite_api(void) {
   tcase_add_test(tc, wrong_method_is_405_with_allow);
   tcase_add_test(tc, head_answers_as_get_without_a_body);
   tcase_add_test(tc, cors_lets_listed_origins_in_and_no_other);
+  tcase_add_test(tc, problem_types_resolve_to_their_description);
   tcase_add_test(tc, request_id_is_echoed_or_generated);
   tcase_add_test(tc, probes_answer);
   tcase_add_test(tc, lists_are_kept_only_privately_and_errors_not_at_all);
