@@ -36,6 +36,11 @@ stop_postgres() {
 }
 trap stop_postgres EXIT
 
+# Every file the tests make goes into one folder of this run, removed when
+# the run is green and kept (and named) when it is not.
+PURCHASES_TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/purchases-tests.XXXXXX")
+export PURCHASES_TEST_TMP
+
 passed=0
 failed=0
 status=0
@@ -131,4 +136,9 @@ if [[ -z $only || $only == contract ]]; then
 fi
 echo "tests: $passed passed, $failed failed"
 if ((failed > 0)); then status=1; fi
+if ((status == 0)); then
+  rm -rf "$PURCHASES_TEST_TMP"
+else
+  echo "tests: their logs and files are kept in $PURCHASES_TEST_TMP"
+fi
 exit $status

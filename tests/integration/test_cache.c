@@ -217,9 +217,12 @@ START_TEST(every_write_is_seen_at_once_on_both_instances) {
 END_TEST
 
 START_TEST(an_import_is_seen_by_running_instances) {
-  char path[] = "/tmp/purchases-cache-import-XXXXXX";
+  char path[192];
   char uri_env[256];
-  int fd = mkstemp(path);
+  int fd;
+
+  snprintf(path, sizeof(path), "%s/purchases-cache-import-XXXXXX", harness_tmp());
+  fd = mkstemp(path);
   int status = 0;
   pid_t pid;
   const char *line =

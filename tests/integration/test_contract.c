@@ -264,13 +264,13 @@ END_TEST
  * frees it), or NULL when Chromium did not run. */
 static char *render_docs(const char *screenshot) {
   char url[64];
-  char out_path[64];
+  char out_path[192];
   char shot_arg[160];
   int status = 0;
   pid_t pid;
 
   snprintf(url, sizeof(url), "http://127.0.0.1:%d/docs", server.port);
-  snprintf(out_path, sizeof(out_path), "/tmp/purchases-docs-%d.html", (int)getpid());
+  snprintf(out_path, sizeof(out_path), "%s/purchases-docs-%d.html", harness_tmp(), (int)getpid());
   snprintf(shot_arg, sizeof(shot_arg), "--screenshot=%s", screenshot != NULL ? screenshot : "");
   pid = fork();
   ck_assert_int_ge(pid, 0);

@@ -19,12 +19,12 @@
 
 static struct ferretdb db;
 static struct server server;
-static char log_path[128];
+static char log_path[192];
 
 static void edge_setup(void) {
-  static char log_env[160];
+  static char log_env[256];
   const char *env[] = {"PURCHASES_LOG_TARGET=file", log_env, NULL};
-  snprintf(log_path, sizeof(log_path), "/tmp/purchases-edge-%d.log", (int)getpid());
+  snprintf(log_path, sizeof(log_path), "%s/purchases-edge-%d.log", harness_tmp(), (int)getpid());
   unlink(log_path);
   snprintf(log_env, sizeof(log_env), "PURCHASES_LOG_FILE=%s", log_path);
   ck_assert(ferretdb_start(&db, "edge"));
@@ -381,10 +381,11 @@ START_TEST(a_thousand_unauthenticated_uploads_cost_no_memory) {
 END_TEST
 
 static void budget_setup(void) {
-  static char log_env[160];
+  static char log_env[256];
   const char *env[] = {"PURCHASES_LOG_TARGET=file", log_env, "PURCHASES_AUTH_FAILURES_RPS=1",
                        "PURCHASES_AUTH_FAILURES_BURST=3", NULL};
-  snprintf(log_path, sizeof(log_path), "/tmp/purchases-edge-budget-%d.log", (int)getpid());
+  snprintf(log_path, sizeof(log_path), "%s/purchases-edge-budget-%d.log", harness_tmp(),
+           (int)getpid());
   unlink(log_path);
   snprintf(log_env, sizeof(log_env), "PURCHASES_LOG_FILE=%s", log_path);
   ck_assert(ferretdb_start(&db, "edge_budget"));
@@ -457,9 +458,10 @@ START_TEST(malformed_methods_get_one_escaped_line_each_in_text) {
 END_TEST
 
 static void json_setup(void) {
-  static char log_env[160];
+  static char log_env[256];
   const char *env[] = {"PURCHASES_LOG_FORMAT=json", "PURCHASES_LOG_TARGET=file", log_env, NULL};
-  snprintf(log_path, sizeof(log_path), "/tmp/purchases-edge-json-%d.log", (int)getpid());
+  snprintf(log_path, sizeof(log_path), "%s/purchases-edge-json-%d.log", harness_tmp(),
+           (int)getpid());
   unlink(log_path);
   snprintf(log_env, sizeof(log_env), "PURCHASES_LOG_FILE=%s", log_path);
   ck_assert(ferretdb_start(&db, "edge_json"));

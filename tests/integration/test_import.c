@@ -17,16 +17,16 @@
 #define DATABASE "imports"
 
 static struct ferretdb db;
-static char dir[64];
+static char dir[160];
 
 static void setup(void) {
-  snprintf(dir, sizeof(dir), "/tmp/purchases-import.XXXXXX");
+  snprintf(dir, sizeof(dir), "%s/purchases-import.XXXXXX", harness_tmp());
   ck_assert_ptr_nonnull(mkdtemp(dir));
   ck_assert(ferretdb_start(&db, DATABASE));
 }
 
 static void teardown(void) {
-  char command[128];
+  char command[256];
   ferretdb_stop(&db, false);
   snprintf(command, sizeof(command), "rm -rf '%s'", dir);
   ck_assert_int_eq(system(command), 0);
@@ -35,7 +35,7 @@ static void teardown(void) {
 /* Runs purchases-import on `file` against `uri`; returns its exit code
  * (-1 if it ran past 60 s) and its stderr in *err (the caller frees). */
 static int run_import(const char *uri, const char *file, char **err) {
-  char err_path[128];
+  char err_path[256];
   char uri_env[256];
   long size;
   int status = 0;
@@ -113,7 +113,7 @@ static void valid_line(char *out, size_t len, const char *id, const char *user) 
 }
 
 START_TEST(imports_valid_lines_reports_bad_ones_and_reruns_add_nothing) {
-  char path[128];
+  char path[256];
   char a[1024];
   char b[1024];
   char c[1024];
@@ -161,7 +161,7 @@ START_TEST(imports_valid_lines_reports_bad_ones_and_reruns_add_nothing) {
 END_TEST
 
 START_TEST(a_clean_file_exits_0_and_problems_exit_2) {
-  char path[128];
+  char path[256];
   char line[1024];
   char *err = NULL;
 

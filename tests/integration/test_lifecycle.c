@@ -190,14 +190,15 @@ static void assert_one_line_exit_2(const char *const *env, const char *variable)
 }
 
 START_TEST(every_bad_value_is_one_line_naming_it_and_exit_2) {
-  char dir[] = "/tmp/purchases-lc.XXXXXX";
-  char bad_file[64];
-  char jwks_env[96];
-  char cert_env[96];
-  char key_env[96];
-  char log_file_env[96];
+  char dir[192];
+  char bad_file[256];
+  char jwks_env[320];
+  char cert_env[320];
+  char key_env[320];
+  char log_file_env[320];
   FILE *file;
 
+  snprintf(dir, sizeof(dir), "%s/purchases-lc.XXXXXX", harness_tmp());
   ck_assert_ptr_nonnull(mkdtemp(dir));
   snprintf(bad_file, sizeof(bad_file), "%s/bad", dir);
   file = fopen(bad_file, "w");

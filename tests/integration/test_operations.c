@@ -42,14 +42,14 @@ static double sample(const char *text, const char *series) {
 /* Runs `promtool check metrics` on the text; returns its exit code and
  * its complaints in out. */
 static int promtool_check(const char *text, char *out, size_t out_len) {
-  char path[64];
-  char command[160];
+  char path[192];
+  char command[256];
   FILE *file;
   FILE *pipe;
   size_t n;
   int status;
 
-  snprintf(path, sizeof(path), "/tmp/purchases-metrics-%d.txt", (int)getpid());
+  snprintf(path, sizeof(path), "%s/purchases-metrics-%d.txt", harness_tmp(), (int)getpid());
   file = fopen(path, "w");
   ck_assert_ptr_nonnull(file);
   fputs(text, file);
@@ -134,8 +134,8 @@ END_TEST
 START_TEST(json_logs_to_a_file_one_object_per_line_with_the_trace_id) {
   struct ferretdb log_db;
   struct server log_server;
-  char log_path[96];
-  char log_env[128];
+  char log_path[192];
+  char log_env[256];
   struct http_response r;
   const char *headers[] = {"x-client-id: shop", "x-user-id: quinn",
                            "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
@@ -143,7 +143,7 @@ START_TEST(json_logs_to_a_file_one_object_per_line_with_the_trace_id) {
   bool access_line = false;
   int lines = 0;
 
-  snprintf(log_path, sizeof(log_path), "/tmp/purchases-json-%d.log", (int)getpid());
+  snprintf(log_path, sizeof(log_path), "%s/purchases-json-%d.log", harness_tmp(), (int)getpid());
   unlink(log_path);
   snprintf(log_env, sizeof(log_env), "PURCHASES_LOG_FILE=%s", log_path);
   const char *env[] = {"PURCHASES_LOG_FORMAT=json", "PURCHASES_LOG_TARGET=file", log_env, NULL};

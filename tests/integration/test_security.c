@@ -25,15 +25,15 @@
 
 /* ---- shared helpers ---------------------------------------------------- */
 
-static char dir[64];
+static char dir[160];
 
 static void make_dir(void) {
-  snprintf(dir, sizeof(dir), "/tmp/purchases-sec.XXXXXX");
+  snprintf(dir, sizeof(dir), "%s/purchases-sec.XXXXXX", harness_tmp());
   ck_assert_ptr_nonnull(mkdtemp(dir));
 }
 
 static void remove_dir(void) {
-  char command[128];
+  char command[256];
   snprintf(command, sizeof(command), "rm -rf '%s'", dir);
   ck_assert_int_eq(system(command), 0);
 }
@@ -105,7 +105,7 @@ static const char *const MODE_NAMES[] = {"headers", "jwt", "both"};
 static struct ferretdb matrix_db;
 static struct server matrix_servers[MODE_COUNT];
 static struct tokens_keys *keys;
-static char jwks_env[128];
+static char jwks_env[256];
 
 struct principal {
   const char *client;
@@ -121,7 +121,7 @@ static const struct principal PRINCIPALS[] = {
 };
 
 static void matrix_setup(void) {
-  char jwks[96];
+  char jwks[192];
   const char *users[] = {"alice", "bob", "agent1", "svc1"};
 
   make_dir();
@@ -718,12 +718,12 @@ END_TEST
 
 static struct ferretdb tls_db;
 static struct server tls_server;
-static char cert_path[96];
+static char cert_path[192];
 
 static void tls_setup(void) {
-  char key_path[96];
-  char cert_env[128];
-  char key_env[128];
+  char key_path[192];
+  char cert_env[256];
+  char key_env[256];
 
   make_dir();
   snprintf(cert_path, sizeof(cert_path), "%s/cert.pem", dir);
@@ -942,7 +942,7 @@ static struct server failures_headers;
 #define FAILURES_ENV "PURCHASES_AUTH_FAILURES_RPS=2", "PURCHASES_AUTH_FAILURES_BURST=10"
 
 static void failures_setup(void) {
-  char jwks[96];
+  char jwks[192];
 
   make_dir();
   snprintf(jwks, sizeof(jwks), "%s/jwks.json", dir);

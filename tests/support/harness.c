@@ -18,6 +18,11 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
+const char *harness_tmp(void) {
+  const char *dir = getenv("PURCHASES_TEST_TMP");
+  return dir != NULL && dir[0] != '\0' ? dir : "/tmp";
+}
+
 static void sleep_ms(long ms) {
   struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
   nanosleep(&ts, NULL);
@@ -243,7 +248,7 @@ static bool ferretdb_spawn(struct ferretdb *db) {
 bool ferretdb_start(struct ferretdb *db, const char *database) {
   char data[160];
   memset(db, 0, sizeof(*db));
-  snprintf(db->dir, sizeof(db->dir), "/tmp/purchases-it-XXXXXX");
+  snprintf(db->dir, sizeof(db->dir), "%s/purchases-it-XXXXXX", harness_tmp());
   if (mkdtemp(db->dir) == NULL) {
     perror("mkdtemp");
     return false;
@@ -336,8 +341,8 @@ bool redis_start(struct redis *redis) {
   memset(redis, 0, sizeof(*redis));
   redis->port = harness_free_port();
   snprintf(redis->url, sizeof(redis->url), "redis://127.0.0.1:%d", redis->port);
-  snprintf(redis->log_path, sizeof(redis->log_path), "/tmp/purchases-it-redis-%d-%d.log",
-           (int)getpid(), redis->port);
+  snprintf(redis->log_path, sizeof(redis->log_path), "%s/purchases-it-redis-%d-%d.log",
+           harness_tmp(), (int)getpid(), redis->port);
   unlink(redis->log_path);
   return redis_restart(redis);
 }
@@ -362,8 +367,8 @@ bool server_start(struct server *server, const char *mongodb_uri, const char *co
 
   memset(server, 0, sizeof(*server));
   server->port = harness_free_port();
-  snprintf(server->log_path, sizeof(server->log_path), "/tmp/purchases-it-server-%d-%d.log",
-           (int)getpid(), server->port);
+  snprintf(server->log_path, sizeof(server->log_path), "%s/purchases-it-server-%d-%d.log",
+           harness_tmp(), (int)getpid(), server->port);
   unlink(server->log_path);
   snprintf(port_env, sizeof(port_env), "PURCHASES_PORT=%d", server->port);
   snprintf(uri_env, sizeof(uri_env), "MONGODB_URI=%s", mongodb_uri);

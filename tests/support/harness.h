@@ -42,6 +42,11 @@ struct http_response {
   json_t *j_body;  /* parsed body, or NULL when it is not JSON */
 };
 
+/* The folder for every file a test makes: PURCHASES_TEST_TMP, which
+ * scripts/test.sh creates for the run and removes when it is green, else
+ * /tmp. */
+const char *harness_tmp(void);
+
 /* A TCP port that was free a moment ago on 127.0.0.1. */
 int harness_free_port(void);
 
