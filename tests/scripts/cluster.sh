@@ -238,6 +238,14 @@ recorded=$(curl -s -H 'x-client-id: shop' -H "x-user-id: $writer" "http://127.0.
   jq '[.data[].id] | unique | length')
 check "the $posts POSTs are recorded once each (found ${recorded:-none})" test "${recorded:-0}" -eq "$posts"
 
+# The instance killed above may still be starting: each must be ready first.
+for port in "${instance_ports[@]}"; do
+  for _ in $(seq 100); do
+    [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz") == 200 ]] && break
+    sleep 0.1
+  done
+done
+
 # --- Redis stopped mid-test: answers go on through HAProxy, each instance
 # limits on its own; Redis back (empty, as without persistence): shared again
 metric_on() { curl -s "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 == m {print $2}'; }
@@ -272,13 +280,6 @@ check "Redis back: limits are shared again (purchases_rate_limit_shared ${shared
 # a write through the balancer, and the next read on each instance sees it
 reader=cache-$$
 page_on() { curl -s -H 'x-client-id: shop' -H "x-user-id: $reader" "http://127.0.0.1:$1/user/$reader"; }
-# The instance killed above may still be starting: each must be ready first.
-for port in "${instance_ports[@]}"; do
-  for _ in $(seq 100); do
-    [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz") == 200 ]] && break
-    sleep 0.1
-  done
-done
 for port in "${instance_ports[@]}"; do page_on "$port" >/dev/null; page_on "$port" >/dev/null; done
 jq -c --arg user "$reader" '.userId = $user | .id = "seen-everywhere"' "$work/post.json" >"$work/post2.json"
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$front/purchases" \
