@@ -11,6 +11,7 @@
 #include <yder.h>
 
 #include "app/app.h"
+#include "lib/clock.h"
 #include "lib/ids.h"
 #include "middleware/authz.h"
 #include "middleware/client_id.h"
@@ -125,12 +126,6 @@ bool auth_failure_key_of(const struct sockaddr *address, char key[AUTH_FAILURE_K
   return inet_ntop(family, bytes, key, AUTH_FAILURE_KEY_MAX) != NULL;
 }
 
-static uint64_t monotonic_ms(void) {
-  struct timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
-}
-
 bool auth_failures_allow(struct rate_limiter *limiter, const char *key, uint32_t *retry_after_s) {
   struct rate_decision decision;
 
@@ -138,14 +133,14 @@ bool auth_failures_allow(struct rate_limiter *limiter, const char *key, uint32_t
   if (limiter == NULL || key == NULL || key[0] == '\0') {
     return true;
   }
-  decision = rate_limiter_peek(limiter, key, monotonic_ms());
+  decision = rate_limiter_peek(limiter, key, clock_monotonic_ms());
   *retry_after_s = decision.retry_after_s;
   return decision.allowed;
 }
 
 void auth_failures_count(struct rate_limiter *limiter, const char *key) {
   if (limiter != NULL && key != NULL && key[0] != '\0') {
-    (void)rate_limiter_take(limiter, key, monotonic_ms());
+    (void)rate_limiter_take(limiter, key, clock_monotonic_ms());
   }
 }
 

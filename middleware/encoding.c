@@ -8,17 +8,8 @@
 #include <yder.h>
 
 #include "lib/gzip.h"
+#include "lib/http_syntax.h"
 #include "middleware/request.h"
-
-static bool is_ows(char c) {
-  return c == ' ' || c == '\t';
-}
-
-/* tchar of RFC 9110: a token's characters. */
-static bool is_tchar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
-}
 
 /* qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ), in
  * thousandths; -1 when malformed. *p moves past it. */
@@ -62,25 +53,25 @@ enum accept_gzip accept_encoding_gzip(const char *value) {
     size_t name_len;
     int q = 1000;
 
-    while (is_ows(*p) || *p == ',') {
+    while (http_is_ows(*p) || *p == ',') {
       p++;
     }
     if (*p == '\0') {
       break;
     }
     name = p;
-    while (is_tchar(*p)) {
+    while (http_is_tchar((unsigned char)*p)) {
       p++;
     }
     name_len = (size_t)(p - name);
     if (name_len == 0) {
       return ACCEPT_GZIP_MALFORMED;
     }
-    while (is_ows(*p)) {
+    while (http_is_ows(*p)) {
       p++;
     }
     if (*p == ';') {
-      for (p++; is_ows(*p); p++) {
+      for (p++; http_is_ows(*p); p++) {
       }
       if ((p[0] != 'q' && p[0] != 'Q') || p[1] != '=') {
         return ACCEPT_GZIP_MALFORMED;
@@ -90,7 +81,7 @@ enum accept_gzip accept_encoding_gzip(const char *value) {
       if (q < 0) {
         return ACCEPT_GZIP_MALFORMED;
       }
-      while (is_ows(*p)) {
+      while (http_is_ows(*p)) {
         p++;
       }
     }

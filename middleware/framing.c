@@ -4,6 +4,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "lib/http_syntax.h"
+
 /* The methods of RFC 9110 and RFC 5789, spelt as they must be: a method is
  * case-sensitive, so "GeT" is not GET but a method this server does not
  * know (501). A known method that a route does not take is a 405, later. */
@@ -21,18 +23,12 @@ static const char *const READ_HEADERS[] = {
 
 #define COUNT(array) (sizeof(array) / sizeof((array)[0]))
 
-/* RFC 9110 section 5.6.2: tchar. */
-static bool is_tchar(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
-}
-
 static bool is_token(const char *s, size_t len) {
   if (len == 0) {
     return false;
   }
   for (size_t i = 0; i < len; i++) {
-    if (!is_tchar((unsigned char)s[i])) {
+    if (!http_is_tchar((unsigned char)s[i])) {
       return false;
     }
   }

@@ -8,6 +8,8 @@
 #include <time.h>
 
 #include "app/app.h"
+#include "lib/clock.h"
+#include "lib/hash.h"
 #include "middleware/metrics.h"
 #include "middleware/problem.h"
 #include "middleware/request.h"
@@ -47,15 +49,6 @@ struct rate_limiter {
   atomic_int shared;
   atomic_ullong local_decisions;
 };
-
-static uint64_t fnv1a(const char *key) {
-  uint64_t hash = 14695981039346656037ull;
-  for (const unsigned char *p = (const unsigned char *)key; *p != '\0'; p++) {
-    hash ^= *p;
-    hash *= 1099511628211ull;
-  }
-  return hash;
-}
 
 struct rate_limiter *rate_limiter_new(uint32_t rps, uint32_t burst, size_t max_keys) {
   struct rate_limiter *limiter;
@@ -186,7 +179,7 @@ static uint32_t ceil_seconds(uint64_t milli_tokens, uint32_t rps) {
 struct rate_decision rate_limiter_take(struct rate_limiter *limiter, const char *key,
                                        uint64_t now_ms) {
   struct rate_decision decision = {.allowed = true, .limit = limiter->burst};
-  uint64_t hash = fnv1a(key);
+  uint64_t hash = hash_string(key);
   struct shard *shard = &limiter->shards[(hash >> 32) % SHARDS];
   uint64_t full = (uint64_t)limiter->burst * MILLI;
   struct bucket *bucket;
@@ -221,7 +214,7 @@ out:
 struct rate_decision rate_limiter_peek(struct rate_limiter *limiter, const char *key,
                                        uint64_t now_ms) {
   struct rate_decision decision = {.allowed = true, .limit = limiter->burst};
-  uint64_t hash = fnv1a(key);
+  uint64_t hash = hash_string(key);
   struct shard *shard = &limiter->shards[(hash >> 32) % SHARDS];
   uint64_t full = (uint64_t)limiter->burst * MILLI;
   uint64_t tokens = full;
@@ -248,7 +241,7 @@ struct rate_decision rate_limiter_peek(struct rate_limiter *limiter, const char 
 }
 
 void rate_limiter_refund(struct rate_limiter *limiter, const char *key, uint64_t now_ms) {
-  uint64_t hash = fnv1a(key);
+  uint64_t hash = hash_string(key);
   struct shard *shard = &limiter->shards[(hash >> 32) % SHARDS];
   uint64_t full = (uint64_t)limiter->burst * MILLI;
   struct bucket *bucket;
@@ -273,12 +266,6 @@ size_t rate_limiter_size(struct rate_limiter *limiter) {
     pthread_mutex_unlock(&limiter->shards[i].lock);
   }
   return size;
-}
-
-static uint64_t monotonic_ms(void) {
-  struct timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
 }
 
 /* The bucket of the request's principal: client and user. The unit
@@ -329,14 +316,14 @@ static struct rate_decision decide(const struct app *app, const char *key,
   }
   switch (op) {
     case SHARED_LIMIT_TAKE:
-      return rate_limiter_take(limiter, key, monotonic_ms());
+      return rate_limiter_take(limiter, key, clock_monotonic_ms());
     case SHARED_LIMIT_REFUND:
-      rate_limiter_refund(limiter, key, monotonic_ms());
+      rate_limiter_refund(limiter, key, clock_monotonic_ms());
       break;
     case SHARED_LIMIT_PEEK:
       break;
   }
-  return rate_limiter_peek(limiter, key, monotonic_ms());
+  return rate_limiter_peek(limiter, key, clock_monotonic_ms());
 }
 
 static void put_headers(struct _u_response *response, const struct rate_decision *decision) {

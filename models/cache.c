@@ -1,4 +1,6 @@
 #include "models/cache.h"
+#include "lib/clock.h"
+#include "lib/hash.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -65,12 +67,6 @@ struct cache {
   atomic_ullong coalesced; /* misses that waited for another caller's read */
 };
 
-static uint64_t monotonic_ms(void) {
-  struct timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
-}
-
 /* Keys are structs, mostly the zero bytes of unused fields: stored and
  * compared packed, every run of zeros as 0 and its length (1 to 255). The
  * packing is one to one, so packed keys are equal exactly when keys are.
@@ -78,16 +74,25 @@ static uint64_t monotonic_ms(void) {
 #define CACHE_KEY_MAX 1024
 #define PACKED_MAX    (2 * CACHE_KEY_MAX)
 
-static size_t pack_key(const void *key, size_t len, unsigned char out[PACKED_MAX]) {
+/* A key packed, with its hash: len 0 for one never cached. */
+struct packed_key {
+  size_t len;
+  uint64_t hash;
+  unsigned char bytes[PACKED_MAX];
+};
+
+static void key_pack(const void *key, size_t len, struct packed_key *out) {
   const unsigned char *p = key;
   size_t n = 0;
 
+  out->len = 0;
+  out->hash = 0;
   if (len > CACHE_KEY_MAX) {
-    return 0;
+    return;
   }
   for (size_t i = 0; i < len;) {
     if (p[i] != 0) {
-      out[n++] = p[i++];
+      out->bytes[n++] = p[i++];
       continue;
     }
     size_t run = 0;
@@ -95,19 +100,11 @@ static size_t pack_key(const void *key, size_t len, unsigned char out[PACKED_MAX
       run++;
       i++;
     }
-    out[n++] = 0;
-    out[n++] = (unsigned char)run;
+    out->bytes[n++] = 0;
+    out->bytes[n++] = (unsigned char)run;
   }
-  return n;
-}
-
-static uint64_t hash_of(const void *key, size_t len) {
-  uint64_t hash = 14695981039346656037ull;
-  const unsigned char *p = key;
-  for (size_t i = 0; i < len; i++) {
-    hash = (hash ^ p[i]) * 1099511628211ull;
-  }
-  return hash;
+  out->len = n;
+  out->hash = hash_bytes(out->bytes, n);
 }
 
 struct cache *cache_new(size_t max_bytes, uint32_t ttl_s) {
@@ -211,9 +208,11 @@ static struct cache_entry *find(struct shard *shard, uint64_t hash, const void *
 
 const struct cache_entry *cache_get(struct cache *cache, const void *raw_key, size_t raw_len,
                                     const struct user_version *version) {
-  unsigned char key[PACKED_MAX];
-  size_t key_len = pack_key(raw_key, raw_len, key);
-  uint64_t hash = hash_of(key, key_len);
+  struct packed_key packed;
+  key_pack(raw_key, raw_len, &packed);
+  const unsigned char *key = packed.bytes;
+  size_t key_len = packed.len;
+  uint64_t hash = packed.hash;
   struct shard *shard = &cache->shards[hash % SHARDS];
   struct cache_entry *entry;
 
@@ -225,7 +224,7 @@ const struct cache_entry *cache_get(struct cache *cache, const void *raw_key, si
     atomic_fetch_add_explicit(&cache->misses_stale, 1, memory_order_relaxed);
     drop(shard, entry);
     entry = NULL;
-  } else if (monotonic_ms() >= entry->expires_ms) {
+  } else if (clock_monotonic_ms() >= entry->expires_ms) {
     atomic_fetch_add_explicit(&cache->misses_expired, 1, memory_order_relaxed);
     drop(shard, entry);
     entry = NULL;
@@ -270,9 +269,11 @@ struct cache_value cache_entry_value(const struct cache_entry *entry) {
 
 bool cache_put(struct cache *cache, const void *raw_key, size_t raw_len,
                const struct user_version *version, const struct cache_value *value) {
-  unsigned char key[PACKED_MAX];
-  size_t key_len = pack_key(raw_key, raw_len, key);
-  uint64_t hash = hash_of(key, key_len);
+  struct packed_key packed;
+  key_pack(raw_key, raw_len, &packed);
+  const unsigned char *key = packed.bytes;
+  size_t key_len = packed.len;
+  uint64_t hash = packed.hash;
   struct shard *shard = &cache->shards[hash % SHARDS];
   size_t etag_len = strlen(value->etag);
   size_t extra_len = strlen(value->extra);
@@ -292,7 +293,7 @@ bool cache_put(struct cache *cache, const void *raw_key, size_t raw_len,
   }
   memset(entry, 0, sizeof(*entry));
   entry->hash = hash;
-  entry->expires_ms = monotonic_ms() + cache->ttl_ms;
+  entry->expires_ms = clock_monotonic_ms() + cache->ttl_ms;
   entry->version = *version;
   entry->size = size;
   entry->linked = true;
@@ -339,9 +340,11 @@ static struct flight *flight_find(struct shard *shard, uint64_t hash, const void
 }
 
 bool cache_claim(struct cache *cache, const void *raw_key, size_t raw_len, uint32_t wait_ms) {
-  unsigned char key[PACKED_MAX];
-  size_t key_len = pack_key(raw_key, raw_len, key);
-  uint64_t hash = hash_of(key, key_len);
+  struct packed_key packed;
+  key_pack(raw_key, raw_len, &packed);
+  const unsigned char *key = packed.bytes;
+  size_t key_len = packed.len;
+  uint64_t hash = packed.hash;
   struct shard *shard = &cache->shards[hash % SHARDS];
   struct flight *flight;
   bool owner = false;
@@ -394,9 +397,11 @@ bool cache_claim(struct cache *cache, const void *raw_key, size_t raw_len, uint3
 }
 
 void cache_claim_end(struct cache *cache, const void *raw_key, size_t raw_len) {
-  unsigned char key[PACKED_MAX];
-  size_t key_len = pack_key(raw_key, raw_len, key);
-  uint64_t hash = hash_of(key, key_len);
+  struct packed_key packed;
+  key_pack(raw_key, raw_len, &packed);
+  const unsigned char *key = packed.bytes;
+  size_t key_len = packed.len;
+  uint64_t hash = packed.hash;
   struct shard *shard = &cache->shards[hash % SHARDS];
   struct flight **link;
 

@@ -9,6 +9,7 @@
 
 #include <yder.h>
 
+#include "lib/clock.h"
 #include "lib/stats.h"
 
 #define IDLE_MAX 32 /* connections kept open while unused */
@@ -33,18 +34,6 @@ struct redis_pool {
   atomic_ullong skipped;
   struct histogram latency;
 };
-
-static uint64_t monotonic_ms(void) {
-  struct timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
-}
-
-static double redis_pool_now(void) {
-  struct timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
-}
 
 /* Copies src[0..len) into a buffer of cap bytes; false when it does not fit. */
 static bool copy_part(char *out, size_t cap, const char *src, size_t len) {
@@ -256,7 +245,7 @@ static void note_state(struct redis_pool *pool, bool up) {
 /* An open connection (*fresh when just made), or NULL while Redis is down
  * or every connection stayed busy for timeout_ms. */
 static redisContext *acquire(struct redis_pool *pool, bool *fresh) {
-  uint64_t now = monotonic_ms();
+  uint64_t now = clock_monotonic_ms();
   uint64_t deadline_ms = now + pool->timeout_ms;
   redisContext *context = NULL;
   bool open_new = false;
@@ -277,7 +266,7 @@ static redisContext *acquire(struct redis_pool *pool, bool *fresh) {
     }
     struct timespec until = {(time_t)(deadline_ms / 1000), (long)(deadline_ms % 1000) * 1000000};
     pthread_cond_timedwait(&pool->freed, &pool->lock, &until);
-    now = monotonic_ms();
+    now = clock_monotonic_ms();
   }
   pthread_mutex_unlock(&pool->lock);
   *fresh = open_new;
@@ -291,7 +280,7 @@ static redisContext *acquire(struct redis_pool *pool, bool *fresh) {
   pthread_mutex_lock(&pool->lock);
   if (context == NULL) {
     pool->open_count--;
-    pool->retry_at_ms = monotonic_ms() + pool->retry_ms;
+    pool->retry_at_ms = clock_monotonic_ms() + pool->retry_ms;
     atomic_fetch_add(&pool->errors, 1);
     note_state(pool, false);
   } else {
@@ -312,7 +301,7 @@ static void release(struct redis_pool *pool, redisContext *context, bool healthy
     pool->open_count--;
   }
   if (!healthy && !retrying) {
-    pool->retry_at_ms = monotonic_ms() + pool->retry_ms;
+    pool->retry_at_ms = clock_monotonic_ms() + pool->retry_ms;
     atomic_fetch_add(&pool->errors, 1);
     note_state(pool, false);
   }
@@ -325,7 +314,7 @@ static void release(struct redis_pool *pool, redisContext *context, bool healthy
 
 bool redis_pool_run(struct redis_pool *pool, bool (*work)(redisContext *context, void *data),
                     void *data) {
-  double started = redis_pool_now();
+  double started = clock_monotonic_s();
   bool ok = false;
 
   for (int attempt = 0; attempt < 2; attempt++) {
@@ -342,7 +331,7 @@ bool redis_pool_run(struct redis_pool *pool, bool (*work)(redisContext *context,
       break;
     }
   }
-  histogram_observe(&pool->latency, redis_pool_now() - started);
+  histogram_observe(&pool->latency, clock_monotonic_s() - started);
   atomic_fetch_add(&pool->round_trips, 1);
   return ok;
 }

@@ -11,6 +11,8 @@
 #include <hiredis/hiredis.h>
 #include <yder.h>
 
+#include "lib/clock.h"
+#include "lib/hash.h"
 #include "lib/ids.h"
 #include "models/redis.h"
 
@@ -35,18 +37,8 @@ struct versions {
   atomic_ullong bumps_failed;
 };
 
-static uint64_t monotonic_ms(void) {
-  struct timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
-}
-
 static size_t stripe_of(const char *user_id) {
-  uint64_t hash = 14695981039346656037ull;
-  for (const unsigned char *p = (const unsigned char *)user_id; *p != '\0'; p++) {
-    hash = (hash ^ *p) * 1099511628211ull;
-  }
-  return (size_t)(hash % STRIPES);
+  return (size_t)(hash_string(user_id) % STRIPES);
 }
 
 struct versions *versions_new(const struct versions_options *options) {
@@ -106,7 +98,7 @@ static uint64_t random_epoch(void) {
   uint64_t epoch = 0;
   while (epoch == 0) {
     if (gnutls_rnd(GNUTLS_RND_NONCE, &epoch, sizeof(epoch)) != 0) {
-      epoch = (uint64_t)monotonic_ms();
+      epoch = (uint64_t)clock_monotonic_ms();
     }
   }
   return epoch;

@@ -6,6 +6,7 @@
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 
+#include "lib/http_syntax.h"
 #include "middleware/encoding.h"
 
 bool etag_of_body(const char *body, size_t len, char out[LIST_ETAG_MAX]) {
@@ -20,10 +21,6 @@ bool etag_of_body(const char *body, size_t len, char out[LIST_ETAG_MAX]) {
   }
   snprintf(out, LIST_ETAG_MAX, "\"l%s\"", hex);
   return true;
-}
-
-static bool is_ows(char c) {
-  return c == ' ' || c == '\t';
 }
 
 /* etagc: %x21 / %x23-7E / obs-text. */
@@ -51,17 +48,17 @@ enum etag_condition etag_if_none_match(const char *value, const char *etag) {
   if (value == NULL) {
     return ETAG_ABSENT;
   }
-  while (is_ows(*p)) {
+  while (http_is_ows(*p)) {
     p++;
   }
   if (*p == '*') {
-    for (p++; is_ows(*p); p++) {
+    for (p++; http_is_ows(*p); p++) {
     }
     return *p == '\0' ? ETAG_MATCH : ETAG_MALFORMED;
   }
   /* #entity-tag: elements between commas, empty ones allowed. */
   for (;;) {
-    while (is_ows(*p) || *p == ',') {
+    while (http_is_ows(*p) || *p == ',') {
       p++;
     }
     if (*p == '\0') {
@@ -82,7 +79,7 @@ enum etag_condition etag_if_none_match(const char *value, const char *etag) {
     p++;
     matched = matched || same_representation(tag, (size_t)(p - tag), etag, etag_len);
     any = true;
-    while (is_ows(*p)) {
+    while (http_is_ows(*p)) {
       p++;
     }
     if (*p != ',' && *p != '\0') {
