@@ -170,6 +170,90 @@ static bool is_blank(const char *line, size_t len) {
   return true;
 }
 
+/* With PURCHASES_REDIS_URL: the versions every insert bumps, so that
+ * running services drop what they cached about those users. *pool and
+ * *versions are the caller's (versions_end). False after saying why. */
+static bool versions_start(const char *url, struct db *db, struct redis_pool **pool,
+                           struct versions **versions) {
+  struct redis_address redis;
+  struct redis_pool_options pool_options = {.address = &redis, .timeout_ms = 2000, .retry_ms = 0};
+  char err[256];
+
+  if (!redis_address_parse(url, &redis, err, sizeof(err))) {
+    fprintf(stderr, "purchases-import: %s\n", err);
+    return false;
+  }
+  *pool = redis_pool_new(&pool_options);
+  *versions = *pool != NULL ? versions_new(&(struct versions_options){.redis = *pool}) : NULL;
+  if (*versions == NULL) {
+    fprintf(stderr, "purchases-import: out of memory\n");
+    return false;
+  }
+  db_set_versions(db, *versions);
+  return true;
+}
+
+/* Says which bumps Redis did not take, then releases both (NULL is fine). */
+static void versions_end(struct redis_pool *pool, struct versions *versions) {
+  if (versions != NULL && versions_pending(versions) > 0) {
+    fprintf(stderr,
+            "purchases-import: Redis did not take the version bumps of %zu user(s): running "
+            "services may serve what they cached about them for up to PURCHASES_CACHE_TTL_S\n",
+            versions_pending(versions));
+  }
+  versions_free(versions);
+  redis_pool_free(pool);
+}
+
+/* Reads every line of `file` into batches and inserts them, with the
+ * progress bar when `progress` (total: the file's size, 0 if unknown).
+ * False after saying why when a read or an insert failed. */
+static bool import_file(FILE *file, const struct import_options *options, struct db *db,
+                        struct batch *batch, struct import_counts *counts, unsigned long long total,
+                        bool progress, double *last_drawn) {
+  char *line = NULL;
+  size_t capacity = 0;
+  ssize_t len;
+  unsigned long long number = 0; /* of the line in the file, blank ones included */
+  bool ok = false;
+
+  while ((len = getline(&line, &capacity, file)) != -1) {
+    number++;
+    counts->bytes += (unsigned long long)len;
+    if (is_blank(line, (size_t)len)) {
+      continue; /* not a purchase, not an error */
+    }
+    counts->lines++;
+    if ((size_t)len > IMPORT_LINE_MAX) {
+      fprintf(stderr, "line %llu: longer than %d bytes\n", number, IMPORT_LINE_MAX);
+      counts->rejected++;
+    } else {
+      take_line(line, (size_t)len, number, batch, counts);
+    }
+    if (batch->count == options->batch && !flush(db, batch, counts)) {
+      fprintf(stderr, "purchases-import: an insert failed near line %llu; re-run to resume\n",
+              number);
+      goto done;
+    }
+    if (progress) {
+      draw_progress(counts, total, last_drawn, false);
+    }
+  }
+  if (ferror(file)) {
+    fprintf(stderr, "purchases-import: cannot read %s: %s\n", options->path, strerror(errno));
+    goto done;
+  }
+  if (batch->count > 0 && !flush(db, batch, counts)) {
+    fprintf(stderr, "purchases-import: the last insert failed; re-run to resume\n");
+    goto done;
+  }
+  ok = true;
+
+done:
+  free(line);
+  return ok;
+}
+
 static int run(const struct import_options *options) {
   int rc = 2;
   struct db *db = NULL;
@@ -180,15 +264,10 @@ static int run(const struct import_options *options) {
   struct import_counts counts = {0};
   struct batch batch = {0};
   FILE *file = NULL;
-  char *line = NULL;
-  size_t capacity = 0;
-  ssize_t len;
   unsigned long long total = 0;
-  unsigned long long number = 0; /* of the line in the file, blank ones included */
   bool progress = !options->quiet && isatty(STDERR_FILENO);
   double last_drawn = 0;
   struct stat st;
-  struct redis_address redis;
   struct redis_pool *pool = NULL;
   struct versions *versions = NULL;
   char err[256];
@@ -211,53 +290,15 @@ static int run(const struct import_options *options) {
     fprintf(stderr, "purchases-import: %s\n", db == NULL ? err : "out of memory");
     goto done;
   }
-  if (options->redis_url != NULL) {
-    struct redis_pool_options pool_options = {.address = &redis, .timeout_ms = 2000, .retry_ms = 0};
-    if (!redis_address_parse(options->redis_url, &redis, err, sizeof(err))) {
-      fprintf(stderr, "purchases-import: %s\n", err);
-      goto done;
-    }
-    pool = redis_pool_new(&pool_options);
-    versions = pool != NULL ? versions_new(&(struct versions_options){.redis = pool}) : NULL;
-    if (versions == NULL) {
-      fprintf(stderr, "purchases-import: out of memory\n");
-      goto done;
-    }
-    db_set_versions(db, versions);
+  if (options->redis_url != NULL && !versions_start(options->redis_url, db, &pool, &versions)) {
+    goto done;
   }
   if (purchase_store_ensure_indexes(db) != MODEL_OK) {
     fprintf(stderr, "purchases-import: cannot reach the database or create its indexes\n");
     goto done;
   }
 
-  while ((len = getline(&line, &capacity, file)) != -1) {
-    number++;
-    counts.bytes += (unsigned long long)len;
-    if (is_blank(line, (size_t)len)) {
-      continue; /* not a purchase, not an error */
-    }
-    counts.lines++;
-    if ((size_t)len > IMPORT_LINE_MAX) {
-      fprintf(stderr, "line %llu: longer than %d bytes\n", number, IMPORT_LINE_MAX);
-      counts.rejected++;
-    } else {
-      take_line(line, (size_t)len, number, &batch, &counts);
-    }
-    if (batch.count == options->batch && !flush(db, &batch, &counts)) {
-      fprintf(stderr, "purchases-import: an insert failed near line %llu; re-run to resume\n",
-              number);
-      goto done;
-    }
-    if (progress) {
-      draw_progress(&counts, total, &last_drawn, false);
-    }
-  }
-  if (ferror(file)) {
-    fprintf(stderr, "purchases-import: cannot read %s: %s\n", options->path, strerror(errno));
-    goto done;
-  }
-  if (batch.count > 0 && !flush(db, &batch, &counts)) {
-    fprintf(stderr, "purchases-import: the last insert failed; re-run to resume\n");
+  if (!import_file(file, options, db, &batch, &counts, total, progress, &last_drawn)) {
     goto done;
   }
   if (progress) {
@@ -272,19 +313,11 @@ done:
     bson_destroy(batch.docs[i]);
   }
   free(batch.docs);
-  free(line);
   if (file != NULL && file != stdin) {
     fclose(file);
   }
-  if (versions != NULL && versions_pending(versions) > 0) {
-    fprintf(stderr,
-            "purchases-import: Redis did not take the version bumps of %zu user(s): running "
-            "services may serve what they cached about them for up to PURCHASES_CACHE_TTL_S\n",
-            versions_pending(versions));
-  }
   db_destroy(db);
-  versions_free(versions);
-  redis_pool_free(pool);
+  versions_end(pool, versions);
   return rc;
 }
 

@@ -89,21 +89,9 @@ static void usage(FILE *out) {
                "exits 0 when it answers 200: for container health checks.\n");
 }
 
-int main(int argc, char **argv) {
-  int rc = EXIT_START_FAILED;
-  struct config config;
-  struct app *app = NULL;
-  bool logging = false;
-  bool db_initialised = false;
-  char err[256] = "";
-  sigset_t signals;
-  int signal_number = 0;
-
-  memset(&config, 0, sizeof(config));
-  /* glibc raises its mmap threshold after each large free, up to 32 MiB, so
-   * the buffers of a burst of large answers stay in the heap for good. A
-   * fixed threshold gives them back to the system when they are freed. */
-  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+/* The command-line options: each a whole run of its own. Returns the
+ * exit code. */
+static int run_option(int argc, char **argv) {
   if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
     usage(stdout);
     return 0;
@@ -115,11 +103,76 @@ int main(int argc, char **argv) {
     printf("purchases %s (%s)\n", PURCHASES_VERSION, PURCHASES_COMMIT);
     return 0;
   }
-  if (argc != 1) {
-    /* Named, so that a typo is seen as one (argv is the caller's own). */
-    fprintf(stderr, "purchases: %s '%.64s'; try --help\n",
-            argc > 2 ? "one option at most, not" : "unknown option", argv[argc > 2 ? 2 : 1]);
-    return EXIT_BAD_CONFIG;
+  /* Named, so that a typo is seen as one (argv is the caller's own). */
+  fprintf(stderr, "purchases: %s '%.64s'; try --help\n",
+          argc > 2 ? "one option at most, not" : "unknown option", argv[argc > 2 ? 2 : 1]);
+  return EXIT_BAD_CONFIG;
+}
+
+/* Starts logging as configured; false with a line on stderr and *rc set
+ * (EXIT_BAD_CONFIG when the log file cannot be opened) when it cannot. */
+static bool start_logging(const struct config *config, int *rc) {
+  struct logging_options log_options = {.level = config->log_level,
+                                        .format = config->log_format,
+                                        .target = config->log_target,
+                                        .file = config->log_file};
+  if (logging_init(&log_options) == 0) {
+    return true;
+  }
+  if (config->log_target == LOG_TARGET_FILE) {
+    /* The one way a file target fails: the file cannot be opened. */
+    fprintf(stderr, "purchases: PURCHASES_LOG_FILE: cannot open %s for appending: %s\n",
+            config->log_file, strerror(errno));
+    *rc = EXIT_BAD_CONFIG;
+  } else {
+    fprintf(stderr, "purchases: cannot start logging (PURCHASES_LOG_TARGET)\n");
+  }
+  return false;
+}
+
+/* Serves until SIGINT or SIGTERM (blocked in `signals`), then stops in
+ * order. Returns the exit code. */
+static int serve(struct app *app, sigset_t *signals) {
+  char err[256] = "";
+  int signal_number = 0;
+
+  if (!app_start(app, err, sizeof(err))) {
+    y_log_message(Y_LOG_LEVEL_ERROR, "cannot start: %s", err);
+    fprintf(stderr, "purchases: %s\n", err);
+    return EXIT_START_FAILED;
+  }
+  y_log_message(Y_LOG_LEVEL_INFO,
+                "purchases %s (%s) listening on %s:%u; at most %u connections, %u database "
+                "operations at once",
+                PURCHASES_VERSION, PURCHASES_COMMIT, app->config.bind_address, app->config.port,
+                app->connection_limit, app->config.db_max_in_flight);
+  if (sigwait(signals, &signal_number) != 0) {
+    y_log_message(Y_LOG_LEVEL_ERROR, "sigwait failed");
+    return EXIT_START_FAILED;
+  }
+  y_log_message(Y_LOG_LEVEL_INFO, "%s received: draining for up to %u s",
+                signal_number == SIGINT ? "SIGINT" : "SIGTERM", app->config.shutdown_timeout_s);
+  app_stop(app);
+  y_log_message(Y_LOG_LEVEL_INFO, "stopped");
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  int rc = EXIT_START_FAILED;
+  struct config config;
+  struct app *app = NULL;
+  bool logging = false;
+  bool db_initialised = false;
+  char err[256] = "";
+  sigset_t signals;
+
+  memset(&config, 0, sizeof(config));
+  /* glibc raises its mmap threshold after each large free, up to 32 MiB, so
+   * the buffers of a burst of large answers stay in the heap for good. A
+   * fixed threshold gives them back to the system when they are freed. */
+  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+  if (argc > 1) {
+    return run_option(argc, argv);
   }
 
   /* Block the stop signals before any thread starts, so every thread
@@ -144,19 +197,7 @@ int main(int argc, char **argv) {
     rc = EXIT_BAD_CONFIG;
     goto done;
   }
-  struct logging_options log_options = {.level = config.log_level,
-                                        .format = config.log_format,
-                                        .target = config.log_target,
-                                        .file = config.log_file};
-  if (logging_init(&log_options) != 0) {
-    if (config.log_target == LOG_TARGET_FILE) {
-      /* The one way a file target fails: the file cannot be opened. */
-      fprintf(stderr, "purchases: PURCHASES_LOG_FILE: cannot open %s for appending: %s\n",
-              config.log_file, strerror(errno));
-      rc = EXIT_BAD_CONFIG;
-    } else {
-      fprintf(stderr, "purchases: cannot start logging (PURCHASES_LOG_TARGET)\n");
-    }
+  if (!start_logging(&config, &rc)) {
     goto done;
   }
   logging = true;
@@ -167,26 +208,7 @@ int main(int argc, char **argv) {
     rc = EXIT_BAD_CONFIG;
     goto done;
   }
-  if (!app_start(app, err, sizeof(err))) {
-    y_log_message(Y_LOG_LEVEL_ERROR, "cannot start: %s", err);
-    fprintf(stderr, "purchases: %s\n", err);
-    goto done;
-  }
-  y_log_message(Y_LOG_LEVEL_INFO,
-                "purchases %s (%s) listening on %s:%u; at most %u connections, %u database "
-                "operations at once",
-                PURCHASES_VERSION, PURCHASES_COMMIT, app->config.bind_address, app->config.port,
-                app->connection_limit, app->config.db_max_in_flight);
-
-  if (sigwait(&signals, &signal_number) != 0) {
-    y_log_message(Y_LOG_LEVEL_ERROR, "sigwait failed");
-    goto done;
-  }
-  y_log_message(Y_LOG_LEVEL_INFO, "%s received: draining for up to %u s",
-                signal_number == SIGINT ? "SIGINT" : "SIGTERM", app->config.shutdown_timeout_s);
-  app_stop(app);
-  y_log_message(Y_LOG_LEVEL_INFO, "stopped");
-  rc = 0;
+  rc = serve(app, &signals);
 
 done:
   app_destroy(app);

@@ -76,6 +76,69 @@ static bool note_pending(struct purchase_page *page, json_t *j_id) {
   return page->j_pending != NULL && json_array_append(page->j_pending, j_id) == 0;
 }
 
+/* Adds one stored purchase to the page: its JSON, a note when it carries a
+ * pending-change hint, and the position after it. False (logged) when
+ * out of memory or when it has no usable id or sort key. */
+static bool take_document(const bson_t *doc, const struct purchase_query *query, json_t *j_list,
+                          struct purchase_page *page) {
+  json_t *j_purchase = purchase_to_json_fields(doc, query->fields);
+  if (j_purchase == NULL || json_array_append_new(j_list, j_purchase) != 0) {
+    y_log_message(Y_LOG_LEVEL_ERROR, "purchase: out of memory mapping a purchase");
+    return false;
+  }
+  if (bson_has_field(doc, PURCHASE_PENDING_FIELD) &&
+      !note_pending(page, json_object_get(j_purchase, "id"))) {
+    y_log_message(Y_LOG_LEVEL_ERROR, "purchase: out of memory noting a pending change");
+    return false;
+  }
+  if (!read_position(doc, query->sort, &page->last)) {
+    /* Another writer stored a purchase without a usable id or sort key:
+     * no cursor can point past it, so say so rather than end the walk. */
+    y_log_message(Y_LOG_LEVEL_ERROR, "purchase: a stored purchase of the user has no usable "
+                                     "id or sort key; cannot paginate past it");
+    return false;
+  }
+  return true;
+}
+
+/* The find options of a page: its order, the fields it shows, one more
+ * than the page (whether it comes back says if there is a next), and the
+ * time limit. */
+static void list_options(const struct db *db, const struct purchase_query *query, bson_t *opts) {
+  bson_t child;
+  bson_append_document_begin(opts, "sort", -1, &child);
+  purchase_query_sort(query, &child);
+  bson_append_document_end(opts, &child);
+  bson_append_document_begin(opts, "projection", -1, &child);
+  purchase_query_projection(query, &child);
+  bson_append_document_end(opts, &child);
+  bson_append_int64(opts, "limit", -1, (int64_t)query->limit + 1);
+  bson_append_int64(opts, "maxTimeMS", -1, (int64_t)db_query_timeout_ms(db));
+}
+
+/* withTotal: how many purchases the filter matches, wherever the page is. */
+static enum model_status count_total(struct db *db, mongoc_collection_t *collection,
+                                     const struct purchase_query *query,
+                                     struct purchase_page *page) {
+  enum model_status status = MODEL_OK;
+  bson_t count_filter = BSON_INITIALIZER;
+  bson_t *count_opts = BCON_NEW("maxTimeMS", BCON_INT64((int64_t)db_query_timeout_ms(db)));
+  bson_error_t error;
+
+  purchase_query_filter(query, false, &count_filter);
+  page->total =
+      mongoc_collection_count_documents(collection, &count_filter, count_opts, NULL, NULL, &error);
+  if (page->total < 0) {
+    status = db_status_from_error(&error);
+    log_failure("count", &error, status);
+  } else {
+    page->has_total = true;
+  }
+  bson_destroy(count_opts);
+  bson_destroy(&count_filter);
+  return status;
+}
+
 enum model_status purchase_store_list(struct db *db, const struct purchase_query *query,
                                       struct purchase_page *page) {
   enum model_status status = MODEL_ERROR;
@@ -84,7 +147,6 @@ enum model_status purchase_store_list(struct db *db, const struct purchase_query
   mongoc_cursor_t *cursor = NULL;
   bson_t filter = BSON_INITIALIZER;
   bson_t opts = BSON_INITIALIZER;
-  bson_t child;
   json_t *j_list = NULL;
   const bson_t *doc;
   bson_error_t error;
@@ -96,15 +158,7 @@ enum model_status purchase_store_list(struct db *db, const struct purchase_query
     goto done;
   }
   purchase_query_filter(query, true, &filter);
-  bson_append_document_begin(&opts, "sort", -1, &child);
-  purchase_query_sort(query, &child);
-  bson_append_document_end(&opts, &child);
-  bson_append_document_begin(&opts, "projection", -1, &child);
-  purchase_query_projection(query, &child);
-  bson_append_document_end(&opts, &child);
-  /* One more than the page: whether it comes back says if there is a next. */
-  bson_append_int64(&opts, "limit", -1, (int64_t)query->limit + 1);
-  bson_append_int64(&opts, "maxTimeMS", -1, (int64_t)db_query_timeout_ms(db));
+  list_options(db, query, &opts);
   j_list = json_array();
   if (j_list == NULL) {
     goto done;
@@ -122,21 +176,7 @@ enum model_status purchase_store_list(struct db *db, const struct purchase_query
       page->has_more = true;
       break;
     }
-    json_t *j_purchase = purchase_to_json_fields(doc, query->fields);
-    if (j_purchase == NULL || json_array_append_new(j_list, j_purchase) != 0) {
-      y_log_message(Y_LOG_LEVEL_ERROR, "purchase: out of memory mapping a purchase");
-      goto done;
-    }
-    if (bson_has_field(doc, PURCHASE_PENDING_FIELD) &&
-        !note_pending(page, json_object_get(j_purchase, "id"))) {
-      y_log_message(Y_LOG_LEVEL_ERROR, "purchase: out of memory noting a pending change");
-      goto done;
-    }
-    if (!read_position(doc, query->sort, &page->last)) {
-      /* Another writer stored a purchase without a usable id or sort key:
-       * no cursor can point past it, so say so rather than end the walk. */
-      y_log_message(Y_LOG_LEVEL_ERROR, "purchase: a stored purchase of the user has no usable "
-                                       "id or sort key; cannot paginate past it");
+    if (!take_document(doc, query, j_list, page)) {
       goto done;
     }
   }
@@ -147,19 +187,10 @@ enum model_status purchase_store_list(struct db *db, const struct purchase_query
   }
 
   if (query->with_total) {
-    bson_t count_filter = BSON_INITIALIZER;
-    bson_t *count_opts = BCON_NEW("maxTimeMS", BCON_INT64((int64_t)db_query_timeout_ms(db)));
-    purchase_query_filter(query, false, &count_filter);
-    page->total = mongoc_collection_count_documents(collection, &count_filter, count_opts, NULL,
-                                                    NULL, &error);
-    bson_destroy(count_opts);
-    bson_destroy(&count_filter);
-    if (page->total < 0) {
-      status = db_status_from_error(&error);
-      log_failure("count", &error, status);
+    status = count_total(db, collection, query, page);
+    if (status != MODEL_OK) {
       goto done;
     }
-    page->has_total = true;
   }
   page->j_data = j_list;
   j_list = NULL;

@@ -246,6 +246,68 @@ done:
   return status;
 }
 
+/* What the purchase as stored says of `change`. */
+enum judgement {
+  JUDGE_REFUSE,    /* out->outcome says why: stale, or not a move its status allows */
+  JUDGE_UNCHANGED, /* it has that status already */
+  JUDGE_MOVE,      /* a move to make, from out->version */
+};
+
+/* Judges `change` against `doc`, filling out's version, current status
+ * and, unless it is a move, outcome. */
+static enum judgement judge_change(const bson_t *doc, const struct status_change *change,
+                                   struct change_result *out) {
+  const char *current = string_field(doc, "status");
+
+  out->version = purchase_version_of(doc);
+  snprintf(out->current_status, sizeof(out->current_status), "%s", current != NULL ? current : "");
+  if (change->expected_version >= 0 && change->expected_version != out->version) {
+    out->outcome = WRITE_STALE;
+    return JUDGE_REFUSE;
+  }
+  if (current != NULL && strcmp(current, change->status) == 0) {
+    out->outcome = WRITE_UNCHANGED;
+    return JUDGE_UNCHANGED;
+  }
+  if (current == NULL || !purchase_transition_allowed(current, change->status)) {
+    out->outcome = WRITE_BAD_TRANSITION;
+    return JUDGE_REFUSE;
+  }
+  return JUDGE_MOVE;
+}
+
+/* The history entry of the move of `purchase_id` from version `version`
+ * (status `from`) by `change` at now_ms; delivered gets its date. */
+static struct history_entry next_entry(const char *purchase_id, int32_t version, const char *from,
+                                       const struct status_change *change, int64_t now_ms) {
+  struct history_entry entry = {
+      .purchase_id = purchase_id,
+      .version = version + 1,
+      .status = change->status,
+      .from = from,
+      .time_ms = now_ms,
+  };
+  if (strcmp(change->status, "delivered") == 0) {
+    entry.has_date_delivered = true;
+    entry.date_delivered_ms = change->has_date_delivered ? change->date_delivered_ms : now_ms;
+  }
+  return entry;
+}
+
+/* Another writer's entry took version+1 first. FerretDB applies an update
+ * by reading the document and writing it back whole, so our hint may have
+ * landed on top of the winner's move and undone it: finish the winner's
+ * change (a no-op when it stands); the hint we left makes lists do the
+ * same should we die first. */
+static void yield_to_winner(struct db *db, const char *user_id, const char *purchase_id,
+                            int32_t version) {
+  bool finished;
+  if (finish_pending_change(db, user_id, purchase_id, version, &finished) != MODEL_OK) {
+    y_log_message(Y_LOG_LEVEL_WARNING,
+                  "purchase: could not finish the change that won over this one");
+  }
+}
+
 enum model_status purchase_change_status(struct db *db, const char *user_id,
                                          const char *purchase_id,
                                          const struct status_change *change, int64_t now_ms,
@@ -256,7 +318,6 @@ enum model_status purchase_change_status(struct db *db, const char *user_id,
 
   memset(out, 0, sizeof(*out));
   for (int round = 0; round < CHANGE_ROUNDS && !settled; round++) {
-    const char *current;
     int32_t version;
     struct history_entry entry;
 
@@ -270,36 +331,17 @@ enum model_status purchase_change_status(struct db *db, const char *user_id,
     if (status != MODEL_OK) {
       goto done;
     }
-    current = string_field(doc, "status");
-    version = purchase_version_of(doc);
-    out->version = version;
-    snprintf(out->current_status, sizeof(out->current_status), "%s",
-             current != NULL ? current : "");
-    if (change->expected_version >= 0 && change->expected_version != version) {
-      out->outcome = WRITE_STALE;
-      goto done;
+    switch (judge_change(doc, change, out)) {
+      case JUDGE_REFUSE:
+        goto done;
+      case JUDGE_UNCHANGED:
+        settled = true;
+        continue;
+      case JUDGE_MOVE:
+        break;
     }
-    if (current != NULL && strcmp(current, change->status) == 0) {
-      out->outcome = WRITE_UNCHANGED;
-      settled = true;
-      continue;
-    }
-    if (current == NULL || !purchase_transition_allowed(current, change->status)) {
-      out->outcome = WRITE_BAD_TRANSITION;
-      goto done;
-    }
-
-    entry = (struct history_entry){
-        .purchase_id = purchase_id,
-        .version = version + 1,
-        .status = change->status,
-        .from = current,
-        .time_ms = now_ms,
-    };
-    if (strcmp(change->status, "delivered") == 0) {
-      entry.has_date_delivered = true;
-      entry.date_delivered_ms = change->has_date_delivered ? change->date_delivered_ms : now_ms;
-    }
+    version = out->version;
+    entry = next_entry(purchase_id, version, string_field(doc, "status"), change, now_ms);
     /* Lists do not look at the history: the hint tells them this purchase
      * may soon be behind it, should the process die after the entry. */
     status = purchase_store_mark_pending(db, purchase_id, version, now_ms);
@@ -310,16 +352,8 @@ enum model_status purchase_change_status(struct db *db, const char *user_id,
     status = history_store_append(db, &entry);
     if (status == MODEL_CONFLICT) {
       if (change->expected_version >= 0) {
-        bool finished;
-        /* FerretDB applies an update by reading the document and writing
-         * it back whole, so our hint may have landed on top of the
-         * winner's move and undone it. Finish the winner's change (a no-op
-         * when it stands); the hint we left makes lists do the same should
-         * we die first. Without If-Match the next round does this. */
-        if (finish_pending_change(db, user_id, purchase_id, version, &finished) != MODEL_OK) {
-          y_log_message(Y_LOG_LEVEL_WARNING,
-                        "purchase: could not finish the change that won over this one");
-        }
+        /* Without If-Match the next round does this. */
+        yield_to_winner(db, user_id, purchase_id, version);
         out->outcome = WRITE_STALE;
         status = MODEL_OK;
         goto done;
