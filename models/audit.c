@@ -99,8 +99,66 @@ static json_t *record_to_json(const bson_t *doc) {
   return j_record;
 }
 
+/* Appends the keyset bound past `after` to `filter`, as for purchases:
+ * {time <= t} and then (time < t or _id < the record's) when the walk goes
+ * down the trail (newest first, the next page); >=, > when it goes up (a
+ * previous page, walked oldest first from the cursor). */
+static void append_keyset(const struct purchase_position *after, const bson_oid_t *oid, bool up,
+                          bson_t *filter) {
+  bson_t and_array;
+  bson_t clause;
+  bson_t range;
+  bson_t or_array;
+  bson_t branch;
+  bson_t cmp;
+
+  bson_append_array_begin(filter, "$and", -1, &and_array);
+  bson_append_document_begin(&and_array, "0", -1, &clause);
+  bson_append_document_begin(&clause, "time", -1, &range);
+  bson_append_date_time(&range, up ? "$gte" : "$lte", -1, after->key);
+  bson_append_document_end(&clause, &range);
+  bson_append_array_begin(&clause, "$or", -1, &or_array);
+  bson_append_document_begin(&or_array, "0", -1, &branch);
+  bson_append_document_begin(&branch, "time", -1, &cmp);
+  bson_append_date_time(&cmp, up ? "$gt" : "$lt", -1, after->key);
+  bson_append_document_end(&branch, &cmp);
+  bson_append_document_end(&or_array, &branch);
+  bson_append_document_begin(&or_array, "1", -1, &branch);
+  bson_append_document_begin(&branch, "_id", -1, &cmp);
+  bson_append_oid(&cmp, up ? "$gt" : "$lt", -1, oid);
+  bson_append_document_end(&branch, &cmp);
+  bson_append_document_end(&or_array, &branch);
+  bson_append_array_end(&clause, &or_array);
+  bson_append_document_end(&and_array, &clause);
+  bson_append_array_end(filter, &and_array);
+}
+
+/* Adds one record to the page (at the front when the walk goes up) and
+ * reads its position. False when out of memory or when the record has no
+ * time or ObjectId. */
+static bool take_record(const bson_t *doc, bool up, json_t *j_list,
+                        struct purchase_position *position) {
+  json_t *j_record = record_to_json(doc);
+  bson_iter_t iter;
+
+  if (j_record == NULL || (up ? json_array_insert_new(j_list, 0, j_record)
+                              : json_array_append_new(j_list, j_record)) != 0) {
+    return false;
+  }
+  if (!bson_iter_init_find(&iter, doc, "time") || !BSON_ITER_HOLDS_DATE_TIME(&iter)) {
+    return false;
+  }
+  position->key = bson_iter_date_time(&iter);
+  if (!bson_iter_init_find(&iter, doc, "_id") || !BSON_ITER_HOLDS_OID(&iter)) {
+    return false;
+  }
+  bson_oid_to_string(bson_iter_oid(&iter), position->id);
+  return true;
+}
+
 enum model_status audit_store_list(struct db *db, const char *user_id, uint32_t limit,
-                                   const struct purchase_position *after, struct audit_page *page) {
+                                   const struct purchase_position *after, bool before,
+                                   struct audit_page *page) {
   enum model_status status = MODEL_ERROR;
   mongoc_client_t *client = NULL;
   mongoc_collection_t *collection = NULL;
@@ -110,50 +168,24 @@ enum model_status audit_store_list(struct db *db, const char *user_id, uint32_t 
   json_t *j_list = NULL;
   const bson_t *doc;
   bson_error_t error;
-  uint32_t seen = 0;
-  bson_oid_t last;
+  bson_oid_t oid;
+  bool up = after != NULL && before;
+  struct page_walk walk = {.limit = limit, .from_cursor = after != NULL, .backwards = up};
+  struct purchase_position *position;
 
   memset(page, 0, sizeof(*page));
-  if (after != NULL) {
-    /* A cursor of the time when the trail was ordered by request id. */
-    if (!bson_oid_is_valid(after->id, strlen(after->id))) {
-      status = MODEL_INVALID;
-      goto done;
-    }
-    bson_oid_init_from_string(&last, after->id);
+  /* A cursor of the time when the trail was ordered by request id. */
+  if (after != NULL && !bson_oid_is_valid(after->id, strlen(after->id))) {
+    status = MODEL_INVALID;
+    goto done;
   }
   bson_append_utf8(&filter, "userId", -1, user_id, -1);
   if (after != NULL) {
-    /* The keyset bound, as for purchases: {time <= t} and then
-     * (time < t or _id < the last record's). */
-    bson_t and_array;
-    bson_t clause;
-    bson_t range;
-    bson_t or_array;
-    bson_t branch;
-    bson_t cmp;
-    bson_append_array_begin(&filter, "$and", -1, &and_array);
-    bson_append_document_begin(&and_array, "0", -1, &clause);
-    bson_append_document_begin(&clause, "time", -1, &range);
-    bson_append_date_time(&range, "$lte", -1, after->key);
-    bson_append_document_end(&clause, &range);
-    bson_append_array_begin(&clause, "$or", -1, &or_array);
-    bson_append_document_begin(&or_array, "0", -1, &branch);
-    bson_append_document_begin(&branch, "time", -1, &cmp);
-    bson_append_date_time(&cmp, "$lt", -1, after->key);
-    bson_append_document_end(&branch, &cmp);
-    bson_append_document_end(&or_array, &branch);
-    bson_append_document_begin(&or_array, "1", -1, &branch);
-    bson_append_document_begin(&branch, "_id", -1, &cmp);
-    bson_append_oid(&cmp, "$lt", -1, &last);
-    bson_append_document_end(&branch, &cmp);
-    bson_append_document_end(&or_array, &branch);
-    bson_append_array_end(&clause, &or_array);
-    bson_append_document_end(&and_array, &clause);
-    bson_append_array_end(&filter, &and_array);
+    bson_oid_init_from_string(&oid, after->id);
+    append_keyset(after, &oid, up, &filter);
   }
-  opts = BCON_NEW("sort", "{", "time", BCON_INT32(-1), "_id", BCON_INT32(-1), "}", "limit",
-                  BCON_INT64((int64_t)limit + 1), "maxTimeMS",
+  opts = BCON_NEW("sort", "{", "time", BCON_INT32(up ? 1 : -1), "_id", BCON_INT32(up ? 1 : -1), "}",
+                  "limit", BCON_INT64((int64_t)limit + 1), "maxTimeMS",
                   BCON_INT64((int64_t)db_query_timeout_ms(db)));
   j_list = json_array();
   if (j_list == NULL) {
@@ -166,24 +198,10 @@ enum model_status audit_store_list(struct db *db, const char *user_id, uint32_t 
   }
   collection = db_collection(db, client, AUDIT_COLLECTION);
   cursor = mongoc_collection_find_with_opts(collection, &filter, opts, NULL);
-  while (mongoc_cursor_next(cursor, &doc)) {
-    bson_iter_t iter;
-    if (++seen > limit) {
-      page->has_more = true;
-      break;
-    }
-    json_t *j_record = record_to_json(doc);
-    if (j_record == NULL || json_array_append_new(j_list, j_record) != 0) {
+  while (mongoc_cursor_next(cursor, &doc) && (position = page_walk_next(&walk)) != NULL) {
+    if (!take_record(doc, up, j_list, position)) {
       goto done;
     }
-    if (!bson_iter_init_find(&iter, doc, "time") || !BSON_ITER_HOLDS_DATE_TIME(&iter)) {
-      goto done;
-    }
-    page->last.key = bson_iter_date_time(&iter);
-    if (!bson_iter_init_find(&iter, doc, "_id") || !BSON_ITER_HOLDS_OID(&iter)) {
-      goto done;
-    }
-    bson_oid_to_string(bson_iter_oid(&iter), page->last.id);
   }
   if (mongoc_cursor_error(cursor, &error)) {
     status = db_status_from_error(&error);
@@ -191,6 +209,7 @@ enum model_status audit_store_list(struct db *db, const char *user_id, uint32_t 
                   error.message);
     goto done;
   }
+  page_walk_edges(&walk, &page->edges);
   page->j_data = j_list;
   j_list = NULL;
   status = MODEL_OK;

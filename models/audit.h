@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "models/db.h"
+#include "models/page_walk.h"
 #include "models/purchase_query.h"
 #include "models/status.h"
 
@@ -37,14 +38,17 @@ enum model_status audit_store_insert(struct db *db, const struct audit_record *r
 /* One page of a user's audit trail, newest first (ties broken by the
  * record's _id), at most `limit`, after `after` when given. */
 struct audit_page {
-  json_t *j_data; /* owned */
-  bool has_more;
-  struct purchase_position last; /* time in ms and the record's _id, in hex */
+  json_t *j_data;          /* owned */
+  struct page_edges edges; /* positions: time in ms and the record's _id, in hex */
 };
 
-/* MODEL_INVALID when `after` names no record position (not an ObjectId). */
+/* One page of the user's audit trail, newest first: the `limit` records
+ * after `after` (NULL for the first page) or, `before`, the ones just
+ * before it. MODEL_INVALID when `after` names no record position (not an
+ * ObjectId). */
 enum model_status audit_store_list(struct db *db, const char *user_id, uint32_t limit,
-                                   const struct purchase_position *after, struct audit_page *page);
+                                   const struct purchase_position *after, bool before,
+                                   struct audit_page *page);
 
 void audit_page_cleanup(struct audit_page *page);
 

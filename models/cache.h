@@ -21,7 +21,7 @@
 #include "models/versions.h"
 
 #define CACHE_ETAG_MAX  48  /* with its quotes */
-#define CACHE_EXTRA_MAX 168 /* e.g. the next page's cursor */
+#define CACHE_EXTRA_MAX 328 /* e.g. the next and previous pages' cursors */
 
 /* What a caller stores and gets back. */
 struct cache_value {

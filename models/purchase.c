@@ -76,13 +76,16 @@ static bool note_pending(struct purchase_page *page, json_t *j_id) {
   return page->j_pending != NULL && json_array_append(page->j_pending, j_id) == 0;
 }
 
-/* Adds one stored purchase to the page: its JSON, a note when it carries a
- * pending-change hint, and the position after it. False (logged) when
- * out of memory or when it has no usable id or sort key. */
+/* Adds one stored purchase to the page: its JSON (at the front for a
+ * previous page, which the database walks backwards), a note when it
+ * carries a pending-change hint, and its position into *position. False
+ * (logged) when out of memory or when it has no usable id or sort key. */
 static bool take_document(const bson_t *doc, const struct purchase_query *query, json_t *j_list,
-                          struct purchase_page *page) {
+                          struct purchase_page *page, struct purchase_position *position) {
   json_t *j_purchase = purchase_to_json_fields(doc, query->fields);
-  if (j_purchase == NULL || json_array_append_new(j_list, j_purchase) != 0) {
+  bool backwards = query->has_after && query->before;
+  if (j_purchase == NULL || (backwards ? json_array_insert_new(j_list, 0, j_purchase)
+                                       : json_array_append_new(j_list, j_purchase)) != 0) {
     y_log_message(Y_LOG_LEVEL_ERROR, "purchase: out of memory mapping a purchase");
     return false;
   }
@@ -91,7 +94,7 @@ static bool take_document(const bson_t *doc, const struct purchase_query *query,
     y_log_message(Y_LOG_LEVEL_ERROR, "purchase: out of memory noting a pending change");
     return false;
   }
-  if (!read_position(doc, query->sort, &page->last)) {
+  if (!read_position(doc, query->sort, position)) {
     /* Another writer stored a purchase without a usable id or sort key:
      * no cursor can point past it, so say so rather than end the walk. */
     y_log_message(Y_LOG_LEVEL_ERROR, "purchase: a stored purchase of the user has no usable "
@@ -150,7 +153,10 @@ enum model_status purchase_store_list(struct db *db, const struct purchase_query
   json_t *j_list = NULL;
   const bson_t *doc;
   bson_error_t error;
-  uint32_t seen = 0;
+  struct page_walk walk = {.limit = query->limit,
+                           .from_cursor = query->has_after,
+                           .backwards = query->has_after && query->before};
+  struct purchase_position *position;
 
   memset(page, 0, sizeof(*page));
   if (query->limit == 0 || query->limit > PURCHASE_LIST_MAX) {
@@ -171,12 +177,8 @@ enum model_status purchase_store_list(struct db *db, const struct purchase_query
   }
   collection = db_collection(db, client, PURCHASE_COLLECTION);
   cursor = mongoc_collection_find_with_opts(collection, &filter, &opts, NULL);
-  while (mongoc_cursor_next(cursor, &doc)) {
-    if (++seen > query->limit) {
-      page->has_more = true;
-      break;
-    }
-    if (!take_document(doc, query, j_list, page)) {
+  while (mongoc_cursor_next(cursor, &doc) && (position = page_walk_next(&walk)) != NULL) {
+    if (!take_document(doc, query, j_list, page, position)) {
       goto done;
     }
   }
@@ -192,6 +194,7 @@ enum model_status purchase_store_list(struct db *db, const struct purchase_query
       goto done;
     }
   }
+  page_walk_edges(&walk, &page->edges);
   page->j_data = j_list;
   j_list = NULL;
   status = MODEL_OK;

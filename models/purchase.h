@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "models/db.h"
+#include "models/page_walk.h"
 #include "models/purchase_query.h"
 #include "models/status.h"
 
@@ -28,9 +29,8 @@ extern const char *const PURCHASE_STATUSES[];
 
 /* One page of a list. */
 struct purchase_page {
-  json_t *j_data;                /* the purchases, a JSON array; owned */
-  bool has_more;                 /* more purchases follow this page */
-  struct purchase_position last; /* the last purchase of the page */
+  json_t *j_data;          /* the purchases, a JSON array; owned */
+  struct page_edges edges; /* its first and last purchase, what lies around */
   bool has_total;
   int64_t total;     /* matching purchases over all pages, when asked for */
   json_t *j_pending; /* ids of the page's purchases that carry a pending-change
@@ -39,7 +39,9 @@ struct purchase_page {
 };
 
 /* Lists one page of `query`: the user's purchases matching its filters, in
- * its order, after its cursor position, at most its limit. Every value goes
+ * its order, after its cursor position (or, for a previous page, just
+ * before it), at most its limit; page->edges says whether pages follow
+ * and come before it (models/page_walk.h). Every value goes
  * into the query as a typed value, never as an operator. On MODEL_OK the
  * page is filled and the caller releases it with purchase_page_cleanup(). */
 enum model_status purchase_store_list(struct db *db, const struct purchase_query *query,

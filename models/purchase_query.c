@@ -66,14 +66,21 @@ static void append_key(bson_t *doc, const char *op, enum purchase_sort sort, int
   }
 }
 
-/* {key: {$lte: k}, $or: [{key: {$lt: k}}, {id: {$lt: id}}]} for a descending
- * sort ($gte/$gt for ascending). The first bound is a range on the index
- * right after userId, so the database starts reading where the last page
- * ended; the $or only drops the purchases that tie with the last one on the
- * key and were already returned. */
+/* True when the database walks downwards: a descending sort read forwards,
+ * or an ascending one read backwards for a previous page. */
+static bool walk_descending(const struct purchase_query *query) {
+  bool desc = purchase_sort_descending(query->sort);
+  return query->has_after && query->before ? !desc : desc;
+}
+
+/* {key: {$lte: k}, $or: [{key: {$lt: k}}, {id: {$lt: id}}]} when the walk
+ * goes down ($gte/$gt when it goes up). The first bound is a range on the
+ * index right after userId, so the database starts reading at the cursor;
+ * the $or only drops the purchases that tie with the cursor's on the key
+ * and are on the other side of it. */
 static void append_keyset(const struct purchase_query *query, bson_t *and_array, int *and_count) {
   const char *field = purchase_sort_field(query->sort);
-  bool desc = purchase_sort_descending(query->sort);
+  bool desc = walk_descending(query);
   char index_key[16];
   const char *key;
   bson_t clause;
@@ -279,7 +286,7 @@ void purchase_query_filter(const struct purchase_query *query, bool from_positio
 }
 
 void purchase_query_sort(const struct purchase_query *query, bson_t *sort) {
-  int32_t direction = purchase_sort_descending(query->sort) ? -1 : 1;
+  int32_t direction = walk_descending(query) ? -1 : 1;
   bson_append_int32(sort, purchase_sort_field(query->sort), -1, direction);
   bson_append_int32(sort, "id", -1, direction);
 }

@@ -48,6 +48,9 @@ struct purchase_query {
   bool with_total;
   bool has_after;
   struct purchase_position after; /* the cursor's position, when has_after */
+  bool before;                    /* with has_after: the page is the `limit` purchases just
+                                     before `after` in the list's order (a previous page),
+                                     not the ones just after it */
 };
 
 /* The clauses of a list filter besides the user, in the order
@@ -82,7 +85,9 @@ int purchase_status_index(const char *name);
  * value is appended as a typed value, never parsed as a query. */
 void purchase_query_filter(const struct purchase_query *query, bool from_position, bson_t *filter);
 
-/* Appends the sort document of `query` ({key: ±1, id: ±1}) to `sort`. */
+/* Appends the sort document of `query` ({key: ±1, id: ±1}) to `sort`: the
+ * order the database walks in, which for a previous page (`before`) is the
+ * list's order reversed, so the walk starts next to the cursor. */
 void purchase_query_sort(const struct purchase_query *query, bson_t *sort);
 
 /* Appends the projection of `query` to `projection`: `_id` left out, and only

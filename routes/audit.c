@@ -11,9 +11,10 @@
 #include "models/audit.h"
 #include "routes/cursor.h"
 #include "routes/list_params.h"
+#include "routes/page_link.h"
 
 /* Which list a cursor of this route belongs to: the audit trail of one user,
- * newest first. */
+ * newest first (a previous page's cursor sets the top bit, routes/cursor.c). */
 #define AUDIT_ORDER 0x41
 
 static size_t audit_context(const char *user_id, char *out, size_t cap) {
@@ -31,6 +32,8 @@ int callback_audit_get(const struct _u_request *request, struct _u_response *res
   char context[CURSOR_CONTEXT_MAX];
   size_t context_len;
   char next[CURSOR_MAX + 1] = "";
+  char prev[CURSOR_MAX + 1] = "";
+  bool before = false;
   char err[300];
   const char *value;
   uint32_t limit = LIST_LIMIT_DEFAULT;
@@ -65,8 +68,8 @@ int callback_audit_get(const struct _u_request *request, struct _u_response *res
   }
   context_len = audit_context(ctx->target_user_id, context, sizeof(context));
   if ((value = query_params_get(&params, "cursor")) != NULL) {
-    if (!cursor_decode_context(&app->cursor_key, context, context_len, AUDIT_ORDER, value,
-                               &after)) {
+    if (!cursor_decode_context(&app->cursor_key, context, context_len, AUDIT_ORDER, value, &after,
+                               &before)) {
       problem_send(response, PROBLEM_INVALID_REQUEST,
                    "Query parameter 'cursor' is not a cursor of this audit trail. Start again "
                    "without it.");
@@ -75,7 +78,8 @@ int callback_audit_get(const struct _u_request *request, struct _u_response *res
     has_after = true;
   }
 
-  status = audit_store_list(app->db, ctx->target_user_id, limit, has_after ? &after : NULL, &page);
+  status = audit_store_list(app->db, ctx->target_user_id, limit, has_after ? &after : NULL, before,
+                            &page);
   if (status == MODEL_INVALID) {
     problem_send(response, PROBLEM_INVALID_REQUEST,
                  "Query parameter 'cursor' is not a cursor of this list; start again without it.");
@@ -85,19 +89,24 @@ int callback_audit_get(const struct _u_request *request, struct _u_response *res
     problem_send_store_failure(response, status);
     goto done;
   }
-  if (page.has_more && !cursor_encode_context(&app->cursor_key, context, context_len, AUDIT_ORDER,
-                                              &page.last, next)) {
-    problem_send(response, PROBLEM_INTERNAL, "The next page's cursor could not be made.");
+  if ((page.edges.has_more && !cursor_encode_context(&app->cursor_key, context, context_len,
+                                                     AUDIT_ORDER, false, &page.edges.last, next)) ||
+      (page.edges.has_previous &&
+       !cursor_encode_context(&app->cursor_key, context, context_len, AUDIT_ORDER, true,
+                              &page.edges.first, prev))) {
+    problem_send(response, PROBLEM_INTERNAL, "A cursor of the page could not be made.");
     goto done;
   }
-  j_body = json_pack("{sO s{sI sb so*}}", "data", page.j_data, "page", "limit", (json_int_t)limit,
-                     "hasMore", page.has_more, "nextCursor",
-                     page.has_more ? json_string(next) : json_null());
+  j_body = json_pack("{sO s{sI sb so* so*}}", "data", page.j_data, "page", "limit",
+                     (json_int_t)limit, "hasMore", page.edges.has_more, "nextCursor",
+                     page.edges.has_more ? json_string(next) : json_null(), "prevCursor",
+                     page.edges.has_previous ? json_string(prev) : json_null());
   if (j_body == NULL) {
     problem_send(response, PROBLEM_INTERNAL, "The response could not be written.");
     goto done;
   }
   request_answer_json(response, 200, j_body);
+  page_link_add(request, response, next, prev);
 
 done:
   json_decref(j_body);

@@ -11,7 +11,7 @@ int callback_bench_fixed_get(const struct _u_request *request, struct _u_respons
   if (ctx != NULL && !ctx->answered) {
     request_answer_json_text(response, 200,
                              "{\"data\":[],\"page\":{\"limit\":20,\"hasMore\":false,"
-                             "\"nextCursor\":null}}");
+                             "\"nextCursor\":null,\"prevCursor\":null}}");
   }
   return U_CALLBACK_CONTINUE;
 }

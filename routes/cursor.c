@@ -9,10 +9,14 @@
 #include "routes/list_params.h"
 
 /* Layout of a cursor before base64url:
- *   version (1) | sort (1) | key (8, big-endian) | id length (1) | id | tag (16)
- * The tag is the first 16 bytes of HMAC-SHA-256(secret, everything before it
- * || the query's fingerprint). */
+ *   version (1) | order (1) | key (8, big-endian) | id length (1) | id | tag (16)
+ * The order byte is the list's order (the sort) with its top bit set for a
+ * previous page's cursor (CURSOR_BEFORE), so the cursors of the first
+ * version, which only ever went forwards, still read as they did. The tag
+ * is the first 16 bytes of HMAC-SHA-256(secret, everything before it || the
+ * query's fingerprint): the direction is signed with the rest. */
 #define CURSOR_VERSION 1
+#define CURSOR_BEFORE  0x80
 #define CURSOR_TAG_LEN 16
 #define CURSOR_RAW_MAX (11 + PURCHASE_ID_MAX + CURSOR_TAG_LEN)
 /* orcania writes padded base64 (and a NUL) before it strips the padding,
@@ -104,18 +108,18 @@ static bool make_tag(const struct cursor_key *key, const unsigned char *context,
 }
 
 bool cursor_encode_context(const struct cursor_key *key, const void *context, size_t context_len,
-                           uint8_t order, const struct purchase_position *position,
+                           uint8_t order, bool before, const struct purchase_position *position,
                            char out[CURSOR_MAX + 1]) {
   unsigned char raw[CURSOR_RAW_MAX];
   size_t id_len = strlen(position->id);
   size_t n = 0;
   uint64_t k = (uint64_t)position->key;
 
-  if (id_len == 0 || id_len > PURCHASE_ID_MAX) {
+  if (id_len == 0 || id_len > PURCHASE_ID_MAX || (order & CURSOR_BEFORE) != 0) {
     return false;
   }
   raw[n++] = CURSOR_VERSION;
-  raw[n++] = order;
+  raw[n++] = (unsigned char)(order | (before ? CURSOR_BEFORE : 0));
   for (int i = 0; i < 8; i++) {
     raw[n++] = (unsigned char)(k >> (56 - 8 * i));
   }
@@ -176,7 +180,8 @@ static bool b64url_decode(const char *text, unsigned char *out, size_t *out_len)
 }
 
 bool cursor_decode_context(const struct cursor_key *key, const void *context, size_t context_len,
-                           uint8_t order, const char *token, struct purchase_position *position) {
+                           uint8_t order, const char *token, struct purchase_position *position,
+                           bool *before) {
   unsigned char raw[CURSOR_DECODE_ROOM];
   unsigned char tag[CURSOR_TAG_LEN];
   size_t n = 0;
@@ -195,9 +200,11 @@ bool cursor_decode_context(const struct cursor_key *key, const void *context, si
     return false;
   }
   /* Constant time, so the tag cannot be guessed byte by byte. */
-  if (gnutls_memcmp(tag, raw + 11 + id_len, CURSOR_TAG_LEN) != 0 || raw[1] != order) {
+  if (gnutls_memcmp(tag, raw + 11 + id_len, CURSOR_TAG_LEN) != 0 ||
+      (raw[1] & ~CURSOR_BEFORE) != order) {
     return false;
   }
+  *before = (raw[1] & CURSOR_BEFORE) != 0;
   uint64_t k = 0;
   for (int i = 0; i < 8; i++) {
     k = (k << 8) | raw[2 + i];
@@ -209,16 +216,18 @@ bool cursor_decode_context(const struct cursor_key *key, const void *context, si
   return strlen(position->id) == id_len;
 }
 
-bool cursor_encode(const struct cursor_key *key, const struct purchase_query *query,
+bool cursor_encode(const struct cursor_key *key, const struct purchase_query *query, bool before,
                    const struct purchase_position *position, char out[CURSOR_MAX + 1]) {
   unsigned char context[CURSOR_CONTEXT_MAX];
   size_t len = cursor_fingerprint(query, context, sizeof(context));
-  return len > 0 && cursor_encode_context(key, context, len, (uint8_t)query->sort, position, out);
+  return len > 0 &&
+         cursor_encode_context(key, context, len, (uint8_t)query->sort, before, position, out);
 }
 
 bool cursor_decode(const struct cursor_key *key, const struct purchase_query *query,
-                   const char *token, struct purchase_position *position) {
+                   const char *token, struct purchase_position *position, bool *before) {
   unsigned char context[CURSOR_CONTEXT_MAX];
   size_t len = cursor_fingerprint(query, context, sizeof(context));
-  return len > 0 && cursor_decode_context(key, context, len, (uint8_t)query->sort, token, position);
+  return len > 0 &&
+         cursor_decode_context(key, context, len, (uint8_t)query->sort, token, position, before);
 }

@@ -49,29 +49,32 @@ size_t cursor_fingerprint(const struct purchase_query *query, unsigned char *out
  * bytes could be had. */
 bool cursor_key_init(struct cursor_key *key, const char *secret);
 
-/* Writes the cursor that resumes `query` after `position` into out
- * (CURSOR_MAX + 1 bytes, the caller's): base64url of the position, signed
- * with an HMAC (SHA-256) over the position and everything the page depends
- * on (user, sort, filters), so it cannot be altered or replayed on another
- * query. False when it cannot be made (empty id, no HMAC). */
-bool cursor_encode(const struct cursor_key *key, const struct purchase_query *query,
+/* Writes the cursor that resumes `query` after `position` (or, `before`,
+ * the one that goes back to the page ending just before it) into out
+ * (CURSOR_MAX + 1 bytes, the caller's): base64url of the position and the
+ * direction, signed with an HMAC (SHA-256) over them and everything the
+ * page depends on (user, sort, filters), so it cannot be altered, turned
+ * round or replayed on another query. False when it cannot be made (empty
+ * id, no HMAC). */
+bool cursor_encode(const struct cursor_key *key, const struct purchase_query *query, bool before,
                    const struct purchase_position *position, char out[CURSOR_MAX + 1]);
 
-/* Reads `token` back into *position (the caller's). False for anything that
- * is not a cursor this key made for this same user, sort and filter set:
- * altered, truncated, padded, not canonical base64url, or made for another
- * query. */
+/* Reads `token` back into *position and *before (the caller's). False for
+ * anything that is not a cursor this key made for this same user, sort and
+ * filter set: altered, truncated, padded, not canonical base64url, or made
+ * for another query. */
 bool cursor_decode(const struct cursor_key *key, const struct purchase_query *query,
-                   const char *token, struct purchase_position *position);
+                   const char *token, struct purchase_position *position, bool *before);
 
 /* The same for any keyset list: the cursor is bound to `context` (every
  * input that decides the list's contents, e.g. "audit" and the user) and to
- * `order` (which order the position is in). Same returns; the caller owns
- * every buffer. */
+ * `order` (which order the position is in, below 0x80). Same returns; the
+ * caller owns every buffer. */
 bool cursor_encode_context(const struct cursor_key *key, const void *context, size_t context_len,
-                           uint8_t order, const struct purchase_position *position,
+                           uint8_t order, bool before, const struct purchase_position *position,
                            char out[CURSOR_MAX + 1]);
 bool cursor_decode_context(const struct cursor_key *key, const void *context, size_t context_len,
-                           uint8_t order, const char *token, struct purchase_position *position);
+                           uint8_t order, const char *token, struct purchase_position *position,
+                           bool *before);
 
 #endif

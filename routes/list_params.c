@@ -285,7 +285,7 @@ static const struct list_param LIST_PARAMS[] = {
     {"fields", parse_fields, NO_FILTER, LIST_BIND_NONE, NULL, "items",
      "only these top-level fields; id always"},
     {"cursor", parse_cursor, NO_FILTER, LIST_BIND_SELF, NULL, "AQAA",
-     "page.nextCursor of the previous page"},
+     "page.nextCursor or page.prevCursor of an earlier page"},
     {"withTotal", parse_with_total, NO_FILTER, LIST_BIND_NONE, NULL, "true",
      "true adds page.total"},
 };

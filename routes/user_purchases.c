@@ -19,48 +19,33 @@
 #include "routes/etag.h"
 #include "routes/cursor.h"
 #include "routes/list_params.h"
+#include "routes/page_link.h"
 
-/* "<path?query-without-cursor&cursor=token>; rel=\"next\"", from the URL as
- * the caller sent it, so the next page keeps every other parameter exactly.
- * NULL when out of memory; the caller frees it. */
-static char *next_link(const char *url, const char *token) {
-  const char *query = query_string_of(url);
-  size_t path_len = query != NULL ? (size_t)(query - 1 - url) : strlen(url);
-  size_t cap = strlen(url) + strlen(token) + 32;
-  char *link = malloc(cap);
-  size_t n = 0;
+/* The two cursors of a page, as a cache entry keeps them in its extra:
+ * "<next> <prev>", either empty when there is no such page (cursors are
+ * base64url, so the space cannot be part of one). */
+struct page_cursors {
+  char next[CURSOR_MAX + 1];
+  char prev[CURSOR_MAX + 1];
+};
 
-  if (link == NULL) {
-    return NULL;
-  }
-  n += (size_t)snprintf(link, cap, "<%.*s?", (int)path_len, url);
-  for (const char *segment = query; segment != NULL && *segment != '\0';) {
-    size_t len = strcspn(segment, "&");
-    if (!(strncmp(segment, "cursor=", 7) == 0 && len >= 7)) {
-      n += (size_t)snprintf(link + n, cap - n, "%.*s&", (int)len, segment);
-    }
-    segment += len;
-    if (*segment == '&') {
-      segment++;
-    }
-  }
-  snprintf(link + n, cap - n, "cursor=%s>; rel=\"next\"", token);
-  return link;
+static void page_cursors_join(const struct page_cursors *cursors, char out[CACHE_EXTRA_MAX]) {
+  snprintf(out, CACHE_EXTRA_MAX, "%s %s", cursors->next, cursors->prev);
 }
 
-/* Adds the Link header of a page that has a next one (token not empty). */
-static void add_link(const struct _u_request *request, struct _u_response *response,
-                     const char *token) {
-  char *link;
+static void page_cursors_split(const char *extra, struct page_cursors *cursors) {
+  size_t next_len = strcspn(extra, " ");
+  snprintf(cursors->next, sizeof(cursors->next), "%.*s", (int)next_len, extra);
+  snprintf(cursors->prev, sizeof(cursors->prev), "%s",
+           extra[next_len] == ' ' ? extra + next_len + 1 : "");
+}
 
-  if (token[0] == '\0') {
-    return;
-  }
-  link = next_link(request->http_url, token);
-  if (link != NULL) {
-    u_map_put(response->map_header, "Link", link);
-  }
-  free(link);
+/* The Link header of a page, from the cursors its cache entry keeps. */
+static void add_link(const struct _u_request *request, struct _u_response *response,
+                     const char *extra) {
+  struct page_cursors cursors;
+  page_cursors_split(extra, &cursors);
+  page_link_add(request, response, cursors.next, cursors.prev);
 }
 
 /* The cache key of a list page: the kind of answer, the caller's role and
@@ -74,7 +59,19 @@ struct list_key {
   struct purchase_query query;
 };
 
-_Static_assert(CURSOR_MAX < CACHE_EXTRA_MAX, "a next cursor must fit a cache entry");
+_Static_assert(2 * CURSOR_MAX + 1 < CACHE_EXTRA_MAX, "a page's two cursors must fit a cache entry");
+
+/* The page's cursors: to the page after it and to the one before it, for
+ * the pages there are. False when one cannot be made. */
+static bool make_cursors(const struct app *app, const struct purchase_query *query,
+                         const struct purchase_page *page, struct page_cursors *cursors) {
+  cursors->next[0] = '\0';
+  cursors->prev[0] = '\0';
+  return (!page->edges.has_more ||
+          cursor_encode(&app->cursor_key, query, false, &page->edges.last, cursors->next)) &&
+         (!page->edges.has_previous ||
+          cursor_encode(&app->cursor_key, query, true, &page->edges.first, cursors->prev));
+}
 
 int callback_user_purchases_get(const struct _u_request *request, struct _u_response *response,
                                 void *user_data) {
@@ -87,7 +84,8 @@ int callback_user_purchases_get(const struct _u_request *request, struct _u_resp
   struct cached_read read = {0};
   struct cache_value value;
   const char *cursor = NULL;
-  char next[CURSOR_MAX + 1] = "";
+  struct page_cursors cursors;
+  char extra[CACHE_EXTRA_MAX];
   char etag[LIST_ETAG_MAX];
   char err[300];
   json_t *j_body = NULL;
@@ -107,7 +105,7 @@ int callback_user_purchases_get(const struct _u_request *request, struct _u_resp
     goto done;
   }
   if (cursor != NULL) {
-    if (!cursor_decode(&app->cursor_key, query, cursor, &query->after)) {
+    if (!cursor_decode(&app->cursor_key, query, cursor, &query->after, &query->before)) {
       problem_send(response, PROBLEM_INVALID_REQUEST,
                    "Query parameter 'cursor' is not a cursor of this list: it was altered, cut "
                    "short, or made for another user, sort or filter. Start again without it.");
@@ -127,13 +125,14 @@ int callback_user_purchases_get(const struct _u_request *request, struct _u_resp
     problem_send_store_failure(response, status);
     goto done;
   }
-  if (page.has_more && !cursor_encode(&app->cursor_key, query, &page.last, next)) {
-    problem_send(response, PROBLEM_INTERNAL, "The next page's cursor could not be made.");
+  if (!make_cursors(app, query, &page, &cursors)) {
+    problem_send(response, PROBLEM_INTERNAL, "A cursor of the page could not be made.");
     goto done;
   }
-  j_body = json_pack("{sO s{sI sb so*}}", "data", page.j_data, "page", "limit",
-                     (json_int_t)query->limit, "hasMore", page.has_more, "nextCursor",
-                     page.has_more ? json_string(next) : json_null());
+  j_body = json_pack("{sO s{sI sb so* so*}}", "data", page.j_data, "page", "limit",
+                     (json_int_t)query->limit, "hasMore", page.edges.has_more, "nextCursor",
+                     page.edges.has_more ? json_string(cursors.next) : json_null(), "prevCursor",
+                     page.edges.has_previous ? json_string(cursors.prev) : json_null());
   if (j_body != NULL && page.has_total) {
     json_object_set_new(json_object_get(j_body, "page"), "total", json_integer(page.total));
   }
@@ -142,9 +141,11 @@ int callback_user_purchases_get(const struct _u_request *request, struct _u_resp
     problem_send(response, PROBLEM_INTERNAL, "The response could not be written.");
     goto done;
   }
-  value = (struct cache_value){.body = text, .body_len = strlen(text), .etag = etag, .extra = next};
+  page_cursors_join(&cursors, extra);
+  value =
+      (struct cache_value){.body = text, .body_len = strlen(text), .etag = etag, .extra = extra};
   if (cached_read_answer(app, response, &read, &value)) {
-    add_link(request, response, next);
+    add_link(request, response, extra);
   }
 
 done:

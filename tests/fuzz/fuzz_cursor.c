@@ -13,14 +13,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   struct cursor_key key;
   struct purchase_query query = {0};
   struct purchase_position position;
+  bool before;
 
   if (token == NULL || !cursor_key_init(&key, SECRET)) {
     free(token);
     return 0;
   }
   strcpy(query.user_id, "fuzz-user");
-  cursor_decode(&key, &query, token, &position);
-  cursor_decode_context(&key, CONTEXT, sizeof(CONTEXT), 0x41, token, &position);
+  cursor_decode(&key, &query, token, &position, &before);
+  cursor_decode_context(&key, CONTEXT, sizeof(CONTEXT), 0x41, token, &position, &before);
   free(token);
   return 0;
 }

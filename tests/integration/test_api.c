@@ -172,8 +172,8 @@ START_TEST(no_purchases_is_an_empty_list) {
   struct http_response r;
   ck_assert(http_get_as(server.port, user_path(nobody), "shop", nobody, &r));
   ck_assert_int_eq(r.status, 200);
-  ck_assert_str_eq(r.body,
-                   "{\"data\":[],\"page\":{\"limit\":20,\"hasMore\":false,\"nextCursor\":null}}");
+  ck_assert_str_eq(r.body, "{\"data\":[],\"page\":{\"limit\":20,\"hasMore\":false,\"nextCursor\":"
+                           "null,\"prevCursor\":null}}");
   http_response_cleanup(&r);
 }
 END_TEST

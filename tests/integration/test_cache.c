@@ -676,7 +676,7 @@ START_TEST(the_bench_route_exists_only_when_asked_for) {
   get(&c, "/bench/fixed/bf-user", "shop", "bf-user", NULL, &r);
   ck_assert_int_eq(r.status, 200);
   ck_assert_str_eq(r.body, "{\"data\":[],\"page\":{\"limit\":20,\"hasMore\":false,"
-                           "\"nextCursor\":null}}");
+                           "\"nextCursor\":null,\"prevCursor\":null}}");
   http_response_cleanup(&r);
   get(&c, "/bench/fixed/bf-user", "shop", "bf-other", NULL, &r);
   ck_assert_int_eq(r.status, 403);

@@ -131,8 +131,8 @@ START_TEST(sigterm_lets_the_request_in_flight_finish) {
 
   ck_assert_int_eq(pthread_join(thread, NULL), 0);
   ck_assert_int_eq(flight.status, 200);
-  ck_assert_str_eq(flight.body,
-                   "{\"data\":[],\"page\":{\"limit\":20,\"hasMore\":false,\"nextCursor\":null}}");
+  ck_assert_str_eq(flight.body, "{\"data\":[],\"page\":{\"limit\":20,\"hasMore\":false,"
+                                "\"nextCursor\":null,\"prevCursor\":null}}");
   ck_assert_int_eq(server_stop(&server, 15), 0);
   ferretdb_stop(&db, false);
 }

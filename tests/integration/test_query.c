@@ -160,16 +160,56 @@ static size_t expected_ids(const char *sort, const struct filter *f, char ids[CO
   return n;
 }
 
+/* What a walk learns besides the ids: the first page's next cursor, and
+ * the last page's previous cursor and size, for the walk back. */
+struct walk_ends {
+  char first_next[256];
+  char last_prev[256];
+  size_t last_count;
+};
+
+/* Checks the page object and the Link header of one page against each
+ * other: a link for each cursor that is there and none for one that is
+ * not, and the link keeps the rest of the query. */
+static void check_links(const struct http_response *r, const char *query) {
+  json_t *j_page = json_object_get(r->j_body, "page");
+  json_t *next = json_object_get(j_page, "nextCursor");
+  json_t *prev = json_object_get(j_page, "prevCursor");
+  char link[4096];
+  char want[512];
+  bool has_link = http_header(r, "Link", link, sizeof(link)) != NULL;
+
+  ck_assert(json_is_true(json_object_get(j_page, "hasMore")) == json_is_string(next));
+  ck_assert(json_is_null(next) || json_is_string(next));
+  ck_assert(json_is_null(prev) || json_is_string(prev));
+  ck_assert(has_link == (json_is_string(next) || json_is_string(prev)));
+  if (json_is_string(next)) {
+    snprintf(want, sizeof(want), "cursor=%s>; rel=\"next\"", json_string_value(next));
+    ck_assert_msg(strstr(link, want) != NULL, "Link %s lacks %s", link, want);
+  } else if (has_link) {
+    ck_assert_ptr_null(strstr(link, "rel=\"next\""));
+  }
+  if (json_is_string(prev)) {
+    snprintf(want, sizeof(want), "cursor=%s>; rel=\"prev\"", json_string_value(prev));
+    ck_assert_msg(strstr(link, want) != NULL, "Link %s lacks %s", link, want);
+  } else if (has_link) {
+    ck_assert_ptr_null(strstr(link, "rel=\"prev\""));
+  }
+  if (has_link && query[0] != '\0') {
+    ck_assert_msg(strstr(link, query) != NULL, "Link %s lost %s", link, query);
+  }
+}
+
 /* Walks every page of `query` (which must not hold a cursor) with `limit`
  * and appends the ids to ids; returns how many, following nextCursor and
- * checking the Link header agrees with it. */
-static size_t walk(const char *owner, const char *query, int limit, char ids[][64], size_t max) {
+ * checking the Link header agrees with the page. */
+static size_t walk(const char *owner, const char *query, int limit, char ids[][64], size_t max,
+                   struct walk_ends *ends) {
   char path[2048];
   char cursor[256] = "";
   size_t n = 0;
   for (int page = 0; page < 100; page++) {
     struct http_response r;
-    char link[2048];
     snprintf(path, sizeof(path), "/user/%s?limit=%d%s%s%s%s", owner, limit, query[0] ? "&" : "",
              query, cursor[0] ? "&cursor=" : "", cursor);
     ck_assert(http_get_as(server.port, path, "customer-support", "agent", &r));
@@ -183,36 +223,88 @@ static size_t walk(const char *owner, const char *query, int limit, char ids[][6
       snprintf(ids[n++], 64, "%s",
                json_string_value(json_object_get(json_array_get(data, i), "id")));
     }
+    check_links(&r, query);
     bool more = json_is_true(json_object_get(j_page, "hasMore"));
     json_t *next = json_object_get(j_page, "nextCursor");
-    bool has_link = http_header(&r, "Link", link, sizeof(link)) != NULL;
-    ck_assert(more == has_link);
+    json_t *prev = json_object_get(j_page, "prevCursor");
+    /* Every page but the first has a way back. */
+    ck_assert_msg(json_is_string(prev) == (page > 0), "%s: page %d prevCursor", path, page);
+    if (page == 0) {
+      snprintf(ends->first_next, sizeof(ends->first_next), "%s",
+               more ? json_string_value(next) : "");
+    }
     if (!more) {
-      ck_assert(json_is_null(next));
+      snprintf(ends->last_prev, sizeof(ends->last_prev), "%s",
+               page > 0 ? json_string_value(prev) : "");
+      ends->last_count = json_array_size(data);
       http_response_cleanup(&r);
       return n;
     }
     ck_assert_uint_eq(json_array_size(data), (size_t)limit);
     snprintf(cursor, sizeof(cursor), "%s", json_string_value(next));
-    ck_assert_ptr_nonnull(strstr(link, cursor));
-    ck_assert_ptr_nonnull(strstr(link, "rel=\"next\""));
     http_response_cleanup(&r);
   }
   ck_abort_msg("more than 100 pages");
   return n;
 }
 
+/* From the last page of a walk back to the first by prevCursor: the pages
+ * come in reverse, each in the list's order, and together hold every id
+ * before the last page once. Fills ids[0..before) from the back; the page
+ * reached first must be the first page (same next cursor). */
+static void walk_back(const char *owner, const char *query, int limit, const struct walk_ends *ends,
+                      size_t before, char ids[][64]) {
+  char path[2048];
+  char cursor[256];
+  size_t at = before;
+  snprintf(cursor, sizeof(cursor), "%s", ends->last_prev);
+  for (int page = 0; cursor[0] != '\0' && page < 100; page++) {
+    struct http_response r;
+    snprintf(path, sizeof(path), "/user/%s?limit=%d%s%s&cursor=%s", owner, limit,
+             query[0] ? "&" : "", query, cursor);
+    ck_assert(http_get_as(server.port, path, "customer-support", "agent", &r));
+    ck_assert_msg(r.status == 200, "%s answered %ld: %s", path, r.status, r.body);
+    json_t *data = json_object_get(r.j_body, "data");
+    json_t *j_page = json_object_get(r.j_body, "page");
+    json_t *prev = json_object_get(j_page, "prevCursor");
+    size_t count = json_array_size(data);
+    check_links(&r, query);
+    /* A page before another always has a next one, and is a full page. */
+    ck_assert(json_is_true(json_object_get(j_page, "hasMore")));
+    ck_assert_uint_eq(count, (size_t)limit);
+    ck_assert_uint_ge(at, count);
+    at -= count;
+    for (size_t i = 0; i < count; i++) {
+      snprintf(ids[at + i], 64, "%s",
+               json_string_value(json_object_get(json_array_get(data, i), "id")));
+    }
+    if (!json_is_string(prev)) {
+      ck_assert_str_eq(json_string_value(json_object_get(j_page, "nextCursor")), ends->first_next);
+    }
+    snprintf(cursor, sizeof(cursor), "%s", json_is_string(prev) ? json_string_value(prev) : "");
+    http_response_cleanup(&r);
+  }
+  ck_assert_msg(at == 0, "%s: the walk back stopped %zu purchases short of the first", query, at);
+}
+
 static void check_walk(const char *sort, const char *query, const struct filter *f, int limit) {
   char expected[COUNT][64];
   char got[COUNT + 1][64];
+  char back[COUNT][64];
   char full[1024];
+  struct walk_ends ends;
   size_t want = expected_ids(sort, f, expected);
   snprintf(full, sizeof(full), "sort=%s%s%s", sort, query[0] ? "&" : "", query);
-  size_t n = walk(user, full, limit, got, COUNT + 1);
+  size_t n = walk(user, full, limit, got, COUNT + 1, &ends);
   ck_assert_msg(n == want, "%s: %zu purchases, expected %zu", full, n, want);
   for (size_t i = 0; i < n; i++) {
     ck_assert_msg(strcmp(got[i], expected[i]) == 0, "%s: #%zu is %s, expected %s", full, i, got[i],
                   expected[i]);
+  }
+  walk_back(user, full, limit, &ends, n - ends.last_count, back);
+  for (size_t i = 0; i + ends.last_count < n; i++) {
+    ck_assert_msg(strcmp(back[i], expected[i]) == 0, "%s back: #%zu is %s, expected %s", full, i,
+                  back[i], expected[i]);
   }
 }
 
@@ -277,13 +369,14 @@ START_TEST(text_search_is_literal_and_case_insensitive) {
   check_walk("-datePurchased", "q=kEtTlE", &k, 5);
 
   char ids[COUNT + 1][64];
+  struct walk_ends ends;
   /* Regular-expression characters are plain text: "." is a dot... */
-  ck_assert_uint_eq(walk(user, "q=Kettle.C.", 50, ids, COUNT + 1), 0);
-  ck_assert_uint_eq(walk(user, "q=kettle.co", 50, ids, COUNT + 1), 12);
+  ck_assert_uint_eq(walk(user, "q=Kettle.C.", 50, ids, COUNT + 1, &ends), 0);
+  ck_assert_uint_eq(walk(user, "q=kettle.co", 50, ids, COUNT + 1, &ends), 12);
   /* ...and brackets, parentheses and '+' (as %2B) too. */
-  ck_assert_uint_eq(walk(user, "q=(1.5L)+%5Bspecial%5D", 50, ids, COUNT + 1), 6);
-  ck_assert_uint_eq(walk(user, "q=.*", 50, ids, COUNT + 1), 0);
-  ck_assert_uint_eq(walk(user, "q=%5E", 50, ids, COUNT + 1), 0);
+  ck_assert_uint_eq(walk(user, "q=(1.5L)+%5Bspecial%5D", 50, ids, COUNT + 1, &ends), 6);
+  ck_assert_uint_eq(walk(user, "q=.*", 50, ids, COUNT + 1, &ends), 0);
+  ck_assert_uint_eq(walk(user, "q=%5E", 50, ids, COUNT + 1, &ends), 0);
 }
 END_TEST
 
@@ -302,7 +395,8 @@ START_TEST(fields_trim_each_purchase_but_keep_id) {
   ck_assert(json_is_string(json_object_get(json_object_get(r.j_body, "page"), "nextCursor")));
   http_response_cleanup(&r);
   char ids[COUNT + 1][64];
-  ck_assert_uint_eq(walk(user, "fields=id", 8, ids, COUNT + 1), COUNT);
+  struct walk_ends ends;
+  ck_assert_uint_eq(walk(user, "fields=id", 8, ids, COUNT + 1, &ends), COUNT);
 }
 END_TEST
 
@@ -474,6 +568,61 @@ START_TEST(tampered_or_foreign_cursors_are_400) {
 }
 END_TEST
 
+/* The page two a cursor leads to, and its prevCursor into out. */
+static void second_page_prev(const char *query, char *out, size_t len) {
+  struct http_response r;
+  char next[256];
+  char path[512];
+  first_cursor(user, query, next, sizeof(next));
+  snprintf(path, sizeof(path), "/user/%s?limit=2%s%s&cursor=%s", user, query[0] ? "&" : "", query,
+           next);
+  ck_assert(http_get_as(server.port, path, "customer-support", "agent", &r));
+  ck_assert_int_eq(r.status, 200);
+  const char *prev =
+      json_string_value(json_object_get(json_object_get(r.j_body, "page"), "prevCursor"));
+  ck_assert_ptr_nonnull(prev);
+  ck_assert_str_ne(prev, next);
+  snprintf(out, len, "%s", prev);
+  http_response_cleanup(&r);
+}
+
+/* A previous page's cursor is signed and bound as a next one is. */
+START_TEST(previous_cursors_are_bound_like_next_ones) {
+  char prev[256];
+  char bad[300];
+  struct http_response r;
+  char path[512];
+
+  second_page_prev("currency=GBP", prev, sizeof(prev));
+  /* Back from page two is page one: the first two GBP purchases, and no
+   * way further back. */
+  snprintf(path, sizeof(path), "/user/%s?limit=2&currency=GBP&cursor=%s", user, prev);
+  ck_assert(http_get_as(server.port, path, "customer-support", "agent", &r));
+  ck_assert_int_eq(r.status, 200);
+  ck_assert_uint_eq(json_array_size(json_object_get(r.j_body, "data")), 2);
+  ck_assert(json_is_null(json_object_get(json_object_get(r.j_body, "page"), "prevCursor")));
+  http_response_cleanup(&r);
+  /* Another limit may be chosen on the way back, as on the way forward:
+   * one page of one, just before page two. */
+  snprintf(path, sizeof(path), "/user/%s?limit=1&currency=GBP&cursor=%s", user, prev);
+  ck_assert(http_get_as(server.port, path, "customer-support", "agent", &r));
+  ck_assert_int_eq(r.status, 200);
+  ck_assert_uint_eq(json_array_size(json_object_get(r.j_body, "data")), 1);
+  ck_assert(json_is_string(json_object_get(json_object_get(r.j_body, "page"), "prevCursor")));
+  http_response_cleanup(&r);
+
+  expect_bad_cursor(user, "currency=EUR", prev);
+  expect_bad_cursor(user, "", prev);
+  expect_bad_cursor(other, "currency=GBP", prev);
+  expect_bad_cursor(user, "currency=GBP&sort=pricePence", prev);
+  for (size_t i = 0; i < strlen(prev); i++) {
+    snprintf(bad, sizeof(bad), "%s", prev);
+    bad[i] = bad[i] == 'A' ? 'B' : 'A';
+    expect_bad_cursor(user, "currency=GBP", bad);
+  }
+}
+END_TEST
+
 static void expect_param_error(const char *query, const char *param) {
   struct http_response r;
   char path[1400];
@@ -612,6 +761,7 @@ Suite *suite_query(void) {
   tcase_add_test(tc, with_total_counts_every_page);
   tcase_add_test(tc, walk_under_concurrent_inserts_sees_each_purchase_once);
   tcase_add_test(tc, tampered_or_foreign_cursors_are_400);
+  tcase_add_test(tc, previous_cursors_are_bound_like_next_ones);
   tcase_add_test(tc, bad_parameters_are_400_naming_the_parameter);
   tcase_add_test(tc, leap_day_and_offsets_are_accepted);
   tcase_add_test(tc, one_purchase_is_found_only_under_its_owner);

@@ -544,6 +544,7 @@ END_TEST
 START_TEST(records_with_one_request_id_are_each_listed_once) {
   struct http_response r;
   char path[512] = "/audit/erin?limit=1";
+  char order[3][16];
   int seen = 0;
 
   /* A caller may send one X-Request-Id with several reads, and two reads
@@ -573,18 +574,46 @@ START_TEST(records_with_one_request_id_are_each_listed_once) {
   for (;;) {
     ck_assert(http_get_as(audit_server.port, path, "customer-support", "agent2", &r));
     ck_assert_int_eq(r.status, 200);
-    seen += (int)json_array_size(json_object_get(r.j_body, "data"));
-    const char *next =
-        json_string_value(json_object_get(json_object_get(r.j_body, "page"), "nextCursor"));
+    json_t *j_data = json_object_get(r.j_body, "data");
+    json_t *j_page = json_object_get(r.j_body, "page");
+    ck_assert_uint_eq(json_array_size(j_data), 1);
+    ck_assert_int_lt(seen, 3);
+    snprintf(order[seen++], sizeof(order[0]), "%s",
+             json_string_value(json_object_get(json_array_get(j_data, 0), "actor")));
+    /* Every page but the first has a way back. */
+    ck_assert(json_is_string(json_object_get(j_page, "prevCursor")) == (seen > 1));
+    const char *next = json_string_value(json_object_get(j_page, "nextCursor"));
     if (next == NULL) {
+      snprintf(path, sizeof(path), "/audit/erin?limit=1&cursor=%s",
+               json_string_value(json_object_get(j_page, "prevCursor")));
       http_response_cleanup(&r);
       break;
     }
     snprintf(path, sizeof(path), "/audit/erin?limit=1&cursor=%s", next);
     http_response_cleanup(&r);
-    ck_assert_int_le(seen, 3);
   }
   ck_assert_int_eq(seen, 3);
+
+  /* And back from the last page to the first, by prevCursor: the same
+   * records in the same order, though all three tie on time. */
+  for (int back = seen - 2; back >= 0; back--) {
+    ck_assert(http_get_as(audit_server.port, path, "customer-support", "agent2", &r));
+    ck_assert_int_eq(r.status, 200);
+    json_t *j_data = json_object_get(r.j_body, "data");
+    json_t *j_page = json_object_get(r.j_body, "page");
+    ck_assert_uint_eq(json_array_size(j_data), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(j_data, 0), "actor")),
+                     order[back]);
+    ck_assert(json_is_true(json_object_get(j_page, "hasMore")));
+    const char *prev = json_string_value(json_object_get(j_page, "prevCursor"));
+    ck_assert((prev != NULL) == (back > 0));
+    char link[1024];
+    ck_assert_ptr_nonnull(http_header(&r, "Link", link, sizeof(link)));
+    ck_assert_ptr_nonnull(strstr(link, "rel=\"next\""));
+    ck_assert((strstr(link, "rel=\"prev\"") != NULL) == (prev != NULL));
+    snprintf(path, sizeof(path), "/audit/erin?limit=1&cursor=%s", prev != NULL ? prev : "");
+    http_response_cleanup(&r);
+  }
 }
 END_TEST
 

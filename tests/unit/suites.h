@@ -16,6 +16,7 @@ Suite *suite_ids(void);
 Suite *suite_jwt(void);
 Suite *suite_lifecycle(void);
 Suite *suite_list_params(void);
+Suite *suite_page_walk(void);
 Suite *suite_problem(void);
 Suite *suite_purchase_json(void);
 Suite *suite_purchase_query(void);

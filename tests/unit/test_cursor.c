@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include <check.h>
+#include <orcania.h>
 
 #include "models/purchase_query.h"
 #include "routes/cursor.h"
@@ -50,17 +51,19 @@ static void setup(void) {
   memset(&position, 0, sizeof(position));
   position.key = 1709285400123LL;
   snprintf(position.id, sizeof(position.id), "%s", ID_64);
-  ck_assert(cursor_encode(&key, &query, &position, token));
+  ck_assert(cursor_encode(&key, &query, false, &position, token));
 }
 
 /* True when `text` decodes under `key` and `query`; the position read must
  * then be the one encoded. */
 static bool decodes(const struct cursor_key *k, const struct purchase_query *q, const char *text) {
   struct purchase_position read;
+  bool before = true;
   memset(&read, 0, sizeof(read));
-  if (!cursor_decode(k, q, text, &read)) {
+  if (!cursor_decode(k, q, text, &read, &before)) {
     return false;
   }
+  ck_assert(!before);
   ck_assert_int_eq(read.key, position.key);
   ck_assert_str_eq(read.id, position.id);
   return true;
@@ -110,7 +113,7 @@ START_TEST(random_keys_do_not_read_each_others_cursors) {
   struct cursor_key second;
   ck_assert(cursor_key_init(&first, NULL));
   ck_assert(cursor_key_init(&second, NULL));
-  ck_assert(cursor_encode(&first, &query, &position, token));
+  ck_assert(cursor_encode(&first, &query, false, &position, token));
   ck_assert(decodes(&first, &query, token));
   ck_assert(!decodes(&second, &query, token));
 }
@@ -124,12 +127,12 @@ static void assert_round_trip(enum purchase_sort sort, int64_t key_value, const 
   query.sort = sort;
   position.key = key_value;
   snprintf(position.id, sizeof(position.id), "%s", id);
-  ck_assert(cursor_encode(&key, &query, &position, token));
+  ck_assert(cursor_encode(&key, &query, false, &position, token));
   ck_assert_uint_le(strlen(token), CURSOR_MAX);
   ck_assert_uint_eq(strspn(token, B64URL), strlen(token));
   memset(&read, 0, sizeof(read));
-  ck_assert_msg(cursor_decode(&key, &query, token, &read), "sort %d key %lld id %s", (int)sort,
-                (long long)key_value, id);
+  ck_assert_msg(cursor_decode(&key, &query, token, &read, &(bool){false}), "sort %d key %lld id %s",
+                (int)sort, (long long)key_value, id);
   ck_assert_int_eq(read.key, key_value);
   ck_assert_str_eq(read.id, id);
 }
@@ -176,7 +179,7 @@ END_TEST
 
 START_TEST(encode_refuses_an_empty_id) {
   position.id[0] = '\0';
-  ck_assert(!cursor_encode(&key, &query, &position, token));
+  ck_assert(!cursor_encode(&key, &query, false, &position, token));
 }
 END_TEST
 
@@ -184,7 +187,7 @@ START_TEST(tokens_differ_per_position) {
   char first[CURSOR_MAX + 1];
   memcpy(first, token, sizeof(first));
   position.key++;
-  ck_assert(cursor_encode(&key, &query, &position, token));
+  ck_assert(cursor_encode(&key, &query, false, &position, token));
   ck_assert_str_ne(first, token);
 }
 END_TEST
@@ -255,7 +258,7 @@ START_TEST(decode_refuses_padding_on_every_id_length) {
   char padded[CURSOR_MAX + 8];
   for (size_t len = 1; len <= 3; len++) {
     memcpy(position.id, repeat('x', len), len + 1); /* len <= 3 */
-    ck_assert(cursor_encode(&key, &query, &position, token));
+    ck_assert(cursor_encode(&key, &query, false, &position, token));
     ck_assert(decodes(&key, &query, token));
     snprintf(padded, sizeof(padded), "%s=", token);
     ck_assert_msg(!decodes(&key, &query, padded), "accepted %s", padded);
@@ -287,7 +290,7 @@ START_TEST(decode_refuses_standard_base64) {
   bool tried = false;
   for (int64_t k = 0; k < 64 && !tried; k++) {
     position.key = k;
-    ck_assert(cursor_encode(&key, &query, &position, token));
+    ck_assert(cursor_encode(&key, &query, false, &position, token));
     memcpy(altered, token, sizeof(altered));
     for (char *p = altered; *p != '\0'; p++) {
       if (*p == '-' || *p == '_') {
@@ -304,8 +307,8 @@ END_TEST
 
 START_TEST(decode_refuses_empty_and_null) {
   struct purchase_position read;
-  ck_assert(!cursor_decode(&key, &query, "", &read));
-  ck_assert(!cursor_decode(&key, &query, NULL, &read));
+  ck_assert(!cursor_decode(&key, &query, "", &read, &(bool){false}));
+  ck_assert(!cursor_decode(&key, &query, NULL, &read, &(bool){false}));
 }
 END_TEST
 
@@ -347,7 +350,7 @@ START_TEST(decode_refuses_another_sort) {
   for (int s = PURCHASE_SORT_DATE_DESC; s <= PURCHASE_SORT_PRICE_ASC; s++) {
     struct purchase_query other = query;
     query.sort = (enum purchase_sort)s;
-    ck_assert(cursor_encode(&key, &query, &position, token));
+    ck_assert(cursor_encode(&key, &query, false, &position, token));
     ck_assert(decodes(&key, &query, token));
     for (int t = PURCHASE_SORT_DATE_DESC; t <= PURCHASE_SORT_PRICE_ASC; t++) {
       other.sort = (enum purchase_sort)t;
@@ -443,7 +446,7 @@ START_TEST(decode_refuses_text_moved_into_currency) {
   snprintf(first.text, sizeof(first.text), "Pkettle");
   snprintf(second.currency, sizeof(second.currency), "GBP");
   snprintf(second.text, sizeof(second.text), "kettle");
-  ck_assert(cursor_encode(&key, &first, &position, token));
+  ck_assert(cursor_encode(&key, &first, false, &position, token));
   ck_assert(decodes(&key, &first, token));
   ck_assert(!decodes(&key, &second, token));
 }
@@ -468,7 +471,7 @@ END_TEST
 START_TEST(decode_with_a_random_key_round_trips) {
   struct cursor_key fresh;
   ck_assert(cursor_key_init(&fresh, NULL));
-  ck_assert(cursor_encode(&fresh, &query, &position, token));
+  ck_assert(cursor_encode(&fresh, &query, false, &position, token));
   ck_assert(decodes(&fresh, &query, token));
   ck_assert(!decodes(&key, &query, token));
 }
@@ -485,7 +488,7 @@ START_TEST(tokens_are_the_bytes_they_always_were) {
   memset(&plain, 0, sizeof(plain));
   snprintf(plain.user_id, sizeof(plain.user_id), "bob");
   plain.sort = PURCHASE_SORT_PRICE_ASC;
-  ck_assert(cursor_encode(&key, &plain, &at, token));
+  ck_assert(cursor_encode(&key, &plain, false, &at, token));
   ck_assert_str_eq(token, "AQMAAAAAAAAAKgJwMXp20aV4aPm-zTkzx7NGYRw");
 }
 END_TEST
@@ -522,6 +525,49 @@ START_TEST(decode_refuses_stray_bits_in_the_last_character) {
 }
 END_TEST
 
+/* --- direction --------------------------------------------------------- */
+
+START_TEST(round_trip_a_previous_page_cursor) {
+  struct purchase_position read;
+  bool before = false;
+  char back[CURSOR_MAX + 1];
+  ck_assert(cursor_encode(&key, &query, true, &position, back));
+  ck_assert_str_ne(back, token);
+  ck_assert(cursor_decode(&key, &query, back, &read, &before));
+  ck_assert(before);
+  ck_assert_int_eq(read.key, position.key);
+  ck_assert_str_eq(read.id, position.id);
+  /* The direction is signed: a next cursor does not read as a previous one. */
+  ck_assert(cursor_decode(&key, &query, token, &read, &before));
+  ck_assert(!before);
+}
+END_TEST
+
+/* Turning the direction bit of a cursor round (its second byte, in the
+ * second and third base64url characters) without the key breaks the tag. */
+START_TEST(decode_refuses_a_direction_turned_round) {
+  unsigned char raw[CURSOR_MAX];
+  size_t n = 0;
+  size_t o = 0;
+  unsigned char text[CURSOR_MAX * 2];
+  char turned[CURSOR_MAX + 1];
+  ck_assert(o_base64url_decode((const unsigned char *)token, strlen(token), raw, &n));
+  raw[1] ^= 0x80;
+  ck_assert(o_base64url_encode(raw, n, text, &o));
+  ck_assert_uint_le(o, CURSOR_MAX);
+  memcpy(turned, text, o);
+  turned[o] = '\0';
+  ck_assert_str_ne(turned, token);
+  ck_assert(!cursor_decode(&key, &query, turned, &position, &(bool){false}));
+}
+END_TEST
+
+START_TEST(encode_refuses_an_order_with_the_direction_bit) {
+  ck_assert(!cursor_encode_context(&key, "x", 1, 0x80, false, &position, token));
+  ck_assert(cursor_encode_context(&key, "x", 1, 0x7f, true, &position, token));
+}
+END_TEST
+
 Suite *suite_cursor(void) {
   Suite *suite = suite_create("cursor");
   TCase *keys = tcase_create("cursor_key_init");
@@ -547,10 +593,13 @@ Suite *suite_cursor(void) {
   tcase_add_test(trips, decode_accepts_another_limit_fields_or_total);
   tcase_add_test(trips, decode_with_a_random_key_round_trips);
   tcase_add_test(trips, tokens_are_the_bytes_they_always_were);
+  tcase_add_test(trips, round_trip_a_previous_page_cursor);
+  tcase_add_test(trips, encode_refuses_an_order_with_the_direction_bit);
   suite_add_tcase(suite, trips);
 
   tcase_add_checked_fixture(refuses, setup, NULL);
   tcase_add_test(refuses, decode_refuses_every_single_character_change);
+  tcase_add_test(refuses, decode_refuses_a_direction_turned_round);
   tcase_add_test(refuses, decode_refuses_every_truncation);
   tcase_add_test(refuses, decode_refuses_appended_characters);
   tcase_add_test(refuses, decode_refuses_padding);

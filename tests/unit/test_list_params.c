@@ -577,8 +577,8 @@ static bool cursor_carries_over(const struct purchase_query *made,
   struct purchase_position back;
   char token[CURSOR_MAX + 1];
   ck_assert(cursor_key_init(&key, SECRET));
-  ck_assert(cursor_encode(&key, made, &at, token));
-  return cursor_decode(&key, read, token, &back);
+  ck_assert(cursor_encode(&key, made, false, &at, token));
+  return cursor_decode(&key, read, token, &back, &(bool){false});
 }
 
 START_TEST(table_rows_are_complete_and_unique) {

@@ -354,6 +354,27 @@ START_TEST(filter_keyset_price_ascending) {
 }
 END_TEST
 
+/* A previous page walks from the cursor the other way: every bound turns
+ * round, and so does the sort the database walks in. */
+START_TEST(filter_keyset_before_turns_every_bound_round) {
+  query.has_after = true;
+  query.before = true;
+  query.after.key = MS_2024_03_01_0930;
+  snprintf(query.after.id, sizeof(query.after.id), "p-42");
+  assert_filter(true,
+                "{\"userId\":\"alice\",\"$and\":[{"
+                "\"datePurchased\":{\"$gte\":{\"$date\":{\"$numberLong\":\"1709285400000\"}}},"
+                "\"$or\":[{\"datePurchased\":{\"$gt\":{\"$date\":{\"$numberLong\":"
+                "\"1709285400000\"}}}},{\"id\":{\"$gt\":\"p-42\"}}]}]}");
+  query.sort = PURCHASE_SORT_PRICE_ASC;
+  query.after.key = 3998;
+  assert_filter(true, "{\"userId\":\"alice\",\"$and\":[{"
+                      "\"pricePence\":{\"$lte\":{\"$numberLong\":\"3998\"}},"
+                      "\"$or\":[{\"pricePence\":{\"$lt\":{\"$numberLong\":\"3998\"}}},"
+                      "{\"id\":{\"$lt\":\"p-42\"}}]}]}");
+}
+END_TEST
+
 START_TEST(filter_keyset_left_out_without_from_position) {
   query.has_after = true;
   query.after.key = MS_2024_03_01_0930;
@@ -441,6 +462,20 @@ START_TEST(sort_documents) {
   query.sort = PURCHASE_SORT_PRICE_DESC;
   assert_sort("{\"pricePence\":{\"$numberInt\":\"-1\"},\"id\":{\"$numberInt\":\"-1\"}}");
   query.sort = PURCHASE_SORT_PRICE_ASC;
+  assert_sort("{\"pricePence\":{\"$numberInt\":\"1\"},\"id\":{\"$numberInt\":\"1\"}}");
+}
+END_TEST
+
+START_TEST(sort_documents_of_a_previous_page_walk_backwards) {
+  query.has_after = true;
+  query.before = true;
+  snprintf(query.after.id, sizeof(query.after.id), "p-1");
+  query.sort = PURCHASE_SORT_DATE_DESC;
+  assert_sort("{\"datePurchased\":{\"$numberInt\":\"1\"},\"id\":{\"$numberInt\":\"1\"}}");
+  query.sort = PURCHASE_SORT_PRICE_ASC;
+  assert_sort("{\"pricePence\":{\"$numberInt\":\"-1\"},\"id\":{\"$numberInt\":\"-1\"}}");
+  /* `before` means nothing without a cursor: a first page walks forwards. */
+  query.has_after = false;
   assert_sort("{\"pricePence\":{\"$numberInt\":\"1\"},\"id\":{\"$numberInt\":\"1\"}}");
 }
 END_TEST
@@ -561,6 +596,7 @@ Suite *suite_purchase_query(void) {
   tcase_add_test(filter, filter_keyset_date_descending);
   tcase_add_test(filter, filter_keyset_date_ascending);
   tcase_add_test(filter, filter_keyset_price_descending);
+  tcase_add_test(filter, filter_keyset_before_turns_every_bound_round);
   tcase_add_test(filter, filter_keyset_price_ascending);
   tcase_add_test(filter, filter_keyset_left_out_without_from_position);
   tcase_add_test(filter, filter_keyset_left_out_without_a_position);
@@ -573,6 +609,7 @@ Suite *suite_purchase_query(void) {
 
   tcase_add_checked_fixture(sort, setup, NULL);
   tcase_add_test(sort, sort_documents);
+  tcase_add_test(sort, sort_documents_of_a_previous_page_walk_backwards);
   suite_add_tcase(suite, sort);
 
   tcase_add_checked_fixture(projection, setup, NULL);

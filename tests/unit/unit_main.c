@@ -17,6 +17,7 @@ int main(void) {
   srunner_add_suite(runner, suite_jwt());
   srunner_add_suite(runner, suite_lifecycle());
   srunner_add_suite(runner, suite_list_params());
+  srunner_add_suite(runner, suite_page_walk());
   srunner_add_suite(runner, suite_problem());
   srunner_add_suite(runner, suite_purchase_json());
   srunner_add_suite(runner, suite_purchase_query());

@@ -100,7 +100,7 @@ async function listPage(userId, query) {
   const shown = hasMore ? docs.slice(0, limit) : docs;
   const last = shown[shown.length - 1];
   const nextCursor = hasMore && last.datePurchased instanceof Date && ID.test(last.id) ? encodeCursor(last) : null;
-  return { data: shown.map(toJson), page: { limit, hasMore, nextCursor } };
+  return { data: shown.map(toJson), page: { limit, hasMore, nextCursor, prevCursor: null } };
 }
 
 // middleware/authn.c from_headers(), then authz.c: customers read only

@@ -1,0 +1,43 @@
+#ifndef PURCHASES_MODELS_PAGE_WALK_H
+#define PURCHASES_MODELS_PAGE_WALK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "models/purchase_query.h"
+
+/* One keyset page read from a database cursor, shared by every list
+ * (purchases, the audit trail). The walk asks for one document more than
+ * the page: whether it comes says if there is more beyond the page. A
+ * previous page is walked backwards from its cursor, so the first document
+ * met is the page's last. */
+struct page_walk {
+  uint32_t limit;
+  bool from_cursor;                 /* the page starts at a cursor */
+  bool backwards;                   /* ... and ends at it: a previous page */
+  uint32_t seen;                    /* documents met so far */
+  bool beyond;                      /* one more than the page was met */
+  struct purchase_position near;    /* the first document met */
+  struct purchase_position far;     /* the last one, from the second on */
+};
+
+/* What one walk found, in the list's order. */
+struct page_edges {
+  struct purchase_position first;
+  struct purchase_position last;
+  bool has_more;     /* the list goes on after the page */
+  bool has_previous; /* the list has purchases before it */
+};
+
+/* Counts one more document met. Returns where its position goes, or NULL
+ * when it is the one beyond the page (the walk then stops). */
+struct purchase_position *page_walk_next(struct page_walk *walk);
+
+/* The page's edges once the walk is over. A page after a cursor has one
+ * before it and a page before a cursor one after it, when not empty; only
+ * a delete of the cursor's document and all around it could make either
+ * link lead to an empty page. */
+void page_walk_edges(const struct page_walk *walk, struct page_edges *edges);
+
+#endif
