@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # What `make run` serves: the optimised build, on loopback only, with demo
-# data, and everything it started gone after SIGTERM. Runs `make run` for
+# data that the docs' examples describe, and everything it started gone
+# after SIGTERM. Runs `make run` for
 # real on free ports, on a database of the test cluster.
 # Usage: tests/scripts/make_run.sh PG_BASE_URL   (prints "make run: N passed, N failed")
 set -uo pipefail
@@ -15,7 +16,7 @@ ferret_port=$(free_port)
 database=make_run_check_$$
 log=$(mktemp)
 PURCHASES_PORT=$http_port FERRETDB_PORT=$ferret_port FERRETDB_POSTGRESQL_URL=$pg_base/$database \
-  DEMO_USERS=20 setsid make --no-print-directory run >"$log" 2>&1 &
+  DEMO_USERS=123 setsid make --no-print-directory run >"$log" 2>&1 &
 make_pid=$!
 
 for _ in $(seq 600); do
@@ -36,6 +37,10 @@ if [[ -n $server_pid ]]; then
   users=$(curl -fs -H 'x-client-id: shop' -H 'x-user-id: 7' "http://127.0.0.1:$http_port/user/7" |
     jq '.data | length')
   check "demo data is there (user 7 has ${users:-no} purchases)" test "${users:-0}" -gt 0
+  # The demo data is the same for a user whatever the number of users, so
+  # 123 users give user 123 what the default 1,000 give.
+  check "the docs' examples answer as written" \
+    tests/scripts/doc_examples.py "127.0.0.1:$http_port" README.md docs/api.md
 fi
 
 kill -TERM -- "-$make_pid" 2>/dev/null
