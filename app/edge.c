@@ -140,10 +140,12 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
   return MHD_YES;
 }
 
-/* Answers with a problem and closes the connection afterwards. */
-static enum MHD_Result refuse(struct MHD_Connection *connection, struct edge_request *request,
-                              const char *method, const char *url, enum problem_type type,
-                              const char *detail) {
+/* Answers with a problem and closes the connection afterwards; a 400
+ * about `name` (NULL or "" for none) lists it in `errors`. */
+static enum MHD_Result refuse_about(struct MHD_Connection *connection, struct edge_request *request,
+                                    const char *method, const char *url, enum problem_type type,
+                                    const char *detail, enum problem_subject subject,
+                                    const char *name) {
   char id[REQUEST_ID_MAX + 1];
   unsigned int status = problem_status(type);
   json_t *j_problem = NULL;
@@ -155,6 +157,13 @@ static enum MHD_Result refuse(struct MHD_Connection *connection, struct edge_req
   request->refused = true;
   request_id_generate(id);
   j_problem = problem_build(type, detail, id);
+  if (j_problem != NULL && type == PROBLEM_INVALID_REQUEST && name != NULL && name[0] != '\0') {
+    json_t *j_errors = json_pack("[o]", problem_error_entry(subject, name, detail));
+    if (j_errors == NULL || json_object_set_new(j_problem, "errors", j_errors) != 0) {
+      json_decref(j_problem);
+      j_problem = NULL;
+    }
+  }
   body = j_problem != NULL ? json_dumps(j_problem, JSON_COMPACT) : NULL;
   response =
       MHD_create_response_from_buffer(body != NULL ? strlen(body) : 0, body, MHD_RESPMEM_MUST_COPY);
@@ -188,6 +197,12 @@ done:
   free(body);
   json_decref(j_problem);
   return queued;
+}
+
+static enum MHD_Result refuse(struct MHD_Connection *connection, struct edge_request *request,
+                              const char *method, const char *url, enum problem_type type,
+                              const char *detail) {
+  return refuse_about(connection, request, method, url, type, detail, PROBLEM_ABOUT_HEADER, NULL);
 }
 
 static const char *header_of(struct MHD_Connection *connection, const char *name) {
@@ -296,7 +311,8 @@ static enum MHD_Result check_head(struct MHD_Connection *connection, struct edge
                                        .header_count = headers.count},
                 &verdict);
   if (verdict.refuse) {
-    return refuse(connection, request, method, url, verdict.type, verdict.detail);
+    return refuse_about(connection, request, method, url, verdict.type, verdict.detail,
+                        verdict.subject, verdict.about);
   }
   if (!head_is_whole(connection, request, method, version, &headers)) {
     return refuse(connection, request, method, url, PROBLEM_INVALID_REQUEST,

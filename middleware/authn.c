@@ -75,10 +75,10 @@ static void from_headers(const struct app *app, const struct _u_request *request
   }
   if (!client_id_is_valid(client_id)) {
     /* A header sent twice arrives joined with a comma, which no id holds. */
-    problem_send(response, PROBLEM_INVALID_REQUEST,
-                 "The x-client-id header must be 1 to %d characters of A-Z a-z 0-9 _ - . "
-                 "and sent once.",
-                 CLIENT_ID_MAX);
+    problem_send_invalid(response, PROBLEM_ABOUT_HEADER, "x-client-id",
+                         "The x-client-id header must be 1 to %d characters of A-Z a-z 0-9 _ - . "
+                         "and sent once.",
+                         CLIENT_ID_MAX);
     return;
   }
   client = client_table_find(&app->config.clients, client_id);
@@ -91,8 +91,8 @@ static void from_headers(const struct app *app, const struct _u_request *request
     return;
   }
   if (!user_id_is_valid(user_id)) {
-    problem_send(response, PROBLEM_INVALID_REQUEST,
-                 "The x-user-id header must be " ID_RULE " and sent once.");
+    problem_send_invalid(response, PROBLEM_ABOUT_HEADER, "x-user-id",
+                         "The x-user-id header must be " ID_RULE " and sent once.");
     return;
   }
   ctx->client = client;

@@ -35,6 +35,25 @@ bool access_reason_is_valid(const char *reason) {
   return text_is_clean_utf8(reason);
 }
 
+/* Answers 400 for a :userId that is not an id. Ulfius keeps path and query
+ * parameters in one map and joins a query parameter `userId` to the path's
+ * with a comma, so when the query string names one the fault is there:
+ * say so, rather than blame a path that was fine. */
+static void refuse_user_id(const struct _u_request *request, struct _u_response *response) {
+  struct query_params params;
+  struct query_error error;
+
+  if (!query_params_parse(query_string_of(request->http_url), &params, &error)) {
+    problem_send_invalid(response, PROBLEM_ABOUT_QUERY, error.name, "%s", error.detail);
+  } else if (query_params_get(&params, "userId") != NULL) {
+    problem_send_invalid(response, PROBLEM_ABOUT_QUERY, "userId",
+                         "Unknown query parameter 'userId': the user is the one in the path.");
+  } else {
+    problem_send_invalid(response, PROBLEM_ABOUT_PATH, "userId",
+                         "The userId in the path must be " ID_RULE ".");
+  }
+}
+
 /* The links below share their first steps: nothing to do once answered,
  * then the :userId of the path, which must be well formed when the route
  * has one (400; Ulfius leaves it out when its escapes decode to invalid
@@ -48,7 +67,7 @@ static bool begin_link(const struct _u_request *request, struct _u_response *res
     return false;
   }
   if (strstr((*ctx)->route, ":userId") != NULL && !user_id_is_valid(*target)) {
-    problem_send(response, PROBLEM_INVALID_REQUEST, "The userId in the path must be " ID_RULE ".");
+    refuse_user_id(request, response);
     return false;
   }
   return true;
@@ -78,10 +97,11 @@ int callback_user_authz(const struct _u_request *request, struct _u_response *re
   }
   reason = u_map_get_case(request->map_header, "x-access-reason");
   if (reason != NULL && !access_reason_is_valid(reason)) {
-    problem_send(response, PROBLEM_INVALID_REQUEST,
-                 "The x-access-reason header must be 1 to %d bytes of UTF-8 text without control "
-                 "characters.",
-                 ACCESS_REASON_MAX);
+    problem_send_invalid(
+        response, PROBLEM_ABOUT_HEADER, "x-access-reason",
+        "The x-access-reason header must be 1 to %d bytes of UTF-8 text without control "
+        "characters.",
+        ACCESS_REASON_MAX);
     return U_CALLBACK_CONTINUE;
   }
   if (reason != NULL) {

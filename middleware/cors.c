@@ -121,8 +121,8 @@ int callback_cors_preflight(const struct _u_request *request, struct _u_response
     return U_CALLBACK_CONTINUE;
   }
   if (u_map_get_case(request->map_header, "Access-Control-Request-Method") == NULL) {
-    problem_send(response, PROBLEM_INVALID_REQUEST,
-                 "OPTIONS here is a CORS preflight: send Access-Control-Request-Method.");
+    problem_send_invalid(response, PROBLEM_ABOUT_HEADER, "Access-Control-Request-Method",
+                         "OPTIONS here is a CORS preflight: send Access-Control-Request-Method.");
     return U_CALLBACK_CONTINUE;
   }
   request_answer_empty(response, 204);

@@ -89,6 +89,8 @@ static void refuse(struct framing_verdict *verdict, enum problem_type type, cons
   verdict->refuse = true;
   verdict->type = type;
   snprintf(verdict->detail, sizeof(verdict->detail), format, shown);
+  verdict->subject = PROBLEM_ABOUT_HEADER;
+  snprintf(verdict->about, sizeof(verdict->about), "%s", shown);
 }
 
 static bool name_is(const struct framing_header *h, const char *name) {
@@ -165,6 +167,7 @@ static bool check_method_and_target(const struct framing_head *head,
   for (const unsigned char *p = (const unsigned char *)head->url; *p != '\0'; p++) {
     if (*p <= 0x20 || *p == 0x7f) {
       refuse(verdict, PROBLEM_INVALID_REQUEST, "The request target holds a control byte.%s", "", 0);
+      verdict->about[0] = '\0';
       return false;
     }
   }
@@ -206,7 +209,7 @@ void framing_check(const struct framing_head *head, struct framing_verdict *verd
     }
   }
   if (strcmp(head->version, "HTTP/1.1") == 0 && hosts == 0) {
-    refuse(verdict, PROBLEM_INVALID_REQUEST, "An HTTP/1.1 request needs a Host header.%s", "", 0);
+    refuse(verdict, PROBLEM_INVALID_REQUEST, "An HTTP/1.1 request needs a %s header.", "Host", 4);
     return;
   }
   if (hosts > 1) {
@@ -215,9 +218,8 @@ void framing_check(const struct framing_head *head, struct framing_verdict *verd
   }
   if (length != NULL && coding != NULL) {
     refuse(verdict, PROBLEM_INVALID_REQUEST,
-           "Content-Length and Transfer-Encoding together make the body's end ambiguous; send "
-           "one.%s",
-           "", 0);
+           "Content-Length and %s together make the body's end ambiguous; send one.",
+           "Transfer-Encoding", 17);
     return;
   }
   if (coding != NULL) {

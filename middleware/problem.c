@@ -106,6 +106,38 @@ json_t *problem_build(enum problem_type type, const char *detail, const char *re
   return j_problem;
 }
 
+/* Keeps `text` printable ASCII, which is always valid UTF-8 and cannot
+ * break the JSON encoder: details and names may quote what the caller
+ * sent. */
+static void keep_printable(char *text) {
+  for (char *c = text; *c != '\0'; c++) {
+    if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f) {
+      *c = '?';
+    }
+  }
+}
+
+json_t *problem_error_entry(enum problem_subject subject, const char *name, const char *detail) {
+  char shown[65];
+  json_t *j_entry = json_object();
+
+  if (j_entry == NULL) {
+    return NULL;
+  }
+  if (name != NULL && name[0] != '\0') {
+    snprintf(shown, sizeof(shown), "%s", name);
+    keep_printable(shown);
+    json_object_set_new(j_entry, subject == PROBLEM_ABOUT_HEADER ? "header" : "parameter",
+                        json_string(shown));
+  }
+  if (subject != PROBLEM_ABOUT_HEADER) {
+    json_object_set_new(j_entry, "in",
+                        json_string(subject == PROBLEM_ABOUT_PATH ? "path" : "query"));
+  }
+  json_object_set_new(j_entry, "detail", json_string(detail));
+  return j_entry;
+}
+
 /* The one writer of problem responses: detail from the format, then the
  * members of j_extra (may be NULL) copied in. */
 static void send_problem(struct _u_response *response, enum problem_type type,
@@ -116,13 +148,7 @@ static void send_problem(struct _u_response *response, enum problem_type type,
   json_t *j_problem = NULL;
 
   vsnprintf(detail, sizeof(detail), detail_format, args);
-  /* Details may quote what the caller sent: keep them printable ASCII, which
-   * is always valid UTF-8 and cannot break the JSON encoder. */
-  for (char *c = detail; *c != '\0'; c++) {
-    if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f) {
-      *c = '?';
-    }
-  }
+  keep_printable(detail);
 
   j_problem = problem_build(type, detail, ctx != NULL ? ctx->request_id : NULL);
   if (j_problem != NULL && j_extra != NULL &&
@@ -163,6 +189,22 @@ void problem_send_extra(struct _u_response *response, enum problem_type type, co
   va_start(args, detail_format);
   send_problem(response, type, j_extra, detail_format, args);
   va_end(args);
+}
+
+void problem_send_invalid(struct _u_response *response, enum problem_subject subject,
+                          const char *name, const char *detail_format, ...) {
+  char detail[512];
+  va_list args;
+  json_t *j_extra;
+
+  va_start(args, detail_format);
+  vsnprintf(detail, sizeof(detail), detail_format, args);
+  va_end(args);
+  keep_printable(detail);
+  j_extra = json_pack("{s[o]}", "errors", problem_error_entry(subject, name, detail));
+  /* Out of memory: the 400 still goes out, without its errors. */
+  problem_send_extra(response, PROBLEM_INVALID_REQUEST, j_extra, "%s", detail);
+  json_decref(j_extra);
 }
 
 void problem_send_store_failure(struct _u_response *response, enum model_status status) {

@@ -56,6 +56,26 @@ void problem_send(struct _u_response *response, enum problem_type type, const ch
 void problem_send_extra(struct _u_response *response, enum problem_type type, const json_t *j_extra,
                         const char *detail_format, ...) __attribute__((format(printf, 4, 5)));
 
+/* What a 400 is about, for the `errors` member a program can act on (as a
+ * 422 lists JSON pointers): a query or path parameter, or a header. */
+enum problem_subject {
+  PROBLEM_ABOUT_QUERY,  /* {"parameter": NAME, "in": "query", "detail": ...} */
+  PROBLEM_ABOUT_PATH,   /* {"parameter": NAME, "in": "path", "detail": ...} */
+  PROBLEM_ABOUT_HEADER, /* {"header": NAME, "detail": ...} */
+};
+
+/* One entry of `errors`: the subject, `name` (shown in printable ASCII, at
+ * most 64 bytes; left out when NULL or empty, e.g. for a query string that
+ * is wrong as a whole) and `detail`. A new reference, NULL when out of
+ * memory. */
+json_t *problem_error_entry(enum problem_subject subject, const char *name, const char *detail);
+
+/* Answers 400 with the printf-style detail and an `errors` array of one
+ * entry about `name`, whose detail is the same sentence. */
+void problem_send_invalid(struct _u_response *response, enum problem_subject subject,
+                          const char *name, const char *detail_format, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* The answer when a store call failed: 503 with Retry-After when the
  * database cannot be reached, else 500. */
 void problem_send_store_failure(struct _u_response *response, enum model_status status);

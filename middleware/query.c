@@ -101,8 +101,13 @@ const char *query_params_get(const struct query_params *params, const char *name
   return NULL;
 }
 
-bool query_params_parse(const char *raw, struct query_params *out, char *err, size_t err_len) {
+bool query_params_parse(const char *raw, struct query_params *out, struct query_error *error) {
+  char *err = error->detail;
+  size_t err_len = sizeof(error->detail);
+
   out->count = 0;
+  error->name[0] = '\0';
+  err[0] = '\0';
   if (raw == NULL || raw[0] == '\0') {
     return true;
   }
@@ -113,6 +118,7 @@ bool query_params_parse(const char *raw, struct query_params *out, char *err, si
     size_t name_len = eq != NULL ? (size_t)(eq - segment) : len;
     struct query_param *param;
 
+    error->name[0] = '\0';
     if (len == 0 || name_len == 0) {
       snprintf(err, err_len, "The query string has an empty parameter or a value without a name.");
       return false;
@@ -123,6 +129,10 @@ bool query_params_parse(const char *raw, struct query_params *out, char *err, si
     }
     param = &out->params[out->count];
     long n = decode(segment, name_len, param->name, QUERY_NAME_MAX);
+    /* What the error is about, once the name reads as text. */
+    if (n != -1 && text_is_clean_utf8(param->name)) {
+      memcpy(error->name, param->name, strlen(param->name) + 1);
+    }
     if (n == -2) {
       snprintf(err, err_len, "Unknown query parameter '%.32s...'.", param->name);
       return false;

@@ -141,8 +141,8 @@ static void check_limits(const struct _u_request *request, struct _u_response *r
        * of each header refuse; repeats in another case arrive as keys of
        * their own, and the first one would silently win. */
       if (strcasecmp(keys[count], SINGLE_HEADERS[s]) == 0 && ++seen[s] > 1) {
-        problem_send(response, PROBLEM_INVALID_REQUEST, "Header '%s' may be sent only once.",
-                     SINGLE_HEADERS[s]);
+        problem_send_invalid(response, PROBLEM_ABOUT_HEADER, SINGLE_HEADERS[s],
+                             "Header '%s' may be sent only once.", SINGLE_HEADERS[s]);
         return;
       }
     }
@@ -156,8 +156,8 @@ static void check_limits(const struct _u_request *request, struct _u_response *r
     for (size_t i = 0; i < len; i++) {
       unsigned char c = (unsigned char)value[i];
       if ((c < 0x20 && c != '\t') || c == 0x7f) {
-        problem_send(response, PROBLEM_INVALID_REQUEST, "Header '%.64s' holds a control character.",
-                     keys[count]);
+        problem_send_invalid(response, PROBLEM_ABOUT_HEADER, keys[count],
+                             "Header '%.64s' holds a control character.", keys[count]);
         return;
       }
     }
@@ -253,10 +253,11 @@ bool request_begin(const struct _u_request *request, struct _u_response *respons
     enum accept_gzip gzip =
         accept_encoding_gzip(u_map_get_case(request->map_header, "Accept-Encoding"));
     if (gzip == ACCEPT_GZIP_MALFORMED) {
-      problem_send(response, PROBLEM_INVALID_REQUEST,
-                   "The Accept-Encoding header must be a comma-separated list of codings, each "
-                   "with an optional ;q= weight from 0 to 1 (RFC 9110), such as 'gzip, "
-                   "br;q=0.5'.");
+      problem_send_invalid(
+          response, PROBLEM_ABOUT_HEADER, "Accept-Encoding",
+          "The Accept-Encoding header must be a comma-separated list of codings, each "
+          "with an optional ;q= weight from 0 to 1 (RFC 9110), such as 'gzip, "
+          "br;q=0.5'.");
     }
     request_ctx_of(response)->gzip_ok = gzip == ACCEPT_GZIP_YES;
   }

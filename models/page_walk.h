@@ -14,12 +14,12 @@
  * met is the page's last. */
 struct page_walk {
   uint32_t limit;
-  bool from_cursor;                 /* the page starts at a cursor */
-  bool backwards;                   /* ... and ends at it: a previous page */
-  uint32_t seen;                    /* documents met so far */
-  bool beyond;                      /* one more than the page was met */
-  struct purchase_position near;    /* the first document met */
-  struct purchase_position far;     /* the last one, from the second on */
+  bool from_cursor;              /* the page starts at a cursor */
+  bool backwards;                /* ... and ends at it: a previous page */
+  uint32_t seen;                 /* documents met so far */
+  bool beyond;                   /* one more than the page was met */
+  struct purchase_position near; /* the first document met */
+  struct purchase_position far;  /* the last one, from the second on */
 };
 
 /* What one walk found, in the list's order. */

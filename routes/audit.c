@@ -34,7 +34,7 @@ int callback_audit_get(const struct _u_request *request, struct _u_response *res
   char next[CURSOR_MAX + 1] = "";
   char prev[CURSOR_MAX + 1] = "";
   bool before = false;
-  char err[300];
+  struct query_error error;
   const char *value;
   uint32_t limit = LIST_LIMIT_DEFAULT;
   bool has_after = false;
@@ -44,15 +44,15 @@ int callback_audit_get(const struct _u_request *request, struct _u_response *res
   if (ctx == NULL || ctx->answered) {
     goto done;
   }
-  if (!query_params_parse(query_string_of(request->http_url), &params, err, sizeof(err))) {
-    problem_send(response, PROBLEM_INVALID_REQUEST, "%s", err);
+  if (!query_params_parse(query_string_of(request->http_url), &params, &error)) {
+    problem_send_invalid(response, PROBLEM_ABOUT_QUERY, error.name, "%s", error.detail);
     goto done;
   }
   for (size_t i = 0; i < params.count; i++) {
     const char *name = params.params[i].name;
     if (strcmp(name, "limit") != 0 && strcmp(name, "cursor") != 0) {
-      problem_send(response, PROBLEM_INVALID_REQUEST,
-                   "Unknown query parameter '%s'. Known: limit, cursor.", name);
+      problem_send_invalid(response, PROBLEM_ABOUT_QUERY, name,
+                           "Unknown query parameter '%s'. Known: limit, cursor.", name);
       goto done;
     }
   }
@@ -60,8 +60,9 @@ int callback_audit_get(const struct _u_request *request, struct _u_response *res
     char *end = NULL;
     unsigned long parsed = strtoul(value, &end, 10);
     if (value[0] < '0' || value[0] > '9' || *end != '\0' || parsed < 1 || parsed > LIST_LIMIT_MAX) {
-      problem_send(response, PROBLEM_INVALID_REQUEST,
-                   "Query parameter 'limit' must be a whole number from 1 to %d.", LIST_LIMIT_MAX);
+      problem_send_invalid(response, PROBLEM_ABOUT_QUERY, "limit",
+                           "Query parameter 'limit' must be a whole number from 1 to %d.",
+                           LIST_LIMIT_MAX);
       goto done;
     }
     limit = (uint32_t)parsed;
@@ -70,9 +71,9 @@ int callback_audit_get(const struct _u_request *request, struct _u_response *res
   if ((value = query_params_get(&params, "cursor")) != NULL) {
     if (!cursor_decode_context(&app->cursor_key, context, context_len, AUDIT_ORDER, value, &after,
                                &before)) {
-      problem_send(response, PROBLEM_INVALID_REQUEST,
-                   "Query parameter 'cursor' is not a cursor of this audit trail. Start again "
-                   "without it.");
+      problem_send_invalid(response, PROBLEM_ABOUT_QUERY, "cursor",
+                           "Query parameter 'cursor' is not a cursor of this audit trail. Start "
+                           "again without it.");
       goto done;
     }
     has_after = true;
@@ -81,8 +82,9 @@ int callback_audit_get(const struct _u_request *request, struct _u_response *res
   status = audit_store_list(app->db, ctx->target_user_id, limit, has_after ? &after : NULL, before,
                             &page);
   if (status == MODEL_INVALID) {
-    problem_send(response, PROBLEM_INVALID_REQUEST,
-                 "Query parameter 'cursor' is not a cursor of this list; start again without it.");
+    problem_send_invalid(response, PROBLEM_ABOUT_QUERY, "cursor",
+                         "Query parameter 'cursor' is not a cursor of this list; start again "
+                         "without it.");
     goto done;
   }
   if (status != MODEL_OK) {

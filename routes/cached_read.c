@@ -66,9 +66,10 @@ bool cached_read_begin(struct app *app, const struct _u_request *request,
 
   read->if_none_match = u_map_get_case(request->map_header, "If-None-Match");
   if (etag_if_none_match(read->if_none_match, "\"\"") == ETAG_MALFORMED) {
-    problem_send(response, PROBLEM_INVALID_REQUEST,
-                 "The If-None-Match header must be * or a comma-separated list of entity tags "
-                 "such as \"l0f3a...\" or W/\"v2\" (RFC 9110).");
+    problem_send_invalid(
+        response, PROBLEM_ABOUT_HEADER, "If-None-Match",
+        "The If-None-Match header must be * or a comma-separated list of entity tags "
+        "such as \"l0f3a...\" or W/\"v2\" (RFC 9110).");
     return true;
   }
   read->usable = app->cache != NULL && versions_read(app->versions, read->user_id, &read->version);

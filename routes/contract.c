@@ -105,8 +105,9 @@ static void serve_asset(const struct _u_request *request, struct _u_response *re
   gzip = ctx->gzip_ok && asset->gzip != NULL;
   condition = etag_if_none_match(u_map_get_case(request->map_header, "If-None-Match"), asset->etag);
   if (condition == ETAG_MALFORMED) {
-    problem_send(response, PROBLEM_INVALID_REQUEST,
-                 "The If-None-Match header must be * or a comma-separated list of entity tags.");
+    problem_send_invalid(
+        response, PROBLEM_ABOUT_HEADER, "If-None-Match",
+        "The If-None-Match header must be * or a comma-separated list of entity tags.");
     return;
   }
   if (!gzip || !encoding_etag_variant(asset->etag, etag, sizeof(etag))) {

@@ -124,17 +124,12 @@ static bool parse_from(const char *value, struct list_target *target, char *err,
   return true;
 }
 
-/* After `from` in the table, so both bounds are known here. */
 static bool parse_to(const char *value, struct list_target *target, char *err, size_t err_len) {
   struct purchase_query *query = target->query;
   if (!parse_date("to", value, &query->to_ms, err, err_len)) {
     return false;
   }
   query->has_to = true;
-  if (query->has_from && query->from_ms > query->to_ms) {
-    snprintf(err, err_len, "Query parameter 'from' must not be after 'to'.");
-    return false;
-  }
   return true;
 }
 
@@ -158,7 +153,6 @@ static bool parse_min_price(const char *value, struct list_target *target, char 
   return true;
 }
 
-/* After `minPricePence` in the table, so both bounds are known here. */
 static bool parse_max_price(const char *value, struct list_target *target, char *err,
                             size_t err_len) {
   struct purchase_query *query = target->query;
@@ -166,10 +160,6 @@ static bool parse_max_price(const char *value, struct list_target *target, char 
     return false;
   }
   query->has_max_price = true;
-  if (query->has_min_price && query->min_price_pence > query->max_price_pence) {
-    snprintf(err, err_len, "Query parameter 'minPricePence' must not be above 'maxPricePence'.");
-    return false;
-  }
   return true;
 }
 
@@ -322,25 +312,53 @@ static void unknown_parameter(const char *name, char *err, size_t err_len) {
   snprintf(err, err_len, "Unknown query parameter '%s'. Known: %s.", name, known);
 }
 
+/* The rules between two parameters, once every row is read: a range
+ * whose lower bound is above its upper one. The error names the lower. */
+static bool bounds_hold(const struct purchase_query *query, struct query_error *error) {
+  const char *lower = NULL;
+  const char *upper = NULL;
+
+  if (query->has_from && query->has_to && query->from_ms > query->to_ms) {
+    lower = "from";
+    upper = "to";
+  } else if (query->has_min_price && query->has_max_price &&
+             query->min_price_pence > query->max_price_pence) {
+    lower = "minPricePence";
+    upper = "maxPricePence";
+  }
+  if (lower == NULL) {
+    return true;
+  }
+  snprintf(error->name, sizeof(error->name), "%s", lower);
+  snprintf(error->detail, sizeof(error->detail), "Query parameter '%s' must not be %s '%s'.", lower,
+           strcmp(lower, "from") == 0 ? "after" : "above", upper);
+  return false;
+}
+
 bool list_params_read(const struct query_params *params, struct purchase_query *query,
-                      const char **cursor, char *err, size_t err_len) {
+                      const char **cursor, struct query_error *error) {
   struct list_target target = {query, cursor};
+  const char *name;
 
   query->limit = LIST_LIMIT_DEFAULT;
   query->sort = PURCHASE_SORT_DATE_DESC;
   *cursor = NULL;
 
   for (size_t i = 0; i < params->count; i++) {
-    if (list_params_find(params->params[i].name) == NULL) {
-      unknown_parameter(params->params[i].name, err, err_len);
+    name = params->params[i].name;
+    if (list_params_find(name) == NULL) {
+      snprintf(error->name, sizeof(error->name), "%s", name);
+      unknown_parameter(name, error->detail, sizeof(error->detail));
       return false;
     }
   }
   for (size_t i = 0; i < LIST_PARAMS_COUNT; i++) {
     const char *value = query_params_get(params, LIST_PARAMS[i].name);
-    if (value != NULL && !LIST_PARAMS[i].parse(value, &target, err, err_len)) {
+    if (value != NULL &&
+        !LIST_PARAMS[i].parse(value, &target, error->detail, sizeof(error->detail))) {
+      snprintf(error->name, sizeof(error->name), "%s", LIST_PARAMS[i].name);
       return false;
     }
   }
-  return true;
+  return bounds_hold(query, error);
 }

@@ -61,9 +61,11 @@ const struct list_param *list_params_find(const char *name);
  * NULL. Everything is checked before any database work: an unknown
  * parameter, an empty or malformed value, a limit outside 1 to 100, an
  * impossible date, `from` after `to`, `minPricePence` above `maxPricePence`,
- * an unknown sort, status or field. On failure writes one sentence naming
- * the parameter into err and returns false. *cursor points into `params`. */
+ * an unknown sort, status or field. On failure fills *error with the
+ * parameter (for a range upside down, its lower bound: `from`,
+ * `minPricePence`) and one sentence naming it, and returns false. *cursor
+ * points into `params`. */
 bool list_params_read(const struct query_params *params, struct purchase_query *query,
-                      const char **cursor, char *err, size_t err_len);
+                      const char **cursor, struct query_error *error);
 
 #endif

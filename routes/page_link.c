@@ -28,8 +28,8 @@ static void append_link(char *link, size_t cap, size_t *n, const char *url, cons
   *n += (size_t)snprintf(link + *n, cap - *n, "cursor=%s>; rel=\"%s\"", token, rel);
 }
 
-void page_link_add(const struct _u_request *request, struct _u_response *response,
-                   const char *next, const char *prev) {
+void page_link_add(const struct _u_request *request, struct _u_response *response, const char *next,
+                   const char *prev) {
   const char *url = request->http_url;
   /* Each link is at most the URL (less its cursor), a cursor of at most
    * CURSOR_MAX and 40 bytes of punctuation, so *n never passes cap. */

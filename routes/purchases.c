@@ -94,7 +94,7 @@ int callback_purchases_post(const struct _u_request *request, struct _u_response
   char made_id[MADE_ID_LEN];
   char scoped_key[SCOPED_KEY_MAX];
   char body_hash[65];
-  char err[300];
+  struct query_error error;
   const char *key = NULL;
   struct timespec now;
   enum model_status status;
@@ -102,20 +102,22 @@ int callback_purchases_post(const struct _u_request *request, struct _u_response
   if (ctx == NULL || ctx->answered) {
     goto done;
   }
-  if (!query_params_parse(query_string_of(request->http_url), &params, err, sizeof(err))) {
-    problem_send(response, PROBLEM_INVALID_REQUEST, "%s", err);
+  if (!query_params_parse(query_string_of(request->http_url), &params, &error)) {
+    problem_send_invalid(response, PROBLEM_ABOUT_QUERY, error.name, "%s", error.detail);
     goto done;
   }
   if (params.count > 0) {
-    problem_send(response, PROBLEM_INVALID_REQUEST,
-                 "Unknown query parameter '%s': this route takes none.", params.params[0].name);
+    problem_send_invalid(response, PROBLEM_ABOUT_QUERY, params.params[0].name,
+                         "Unknown query parameter '%s': this route takes none.",
+                         params.params[0].name);
     goto done;
   }
   if (key_header != NULL && !idempotency_key_is_valid(key_header)) {
-    problem_send(response, PROBLEM_INVALID_REQUEST,
-                 "The Idempotency-Key header must be 1 to %d visible ASCII characters without "
-                 "commas, sent once.",
-                 IDEMPOTENCY_KEY_MAX);
+    problem_send_invalid(
+        response, PROBLEM_ABOUT_HEADER, "Idempotency-Key",
+        "The Idempotency-Key header must be 1 to %d visible ASCII characters without "
+        "commas, sent once.",
+        IDEMPOTENCY_KEY_MAX);
     goto done;
   }
   j_body = request_json_body(request, response);

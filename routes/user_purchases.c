@@ -87,7 +87,7 @@ int callback_user_purchases_get(const struct _u_request *request, struct _u_resp
   struct page_cursors cursors;
   char extra[CACHE_EXTRA_MAX];
   char etag[LIST_ETAG_MAX];
-  char err[300];
+  struct query_error error;
   json_t *j_body = NULL;
   char *text = NULL;
   enum model_status status;
@@ -99,16 +99,17 @@ int callback_user_purchases_get(const struct _u_request *request, struct _u_resp
   key.kind = 'l';
   key.role = (unsigned char)ctx->client->role;
   snprintf(query->user_id, sizeof(query->user_id), "%s", ctx->target_user_id);
-  if (!query_params_parse(query_string_of(request->http_url), &params, err, sizeof(err)) ||
-      !list_params_read(&params, query, &cursor, err, sizeof(err))) {
-    problem_send(response, PROBLEM_INVALID_REQUEST, "%s", err);
+  if (!query_params_parse(query_string_of(request->http_url), &params, &error) ||
+      !list_params_read(&params, query, &cursor, &error)) {
+    problem_send_invalid(response, PROBLEM_ABOUT_QUERY, error.name, "%s", error.detail);
     goto done;
   }
   if (cursor != NULL) {
     if (!cursor_decode(&app->cursor_key, query, cursor, &query->after, &query->before)) {
-      problem_send(response, PROBLEM_INVALID_REQUEST,
-                   "Query parameter 'cursor' is not a cursor of this list: it was altered, cut "
-                   "short, or made for another user, sort or filter. Start again without it.");
+      problem_send_invalid(
+          response, PROBLEM_ABOUT_QUERY, "cursor",
+          "Query parameter 'cursor' is not a cursor of this list: it was altered, cut "
+          "short, or made for another user, sort or filter. Start again without it.");
       goto done;
     }
     query->has_after = true;
@@ -162,8 +163,8 @@ done:
 static const char *purchase_id_of(const struct _u_request *request, struct _u_response *response) {
   const char *purchase_id = u_map_get(request->map_url, "purchaseId");
   if (!user_id_is_valid(purchase_id)) {
-    problem_send(response, PROBLEM_INVALID_REQUEST,
-                 "The purchase id in the path must be " ID_RULE ".");
+    problem_send_invalid(response, PROBLEM_ABOUT_PATH, "purchaseId",
+                         "The purchase id in the path must be " ID_RULE ".");
     return NULL;
   }
   return purchase_id;
@@ -172,15 +173,16 @@ static const char *purchase_id_of(const struct _u_request *request, struct _u_re
 /* True when the request has no query string; else answers 400. */
 static bool takes_no_query(const struct _u_request *request, struct _u_response *response) {
   struct query_params params;
-  char err[300];
+  struct query_error error;
 
-  if (!query_params_parse(query_string_of(request->http_url), &params, err, sizeof(err))) {
-    problem_send(response, PROBLEM_INVALID_REQUEST, "%s", err);
+  if (!query_params_parse(query_string_of(request->http_url), &params, &error)) {
+    problem_send_invalid(response, PROBLEM_ABOUT_QUERY, error.name, "%s", error.detail);
     return false;
   }
   if (params.count > 0) {
-    problem_send(response, PROBLEM_INVALID_REQUEST,
-                 "Unknown query parameter '%s': this route takes none.", params.params[0].name);
+    problem_send_invalid(response, PROBLEM_ABOUT_QUERY, params.params[0].name,
+                         "Unknown query parameter '%s': this route takes none.",
+                         params.params[0].name);
     return false;
   }
   return true;
@@ -337,8 +339,8 @@ int callback_user_purchase_patch(const struct _u_request *request, struct _u_res
     goto done;
   }
   if (if_match != NULL && !etag_parse_if_match(if_match, &change.expected_version)) {
-    problem_send(response, PROBLEM_INVALID_REQUEST,
-                 "If-Match must be * or one ETag this service sent, such as \"v2\".");
+    problem_send_invalid(response, PROBLEM_ABOUT_HEADER, "If-Match",
+                         "If-Match must be * or one ETag this service sent, such as \"v2\".");
     goto done;
   }
   j_body = request_json_body(request, response);

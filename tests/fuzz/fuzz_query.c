@@ -13,13 +13,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   struct query_params params;
   struct purchase_query query = {0};
   const char *cursor = NULL;
-  char err[300];
+  struct query_error error;
 
   if (raw == NULL) {
     return 0;
   }
-  if (query_params_parse(raw, &params, err, sizeof(err)) &&
-      list_params_read(&params, &query, &cursor, err, sizeof(err))) {
+  if (query_params_parse(raw, &params, &error) &&
+      list_params_read(&params, &query, &cursor, &error)) {
     bson_t filter = BSON_INITIALIZER;
     bson_t sort = BSON_INITIALIZER;
     bson_t projection = BSON_INITIALIZER;

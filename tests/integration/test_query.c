@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "../support/harness.h"
+#include "../support/problems.h"
 #include "suites.h"
 
 static struct ferretdb db;
@@ -520,6 +521,7 @@ static void expect_bad_cursor(const char *owner, const char *query, const char *
   ck_assert(http_get_as(server.port, path, "customer-support", "agent", &r));
   ck_assert_msg(r.status == 400, "%s answered %ld", path, r.status);
   ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(r.j_body, "detail")), "cursor"));
+  assert_invalid_about(&r, "query", "cursor");
   http_response_cleanup(&r);
 }
 
@@ -633,8 +635,8 @@ static void expect_param_error(const char *query, const char *param) {
   ck_assert_ptr_nonnull(detail);
   ck_assert_msg(strstr(detail, param) != NULL, "?%s: detail '%s' does not name '%s'", query, detail,
                 param);
-  char type[64];
-  ck_assert_str_eq(http_header(&r, "Content-Type", type, sizeof(type)), "application/problem+json");
+  /* A program reads the parameter from errors, not from the sentence. */
+  assert_invalid_about(&r, "query", param);
   http_response_cleanup(&r);
 }
 
@@ -679,6 +681,21 @@ START_TEST(bad_parameters_are_400_naming_the_parameter) {
   memset(long_q + 2, 'a', 1200);
   long_q[1202] = '\0';
   expect_param_error(long_q, "q");
+
+  /* A query string wrong as a whole names no parameter, but says where. */
+  struct http_response r;
+  char path[128];
+  snprintf(path, sizeof(path), "/user/%s?&limit=2", user);
+  ck_assert(http_get_as(server.port, path, "shop", user, &r));
+  ck_assert_int_eq(r.status, 400);
+  json_t *j_entry = json_array_get(json_object_get(r.j_body, "errors"), 0);
+  ck_assert_str_eq(json_string_value(json_object_get(j_entry, "in")), "query");
+  ck_assert_ptr_null(json_object_get(j_entry, "parameter"));
+  http_response_cleanup(&r);
+  /* A path parameter says so. */
+  ck_assert(http_get_as(server.port, "/user/not.an.id", "customer-support", "agent", &r));
+  assert_invalid_about(&r, "path", "userId");
+  http_response_cleanup(&r);
 }
 END_TEST
 

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 
 #include "../support/harness.h"
+#include "../support/problems.h"
 #include "../support/tokens.h"
 #include "suites.h"
 
@@ -858,11 +859,45 @@ END_TEST
 
 START_TEST(control_characters_in_headers_are_400) {
   const char *values[] = {"x-note: a\x01z", "x-user-id: ha\x7fnk", "x-note: a\x1b[31mred"};
+  const char *names[] = {"x-note", "x-user-id", "x-note"};
   for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
     struct http_response r;
     const char *headers[] = {"x-client-id: shop", values[i], "x-user-id: hank", NULL};
     ck_assert(http_request(hostile_server.port, "GET", "/user/hank", headers, &r));
+    assert_invalid_about(&r, NULL, names[i]);
     assert_problem(&r, 400, values[i]);
+  }
+}
+END_TEST
+
+/* Every 400 about a header names it in errors, for a program to act on. */
+START_TEST(a_bad_header_is_named_in_errors) {
+  static const struct {
+    const char *header;
+    const char *name;
+  } CASES[] = {
+      {"x-user-id: not an id", "x-user-id"},
+      {"x-client-id: sh op", "x-client-id"},
+      {"Accept-Encoding: gzip;q=2", "Accept-Encoding"},
+      {"If-None-Match: l0f3a", "If-None-Match"},
+      {"x-access-reason: a\tb", "x-access-reason"},
+  };
+  for (size_t i = 0; i < sizeof(CASES) / sizeof(CASES[0]); i++) {
+    struct http_response r;
+    bool client_given = strncmp(CASES[i].header, "x-client-id", 11) == 0;
+    bool user_given = strncmp(CASES[i].header, "x-user-id", 9) == 0;
+    const char *headers[4] = {NULL};
+    size_t n = 0;
+    headers[n++] = CASES[i].header;
+    if (!client_given) {
+      headers[n++] = "x-client-id: customer-support";
+    }
+    if (!user_given) {
+      headers[n++] = "x-user-id: agent1";
+    }
+    ck_assert(http_request(hostile_server.port, "GET", "/user/hank", headers, &r));
+    assert_invalid_about(&r, NULL, CASES[i].name);
+    assert_problem(&r, 400, CASES[i].header);
   }
 }
 END_TEST
@@ -1179,6 +1214,7 @@ Suite *suite_security(void) {
   tcase_add_test(hostile, too_many_or_too_large_headers_are_431);
   tcase_add_test(hostile, a_request_body_is_413);
   tcase_add_test(hostile, control_characters_in_headers_are_400);
+  tcase_add_test(hostile, a_bad_header_is_named_in_errors);
   tcase_add_test(hostile, header_names_are_case_insensitive);
   tcase_add_test(hostile, a_silent_client_is_disconnected);
   suite_add_tcase(suite, hostile);

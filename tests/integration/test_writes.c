@@ -12,6 +12,7 @@
 #include <mongoc/mongoc.h>
 
 #include "../support/harness.h"
+#include "../support/problems.h"
 #include "suites.h"
 
 #define CLIENTS                                                                                    \
@@ -264,6 +265,15 @@ START_TEST(bad_bodies_get_their_own_status) {
   http_response_cleanup(&r);
   send_json("POST", "/purchases", "checkout", "{}", bad_key, &r);
   assert_problem(&r, 400, "bad key");
+  assert_invalid_about(&r, NULL, "Idempotency-Key");
+  http_response_cleanup(&r);
+  patch_status("zoe", "zoe-1", "{\"status\": \"paid\"}", "v2", &r);
+  assert_problem(&r, 400, "If-Match without quotes");
+  assert_invalid_about(&r, NULL, "If-Match");
+  http_response_cleanup(&r);
+  send_json("POST", "/purchases?dryRun=true", "checkout", "{}", NULL, &r);
+  assert_problem(&r, 400, "a query parameter");
+  assert_invalid_about(&r, "query", "dryRun");
   http_response_cleanup(&r);
 
   /* Over 1 MiB: refused whole, not cut and parsed. */

@@ -200,28 +200,50 @@ END_TEST
 static struct query_params params;
 static struct purchase_query query;
 static const char *cursor;
-static char err[512];
+static struct query_error error;
 
 /* Parses `raw` (which must be a valid query string) and reads it into the
  * zeroed `query`. */
 static bool read_list(const char *raw) {
-  char parse_err[256];
-  ck_assert_msg(query_params_parse(raw, &params, parse_err, sizeof(parse_err)), "%s: %s", raw,
-                parse_err);
+  struct query_error parse_error;
+  ck_assert_msg(query_params_parse(raw, &params, &parse_error), "%s: %s", raw, parse_error.detail);
   memset(&query, 0, sizeof(query));
   cursor = (const char *)&query; /* anything but NULL */
-  err[0] = '\0';
-  return list_params_read(&params, &query, &cursor, err, sizeof(err));
+  memset(&error, 0, sizeof(error));
+  return list_params_read(&params, &query, &cursor, &error);
 }
 
+/* Asserts that `raw` is refused as being about parameter `name`. */
+static void read_refused_about(const char *raw, const char *name) {
+  ck_assert_msg(!read_list(raw), "accepted %s", raw);
+  ck_assert_msg(strcmp(error.name, name) == 0, "%s: about '%s', not '%s'", raw, error.name, name);
+}
+
+START_TEST(list_names_the_parameter_refused) {
+  read_refused_about("colour=blue", "colour");
+  read_refused_about("limit=0", "limit");
+  read_refused_about("sort=price", "sort");
+  read_refused_about("status=lost", "status");
+  read_refused_about("to=2024-13-01", "to");
+  read_refused_about("fields=secret", "fields");
+  /* A range upside down is about its lower bound, as the sentence says. */
+  read_refused_about("from=2024-03-01&to=2024-02-01", "from");
+  ck_assert_str_eq(error.detail, "Query parameter 'from' must not be after 'to'.");
+  read_refused_about("minPricePence=500&maxPricePence=100", "minPricePence");
+  ck_assert_str_eq(error.detail,
+                   "Query parameter 'minPricePence' must not be above 'maxPricePence'.");
+}
+END_TEST
+
 static void read_ok(const char *raw) {
-  ck_assert_msg(read_list(raw), "refused %s: %s", raw, err);
+  ck_assert_msg(read_list(raw), "refused %s: %s", raw, error.detail);
 }
 
 /* Asserts that `raw` is refused with a reason that holds `fragment`. */
 static void read_refused(const char *raw, const char *fragment) {
   ck_assert_msg(!read_list(raw), "accepted %s", raw);
-  ck_assert_msg(strstr(err, fragment) != NULL, "reason for %s lacks %s: %s", raw, fragment, err);
+  ck_assert_msg(strstr(error.detail, fragment) != NULL, "reason for %s lacks %s: %s", raw, fragment,
+                error.detail);
 }
 
 START_TEST(list_defaults) {
@@ -515,8 +537,9 @@ END_TEST
 
 START_TEST(list_unknown_parameter_message_lists_every_row) {
   read_refused("page=2", "");
-  ck_assert_str_eq(err, "Unknown query parameter 'page'. Known: limit, sort, status, from, to, "
-                        "minPricePence, maxPricePence, currency, q, fields, cursor, withTotal.");
+  ck_assert_str_eq(error.detail,
+                   "Unknown query parameter 'page'. Known: limit, sort, status, from, to, "
+                   "minPricePence, maxPricePence, currency, q, fields, cursor, withTotal.");
 }
 END_TEST
 
@@ -529,10 +552,10 @@ static struct purchase_query default_query(void) {
   struct purchase_query q;
   struct query_params none;
   const char *c = NULL;
-  char e[256];
+  struct query_error e;
   memset(&q, 0, sizeof(q));
-  ck_assert(query_params_parse(NULL, &none, e, sizeof(e)));
-  ck_assert(list_params_read(&none, &q, &c, e, sizeof(e)));
+  ck_assert(query_params_parse(NULL, &none, &e));
+  ck_assert(list_params_read(&none, &q, &c, &e));
   snprintf(q.user_id, sizeof(q.user_id), "alice");
   return q;
 }
@@ -714,6 +737,7 @@ Suite *suite_list_params(void) {
   tcase_add_test(list, list_defaults);
   tcase_add_test(list, list_limit);
   tcase_add_test(list, list_limit_refused);
+  tcase_add_test(list, list_names_the_parameter_refused);
   tcase_add_test(list, list_sort);
   tcase_add_test(list, list_sort_refused);
   tcase_add_test(list, list_status);

@@ -1,3 +1,4 @@
+#include <stdlib.h>
 #include <string.h>
 
 #include <check.h>
@@ -98,6 +99,60 @@ START_TEST(build_keeps_detail_verbatim) {
 }
 END_TEST
 
+/* --- problem_error_entry ------------------------------------------------ */
+
+START_TEST(entry_about_a_query_parameter) {
+  json_t *j_entry = problem_error_entry(PROBLEM_ABOUT_QUERY, "limit", "too big");
+  char *text = json_dumps(j_entry, JSON_COMPACT | JSON_SORT_KEYS);
+  ck_assert_str_eq(text, "{\"detail\":\"too big\",\"in\":\"query\",\"parameter\":\"limit\"}");
+  free(text);
+  json_decref(j_entry);
+}
+END_TEST
+
+START_TEST(entry_about_a_path_parameter) {
+  json_t *j_entry = problem_error_entry(PROBLEM_ABOUT_PATH, "userId", "bad");
+  ck_assert_str_eq(json_string_value(json_object_get(j_entry, "in")), "path");
+  ck_assert_str_eq(json_string_value(json_object_get(j_entry, "parameter")), "userId");
+  json_decref(j_entry);
+}
+END_TEST
+
+START_TEST(entry_about_a_header_has_no_in) {
+  json_t *j_entry = problem_error_entry(PROBLEM_ABOUT_HEADER, "If-Match", "bad");
+  char *text = json_dumps(j_entry, JSON_COMPACT | JSON_SORT_KEYS);
+  ck_assert_str_eq(text, "{\"detail\":\"bad\",\"header\":\"If-Match\"}");
+  free(text);
+  json_decref(j_entry);
+}
+END_TEST
+
+/* A name is the caller's bytes: shown in printable ASCII, cut at 64. */
+START_TEST(entry_name_is_printable_and_bounded) {
+  char long_name[100];
+  memset(long_name, 'n', sizeof(long_name) - 1);
+  long_name[sizeof(long_name) - 1] = '\0';
+  json_t *j_entry = problem_error_entry(PROBLEM_ABOUT_QUERY, "a\x01\xc3\xa9z", "d");
+  ck_assert_str_eq(json_string_value(json_object_get(j_entry, "parameter")), "a???z");
+  json_decref(j_entry);
+  j_entry = problem_error_entry(PROBLEM_ABOUT_HEADER, long_name, "d");
+  ck_assert_uint_eq(strlen(json_string_value(json_object_get(j_entry, "header"))), 64);
+  json_decref(j_entry);
+}
+END_TEST
+
+/* The query string as a whole: where, but no name. */
+START_TEST(entry_without_a_name_leaves_it_out) {
+  json_t *j_entry = problem_error_entry(PROBLEM_ABOUT_QUERY, "", "empty segment");
+  ck_assert_ptr_null(json_object_get(j_entry, "parameter"));
+  ck_assert_str_eq(json_string_value(json_object_get(j_entry, "in")), "query");
+  json_decref(j_entry);
+  j_entry = problem_error_entry(PROBLEM_ABOUT_QUERY, NULL, "d");
+  ck_assert_ptr_null(json_object_get(j_entry, "parameter"));
+  json_decref(j_entry);
+}
+END_TEST
+
 Suite *suite_problem(void) {
   Suite *suite = suite_create("problem");
   TCase *status = tcase_create("status");
@@ -112,6 +167,11 @@ Suite *suite_problem(void) {
   tcase_add_test(build, build_with_empty_request_id_omits_it);
   tcase_add_test(build, build_with_null_detail_uses_title);
   tcase_add_test(build, build_keeps_detail_verbatim);
+  tcase_add_test(build, entry_about_a_query_parameter);
+  tcase_add_test(build, entry_about_a_path_parameter);
+  tcase_add_test(build, entry_about_a_header_has_no_in);
+  tcase_add_test(build, entry_name_is_printable_and_bounded);
+  tcase_add_test(build, entry_without_a_name_leaves_it_out);
   suite_add_tcase(suite, build);
   return suite;
 }

@@ -8,24 +8,46 @@
 
 /* The parameters and the reason of the last parse, shared by the helpers. */
 static struct query_params params;
-static char err[256];
+static struct query_error error;
 
 /* Parses `raw`, expecting success. */
 static void parse_ok(const char *raw) {
-  err[0] = '\0';
-  ck_assert_msg(query_params_parse(raw, &params, err, sizeof(err)), "refused %s: %s", raw, err);
+  ck_assert_msg(query_params_parse(raw, &params, &error), "refused %s: %s", raw, error.detail);
 }
 
 /* Parses `raw`, expecting a refusal whose reason holds `fragment` (which
  * may be NULL when the reason need not name anything). */
 static void parse_refused(const char *raw, const char *fragment) {
-  err[0] = '\0';
-  ck_assert_msg(!query_params_parse(raw, &params, err, sizeof(err)), "accepted %s", raw);
-  ck_assert_msg(err[0] != '\0', "no reason for %s", raw);
+  ck_assert_msg(!query_params_parse(raw, &params, &error), "accepted %s", raw);
+  ck_assert_msg(error.detail[0] != '\0', "no reason for %s", raw);
   if (fragment != NULL) {
-    ck_assert_msg(strstr(err, fragment) != NULL, "reason for %s lacks %s: %s", raw, fragment, err);
+    ck_assert_msg(strstr(error.detail, fragment) != NULL, "reason for %s lacks %s: %s", raw,
+                  fragment, error.detail);
   }
 }
+
+/* Parses `raw`, expecting a refusal about parameter `name` ("" for the
+ * query string as a whole). */
+static void parse_refused_about(const char *raw, const char *name) {
+  ck_assert_msg(!query_params_parse(raw, &params, &error), "accepted %s", raw);
+  ck_assert_msg(strcmp(error.name, name) == 0, "%s: about '%s', not '%s'", raw, error.name, name);
+}
+
+START_TEST(parse_names_the_parameter_refused) {
+  parse_refused_about("limit=5&limit=6", "limit");
+  parse_refused_about("a=1&q=%ZZ", "q");
+  parse_refused_about("q=%00", "q");
+  parse_refused_about("sort=", "sort");
+  parse_refused_about("sort", "sort");
+  parse_refused_about("q=%01", "q");
+  /* Not a name that reads as text, or no name at all: none. */
+  parse_refused_about("%ZZ=1", "");
+  parse_refused_about("%FF=1", "");
+  parse_refused_about("&limit=1", "");
+  parse_refused_about("=1", "");
+  parse_refused_about("a=1&b=1&c=1&d=1&e=1&f=1&g=1&h=1&i=1&j=1&k=1&l=1&m=1&n=1&o=1&p=1&q=1", "");
+}
+END_TEST
 
 /* A string of `len` copies of `c`, in a static buffer. */
 static const char *repeat(char c, size_t len) {
@@ -289,7 +311,7 @@ END_TEST
 
 START_TEST(parse_refusal_names_the_bad_parameter_not_another) {
   parse_refused("limit=5&sort=%ZZ", "'sort'");
-  ck_assert_ptr_null(strstr(err, "'limit'"));
+  ck_assert_ptr_null(strstr(error.detail, "'limit'"));
 }
 END_TEST
 
@@ -452,6 +474,7 @@ Suite *suite_query(void) {
   suite_add_tcase(suite, accepts);
 
   tcase_add_test(refuses, parse_refuses_empty_segments);
+  tcase_add_test(refuses, parse_names_the_parameter_refused);
   tcase_add_test(refuses, parse_refuses_a_value_without_a_name);
   tcase_add_test(refuses, parse_refuses_a_missing_value);
   tcase_add_test(refuses, parse_refuses_an_empty_value);
