@@ -372,13 +372,16 @@ bool app_start(struct app *app, char *err, size_t err_len) {
     return false;
   }
 
-  /* One thread per connection (a request blocks on the database; see
-   * docs/performance.md for the measured comparison with MHD's epoll worker
-   * pool), with small stacks so thousands of them fit; poll() rather than
-   * select() so descriptors above 1024 work; an inter-thread channel so we
-   * can quiesce. */
-  unsigned int flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                       MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+  /* By default one thread per connection (a request blocks on the database;
+   * see docs/performance.md for the measured comparison with MHD's epoll
+   * worker pool), with small stacks so thousands of them fit; poll() rather
+   * than select() so descriptors above 1024 work. With PURCHASES_WORKERS,
+   * that many epoll workers share the connections instead. Either way an
+   * inter-thread channel, so we can quiesce. */
+  unsigned int flags = app->config.workers > 0
+                           ? MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG
+                           : MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                                 MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
   app->connection_limit = connection_limit(&app->config);
   struct MHD_OptionItem options[] = {
       /* MHD wants its logger first, or earlier options log elsewhere. */
@@ -395,14 +398,20 @@ bool app_start(struct app *app, char *err, size_t err_len) {
       /* A client that drips bytes just inside the timeout holds a thread
        * for as long as it likes; this bounds how many one address holds. */
       {MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)app->config.max_connections_per_ip, NULL},
-      /* HTTPS only when configured; these stay END markers otherwise. */
+      /* The pool of epoll workers and HTTPS, only when configured; these
+       * stay END markers otherwise. */
+      {MHD_OPTION_END, 0, NULL},
       {MHD_OPTION_END, 0, NULL},
       {MHD_OPTION_END, 0, NULL},
       {MHD_OPTION_END, 0, NULL},
       {MHD_OPTION_END, 0, NULL},
   };
+  size_t n = 10;
+  if (app->config.workers > 0) {
+    options[n++] =
+        (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)app->config.workers, NULL};
+  }
   if (app->tls_cert_pem != NULL) {
-    size_t n = 10;
     flags |= MHD_USE_TLS;
     options[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, app->tls_cert_pem};
     options[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, app->tls_key_pem};

@@ -226,6 +226,10 @@ static const struct config_entry ENTRIES[] = {
      "allows (raised to its hard limit at start), at most 16384"},
     {"PURCHASES_MAX_CONNECTIONS_PER_IP", "0", 0, 10000, FIELD(max_connections_per_ip), parse_uint,
      "concurrent connections from one address; 0: no limit (behind a gateway)"},
+    {"PURCHASES_WORKERS", "0", 0, 256, FIELD(workers), parse_uint,
+     "0: a thread per connection (the default); N: N threads, each serving its share of the "
+     "connections from an epoll loop (faster when the cache answers most reads; a database "
+     "read then holds up the other connections of its thread)"},
     {"PURCHASES_CONNECTION_TIMEOUT_S", "30", 1, 3600, FIELD(connection_timeout_s), parse_uint,
      "seconds a connection with no traffic is kept"},
     {"PURCHASES_SHUTDOWN_TIMEOUT_S", "10", 0, 300, FIELD(shutdown_timeout_s), parse_uint,

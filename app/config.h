@@ -31,6 +31,7 @@ struct config {
   char *log_file;                  /* NULL unless the target is a file */
   uint32_t max_connections;        /* 0: sized from the open-file limit at start */
   uint32_t max_connections_per_ip; /* 0: no limit */
+  uint32_t workers;                /* 0: a thread per connection; else that many epoll workers */
   uint32_t connection_timeout_s;
   uint32_t shutdown_timeout_s;
   uint32_t drain_delay_ms; /* after SIGTERM, not ready but serving, before closing */

@@ -141,11 +141,15 @@ static int serve(struct app *app, sigset_t *signals) {
     fprintf(stderr, "purchases: %s\n", err);
     return EXIT_START_FAILED;
   }
+  char serving[48] = "a thread per connection";
+  if (app->config.workers > 0) {
+    snprintf(serving, sizeof(serving), "%u epoll workers", app->config.workers);
+  }
   y_log_message(Y_LOG_LEVEL_INFO,
-                "purchases %s (%s) listening on %s:%u; at most %u connections, %u database "
+                "purchases %s (%s) listening on %s:%u; at most %u connections (%s), %u database "
                 "operations at once",
                 PURCHASES_VERSION, PURCHASES_COMMIT, app->config.bind_address, app->config.port,
-                app->connection_limit, app->config.db_max_in_flight);
+                app->connection_limit, serving, app->config.db_max_in_flight);
   if (sigwait(signals, &signal_number) != 0) {
     y_log_message(Y_LOG_LEVEL_ERROR, "sigwait failed");
     return EXIT_START_FAILED;

@@ -44,25 +44,40 @@ export PURCHASES_TEST_TMP
 passed=0
 failed=0
 status=0
-for suite in unit integration; do
-  if [[ -n $only && $only != "$suite" ]]; then continue; fi
-  binary=$build/tests/${suite}_tests
-  echo "== $suite ($binary)"
-  output=$("$binary" 2>&1)
+# check_run NAME COMMAND...: runs a Check binary and adds its summary.
+check_run() {
+  local name=$1 output code summary checks failures errors
+  shift
+  output=$("$@" 2>&1)
   code=$?
   echo "$output"
   summary=$(grep -Eo 'Checks: [0-9]+, Failures: [0-9]+, Errors: [0-9]+' <<<"$output" | tail -1)
   if [[ -z $summary ]]; then
-    echo "$suite: no Check summary (exit $code)"
+    echo "$name: no Check summary (exit $code)"
     failed=$((failed + 1))
     status=1
-    continue
+    return
   fi
   read -r checks failures errors < <(sed -E 's/Checks: ([0-9]+), Failures: ([0-9]+), Errors: ([0-9]+)/\1 \2 \3/' <<<"$summary")
   passed=$((passed + checks - failures - errors))
   failed=$((failed + failures + errors))
   if ((code != 0)); then status=1; fi
+}
+for suite in unit integration; do
+  if [[ -n $only && $only != "$suite" ]]; then continue; fi
+  binary=$build/tests/${suite}_tests
+  echo "== $suite ($binary)"
+  check_run "$suite" "$binary"
 done
+# The serving model of PURCHASES_WORKERS: the suites of what callers see
+# again, on two epoll workers instead of a thread per connection.
+if [[ -z $only || $only == integration ]]; then
+  for suite in api query cache writes; do
+    echo "== integration, suite $suite, PURCHASES_WORKERS=2"
+    check_run "$suite (2 workers)" env PURCHASES_TEST_WORKERS=2 CK_RUN_SUITE="$suite" \
+      "$build/tests/integration_tests"
+  done
+fi
 # The fuzz corpus, replayed through each harness under the same sanitizers:
 # every input that ever found a bug stays a regression test.
 if [[ -z $only || $only == fuzz ]]; then

@@ -362,6 +362,7 @@ void redis_stop(struct redis *redis) {
 bool server_start(struct server *server, const char *mongodb_uri, const char *const *env) {
   char port_env[64];
   char uri_env[256];
+  char workers_env[48];
   const char *full_env[32];
   size_t n = 0;
 
@@ -379,6 +380,17 @@ bool server_start(struct server *server, const char *mongodb_uri, const char *co
   /* Tests that are not about rate limiting must never meet it. */
   full_env[n++] = "PURCHASES_RATE_LIMIT_RPS=0";
   full_env[n++] = "PURCHASES_AUTH_FAILURES_RPS=0";
+  /* scripts/test.sh runs suites again with epoll workers this way, unless
+   * the test chose its serving model itself. */
+  const char *workers = getenv("PURCHASES_TEST_WORKERS");
+  bool chosen = false;
+  for (size_t i = 0; env != NULL && env[i] != NULL; i++) {
+    chosen = chosen || strncmp(env[i], "PURCHASES_WORKERS=", 18) == 0;
+  }
+  if (workers != NULL && workers[0] != '\0' && !chosen) {
+    snprintf(workers_env, sizeof(workers_env), "PURCHASES_WORKERS=%s", workers);
+    full_env[n++] = workers_env;
+  }
   for (size_t i = 0; env != NULL && env[i] != NULL && n < 31; i++) {
     full_env[n++] = env[i];
   }
