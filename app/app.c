@@ -347,30 +347,10 @@ static unsigned int connection_limit(const struct config *config) {
   return limit;
 }
 
-bool app_start(struct app *app, char *err, size_t err_len) {
+/* Starts libmicrohttpd under Ulfius with the serving model, limits and TLS
+ * of the configuration. False (and err) when it cannot listen. */
+static bool start_listening(struct app *app, char *err, size_t err_len) {
   struct sockaddr_in *bind_address = &app->bind_address;
-
-  memset(bind_address, 0, sizeof(*bind_address));
-  bind_address->sin_family = AF_INET;
-  bind_address->sin_port = htons((uint16_t)app->config.port);
-  inet_pton(AF_INET, app->config.bind_address, &bind_address->sin_addr);
-
-  if (ulfius_init_instance(&app->instance, app->config.port, bind_address, NULL) != U_OK) {
-    snprintf(err, err_len, "cannot initialise the HTTP server");
-    return false;
-  }
-  app->instance_ready = true;
-  app->instance.max_post_body_size = APP_MAX_BODY;
-  edge_install(&(struct edge_config){.body_rule = routes_body_rule,
-                                     .auth_mode = app->config.auth_mode,
-                                     .clients = &app->config.clients,
-                                     .jwt = app->jwt,
-                                     .auth_failures = app->auth_failures,
-                                     .body_max = REQUEST_BODY_MAX});
-  if (routes_register(app) != 0) {
-    snprintf(err, err_len, "cannot register the routes");
-    return false;
-  }
 
   /* By default one thread per connection (a request blocks on the database;
    * see docs/performance.md for the measured comparison with MHD's epoll
@@ -422,6 +402,37 @@ bool app_start(struct app *app, char *err, size_t err_len) {
   if (ulfius_start_framework_with_mhd_options(&app->instance, flags, options) != U_OK) {
     snprintf(err, err_len, "cannot listen on %s:%u (is the port in use?)", app->config.bind_address,
              app->config.port);
+    return false;
+  }
+  return true;
+}
+
+bool app_start(struct app *app, char *err, size_t err_len) {
+  struct sockaddr_in *bind_address = &app->bind_address;
+
+  memset(bind_address, 0, sizeof(*bind_address));
+  bind_address->sin_family = AF_INET;
+  bind_address->sin_port = htons((uint16_t)app->config.port);
+  inet_pton(AF_INET, app->config.bind_address, &bind_address->sin_addr);
+
+  if (ulfius_init_instance(&app->instance, app->config.port, bind_address, NULL) != U_OK) {
+    snprintf(err, err_len, "cannot initialise the HTTP server");
+    return false;
+  }
+  app->instance_ready = true;
+  app->instance.max_post_body_size = APP_MAX_BODY;
+  edge_install(&(struct edge_config){.body_rule = routes_body_rule,
+                                     .auth_mode = app->config.auth_mode,
+                                     .clients = &app->config.clients,
+                                     .jwt = app->jwt,
+                                     .auth_failures = app->auth_failures,
+                                     .body_max = REQUEST_BODY_MAX});
+  if (routes_register(app) != 0) {
+    snprintf(err, err_len, "cannot register the routes");
+    return false;
+  }
+
+  if (!start_listening(app, err, err_len)) {
     return false;
   }
   app->serving = true;

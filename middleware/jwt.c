@@ -577,15 +577,58 @@ done:
   return why;
 }
 
+/* The header's checks, and the key it names, before any signature work:
+ * an accepted alg, a signature there, no crit, not nested, a kid naming a
+ * signing key that fits the alg. NULL when they hold, else why not. */
+static const char *header_check(const struct jwt_verifier *verifier, const json_t *j_header,
+                                const struct segments *seg, jwa_alg *alg,
+                                const struct verifier_key **key) {
+  const json_t *j_cty;
+  const char *kid;
+
+  *alg = accepted_alg(json_object_get(j_header, "alg"));
+  if (*alg == R_JWA_ALG_UNKNOWN) {
+    return "The token's alg is not RS256, ES256 or EdDSA.";
+  }
+  if (seg->signature_len == 0) {
+    return "The token has no signature.";
+  }
+  /* RFC 7515 4.1.11: a token may only be accepted if every extension it
+   * marks critical is understood; this service understands none. */
+  if (json_object_get(j_header, "crit") != NULL) {
+    return "The token header has a crit member.";
+  }
+  j_cty = json_object_get(j_header, "cty");
+  if (json_is_string(j_cty) && strcasecmp(json_string_value(j_cty), "JWT") == 0) {
+    return "The token is a nested JWT, which is not accepted.";
+  }
+  kid = plain_string(json_object_get(j_header, "kid"), JWT_KID_MAX);
+  if (kid == NULL) {
+    return "The token header has no kid.";
+  }
+  *key = find_key(verifier, kid);
+  if (*key == NULL) {
+    return "The token's kid names no key in the JWKS.";
+  }
+  if (!(*key)->for_signing) {
+    return "The token's kid names a key whose use is not sig.";
+  }
+  if (!kind_fits((*key)->kind, *alg)) {
+    return "The token's kid names a key whose type does not fit its alg.";
+  }
+  if ((*key)->alg != NULL && !json_string_equals(json_object_get(j_header, "alg"), (*key)->alg)) {
+    return "The token's kid names a key whose alg differs from the token's.";
+  }
+  return NULL;
+}
+
 bool jwt_verify(const struct jwt_verifier *verifier, const char *token, time_t now,
                 struct jwt_identity *out, char *reason, size_t reason_len) {
   struct jwt_identity identity;
   struct segments seg;
   json_t *j_header = NULL;
   json_t *j_claims = NULL;
-  const json_t *j_cty;
-  const struct verifier_key *key;
-  const char *kid;
+  const struct verifier_key *key = NULL;
   const char *why = NULL;
   size_t len;
   jwa_alg alg;
@@ -616,49 +659,10 @@ bool jwt_verify(const struct jwt_verifier *verifier, const char *token, time_t n
     why = "The token header is not a JSON object.";
     goto done;
   }
-  alg = accepted_alg(json_object_get(j_header, "alg"));
-  if (alg == R_JWA_ALG_UNKNOWN) {
-    why = "The token's alg is not RS256, ES256 or EdDSA.";
-    goto done;
+  why = header_check(verifier, j_header, &seg, &alg, &key);
+  if (why == NULL) {
+    why = signature_check(key, alg, token, len);
   }
-  if (seg.signature_len == 0) {
-    why = "The token has no signature.";
-    goto done;
-  }
-  /* RFC 7515 4.1.11: a token may only be accepted if every extension it
-   * marks critical is understood; this service understands none. */
-  if (json_object_get(j_header, "crit") != NULL) {
-    why = "The token header has a crit member.";
-    goto done;
-  }
-  j_cty = json_object_get(j_header, "cty");
-  if (json_is_string(j_cty) && strcasecmp(json_string_value(j_cty), "JWT") == 0) {
-    why = "The token is a nested JWT, which is not accepted.";
-    goto done;
-  }
-  kid = plain_string(json_object_get(j_header, "kid"), JWT_KID_MAX);
-  if (kid == NULL) {
-    why = "The token header has no kid.";
-    goto done;
-  }
-  key = find_key(verifier, kid);
-  if (key == NULL) {
-    why = "The token's kid names no key in the JWKS.";
-    goto done;
-  }
-  if (!key->for_signing) {
-    why = "The token's kid names a key whose use is not sig.";
-    goto done;
-  }
-  if (!kind_fits(key->kind, alg)) {
-    why = "The token's kid names a key whose type does not fit its alg.";
-    goto done;
-  }
-  if (key->alg != NULL && !json_string_equals(json_object_get(j_header, "alg"), key->alg)) {
-    why = "The token's kid names a key whose alg differs from the token's.";
-    goto done;
-  }
-  why = signature_check(key, alg, token, len);
   if (why != NULL) {
     goto done;
   }

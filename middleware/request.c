@@ -16,6 +16,7 @@
 #include "middleware/cors.h"
 #include "middleware/encoding.h"
 #include "middleware/problem.h"
+#include "middleware/query.h"
 
 struct request_ctx *request_ctx_of(const struct _u_response *response) {
   return response != NULL ? (struct request_ctx *)response->shared_data : NULL;
@@ -461,4 +462,22 @@ int callback_not_found(const struct _u_request *request, struct _u_response *res
   problem_send(response, PROBLEM_NOT_FOUND, "No resource lives at this path.");
   request_finish(request, response);
   return U_CALLBACK_COMPLETE;
+}
+
+/* The one check of the routes that take no query string (request.h). */
+bool request_takes_no_query(const struct _u_request *request, struct _u_response *response) {
+  struct query_params params;
+  struct query_error error;
+
+  if (!query_params_parse(query_string_of(request->http_url), &params, &error)) {
+    problem_send_invalid(response, PROBLEM_ABOUT_QUERY, error.name, "%s", error.detail);
+    return false;
+  }
+  if (params.count > 0) {
+    problem_send_invalid(response, PROBLEM_ABOUT_QUERY, params.params[0].name,
+                         "Unknown query parameter '%s': this route takes none.",
+                         params.params[0].name);
+    return false;
+  }
+  return true;
 }

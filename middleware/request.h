@@ -115,6 +115,11 @@ void request_id_generate(char out[REQUEST_ID_MAX + 1]);
  * request answered. On failure to serialise, answers 500 instead. */
 void request_answer_json(struct _u_response *response, unsigned int status, const json_t *j_body);
 
+/* True when the request has no query string, for the routes that take
+ * none; else answers 400 naming the first parameter (or the query
+ * string's fault). */
+bool request_takes_no_query(const struct _u_request *request, struct _u_response *response);
+
 /* Appends `token` to the response's Vary unless it is there already. */
 void request_vary_add(struct _u_response *response, const char *token);
 

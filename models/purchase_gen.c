@@ -125,34 +125,20 @@ static int64_t price_in(const struct product *product, const char *currency) {
   return product->price_gbp;
 }
 
-void purchase_gen_document(uint32_t seed, uint32_t user, uint32_t index, bson_t *doc) {
-  struct rng rng = {.state = pack_key(seed, user, index) ^ 0x5bd1e995ULL};
-  char id[PURCHASE_GEN_ID_LEN];
-  char user_id[16];
+/* The items array: `count` products at the prices of `currency`, drawn
+ * from `rng` in order. Returns their total. */
+static int64_t append_items(struct rng *rng, const char *currency, uint32_t count, bson_t *doc) {
   char url[128];
-  char digits[8];
   char key[16];
   bson_t items;
   bson_t item;
-  bson_t payment;
-  bson_t delivery;
   int64_t total = 0;
 
-  purchase_gen_id(seed, user, index, id);
-  purchase_gen_user_id(user, user_id, sizeof(user_id));
-  const char *currency = CURRENCIES[rng_below(&rng, 10) < 6 ? 0 : 1 + rng_below(&rng, 2)];
-  const char *status = pick_status(&rng);
-  int64_t date = GEN_DATE_START_MS + (int64_t)(rng_next(&rng) % (uint64_t)GEN_DATE_SPAN_MS);
-  uint32_t item_count = 1 + rng_below(&rng, 4);
-
-  BSON_APPEND_UTF8(doc, "id", id);
-  BSON_APPEND_UTF8(doc, "userId", user_id);
-  BSON_APPEND_UTF8(doc, "status", status);
   BSON_APPEND_ARRAY_BEGIN(doc, "items", &items);
-  for (uint32_t i = 0; i < item_count; i++) {
-    const struct product *product = &PRODUCTS[rng_below(&rng, PRODUCT_COUNT)];
+  for (uint32_t i = 0; i < count; i++) {
+    const struct product *product = &PRODUCTS[rng_below(rng, PRODUCT_COUNT)];
     int64_t unit = price_in(product, currency);
-    int32_t quantity = 1 + (int32_t)(rng_below(&rng, 10) < 8 ? 0 : rng_below(&rng, 3));
+    int32_t quantity = 1 + (int32_t)(rng_below(rng, 10) < 8 ? 0 : rng_below(rng, 3));
     int64_t line_total = unit * quantity;
     snprintf(key, sizeof(key), "%u", i);
     snprintf(url, sizeof(url), "https://img.shop.example/products/%s.jpg", product->id);
@@ -169,15 +155,20 @@ void purchase_gen_document(uint32_t seed, uint32_t user, uint32_t index, bson_t 
     total += line_total;
   }
   bson_append_array_end(doc, &items);
-  BSON_APPEND_INT64(doc, "pricePence", total);
-  BSON_APPEND_UTF8(doc, "currency", currency);
-  BSON_APPEND_DATE_TIME(doc, "datePurchased", date);
+  return total;
+}
 
-  const char *method = PAYMENT_METHODS[rng_below(&rng, 6)];
+/* The payment: a method, the last digits for cards, the receipt. */
+static void append_payment(struct rng *rng, const char *id, bson_t *doc) {
+  char url[128];
+  char digits[8];
+  bson_t payment;
+
+  const char *method = PAYMENT_METHODS[rng_below(rng, 6)];
   BSON_APPEND_DOCUMENT_BEGIN(doc, "payment", &payment);
   BSON_APPEND_UTF8(&payment, "method", method);
   if (strcmp(method, "card") == 0 || strcmp(method, "apple_pay") == 0) {
-    snprintf(digits, sizeof(digits), "%04u", rng_below(&rng, 10000));
+    snprintf(digits, sizeof(digits), "%04u", rng_below(rng, 10000));
     BSON_APPEND_UTF8(&payment, "lastDigits", digits);
   } else {
     BSON_APPEND_NULL(&payment, "lastDigits");
@@ -185,6 +176,31 @@ void purchase_gen_document(uint32_t seed, uint32_t user, uint32_t index, bson_t 
   snprintf(url, sizeof(url), "https://shop.example/receipts/%s", id);
   BSON_APPEND_UTF8(&payment, "receiptUrl", url);
   bson_append_document_end(doc, &payment);
+}
+
+void purchase_gen_document(uint32_t seed, uint32_t user, uint32_t index, bson_t *doc) {
+  struct rng rng = {.state = pack_key(seed, user, index) ^ 0x5bd1e995ULL};
+  char id[PURCHASE_GEN_ID_LEN];
+  char user_id[16];
+  bson_t delivery;
+  int64_t total;
+
+  purchase_gen_id(seed, user, index, id);
+  purchase_gen_user_id(user, user_id, sizeof(user_id));
+  const char *currency = CURRENCIES[rng_below(&rng, 10) < 6 ? 0 : 1 + rng_below(&rng, 2)];
+  const char *status = pick_status(&rng);
+  int64_t date = GEN_DATE_START_MS + (int64_t)(rng_next(&rng) % (uint64_t)GEN_DATE_SPAN_MS);
+  uint32_t item_count = 1 + rng_below(&rng, 4);
+
+  BSON_APPEND_UTF8(doc, "id", id);
+  BSON_APPEND_UTF8(doc, "userId", user_id);
+  BSON_APPEND_UTF8(doc, "status", status);
+  total = append_items(&rng, currency, item_count, doc);
+  BSON_APPEND_INT64(doc, "pricePence", total);
+  BSON_APPEND_UTF8(doc, "currency", currency);
+  BSON_APPEND_DATE_TIME(doc, "datePurchased", date);
+
+  append_payment(&rng, id, doc);
 
   /* libbson's BSON_APPEND_* macros evaluate their value more than once:
    * draw random values into locals first, never inside the macro call. */

@@ -362,16 +362,61 @@ static void build_document(const json_t *j_purchase, const char *id, int64_t dat
   bson_append_document_end(doc, &delivery);
 }
 
+/* payment: method, lastDigits and receiptUrl. */
+static void check_payment(struct checker *c, const json_t *j_payment) {
+  if (!json_is_object(j_payment)) {
+    fail(c, "/payment", "must be an object with method, lastDigits and receiptUrl");
+    return;
+  }
+  check_known_fields(c, j_payment, "/payment", PAYMENT_FIELDS);
+  check_choice(c, j_payment, "/payment", "method", PAYMENT_METHODS,
+               "must be card, apple_pay, paypal, gift_card, klarna or bank_transfer");
+  const json_t *j_digits = json_object_get(j_payment, "lastDigits");
+  const char *digits = json_string_value(j_digits);
+  /* Exactly four digits: a longer value could be a whole card number,
+   * which must never be stored. */
+  if (j_digits == NULL || (!json_is_null(j_digits) && (digits == NULL || strlen(digits) != 4 ||
+                                                       strspn(digits, "0123456789") != 4))) {
+    fail(c, "/payment/lastDigits",
+         "must be the last 4 digits of the card, or null; never more of the number");
+  }
+  check_url(c, j_payment, "/payment", "receiptUrl");
+}
+
+/* delivery: method, storeLocation (required for click_and_collect) and
+ * dateDelivered (required when `status`, if valid, is delivered), read
+ * into *date_delivered_ms and *delivered. */
+static void check_delivery(struct checker *c, const json_t *j_delivery, const char *status,
+                           int64_t *date_delivered_ms, bool *delivered) {
+  const char *method;
+  const char *text;
+
+  if (!json_is_object(j_delivery)) {
+    fail(c, "/delivery", "must be an object with method, storeLocation and dateDelivered");
+    return;
+  }
+  check_known_fields(c, j_delivery, "/delivery", DELIVERY_FIELDS);
+  method = check_choice(c, j_delivery, "/delivery", "method", DELIVERY_METHODS,
+                        "must be standard, express or click_and_collect");
+  check_text(c, j_delivery, "/delivery", "storeLocation", NULLABLE, 1, TITLE_MAX, &text);
+  if (text == NULL && method != NULL && strcmp(method, "click_and_collect") == 0 &&
+      json_is_null(json_object_get(j_delivery, "storeLocation"))) {
+    fail(c, "/delivery/storeLocation", "is required for click_and_collect");
+  }
+  if (check_date(c, j_delivery, "/delivery", "dateDelivered", NULLABLE, date_delivered_ms,
+                 delivered) &&
+      !*delivered && status != NULL && strcmp(status, "delivered") == 0) {
+    fail(c, "/delivery/dateDelivered", "is required when the status is delivered");
+  }
+}
+
 bool purchase_validate(const json_t *j_purchase, const char *id_if_absent, bson_t *doc,
                        json_t **j_errors) {
   struct checker c = {.j_errors = json_array()};
-  const json_t *j_payment;
-  const json_t *j_delivery;
   const char *id = id_if_absent;
   const char *text;
   const char *currency = NULL;
   const char *status;
-  const char *delivery_method = NULL;
   int64_t price = 0;
   int64_t sum;
   int64_t date_purchased_ms = 0;
@@ -420,44 +465,9 @@ bool purchase_validate(const json_t *j_purchase, const char *id_if_absent, bson_
     fail(&c, "/datePurchased", "must not be more than a day in the future");
   }
 
-  j_payment = json_object_get(j_purchase, "payment");
-  if (!json_is_object(j_payment)) {
-    fail(&c, "/payment", "must be an object with method, lastDigits and receiptUrl");
-  } else {
-    check_known_fields(&c, j_payment, "/payment", PAYMENT_FIELDS);
-    check_choice(&c, j_payment, "/payment", "method", PAYMENT_METHODS,
-                 "must be card, apple_pay, paypal, gift_card, klarna or bank_transfer");
-    const json_t *j_digits = json_object_get(j_payment, "lastDigits");
-    const char *digits = json_string_value(j_digits);
-    /* Exactly four digits: a longer value could be a whole card number,
-     * which must never be stored. */
-    if (j_digits == NULL || (!json_is_null(j_digits) && (digits == NULL || strlen(digits) != 4 ||
-                                                         strspn(digits, "0123456789") != 4))) {
-      fail(&c, "/payment/lastDigits",
-           "must be the last 4 digits of the card, or null; never more of the number");
-    }
-    check_url(&c, j_payment, "/payment", "receiptUrl");
-  }
-
-  j_delivery = json_object_get(j_purchase, "delivery");
-  if (!json_is_object(j_delivery)) {
-    fail(&c, "/delivery", "must be an object with method, storeLocation and dateDelivered");
-  } else {
-    check_known_fields(&c, j_delivery, "/delivery", DELIVERY_FIELDS);
-    delivery_method = check_choice(&c, j_delivery, "/delivery", "method", DELIVERY_METHODS,
-                                   "must be standard, express or click_and_collect");
-    check_text(&c, j_delivery, "/delivery", "storeLocation", NULLABLE, 1, TITLE_MAX, &text);
-    if (text == NULL && delivery_method != NULL &&
-        strcmp(delivery_method, "click_and_collect") == 0 &&
-        json_is_null(json_object_get(j_delivery, "storeLocation"))) {
-      fail(&c, "/delivery/storeLocation", "is required for click_and_collect");
-    }
-    if (check_date(&c, j_delivery, "/delivery", "dateDelivered", NULLABLE, &date_delivered_ms,
-                   &delivered) &&
-        !delivered && status != NULL && strcmp(status, "delivered") == 0) {
-      fail(&c, "/delivery/dateDelivered", "is required when the status is delivered");
-    }
-  }
+  check_payment(&c, json_object_get(j_purchase, "payment"));
+  check_delivery(&c, json_object_get(j_purchase, "delivery"), status, &date_delivered_ms,
+                 &delivered);
 
 out:
   if (json_array_size(c.j_errors) > 0) {

@@ -79,12 +79,33 @@ static void answer_created(struct _u_response *response, const struct create_res
   }
 }
 
+/* Answers what the create came to: 201 (or the replay of one), or 409. */
+static void answer_outcome(struct _u_response *response, const struct create_result *result,
+                           const char *user_id, const char *purchase_id) {
+  switch (result->outcome) {
+    case WRITE_KEY_MISMATCH:
+      problem_send(response, PROBLEM_CONFLICT,
+                   "This idempotency key (or id) was first used with a different body; a new "
+                   "purchase needs a new key.");
+      break;
+    case WRITE_ID_TAKEN:
+      problem_send(response, PROBLEM_CONFLICT, "Another purchase already has this id.");
+      break;
+    case WRITE_DONE:
+    case WRITE_REPLAYED:
+      answer_created(response, result, user_id, purchase_id);
+      break;
+    default:
+      problem_send_store_failure(response, MODEL_ERROR);
+      break;
+  }
+}
+
 int callback_purchases_post(const struct _u_request *request, struct _u_response *response,
                             void *user_data) {
   struct app *app = user_data;
   struct request_ctx *ctx = request_ctx_of(response);
   const char *key_header = u_map_get_case(request->map_header, "Idempotency-Key");
-  struct query_params params;
   struct create_result result = {0};
   bson_t doc = BSON_INITIALIZER;
   json_t *j_body = NULL;
@@ -94,7 +115,6 @@ int callback_purchases_post(const struct _u_request *request, struct _u_response
   char made_id[MADE_ID_LEN];
   char scoped_key[SCOPED_KEY_MAX];
   char body_hash[65];
-  struct query_error error;
   const char *key = NULL;
   struct timespec now;
   enum model_status status;
@@ -102,14 +122,7 @@ int callback_purchases_post(const struct _u_request *request, struct _u_response
   if (ctx == NULL || ctx->answered) {
     goto done;
   }
-  if (!query_params_parse(query_string_of(request->http_url), &params, &error)) {
-    problem_send_invalid(response, PROBLEM_ABOUT_QUERY, error.name, "%s", error.detail);
-    goto done;
-  }
-  if (params.count > 0) {
-    problem_send_invalid(response, PROBLEM_ABOUT_QUERY, params.params[0].name,
-                         "Unknown query parameter '%s': this route takes none.",
-                         params.params[0].name);
+  if (!request_takes_no_query(request, response)) {
     goto done;
   }
   if (key_header != NULL && !idempotency_key_is_valid(key_header)) {
@@ -153,24 +166,8 @@ int callback_purchases_post(const struct _u_request *request, struct _u_response
     problem_send_store_failure(response, status);
     goto done;
   }
-  switch (result.outcome) {
-    case WRITE_KEY_MISMATCH:
-      problem_send(response, PROBLEM_CONFLICT,
-                   "This idempotency key (or id) was first used with a different body; a new "
-                   "purchase needs a new key.");
-      break;
-    case WRITE_ID_TAKEN:
-      problem_send(response, PROBLEM_CONFLICT, "Another purchase already has this id.");
-      break;
-    case WRITE_DONE:
-    case WRITE_REPLAYED:
-      answer_created(response, &result, json_string_value(json_object_get(j_body, "userId")),
-                     given_id != NULL ? given_id : made_id);
-      break;
-    default:
-      problem_send_store_failure(response, MODEL_ERROR);
-      break;
-  }
+  answer_outcome(response, &result, json_string_value(json_object_get(j_body, "userId")),
+                 given_id != NULL ? given_id : made_id);
 
 done:
   create_result_cleanup(&result);

@@ -73,22 +73,66 @@ static bool make_cursors(const struct app *app, const struct purchase_query *que
           cursor_encode(&app->cursor_key, query, true, &page->edges.first, cursors->prev));
 }
 
+/* Reads the query string into `query` (whose user the caller set),
+ * cursor included; false after answering 400. */
+static bool read_list_query(const struct app *app, const struct _u_request *request,
+                            struct _u_response *response, struct purchase_query *query) {
+  struct query_params params;
+  struct query_error error;
+  const char *cursor = NULL;
+
+  if (!query_params_parse(query_string_of(request->http_url), &params, &error) ||
+      !list_params_read(&params, query, &cursor, &error)) {
+    problem_send_invalid(response, PROBLEM_ABOUT_QUERY, error.name, "%s", error.detail);
+    return false;
+  }
+  if (cursor != NULL) {
+    if (!cursor_decode(&app->cursor_key, query, cursor, &query->after, &query->before)) {
+      problem_send_invalid(
+          response, PROBLEM_ABOUT_QUERY, "cursor",
+          "Query parameter 'cursor' is not a cursor of this list: it was altered, cut "
+          "short, or made for another user, sort or filter. Start again without it.");
+      return false;
+    }
+    query->has_after = true;
+  }
+  return true;
+}
+
+/* The body of a page, compact JSON (the caller frees it), and its cursors;
+ * NULL when it cannot be written. */
+static char *page_body(const struct app *app, const struct purchase_query *query,
+                       const struct purchase_page *page, struct page_cursors *cursors) {
+  json_t *j_body;
+  char *text;
+
+  if (!make_cursors(app, query, page, cursors)) {
+    return NULL;
+  }
+  j_body = json_pack("{sO s{sI sb so* so*}}", "data", page->j_data, "page", "limit",
+                     (json_int_t)query->limit, "hasMore", page->edges.has_more, "nextCursor",
+                     page->edges.has_more ? json_string(cursors->next) : json_null(), "prevCursor",
+                     page->edges.has_previous ? json_string(cursors->prev) : json_null());
+  if (j_body != NULL && page->has_total) {
+    json_object_set_new(json_object_get(j_body, "page"), "total", json_integer(page->total));
+  }
+  text = j_body != NULL ? json_dumps(j_body, JSON_COMPACT) : NULL;
+  json_decref(j_body);
+  return text;
+}
+
 int callback_user_purchases_get(const struct _u_request *request, struct _u_response *response,
                                 void *user_data) {
   struct app *app = user_data;
   struct request_ctx *ctx = request_ctx_of(response);
-  struct query_params params;
   struct list_key key;
   struct purchase_query *query = &key.query;
   struct purchase_page page = {0};
   struct cached_read read = {0};
   struct cache_value value;
-  const char *cursor = NULL;
   struct page_cursors cursors;
   char extra[CACHE_EXTRA_MAX];
   char etag[LIST_ETAG_MAX];
-  struct query_error error;
-  json_t *j_body = NULL;
   char *text = NULL;
   enum model_status status;
 
@@ -99,20 +143,8 @@ int callback_user_purchases_get(const struct _u_request *request, struct _u_resp
   key.kind = 'l';
   key.role = (unsigned char)ctx->client->role;
   snprintf(query->user_id, sizeof(query->user_id), "%s", ctx->target_user_id);
-  if (!query_params_parse(query_string_of(request->http_url), &params, &error) ||
-      !list_params_read(&params, query, &cursor, &error)) {
-    problem_send_invalid(response, PROBLEM_ABOUT_QUERY, error.name, "%s", error.detail);
+  if (!read_list_query(app, request, response, query)) {
     goto done;
-  }
-  if (cursor != NULL) {
-    if (!cursor_decode(&app->cursor_key, query, cursor, &query->after, &query->before)) {
-      problem_send_invalid(
-          response, PROBLEM_ABOUT_QUERY, "cursor",
-          "Query parameter 'cursor' is not a cursor of this list: it was altered, cut "
-          "short, or made for another user, sort or filter. Start again without it.");
-      goto done;
-    }
-    query->has_after = true;
   }
   read.key = &key;
   read.key_len = sizeof(key);
@@ -126,18 +158,7 @@ int callback_user_purchases_get(const struct _u_request *request, struct _u_resp
     problem_send_store_failure(response, status);
     goto done;
   }
-  if (!make_cursors(app, query, &page, &cursors)) {
-    problem_send(response, PROBLEM_INTERNAL, "A cursor of the page could not be made.");
-    goto done;
-  }
-  j_body = json_pack("{sO s{sI sb so* so*}}", "data", page.j_data, "page", "limit",
-                     (json_int_t)query->limit, "hasMore", page.edges.has_more, "nextCursor",
-                     page.edges.has_more ? json_string(cursors.next) : json_null(), "prevCursor",
-                     page.edges.has_previous ? json_string(cursors.prev) : json_null());
-  if (j_body != NULL && page.has_total) {
-    json_object_set_new(json_object_get(j_body, "page"), "total", json_integer(page.total));
-  }
-  text = j_body != NULL ? json_dumps(j_body, JSON_COMPACT) : NULL;
+  text = page_body(app, query, &page, &cursors);
   if (text == NULL || !etag_of_body(text, strlen(text), etag)) {
     problem_send(response, PROBLEM_INTERNAL, "The response could not be written.");
     goto done;
@@ -152,7 +173,6 @@ int callback_user_purchases_get(const struct _u_request *request, struct _u_resp
 done:
   cached_read_end(app, &read);
   free(text);
-  json_decref(j_body);
   purchase_page_cleanup(&page);
   return U_CALLBACK_CONTINUE;
 }
@@ -168,24 +188,6 @@ static const char *purchase_id_of(const struct _u_request *request, struct _u_re
     return NULL;
   }
   return purchase_id;
-}
-
-/* True when the request has no query string; else answers 400. */
-static bool takes_no_query(const struct _u_request *request, struct _u_response *response) {
-  struct query_params params;
-  struct query_error error;
-
-  if (!query_params_parse(query_string_of(request->http_url), &params, &error)) {
-    problem_send_invalid(response, PROBLEM_ABOUT_QUERY, error.name, "%s", error.detail);
-    return false;
-  }
-  if (params.count > 0) {
-    problem_send_invalid(response, PROBLEM_ABOUT_QUERY, params.params[0].name,
-                         "Unknown query parameter '%s': this route takes none.",
-                         params.params[0].name);
-    return false;
-  }
-  return true;
 }
 
 static void answer_purchase(struct _u_response *response, const json_t *j_purchase,
@@ -219,7 +221,8 @@ int callback_user_purchase_get(const struct _u_request *request, struct _u_respo
   int32_t version = 0;
   enum model_status status;
 
-  if (ctx == NULL || ctx->answered || ctx->client == NULL || !takes_no_query(request, response)) {
+  if (ctx == NULL || ctx->answered || ctx->client == NULL ||
+      !request_takes_no_query(request, response)) {
     goto done;
   }
   purchase_id = purchase_id_of(request, response);
@@ -331,7 +334,7 @@ int callback_user_purchase_patch(const struct _u_request *request, struct _u_res
   struct timespec now;
   enum model_status status;
 
-  if (ctx == NULL || ctx->answered || !takes_no_query(request, response)) {
+  if (ctx == NULL || ctx->answered || !request_takes_no_query(request, response)) {
     goto done;
   }
   purchase_id = purchase_id_of(request, response);
