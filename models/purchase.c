@@ -19,7 +19,7 @@ static bool read_sort_key(const bson_t *doc, enum purchase_sort sort, int64_t *k
   if (!bson_iter_init_find(&iter, doc, purchase_sort_field(sort))) {
     return false;
   }
-  if (sort == PURCHASE_SORT_DATE_DESC || sort == PURCHASE_SORT_DATE_ASC) {
+  if (purchase_sort_by_date(sort)) {
     if (!BSON_ITER_HOLDS_DATE_TIME(&iter)) {
       return false;
     }

@@ -5,15 +5,20 @@
 #include "models/purchase.h"
 #include "models/purchase_json.h"
 
+/* One row per sort: its public name, the stored field, the direction, and
+ * whether the key is a BSON date (else an integer). The parser, its error
+ * message, the filter, the sort document, the projection and the cursor's
+ * position all read this table. */
 static const struct {
   const char *name;
   const char *field;
   bool descending;
-} SORTS[] = {
-    [PURCHASE_SORT_DATE_DESC] = {"-datePurchased", "datePurchased", true},
-    [PURCHASE_SORT_DATE_ASC] = {"datePurchased", "datePurchased", false},
-    [PURCHASE_SORT_PRICE_DESC] = {"-pricePence", "pricePence", true},
-    [PURCHASE_SORT_PRICE_ASC] = {"pricePence", "pricePence", false},
+  bool by_date;
+} SORTS[PURCHASE_SORT_COUNT] = {
+    [PURCHASE_SORT_DATE_DESC] = {"-datePurchased", "datePurchased", true, true},
+    [PURCHASE_SORT_DATE_ASC] = {"datePurchased", "datePurchased", false, true},
+    [PURCHASE_SORT_PRICE_DESC] = {"-pricePence", "pricePence", true, false},
+    [PURCHASE_SORT_PRICE_ASC] = {"pricePence", "pricePence", false, false},
 };
 
 const char *purchase_sort_name(enum purchase_sort sort) {
@@ -26,6 +31,10 @@ const char *purchase_sort_field(enum purchase_sort sort) {
 
 bool purchase_sort_descending(enum purchase_sort sort) {
   return SORTS[sort].descending;
+}
+
+bool purchase_sort_by_date(enum purchase_sort sort) {
+  return SORTS[sort].by_date;
 }
 
 int purchase_status_index(const char *name) {
@@ -59,7 +68,7 @@ bool purchase_text_pattern(const char *text, char *out, size_t out_len) {
 
 /* The sort key as stored: a BSON date for dates, an integer for prices. */
 static void append_key(bson_t *doc, const char *op, enum purchase_sort sort, int64_t key) {
-  if (sort == PURCHASE_SORT_DATE_DESC || sort == PURCHASE_SORT_DATE_ASC) {
+  if (purchase_sort_by_date(sort)) {
     bson_append_date_time(doc, op, -1, key);
   } else {
     bson_append_int64(doc, op, -1, key);

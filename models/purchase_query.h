@@ -18,6 +18,7 @@ enum purchase_sort {
   PURCHASE_SORT_DATE_ASC,      /* datePurchased */
   PURCHASE_SORT_PRICE_DESC,    /* -pricePence */
   PURCHASE_SORT_PRICE_ASC,     /* pricePence */
+  PURCHASE_SORT_COUNT          /* not a sort: how many there are */
 };
 
 /* Where the previous page ended: the last purchase's sort key (milliseconds
@@ -75,6 +76,9 @@ bool purchase_filter_active(const struct purchase_query *query, enum purchase_fi
 const char *purchase_sort_name(enum purchase_sort sort);
 const char *purchase_sort_field(enum purchase_sort sort);
 bool purchase_sort_descending(enum purchase_sort sort);
+/* True when the sort key is stored as a BSON date (its position is in
+ * milliseconds); false for an integer (pence). */
+bool purchase_sort_by_date(enum purchase_sort sort);
 
 /* Index of `name` in PURCHASE_STATUSES, or -1. */
 int purchase_status_index(const char *name);

@@ -78,26 +78,47 @@ static bool parse_limit(const char *value, struct list_target *target, char *err
   return true;
 }
 
+/* The names a parameter accepts, "a, b, c", from `name_at` (NULL past the
+ * last), into out (cap bytes), so no message spells them out by hand. */
+static void names_joined(const char *(*name_at)(uint32_t i), char *out, size_t cap) {
+  size_t n = 0;
+  const char *name;
+  out[0] = '\0';
+  for (uint32_t i = 0; (name = name_at(i)) != NULL && n < cap; i++) {
+    int wrote = snprintf(out + n, cap - n, "%s%s", i > 0 ? ", " : "", name);
+    n += wrote > 0 ? (size_t)wrote : 0;
+  }
+}
+
+static const char *sort_at(uint32_t i) {
+  return i < PURCHASE_SORT_COUNT ? purchase_sort_name((enum purchase_sort)i) : NULL;
+}
+
+static const char *status_at(uint32_t i) {
+  return i < 32 ? PURCHASE_STATUSES[i] : NULL;
+}
+
 static bool parse_sort(const char *value, struct list_target *target, char *err, size_t err_len) {
-  for (int s = PURCHASE_SORT_DATE_DESC; s <= PURCHASE_SORT_PRICE_ASC; s++) {
+  char names[160];
+  for (uint32_t s = 0; s < PURCHASE_SORT_COUNT; s++) {
     if (strcmp(value, purchase_sort_name((enum purchase_sort)s)) == 0) {
       target->query->sort = (enum purchase_sort)s;
       return true;
     }
   }
-  snprintf(err, err_len,
-           "Query parameter 'sort' must be one of -datePurchased, datePurchased, "
-           "-pricePence, pricePence.");
+  names_joined(sort_at, names, sizeof(names));
+  snprintf(err, err_len, "Query parameter 'sort' must be one of %s.", names);
   return false;
 }
 
 static bool parse_status(const char *value, struct list_target *target, char *err, size_t err_len) {
   char bad[80];
+  char names[160];
   if (!each_in_list(value, add_status, &target->query->statuses, bad, sizeof(bad))) {
+    names_joined(status_at, names, sizeof(names));
     snprintf(err, err_len,
-             "Query parameter 'status' has '%s'; each comma-separated status must be one of "
-             "placed, paid, shipped, delivered, cancelled, refunded.",
-             bad);
+             "Query parameter 'status' has '%s'; each comma-separated status must be one of %s.",
+             bad, names);
     return false;
   }
   return true;
@@ -186,11 +207,12 @@ static bool parse_text(const char *value, struct list_target *target, char *err,
 
 static bool parse_fields(const char *value, struct list_target *target, char *err, size_t err_len) {
   char bad[80];
+  char names[200];
   if (!each_in_list(value, add_field, &target->query->fields, bad, sizeof(bad))) {
+    names_joined(purchase_field_name, names, sizeof(names));
     snprintf(err, err_len,
-             "Query parameter 'fields' has '%s'; each comma-separated field must be one of id, "
-             "userId, status, items, pricePence, currency, datePurchased, payment, delivery.",
-             bad);
+             "Query parameter 'fields' has '%s'; each comma-separated field must be one of %s.",
+             bad, names);
     return false;
   }
   return true;
@@ -300,15 +322,13 @@ const struct list_param *list_params_find(const char *name) {
 }
 
 /* "Unknown query parameter 'x'. Known: limit, sort, ..., withTotal." */
+static const char *param_at(uint32_t i) {
+  return list_params_name(i);
+}
+
 static void unknown_parameter(const char *name, char *err, size_t err_len) {
   char known[256];
-  size_t n = 0;
-  known[0] = '\0';
-  for (size_t i = 0; i < LIST_PARAMS_COUNT && n < sizeof(known); i++) {
-    int wrote =
-        snprintf(known + n, sizeof(known) - n, "%s%s", i > 0 ? ", " : "", LIST_PARAMS[i].name);
-    n += wrote > 0 ? (size_t)wrote : 0;
-  }
+  names_joined(param_at, known, sizeof(known));
   snprintf(err, err_len, "Unknown query parameter '%s'. Known: %s.", name, known);
 }
 
