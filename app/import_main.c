@@ -56,7 +56,8 @@ static void usage(FILE *out) {
           "FILE may be - for standard input. Running it twice adds nothing.\n\n"
           "  --batch N   purchases per insert, 1 to %d (default 500)\n"
           "  --quiet     no progress bar\n"
-          "  --uri URI   overrides MONGODB_URI (default mongodb://127.0.0.1:27017/purchases)\n\n"
+          "  --uri URI   overrides MONGODB_URI (default mongodb://127.0.0.1:27017/purchases)\n"
+          "  -h, --help  this text; -V, --version: the version and commit\n\n"
           "With PURCHASES_REDIS_URL set, the version of every user imported is bumped there,\n"
           "so that running services drop what they cached about them.\n\n"
           "Exit status: 0 every line imported or already there; 1 some lines rejected\n"
@@ -339,7 +340,7 @@ int main(int argc, char **argv) {
   if (options.redis_url != NULL && options.redis_url[0] == '\0') {
     options.redis_url = NULL;
   }
-  while ((opt = getopt_long(argc, argv, "", LONG_OPTIONS, NULL)) != -1) {
+  while ((opt = getopt_long(argc, argv, "hV", LONG_OPTIONS, NULL)) != -1) {
     switch (opt) {
       case 'b': {
         unsigned long value = strtoul(optarg, &end, 10);

@@ -59,7 +59,9 @@ static void usage(FILE *out) {
           "  --jobs J        parallel writers, 1 to %d (default 2)\n"
           "  --if-empty      do nothing when the collection already holds purchases\n"
           "  --quiet         no progress on stderr\n"
-          "  --uri URI       overrides MONGODB_URI (default mongodb://127.0.0.1:27017/purchases)\n",
+          "  --uri URI       overrides MONGODB_URI (default mongodb://127.0.0.1:27017/purchases)\n"
+          "  -h, --help      this text\n"
+          "  -V, --version   the version and the commit it was built from\n",
           PURCHASE_GEN_MAX_SEED, SEED_MAX_BATCH, SEED_MAX_JOBS);
 }
 
@@ -226,7 +228,19 @@ done:
   return rc;
 }
 
-int main(int argc, char **argv) {
+/* The long name of option `opt` in `options`, for a message. */
+static const char *long_name(const struct option *options, int opt) {
+  for (size_t i = 0; options[i].name != NULL; i++) {
+    if (options[i].val == opt) {
+      return options[i].name;
+    }
+  }
+  return "?";
+}
+
+/* Reads the command line into *options. Returns -1 to go on, or the exit
+ * status: 0 after --help or --version, 2 for a bad option or value. */
+static int parse_options(int argc, char **argv, struct seed_options *options) {
   static const struct option LONG_OPTIONS[] = {
       {"users", required_argument, NULL, 'u'},    {"first-user", required_argument, NULL, 'f'},
       {"per-user", required_argument, NULL, 'm'}, {"seed", required_argument, NULL, 's'},
@@ -235,48 +249,38 @@ int main(int argc, char **argv) {
       {"uri", required_argument, NULL, 'U'},      {"help", no_argument, NULL, 'h'},
       {"version", no_argument, NULL, 'V'},        {NULL, 0, NULL, 0},
   };
-  struct seed_options options = {.users = 1000,
-                                 .first_user = 1,
-                                 .per_user = 8,
-                                 .seed = 1,
-                                 .batch = 1000,
-                                 .jobs = 2,
-                                 .uri = getenv("MONGODB_URI")};
   int opt;
-  int rc;
 
-  if (options.uri == NULL || options.uri[0] == '\0') {
-    options.uri = "mongodb://127.0.0.1:27017/purchases";
-  }
-  while ((opt = getopt_long(argc, argv, "", LONG_OPTIONS, NULL)) != -1) {
+  /* getopt names an unknown option on stderr itself. */
+  while ((opt = getopt_long(argc, argv, "hV", LONG_OPTIONS, NULL)) != -1) {
     bool ok = true;
     switch (opt) {
       case 'u':
-        ok = parse_u32(optarg, 1, PURCHASE_GEN_MAX_USER, &options.users);
+        ok = parse_u32(optarg, 1, PURCHASE_GEN_MAX_USER, &options->users);
         break;
       case 'f':
-        ok = parse_u32(optarg, 1, PURCHASE_GEN_MAX_USER, &options.first_user);
+        ok = parse_u32(optarg, 1, PURCHASE_GEN_MAX_USER, &options->first_user);
         break;
       case 'm':
-        ok = parse_u32(optarg, 0, PURCHASE_GEN_MAX_PER_USER, &options.per_user);
+        ok = parse_u32(optarg, 0, PURCHASE_GEN_MAX_PER_USER, &options->per_user);
         break;
       case 's':
-        ok = parse_u32(optarg, 0, PURCHASE_GEN_MAX_SEED, &options.seed);
+        ok = parse_u32(optarg, 0, PURCHASE_GEN_MAX_SEED, &options->seed);
         break;
       case 'b':
-        ok = parse_u32(optarg, 1, SEED_MAX_BATCH, &options.batch);
+        ok = parse_u32(optarg, 1, SEED_MAX_BATCH, &options->batch);
         break;
       case 'j':
-        ok = parse_u32(optarg, 1, SEED_MAX_JOBS, &options.jobs);
+        ok = parse_u32(optarg, 1, SEED_MAX_JOBS, &options->jobs);
         break;
       case 'e':
-        options.if_empty = true;
+        options->if_empty = true;
         break;
       case 'q':
-        options.quiet = true;
+        options->quiet = true;
         break;
       case 'U':
-        options.uri = optarg;
+        options->uri = optarg;
         break;
       case 'h':
         usage(stdout);
@@ -285,20 +289,41 @@ int main(int argc, char **argv) {
         printf("purchases-seed %s (%s)\n", PURCHASES_VERSION, PURCHASES_COMMIT);
         return 0;
       default:
-        ok = false;
-        break;
+        usage(stderr);
+        return 2;
     }
     if (!ok) {
-      fprintf(stderr, "purchases-seed: bad value for an option\n");
+      fprintf(stderr, "purchases-seed: bad value for --%s: %s\n", long_name(LONG_OPTIONS, opt),
+              optarg);
       usage(stderr);
       return 2;
     }
   }
-  if (optind != argc || (uint64_t)options.first_user + options.users - 1 > PURCHASE_GEN_MAX_USER) {
+  if (optind != argc ||
+      (uint64_t)options->first_user + options->users - 1 > PURCHASE_GEN_MAX_USER) {
     usage(stderr);
     return 2;
   }
+  return -1;
+}
 
+int main(int argc, char **argv) {
+  struct seed_options options = {.users = 1000,
+                                 .first_user = 1,
+                                 .per_user = 8,
+                                 .seed = 1,
+                                 .batch = 1000,
+                                 .jobs = 2,
+                                 .uri = getenv("MONGODB_URI")};
+  int rc;
+
+  if (options.uri == NULL || options.uri[0] == '\0') {
+    options.uri = "mongodb://127.0.0.1:27017/purchases";
+  }
+  rc = parse_options(argc, argv, &options);
+  if (rc >= 0) {
+    return rc;
+  }
   struct logging_options log_options = {.level = Y_LOG_LEVEL_WARNING};
   logging_init(&log_options);
   db_global_init();

@@ -115,6 +115,10 @@ script_test() {
     status=1
   fi
 }
+# The command lines of the three programs.
+if [[ -z $only || $only == integration ]]; then
+  BUILD_DIR=$build script_test cli tests/scripts/cli.sh
+fi
 # What `make run` serves (the optimised build, on loopback), and `make
 # cluster` (three of it behind HAProxy, supervised), each on a database of
 # the test cluster.
