@@ -297,9 +297,10 @@ jq -r '
   (.pass | to_entries[] | select(.value | not) | "bench: target missed with a thread per connection: \(.key)"),
   (.passWithWorkers | to_entries[] | select(.value | not) | "bench: target missed on epoll workers: \(.key)")' \
   "$results/summary-issue13.json"
-# A target fails the bench when neither serving model meets it: each is a
-# setting an operator chooses (docs/performance.md says which for what).
-if ! jq -e '.pass as $p | .passWithWorkers as $w | $p | to_entries | all(.value or ($w[.key] // false))' \
-  "$results/summary-issue13.json" >/dev/null; then
+# The bench passes when one serving model meets every target (the soak and
+# the Redis figure, measured on the default model, count for both); a target
+# met by each model in turn is not met by the service.
+if ! jq -e '(.pass | all) or ((.passWithWorkers | all) and .pass.soakErrors and .pass.soakGrowth
+            and .pass.redisOnHitP50Ms)' "$results/summary-issue13.json" >/dev/null; then
   failed=1
 fi
