@@ -13,7 +13,10 @@
 # (PURCHASES_PG_PORT, default 15432 for run, 15433 for test, 15434 for bench)
 # and data folder, so a test never touches the data of a running `make run`.
 # The ports lie below Linux's ephemeral range (32768 and up), where an
-# outgoing connection could hold them for a moment.
+# outgoing connection could hold them for a moment. When the default port
+# is held by something else (another checkout's cluster, say: a clean clone
+# testing beside a working copy), start takes the first free port from
+# 15500 up instead and keeps it in the data folder, where url reads it.
 #
 # Where the data lives: PostgreSQL refuses to run as root, and root's home
 # (where a checkout often is) cannot be entered by any other user. So:
@@ -54,7 +57,13 @@ else
   data=${PURCHASES_PG_DATA:-$PWD/var/postgresql/$purpose}
   as_owner() { "$@"; }
 fi
+port_file=$data/purchases-port
+# The port a cluster started on a port of its own still runs on.
+if [[ -z ${PURCHASES_PG_PORT:-} && -r $port_file ]]; then
+  port=$(cat "$port_file")
+fi
 url="postgres://postgres@127.0.0.1:$port"
+listening() { ss -ltnH "sport = :$1" 2>/dev/null | grep -q .; }
 
 running() {
   as_owner "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1
@@ -102,6 +111,16 @@ case $command in
   start)
     init_cluster
     if ! running; then
+      port=${PURCHASES_PG_PORT:-$default_port}
+      rm -f "$port_file"
+      if [[ -z ${PURCHASES_PG_PORT:-} ]] && listening "$port"; then
+        for candidate in $(seq 15500 15999); do
+          if ! listening "$candidate"; then port=$candidate; break; fi
+        done
+        echo "$port" >"$port_file"
+        echo "postgres: port $default_port is taken; the $purpose cluster uses $port" >&2
+      fi
+      url="postgres://postgres@127.0.0.1:$port"
       if ! as_owner "$bindir/pg_ctl" -D "$data" -l "$data/server.log" -o "-p $port" -w -t 60 \
         start >/dev/null; then
         tail -20 "$data/server.log" >&2 || true
@@ -115,6 +134,7 @@ case $command in
   stop)
     if running; then
       as_owner "$bindir/pg_ctl" -D "$data" -m fast -w stop >/dev/null
+      rm -f "$port_file"
       echo "postgres: stopped the $purpose cluster" >&2
     fi
     ;;
