@@ -699,13 +699,50 @@ START_TEST(bad_parameters_are_400_naming_the_parameter) {
 }
 END_TEST
 
-START_TEST(leap_day_and_offsets_are_accepted) {
-  struct http_response r;
+/* from=2024-02-29 is midnight UTC of a leap day; to=...-05:00 is
+ * 2024-03-01T04:59:59.999Z, exclusive. Purchases on each side of both
+ * bounds, one millisecond apart, so that a leap day read as March 1st, an
+ * offset ignored or its sign turned round each changes the answer. */
+START_TEST(leap_day_and_offsets_bound_the_range_exactly) {
+  static const struct {
+    const char *id;
+    int64_t date_ms;
+    bool inside;
+  } AT[] = {
+      {"before-from", 1709164799999LL, false}, /* 2024-02-28T23:59:59.999Z */
+      {"at-from", 1709164800000LL, true},      /* 2024-02-29T00:00:00.000Z */
+      {"night", 1709262000000LL, true},        /* 2024-03-01T03:00:00.000Z */
+      {"before-to", 1709269199998LL, true},    /* 2024-03-01T04:59:59.998Z */
+      {"at-to", 1709269199999LL, false},       /* 2024-03-01T04:59:59.999Z */
+  };
+  char owner[48];
   char path[256];
-  snprintf(path, sizeof(path), "/user/%s?from=2024-02-29&to=2024-02-29T23:59:59.999-05:00", user);
-  ck_assert(http_get_as(server.port, path, "shop", user, &r));
+  struct http_response r;
+  size_t inside = 0;
+
+  snprintf(owner, sizeof(owner), "leap%d", (int)getpid());
+  for (size_t i = 0; i < sizeof(AT) / sizeof(AT[0]); i++) {
+    struct spec s = spec_of(0);
+    snprintf(s.id, sizeof(s.id), "%s", AT[i].id);
+    s.date_ms = AT[i].date_ms;
+    insert_spec(owner, &s);
+  }
+  snprintf(path, sizeof(path),
+           "/user/%s?from=2024-02-29&to=2024-02-29T23:59:59.999-05:00&sort=datePurchased", owner);
+  ck_assert(http_get_as(server.port, path, "customer-support", "agent", &r));
   ck_assert_int_eq(r.status, 200);
-  ck_assert_uint_eq(json_array_size(json_object_get(r.j_body, "data")), 0);
+  json_t *j_data = json_object_get(r.j_body, "data");
+  for (size_t i = 0; i < sizeof(AT) / sizeof(AT[0]); i++) {
+    char id[96];
+    if (!AT[i].inside) {
+      continue;
+    }
+    snprintf(id, sizeof(id), "%s-%s", owner, AT[i].id);
+    ck_assert_msg(inside < json_array_size(j_data), "%s missing from %s", id, r.body);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(j_data, inside), "id")), id);
+    inside++;
+  }
+  ck_assert_uint_eq(json_array_size(j_data), inside);
   http_response_cleanup(&r);
 }
 END_TEST
@@ -780,7 +817,7 @@ Suite *suite_query(void) {
   tcase_add_test(tc, tampered_or_foreign_cursors_are_400);
   tcase_add_test(tc, previous_cursors_are_bound_like_next_ones);
   tcase_add_test(tc, bad_parameters_are_400_naming_the_parameter);
-  tcase_add_test(tc, leap_day_and_offsets_are_accepted);
+  tcase_add_test(tc, leap_day_and_offsets_bound_the_range_exactly);
   tcase_add_test(tc, one_purchase_is_found_only_under_its_owner);
   suite_add_tcase(suite, tc);
   return suite;
