@@ -87,6 +87,7 @@ START_TEST(numeric_defaults_apply_when_nothing_is_set) {
   ck_assert_uint_eq(config.db_query_timeout_ms, 5000);
   ck_assert_uint_eq(config.db_max_in_flight, 16);
   ck_assert_uint_eq(config.db_wait_ms, 2000);
+  ck_assert_uint_eq(config.workers, 0); /* a thread per connection */
 }
 END_TEST
 
@@ -211,6 +212,17 @@ START_TEST(malformed_clients_are_rejected) {
 }
 END_TEST
 
+START_TEST(workers_within_bounds) {
+  set_env("PURCHASES_WORKERS", "2");
+  ck_assert_msg(config_load(&config, fake_getenv, err, sizeof(err)), "%s", err);
+  ck_assert_uint_eq(config.workers, 2);
+  config_cleanup(&config);
+  assert_load_fails("PURCHASES_WORKERS", "257");
+  assert_load_fails("PURCHASES_WORKERS", "-1");
+  assert_load_fails("PURCHASES_WORKERS", "two");
+}
+END_TEST
+
 START_TEST(db_timeout_below_minimum_is_rejected) {
   assert_load_fails("PURCHASES_DB_TIMEOUT_MS", "50");
   assert_load_fails("PURCHASES_DB_TIMEOUT_MS", "60001");
@@ -296,6 +308,7 @@ Suite *suite_config(void) {
   tcase_add_test(reject, hostname_bind_address_is_rejected);
   tcase_add_test(reject, malformed_clients_are_rejected);
   tcase_add_test(reject, db_timeout_below_minimum_is_rejected);
+  tcase_add_test(reject, workers_within_bounds);
   tcase_add_test(reject, failure_after_allocations_does_not_leak);
   tcase_add_test(reject, every_variable_is_in_the_man_page_and_the_readme);
   suite_add_tcase(suite, reject);
