@@ -14,7 +14,7 @@ struct stored_key {
   bool found;
   int64_t expires_ms;
   bool same_body;
-  int response_status;
+  bool finished;
   char *response_body;
 };
 
@@ -52,7 +52,7 @@ static enum model_status find_key(mongoc_collection_t *collection, const struct 
       goto done;
     }
     bson_iter_init_find(&iter, doc, "responseStatus");
-    out->response_status = bson_iter_int32(&iter);
+    out->finished = bson_iter_int32(&iter) != 0;
   }
 
 done:
@@ -131,7 +131,7 @@ enum model_status idempotency_claim(struct db *db, const char *client, const cha
     if (stored.found && stored.expires_ms > now_ms) {
       out->outcome = stored.same_body ? IDEMPOTENCY_SAME : IDEMPOTENCY_MISMATCH;
       if (stored.same_body) {
-        out->response_status = stored.response_status;
+        out->finished = stored.finished;
         out->response_body = stored.response_body;
         stored.response_body = NULL;
       }
@@ -169,13 +169,13 @@ void idempotency_claim_cleanup(struct idempotency_claim *claim) {
 }
 
 enum model_status idempotency_complete(struct db *db, const char *client, const char *key,
-                                       int response_status, const char *response_body) {
+                                       const char *response_body) {
   enum model_status status = MODEL_ERROR;
   mongoc_client_t *mongo = NULL;
   mongoc_collection_t *collection = NULL;
   bson_t *filter = BCON_NEW("client", BCON_UTF8(client), "key", BCON_UTF8(key));
-  bson_t *update = BCON_NEW("$set", "{", "responseStatus", BCON_INT32(response_status), "response",
-                            BCON_UTF8(response_body), "}");
+  bson_t *update = BCON_NEW("$set", "{", "responseStatus", BCON_INT32(IDEMPOTENCY_FINISHED),
+                            "response", BCON_UTF8(response_body), "}");
   bson_t opts = BSON_INITIALIZER;
   bson_error_t error;
 

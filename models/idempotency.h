@@ -16,6 +16,11 @@
 #define IDEMPOTENCY_COLLECTION "idempotency_keys"
 #define IDEMPOTENCY_KEY_MAX    128
 #define IDEMPOTENCY_TTL_S      (24 * 3600)
+/* What a finished record's responseStatus holds. The member is a marker
+ * for "finished" now (0 or absent: not yet); every record written so far,
+ * by any version of the service, holds 201 there, so a new one does too
+ * and instances of either version read each other's records. */
+#define IDEMPOTENCY_FINISHED 201
 
 enum idempotency_outcome {
   IDEMPOTENCY_NEW,     /* first use: the caller goes on and creates */
@@ -26,8 +31,8 @@ enum idempotency_outcome {
 struct idempotency_claim {
   enum idempotency_outcome outcome;
   /* On IDEMPOTENCY_SAME, once the first request finished: its answer.
-   * response_status is 0 while it has not (in flight, or it died). */
-  int response_status;
+   * finished is false while it has not (in flight, or it died). */
+  bool finished;
   char *response_body; /* malloc'd; see idempotency_claim_cleanup */
 };
 
@@ -40,9 +45,10 @@ enum model_status idempotency_claim(struct db *db, const char *client, const cha
 
 void idempotency_claim_cleanup(struct idempotency_claim *claim);
 
-/* Records the answer given for the key, for retries to get again. */
+/* Records the answer given for the key (the created purchase), for
+ * retries to get again. */
 enum model_status idempotency_complete(struct db *db, const char *client, const char *key,
-                                       int response_status, const char *response_body);
+                                       const char *response_body);
 
 /* Deletes keys expired by now_ms; *deleted gets how many. */
 enum model_status idempotency_purge(struct db *db, int64_t now_ms, int64_t *deleted);

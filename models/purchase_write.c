@@ -426,7 +426,6 @@ static enum model_status compare_existing(struct db *db, const char *purchase_id
     goto done;
   }
   out->outcome = WRITE_REPLAYED;
-  out->response_status = 201;
   out->body = json_dumps(j_existing, JSON_COMPACT);
   status = out->body != NULL ? MODEL_OK : MODEL_ERROR;
 
@@ -460,9 +459,8 @@ enum model_status purchase_create(struct db *db, const char *client, const char 
       out->outcome = WRITE_KEY_MISMATCH;
       goto done;
     }
-    if (claim.outcome == IDEMPOTENCY_SAME && claim.response_status != 0) {
+    if (claim.outcome == IDEMPOTENCY_SAME && claim.finished) {
       out->outcome = WRITE_REPLAYED;
-      out->response_status = claim.response_status;
       out->body = claim.response_body;
       claim.response_body = NULL;
       goto done;
@@ -490,15 +488,13 @@ enum model_status purchase_create(struct db *db, const char *client, const char 
     goto done;
   } else {
     out->outcome = WRITE_DONE;
-    out->response_status = 201;
     out->body = purchase_body(&stored);
     if (out->body == NULL) {
       status = MODEL_ERROR;
       goto done;
     }
   }
-  if (key != NULL &&
-      idempotency_complete(db, client, key, out->response_status, out->body) != MODEL_OK) {
+  if (key != NULL && idempotency_complete(db, client, key, out->body) != MODEL_OK) {
     /* The purchase is stored; a retry finds it by id and gets the same
      * answer, so this is worth a log line, not a failed request. */
     y_log_message(Y_LOG_LEVEL_WARNING, "purchase: answer for an idempotency key not recorded");

@@ -31,8 +31,7 @@ enum write_outcome {
 /* What a create answers. */
 struct create_result {
   enum write_outcome outcome;
-  int response_status; /* WRITE_DONE and WRITE_REPLAYED: 201 */
-  char *body;          /* the purchase as JSON text; malloc'd */
+  char *body; /* WRITE_DONE and WRITE_REPLAYED: the purchase as JSON text; malloc'd */
 };
 
 /* Creates the purchase `doc` (validated; it gets version 1 and the first

@@ -63,12 +63,14 @@ static bool make_id(const char *client, const char *key, char out[MADE_ID_LEN]) 
   return gnutls_hex_encode(&datum, out + 1, &hex_len) == 0;
 }
 
+/* 201 with the purchase, its Location and ETag; a replay answers the same,
+ * marked Idempotent-Replayed. */
 static void answer_created(struct _u_response *response, const struct create_result *result,
                            const char *user_id, const char *purchase_id) {
   char location[160];
   char etag[ETAG_MAX];
 
-  request_answer_json_text(response, (unsigned int)result->response_status, result->body);
+  request_answer_json_text(response, 201, result->body);
   snprintf(location, sizeof(location), "/user/%s/purchases/%s", user_id, purchase_id);
   u_map_put(response->map_header, "Location", location);
   /* The answer is the purchase as first created: version 1. */
