@@ -141,6 +141,17 @@ if [[ -z $only || $only == contract ]]; then
     status=1
   fi
 fi
+# The layers: no include points upwards but the known ones.
+if [[ -z $only || $only == contract ]]; then
+  if output=$(scripts/lint-layers.sh 2>&1); then
+    echo "$output"
+    passed=$((passed + 1))
+  else
+    echo "$output"
+    failed=$((failed + 1))
+    status=1
+  fi
+fi
 # The deployment files no engine runs here: parsed and checked for what
 # docs/operations.md promises.
 if [[ -z $only || $only == contract ]]; then
