@@ -117,6 +117,7 @@ static bool start_logging(const struct config *config, int *rc) {
                                         .target = config->log_target,
                                         .file = config->log_file};
   if (logging_init(&log_options) == 0) {
+    request_log_as_json(config->log_format == LOG_FORMAT_JSON);
     return true;
   }
   if (config->log_target == LOG_TARGET_FILE) {

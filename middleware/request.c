@@ -2,6 +2,7 @@
 
 #include "lib/ids.h"
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +12,6 @@
 #include <gnutls/gnutls.h>
 #include <yder.h>
 
-#include "app/logging.h"
 #include "middleware/metrics.h"
 #include "middleware/cors.h"
 #include "middleware/encoding.h"
@@ -337,13 +337,20 @@ const char *trace_id_of(const char *traceparent, char out[33]) {
   return out;
 }
 
+/* Set once at start by request_log_as_json(), read by every request. */
+static atomic_bool access_json;
+
+void request_log_as_json(bool json) {
+  atomic_store(&access_json, json);
+}
+
 void request_log_access(const struct access_entry *entry) {
   char method[48];
   char path[256];
 
   escape_for_log(entry->method != NULL ? entry->method : "-", method, sizeof(method));
   escape_for_log(entry->path != NULL ? entry->path : "-", path, sizeof(path));
-  if (logging_format() == LOG_FORMAT_JSON) {
+  if (atomic_load(&access_json)) {
     char message[96];
     /* Every line has a message; durations to the microsecond. */
     snprintf(message, sizeof(message), "%s %s %ld", method, entry->route, entry->status);

@@ -108,6 +108,10 @@ struct access_entry {
 /* Writes the access line at INFO, as text or JSON (app/logging.h). */
 void request_log_access(const struct access_entry *entry);
 
+/* Whether access lines are JSON members (PURCHASES_LOG_FORMAT=json) or
+ * key=value text, the default; set once at start, before any request. */
+void request_log_as_json(bool json);
+
 /* Writes a new random request id (32 hex digits) into out. */
 void request_id_generate(char out[REQUEST_ID_MAX + 1]);
 
