@@ -211,6 +211,17 @@ struct app *app_new(struct config *config, char *err, size_t err_len) {
   if (app->db == NULL || !caching_start(app, err, err_len)) {
     goto done;
   }
+  /* After caching_start, which makes the Redis pool. */
+  app->authn = (struct authn_context){.mode = app->config.auth_mode,
+                                      .jwt = app->jwt,
+                                      .clients = &app->config.clients,
+                                      .failures = app->auth_failures,
+                                      .failures_burst = app->config.auth_failures_burst,
+                                      .failures_rps = app->config.auth_failures_rps};
+  app->rate_limit = (struct rate_limit_context){.limiter = app->limiter,
+                                                .redis = app->redis,
+                                                .burst = app->config.rate_limit_burst,
+                                                .rps = app->config.rate_limit_rps};
   result = app;
   app = NULL;
 

@@ -48,6 +48,10 @@ struct app {
   char *tls_key_pem;
   /* Failed authentications per client address; NULL when not limited. */
   struct rate_limiter *auth_failures;
+  /* What the identity and rate-limit links are given, filled at start
+   * from the members above: they see these, not the app. */
+  struct authn_context authn;
+  struct rate_limit_context rate_limit;
 
   /* The watcher thread retries the database until it answers, then ensures
    * the indexes, so a database that is down at start needs no restart. */

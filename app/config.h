@@ -8,15 +8,9 @@
 #include "app/logging.h"
 #include <stdio.h>
 
+#include "middleware/authn.h"
 #include "middleware/client_id.h"
 #include "middleware/cors.h"
-
-/* How callers prove who they are (PURCHASES_AUTH). */
-enum auth_mode {
-  AUTH_HEADERS, /* x-client-id and x-user-id, trusted from a gateway */
-  AUTH_JWT,     /* Authorization: Bearer <JWT> only */
-  AUTH_BOTH,    /* a bearer token if there is one, else the headers */
-};
 
 /* Everything the service can be told, read once at start from environment
  * variables (see config_describe() for the list). Immutable afterwards. */

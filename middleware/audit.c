@@ -3,7 +3,6 @@
 #include <string.h>
 #include <sys/time.h>
 
-#include "app/app.h"
 #include "middleware/authz.h"
 #include "middleware/metrics.h"
 #include "middleware/problem.h"
@@ -23,7 +22,7 @@ bool audit_is_required(const struct request_ctx *ctx) {
 
 int callback_audit(const struct _u_request *request, struct _u_response *response,
                    void *user_data) {
-  struct app *app = user_data;
+  struct db *db = user_data;
   struct request_ctx *ctx = request_ctx_of(response);
   struct audit_record record;
   struct timeval now;
@@ -48,7 +47,7 @@ int callback_audit(const struct _u_request *request, struct _u_response *respons
   record.status = response->status;
   record.request_id = ctx->request_id;
   record.reason = ctx->access_reason[0] != '\0' ? ctx->access_reason : NULL;
-  bool written = audit_store_insert(app->db, &record) == MODEL_OK;
+  bool written = audit_store_insert(db, &record) == MODEL_OK;
   metrics_count_audit(written);
   if (!written) {
     /* Replace whatever the controller answered, purchases included. */

@@ -11,7 +11,7 @@
  * audit record (models/audit.h) with the response's status. When the record
  * cannot be written, the response is replaced by a 503: no read of someone
  * else's data leaves without its record. Customers reading their own data
- * are not audited. user_data is the app. */
+ * are not audited. user_data is the `struct db` the record goes to. */
 int callback_audit(const struct _u_request *request, struct _u_response *response, void *user_data);
 
 struct request_ctx;

@@ -10,7 +10,6 @@
 
 #include <yder.h>
 
-#include "app/app.h"
 #include "lib/clock.h"
 #include "lib/ids.h"
 #include "middleware/authz.h"
@@ -38,13 +37,13 @@ static void reject_token(struct _u_response *response, const char *detail) {
             "Bearer realm=\"purchases\", error=\"invalid_token\"");
 }
 
-static void from_token(const struct app *app, const char *token, struct request_ctx *ctx,
+static void from_token(const struct authn_context *auth, const char *token, struct request_ctx *ctx,
                        struct _u_response *response) {
   struct jwt_identity identity;
   char reason[160];
   const struct client *client;
 
-  if (!jwt_verify(app->jwt, token, time(NULL), &identity, reason, sizeof(reason))) {
+  if (!jwt_verify(auth->jwt, token, time(NULL), &identity, reason, sizeof(reason))) {
     /* The reason is for operators; the caller learns only that the token is
      * not accepted, which is all RFC 6750 promises and all an attacker
      * should get. */
@@ -53,7 +52,7 @@ static void from_token(const struct app *app, const char *token, struct request_
     reject_token(response, "The bearer token is invalid, expired or not meant for this service.");
     return;
   }
-  client = client_table_find(&app->config.clients, identity.client_id);
+  client = client_table_find(auth->clients, identity.client_id);
   if (client == NULL) {
     problem_send(response, PROBLEM_FORBIDDEN, "This client is not allowed to call the service.");
     return;
@@ -63,7 +62,7 @@ static void from_token(const struct app *app, const char *token, struct request_
   memcpy(ctx->user_id, identity.user_id, sizeof(ctx->user_id));
 }
 
-static void from_headers(const struct app *app, const struct _u_request *request,
+static void from_headers(const struct authn_context *auth, const struct _u_request *request,
                          struct request_ctx *ctx, struct _u_response *response) {
   const char *client_id = u_map_get_case(request->map_header, "x-client-id");
   const char *user_id = u_map_get_case(request->map_header, "x-user-id");
@@ -81,7 +80,7 @@ static void from_headers(const struct app *app, const struct _u_request *request
                          CLIENT_ID_MAX);
     return;
   }
-  client = client_table_find(&app->config.clients, client_id);
+  client = client_table_find(auth->clients, client_id);
   if (client == NULL) {
     problem_send(response, PROBLEM_FORBIDDEN, "This client is not allowed to call the service.");
     return;
@@ -144,22 +143,22 @@ void auth_failures_count(struct rate_limiter *limiter, const char *key) {
   }
 }
 
-static void identify(const struct app *app, const struct _u_request *request,
+static void identify(const struct authn_context *auth, const struct _u_request *request,
                      struct request_ctx *ctx, struct _u_response *response) {
   const char *authorization;
   const char *token;
 
-  if (app->config.auth_mode == AUTH_HEADERS) {
-    from_headers(app, request, ctx, response);
+  if (auth->mode == AUTH_HEADERS) {
+    from_headers(auth, request, ctx, response);
     return;
   }
   authorization = u_map_get_case(request->map_header, "Authorization");
   token = bearer_token_of(authorization);
   if (token != NULL) {
-    from_token(app, token, ctx, response);
-  } else if (authorization != NULL && app->config.auth_mode == AUTH_JWT) {
+    from_token(auth, token, ctx, response);
+  } else if (authorization != NULL && auth->mode == AUTH_JWT) {
     reject_token(response, "The Authorization header must be \"Bearer <token>\", sent once.");
-  } else if (app->config.auth_mode == AUTH_JWT) {
+  } else if (auth->mode == AUTH_JWT) {
     problem_send(response, PROBLEM_UNAUTHENTICATED, "A bearer token is required.");
     u_map_put(response->map_header, "WWW-Authenticate", "Bearer realm=\"purchases\"");
   } else if (authorization != NULL) {
@@ -167,13 +166,13 @@ static void identify(const struct app *app, const struct _u_request *request,
      * identity; silently falling back to the headers would hide a mistake. */
     reject_token(response, "The Authorization header must be \"Bearer <token>\", sent once.");
   } else {
-    from_headers(app, request, ctx, response);
+    from_headers(auth, request, ctx, response);
   }
 }
 
 int callback_authenticate(const struct _u_request *request, struct _u_response *response,
                           void *user_data) {
-  const struct app *app = user_data;
+  const struct authn_context *auth = user_data;
   struct request_ctx *ctx = request_ctx_of(response);
   char key[AUTH_FAILURE_KEY_MAX] = "";
   uint32_t retry_after_s;
@@ -181,25 +180,25 @@ int callback_authenticate(const struct _u_request *request, struct _u_response *
   if (ctx == NULL || ctx->answered) {
     goto done;
   }
-  if (app->auth_failures != NULL) {
+  if (auth->failures != NULL) {
     (void)auth_failure_key_of(request->client_address, key);
   }
   /* An address that keeps failing is refused before anything it sent is
    * looked at: no signature check, no client lookup. */
-  if (!auth_failures_allow(app->auth_failures, key, &retry_after_s)) {
+  if (!auth_failures_allow(auth->failures, key, &retry_after_s)) {
     char number[16];
     metrics_count_auth_failures_limited();
     snprintf(number, sizeof(number), "%u", retry_after_s);
     problem_send(response, PROBLEM_TOO_MANY_REQUESTS,
                  "Too many failed authentications from this address: more than %u in a burst, "
                  "or %u a second sustained; retry after %u s.",
-                 app->config.auth_failures_burst, app->config.auth_failures_rps, retry_after_s);
+                 auth->failures_burst, auth->failures_rps, retry_after_s);
     u_map_put(response->map_header, "Retry-After", number);
     goto done;
   }
-  identify(app, request, ctx, response);
+  identify(auth, request, ctx, response);
   if (ctx->answered && (response->status == 401 || response->status == 403)) {
-    auth_failures_count(app->auth_failures, key);
+    auth_failures_count(auth->failures, key);
   }
 
 done:

@@ -2,6 +2,7 @@
 #define PURCHASES_MIDDLEWARE_AUTHN_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <sys/socket.h>
 
@@ -11,6 +12,28 @@
 
 /* Room for the text of an IPv6 address (INET6_ADDRSTRLEN) and its NUL. */
 #define AUTH_FAILURE_KEY_MAX 46
+
+struct jwt_verifier;
+struct client_table;
+
+/* How callers prove who they are (PURCHASES_AUTH). */
+enum auth_mode {
+  AUTH_HEADERS, /* x-client-id and x-user-id, trusted from a gateway */
+  AUTH_JWT,     /* Authorization: Bearer <JWT> only */
+  AUTH_BOTH,    /* a bearer token if there is one, else the headers */
+};
+
+/* What callback_authenticate needs, and no more: the app fills one at
+ * start and hands it to the link as its user_data. Everything it points
+ * to is the app's and outlives every request. */
+struct authn_context {
+  enum auth_mode mode;
+  const struct jwt_verifier *jwt;     /* NULL in headers mode */
+  const struct client_table *clients; /* PURCHASES_CLIENTS */
+  struct rate_limiter *failures;      /* failed authentications per address; NULL: off */
+  uint32_t failures_burst;            /* for the 429's detail */
+  uint32_t failures_rps;
+};
 
 /* Chain link: who is calling. First, when app->auth_failures is set, the
  * client address's budget of failed authentications
@@ -27,7 +50,7 @@
  * missing identity or any bad token (with WWW-Authenticate), 400 for a
  * malformed header, 403 for an unknown client. Each 401 and 403 takes one
  * from the address's budget (a 400 does not: it is a malformed request, not
- * a guess). user_data is the app. */
+ * a guess). user_data is the struct authn_context. */
 int callback_authenticate(const struct _u_request *request, struct _u_response *response,
                           void *user_data);
 

@@ -7,7 +7,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "app/app.h"
 #include "lib/clock.h"
 #include "lib/hash.h"
 #include "middleware/metrics.h"
@@ -292,15 +291,15 @@ static void note_shared(struct rate_limiter *limiter, bool shared) {
 
 /* One decision on the principal's bucket: in Redis, shared by every
  * instance, when the service has one that answers; else this instance's. */
-static struct rate_decision decide(const struct app *app, const char *key,
+static struct rate_decision decide(const struct rate_limit_context *limits, const char *key,
                                    enum shared_limit_op op) {
-  struct rate_limiter *limiter = app->limiter;
+  struct rate_limiter *limiter = limits->limiter;
   uint64_t full = (uint64_t)limiter->burst * MILLI;
   struct rate_decision decision = {.allowed = true, .limit = limiter->burst};
   struct shared_limit_state state;
 
-  if (app->redis != NULL) {
-    if (shared_limit_apply(app->redis, key, limiter->rps, limiter->burst, op, &state)) {
+  if (limits->redis != NULL) {
+    if (shared_limit_apply(limits->redis, key, limiter->rps, limiter->burst, op, &state)) {
       note_shared(limiter, true);
       uint64_t tokens = state.milli_tokens < full ? state.milli_tokens : full;
       decision.allowed = state.allowed;
@@ -336,25 +335,26 @@ static void put_headers(struct _u_response *response, const struct rate_decision
   u_map_put(response->map_header, "RateLimit-Reset", number);
 }
 
-static void refuse(const struct app *app, struct _u_response *response, uint32_t retry_after_s) {
+static void refuse(const struct rate_limit_context *limits, struct _u_response *response,
+                   uint32_t retry_after_s) {
   char number[16];
   metrics_count_rate_limited();
   snprintf(number, sizeof(number), "%u", retry_after_s);
   problem_send(response, PROBLEM_TOO_MANY_REQUESTS,
                "More than %u requests in a burst, or %u a second sustained; retry after %u s.",
-               app->config.rate_limit_burst, app->config.rate_limit_rps, retry_after_s);
+               limits->burst, limits->rps, retry_after_s);
   u_map_put(response->map_header, "Retry-After", number);
 }
 
 int callback_rate_limit(const struct _u_request *request, struct _u_response *response,
                         void *user_data) {
-  const struct app *app = user_data;
+  const struct rate_limit_context *limits = user_data;
   struct request_ctx *ctx = request_ctx_of(response);
   struct rate_decision decision;
   char key[CLIENT_ID_MAX + USER_ID_MAX + 2];
   bool conditional;
 
-  if (ctx == NULL || ctx->answered || app->limiter == NULL || ctx->client == NULL) {
+  if (ctx == NULL || ctx->answered || limits->limiter == NULL || ctx->client == NULL) {
     return U_CALLBACK_CONTINUE;
   }
   principal_key(ctx, key);
@@ -363,7 +363,7 @@ int callback_rate_limit(const struct _u_request *request, struct _u_response *re
       (strcmp(request->http_verb, "GET") == 0 || strcmp(request->http_verb, "HEAD") == 0) &&
       u_map_get_case(request->map_header, "If-None-Match") != NULL;
   if (conditional) {
-    decision = decide(app, key, SHARED_LIMIT_PEEK);
+    decision = decide(limits, key, SHARED_LIMIT_PEEK);
     if (!decision.allowed) {
       ctx->rate_charge = RATE_DEFERRED;
       ctx->rate_retry_after_s = decision.retry_after_s;
@@ -371,10 +371,10 @@ int callback_rate_limit(const struct _u_request *request, struct _u_response *re
       return U_CALLBACK_CONTINUE;
     }
   }
-  decision = decide(app, key, SHARED_LIMIT_TAKE);
+  decision = decide(limits, key, SHARED_LIMIT_TAKE);
   put_headers(response, &decision);
   if (!decision.allowed) {
-    refuse(app, response, decision.retry_after_s);
+    refuse(limits, response, decision.retry_after_s);
   } else {
     ctx->rate_charge = RATE_CHARGED;
   }
@@ -383,37 +383,37 @@ int callback_rate_limit(const struct _u_request *request, struct _u_response *re
 
 void rate_limit_spare(const struct _u_request *request, struct _u_response *response,
                       void *user_data) {
-  const struct app *app = user_data;
+  const struct rate_limit_context *limits = user_data;
   struct request_ctx *ctx = request_ctx_of(response);
   char key[CLIENT_ID_MAX + USER_ID_MAX + 2];
   struct rate_decision decision;
 
   (void)request;
-  if (ctx == NULL || app->limiter == NULL || ctx->rate_charge != RATE_CHARGED) {
+  if (ctx == NULL || limits->limiter == NULL || ctx->rate_charge != RATE_CHARGED) {
     return;
   }
   principal_key(ctx, key);
-  decision = decide(app, key, SHARED_LIMIT_REFUND);
+  decision = decide(limits, key, SHARED_LIMIT_REFUND);
   ctx->rate_charge = RATE_NOT_CHARGED;
   put_headers(response, &decision);
 }
 
 bool rate_limit_settle(const struct _u_request *request, struct _u_response *response,
                        void *user_data) {
-  const struct app *app = user_data;
+  const struct rate_limit_context *limits = user_data;
   struct request_ctx *ctx = request_ctx_of(response);
   char key[CLIENT_ID_MAX + USER_ID_MAX + 2];
   struct rate_decision decision;
 
   (void)request;
-  if (ctx == NULL || app->limiter == NULL || ctx->rate_charge != RATE_DEFERRED) {
+  if (ctx == NULL || limits->limiter == NULL || ctx->rate_charge != RATE_DEFERRED) {
     return true;
   }
   principal_key(ctx, key);
-  decision = decide(app, key, SHARED_LIMIT_TAKE);
+  decision = decide(limits, key, SHARED_LIMIT_TAKE);
   put_headers(response, &decision);
   if (!decision.allowed) {
-    refuse(app, response, decision.retry_after_s);
+    refuse(limits, response, decision.retry_after_s);
     return false;
   }
   ctx->rate_charge = RATE_CHARGED;

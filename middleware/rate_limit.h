@@ -49,10 +49,22 @@ void rate_limit_write_metrics(struct rate_limiter *limiter, bool with_redis, FIL
 /* How many buckets are held. */
 size_t rate_limiter_size(struct rate_limiter *limiter);
 
+struct redis_pool;
+
+/* What the link needs, and no more: the app fills one at start and hands
+ * it to the link and to the controllers that spare or settle a token.
+ * Everything it points to is the app's and outlives every request. */
+struct rate_limit_context {
+  struct rate_limiter *limiter; /* NULL when rate limiting is off */
+  struct redis_pool *redis;     /* shared budgets; NULL: this instance's own */
+  uint32_t burst;               /* for the 429's detail */
+  uint32_t rps;
+};
+
 /* Chain link after authentication: one bucket per client and user. Adds
  * RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset to every answer
  * and refuses with 429 and Retry-After when the bucket is empty. user_data
- * is the struct app; does nothing when rate limiting is off.
+ * is the struct rate_limit_context; does nothing when rate limiting is off.
  *
  * A conditional read (GET with If-None-Match) answered 304 from the cache
  * costs nothing, as it costs the service nothing: with an empty bucket the

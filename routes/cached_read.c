@@ -86,16 +86,16 @@ bool cached_read_begin(struct app *app, const struct _u_request *request,
     }
   }
   if (entry == NULL) {
-    return !rate_limit_settle(request, response, app);
+    return !rate_limit_settle(request, response, &app->rate_limit);
   }
   value = cache_entry_value(entry);
   match = etag_if_none_match(read->if_none_match, value.etag) == ETAG_MATCH;
   if (match && !audit_is_required(ctx)) {
     /* Nothing read, nothing written: free for the caller too. */
-    rate_limit_spare(request, response, app);
+    rate_limit_spare(request, response, &app->rate_limit);
     answer_value(response, &value, true);
     atomic_fetch_add_explicit(&not_modified[1], 1, memory_order_relaxed);
-  } else if (rate_limit_settle(request, response, app)) {
+  } else if (rate_limit_settle(request, response, &app->rate_limit)) {
     answer_value(response, &value, match);
     if (match) {
       atomic_fetch_add_explicit(&not_modified[1], 1, memory_order_relaxed);

@@ -176,14 +176,14 @@ static void chain_build(struct route_chain *chain, const struct route *route,
   memset(chain, 0, sizeof(*chain));
   chain->scope = scope;
   if (route->guard != GUARD_NONE) {
-    chain_add(chain, callback_authenticate, app);
-    chain_add(chain, callback_rate_limit, app);
+    chain_add(chain, callback_authenticate, &app->authn);
+    chain_add(chain, callback_rate_limit, &app->rate_limit);
   }
   switch (route->guard) {
     case GUARD_USER_ACCESS:
       chain_add(chain, callback_user_authz, app);
       chain->after = callback_audit;
-      chain->after_data = app;
+      chain->after_data = app->db;
       break;
     case GUARD_SUPPORT:
       chain_add(chain, callback_support_only, app);
