@@ -222,6 +222,13 @@ struct app *app_new(struct config *config, char *err, size_t err_len) {
                                                 .redis = app->redis,
                                                 .burst = app->config.rate_limit_burst,
                                                 .rps = app->config.rate_limit_rps};
+  app->purchases = (struct purchases_context){.db = app->db,
+                                              .cursor_key = &app->cursor_key,
+                                              .cache = app->cache,
+                                              .versions = app->versions,
+                                              .rate_limit = &app->rate_limit,
+                                              .coalesce_wait_ms = app->config.db_wait_ms +
+                                                                  app->config.db_query_timeout_ms};
   result = app;
   app = NULL;
 

@@ -18,6 +18,7 @@
 #include "models/db.h"
 #include "models/redis.h"
 #include "models/versions.h"
+#include "routes/context.h"
 #include "routes/cursor.h"
 #include "routes/routes.h"
 
@@ -52,6 +53,8 @@ struct app {
    * from the members above: they see these, not the app. */
   struct authn_context authn;
   struct rate_limit_context rate_limit;
+  /* What the controllers of the guarded routes are given. */
+  struct purchases_context purchases;
 
   /* The watcher thread retries the database until it answers, then ensures
    * the indexes, so a database that is down at start needs no restart. */

@@ -382,8 +382,7 @@ int callback_rate_limit(const struct _u_request *request, struct _u_response *re
 }
 
 void rate_limit_spare(const struct _u_request *request, struct _u_response *response,
-                      void *user_data) {
-  const struct rate_limit_context *limits = user_data;
+                      const struct rate_limit_context *limits) {
   struct request_ctx *ctx = request_ctx_of(response);
   char key[CLIENT_ID_MAX + USER_ID_MAX + 2];
   struct rate_decision decision;
@@ -399,8 +398,7 @@ void rate_limit_spare(const struct _u_request *request, struct _u_response *resp
 }
 
 bool rate_limit_settle(const struct _u_request *request, struct _u_response *response,
-                       void *user_data) {
-  const struct rate_limit_context *limits = user_data;
+                       const struct rate_limit_context *limits) {
   struct request_ctx *ctx = request_ctx_of(response);
   char key[CLIENT_ID_MAX + USER_ID_MAX + 2];
   struct rate_decision decision;

@@ -75,13 +75,13 @@ int callback_rate_limit(const struct _u_request *request, struct _u_response *re
                         void *user_data);
 
 /* The request is answered 304 without database work: gives its token
- * back, if one was taken. user_data as above. */
+ * back, if one was taken. */
 void rate_limit_spare(const struct _u_request *request, struct _u_response *response,
-                      void *user_data);
+                      const struct rate_limit_context *limits);
 
 /* Before anything but a free 304: a deferred request takes its token now,
- * or is answered 429. False when it was. user_data as above. */
+ * or is answered 429. False when it was. */
 bool rate_limit_settle(const struct _u_request *request, struct _u_response *response,
-                       void *user_data);
+                       const struct rate_limit_context *limits);
 
 #endif

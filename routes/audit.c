@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app/app.h"
+#include "routes/context.h"
 #include "middleware/problem.h"
 #include "middleware/query.h"
 #include "middleware/request.h"
@@ -33,9 +33,10 @@ struct audit_request {
 
 /* Reads the query string (limit, cursor) into *wanted; false after
  * answering 400. The cursor must be one of this user's trail. */
-static bool read_audit_request(const struct app *app, const struct _u_request *request,
-                               struct _u_response *response, const char *context,
-                               size_t context_len, struct audit_request *wanted) {
+static bool read_audit_request(const struct purchases_context *app,
+                               const struct _u_request *request, struct _u_response *response,
+                               const char *context, size_t context_len,
+                               struct audit_request *wanted) {
   struct query_params params;
   struct query_error error;
   const char *value;
@@ -67,7 +68,7 @@ static bool read_audit_request(const struct app *app, const struct _u_request *r
   wanted->has_after = false;
   wanted->before = false;
   if ((value = query_params_get(&params, "cursor")) != NULL) {
-    if (!cursor_decode_context(&app->cursor_key, context, context_len, AUDIT_ORDER, value,
+    if (!cursor_decode_context(app->cursor_key, context, context_len, AUDIT_ORDER, value,
                                &wanted->after, &wanted->before)) {
       problem_send_invalid(response, PROBLEM_ABOUT_QUERY, "cursor",
                            "Query parameter 'cursor' is not a cursor of this audit trail. Start "
@@ -80,7 +81,7 @@ static bool read_audit_request(const struct app *app, const struct _u_request *r
 }
 
 /* Answers the page: its records, its cursors both ways and their links. */
-static void answer_audit_page(const struct app *app, const struct _u_request *request,
+static void answer_audit_page(const struct purchases_context *app, const struct _u_request *request,
                               struct _u_response *response, const char *context, size_t context_len,
                               uint32_t limit, const struct audit_page *page) {
   char next[CURSOR_MAX + 1] = "";
@@ -88,10 +89,10 @@ static void answer_audit_page(const struct app *app, const struct _u_request *re
   json_t *j_body = NULL;
 
   if ((page->edges.has_more &&
-       !cursor_encode_context(&app->cursor_key, context, context_len, AUDIT_ORDER, false,
+       !cursor_encode_context(app->cursor_key, context, context_len, AUDIT_ORDER, false,
                               &page->edges.last, next)) ||
       (page->edges.has_previous &&
-       !cursor_encode_context(&app->cursor_key, context, context_len, AUDIT_ORDER, true,
+       !cursor_encode_context(app->cursor_key, context, context_len, AUDIT_ORDER, true,
                               &page->edges.first, prev))) {
     problem_send(response, PROBLEM_INTERNAL, "A cursor of the page could not be made.");
     return;
@@ -111,7 +112,7 @@ static void answer_audit_page(const struct app *app, const struct _u_request *re
 
 int callback_audit_get(const struct _u_request *request, struct _u_response *response,
                        void *user_data) {
-  struct app *app = user_data;
+  const struct purchases_context *app = user_data;
   struct request_ctx *ctx = request_ctx_of(response);
   struct audit_request wanted;
   struct audit_page page = {0};

@@ -3,7 +3,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
-#include "app/app.h"
+#include "routes/context.h"
 #include "lib/gzip.h"
 #include "middleware/audit.h"
 #include "middleware/encoding.h"
@@ -56,7 +56,7 @@ static void answer_value(struct _u_response *response, const struct cache_value 
   }
 }
 
-bool cached_read_begin(struct app *app, const struct _u_request *request,
+bool cached_read_begin(const struct purchases_context *app, const struct _u_request *request,
                        struct _u_response *response, struct cached_read *read,
                        cached_read_decorate decorate) {
   struct request_ctx *ctx = request_ctx_of(response);
@@ -78,24 +78,23 @@ bool cached_read_begin(struct app *app, const struct _u_request *request,
     /* Another request may be reading this very answer: wait for it rather
      * than send the database the same query again. */
     if (entry == NULL) {
-      read->claimed = cache_claim(app->cache, read->key, read->key_len,
-                                  app->config.db_wait_ms + app->config.db_query_timeout_ms);
+      read->claimed = cache_claim(app->cache, read->key, read->key_len, app->coalesce_wait_ms);
       if (!read->claimed) {
         entry = cache_get(app->cache, read->key, read->key_len, &read->version);
       }
     }
   }
   if (entry == NULL) {
-    return !rate_limit_settle(request, response, &app->rate_limit);
+    return !rate_limit_settle(request, response, app->rate_limit);
   }
   value = cache_entry_value(entry);
   match = etag_if_none_match(read->if_none_match, value.etag) == ETAG_MATCH;
   if (match && !audit_is_required(ctx)) {
     /* Nothing read, nothing written: free for the caller too. */
-    rate_limit_spare(request, response, &app->rate_limit);
+    rate_limit_spare(request, response, app->rate_limit);
     answer_value(response, &value, true);
     atomic_fetch_add_explicit(&not_modified[1], 1, memory_order_relaxed);
-  } else if (rate_limit_settle(request, response, &app->rate_limit)) {
+  } else if (rate_limit_settle(request, response, app->rate_limit)) {
     answer_value(response, &value, match);
     if (match) {
       atomic_fetch_add_explicit(&not_modified[1], 1, memory_order_relaxed);
@@ -107,8 +106,8 @@ bool cached_read_begin(struct app *app, const struct _u_request *request,
   return true;
 }
 
-bool cached_read_answer(struct app *app, struct _u_response *response, struct cached_read *read,
-                        const struct cache_value *value) {
+bool cached_read_answer(const struct purchases_context *app, struct _u_response *response,
+                        struct cached_read *read, const struct cache_value *value) {
   struct request_ctx *ctx = request_ctx_of(response);
   bool match = etag_if_none_match(read->if_none_match, value->etag) == ETAG_MATCH;
   struct cache_value stored = *value;
@@ -135,7 +134,7 @@ bool cached_read_answer(struct app *app, struct _u_response *response, struct ca
   return !match;
 }
 
-void cached_read_end(struct app *app, struct cached_read *read) {
+void cached_read_end(const struct purchases_context *app, struct cached_read *read) {
   if (read->claimed) {
     cache_claim_end(app->cache, read->key, read->key_len);
     read->claimed = false;

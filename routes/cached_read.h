@@ -22,7 +22,7 @@
 
 #include "models/cache.h"
 
-struct app;
+struct purchases_context;
 
 struct cached_read {
   const void *key; /* every byte that decides the answer, the role included */
@@ -44,19 +44,19 @@ typedef void (*cached_read_decorate)(const struct _u_request *request, struct _u
  * matches), 400 for a malformed If-None-Match, 429 for a deferred request
  * whose bucket is empty after all. True when the request is answered;
  * false when the caller must read the database. decorate may be NULL. */
-bool cached_read_begin(struct app *app, const struct _u_request *request,
+bool cached_read_begin(const struct purchases_context *app, const struct _u_request *request,
                        struct _u_response *response, struct cached_read *read,
                        cached_read_decorate decorate);
 
 /* Answers what the database gave (`value`: body, strong ETag, extra): 200,
  * or 304 when If-None-Match matches, and keeps a copy in the cache when
  * read->usable. True when the body was sent (the caller decorates). */
-bool cached_read_answer(struct app *app, struct _u_response *response, struct cached_read *read,
-                        const struct cache_value *value);
+bool cached_read_answer(const struct purchases_context *app, struct _u_response *response,
+                        struct cached_read *read, const struct cache_value *value);
 
 /* Ends the request's claim on its key, if it still holds one (the
  * database read failed): a caller waiting for it goes on. Idempotent. */
-void cached_read_end(struct app *app, struct cached_read *read);
+void cached_read_end(const struct purchases_context *app, struct cached_read *read);
 
 /* 304 answers, from the cache and after a database read. */
 void cached_read_write_metrics(FILE *out);

@@ -7,7 +7,7 @@
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 
-#include "app/app.h"
+#include "routes/context.h"
 #include "middleware/body.h"
 #include "middleware/problem.h"
 #include "middleware/query.h"
@@ -105,7 +105,7 @@ static void answer_outcome(struct _u_response *response, const struct create_res
 
 int callback_purchases_post(const struct _u_request *request, struct _u_response *response,
                             void *user_data) {
-  struct app *app = user_data;
+  const struct purchases_context *app = user_data;
   struct request_ctx *ctx = request_ctx_of(response);
   const char *key_header = u_map_get_case(request->map_header, "Idempotency-Key");
   struct create_result result = {0};

@@ -194,7 +194,10 @@ static void chain_build(struct route_chain *chain, const struct route *route,
     case GUARD_NONE:
       break;
   }
-  chain_add(chain, route->controller, app);
+  /* The guarded routes' controllers see what they use; the probes, the
+   * metrics and the docs see the app. */
+  chain_add(chain, route->controller,
+            route->guard != GUARD_NONE ? (void *)&app->purchases : (void *)app);
 }
 
 /* Registers one row: its 405 catch-all the first time its pattern comes,

@@ -6,7 +6,7 @@
 
 #include <yder.h>
 
-#include "app/app.h"
+#include "routes/context.h"
 #include "lib/ids.h"
 #include "middleware/authz.h"
 #include "middleware/problem.h"
@@ -63,19 +63,19 @@ _Static_assert(2 * CURSOR_MAX + 1 < CACHE_EXTRA_MAX, "a page's two cursors must 
 
 /* The page's cursors: to the page after it and to the one before it, for
  * the pages there are. False when one cannot be made. */
-static bool make_cursors(const struct app *app, const struct purchase_query *query,
+static bool make_cursors(const struct purchases_context *app, const struct purchase_query *query,
                          const struct purchase_page *page, struct page_cursors *cursors) {
   cursors->next[0] = '\0';
   cursors->prev[0] = '\0';
   return (!page->edges.has_more ||
-          cursor_encode(&app->cursor_key, query, false, &page->edges.last, cursors->next)) &&
+          cursor_encode(app->cursor_key, query, false, &page->edges.last, cursors->next)) &&
          (!page->edges.has_previous ||
-          cursor_encode(&app->cursor_key, query, true, &page->edges.first, cursors->prev));
+          cursor_encode(app->cursor_key, query, true, &page->edges.first, cursors->prev));
 }
 
 /* Reads the query string into `query` (whose user the caller set),
  * cursor included; false after answering 400. */
-static bool read_list_query(const struct app *app, const struct _u_request *request,
+static bool read_list_query(const struct purchases_context *app, const struct _u_request *request,
                             struct _u_response *response, struct purchase_query *query) {
   struct query_params params;
   struct query_error error;
@@ -87,7 +87,7 @@ static bool read_list_query(const struct app *app, const struct _u_request *requ
     return false;
   }
   if (cursor != NULL) {
-    if (!cursor_decode(&app->cursor_key, query, cursor, &query->after, &query->before)) {
+    if (!cursor_decode(app->cursor_key, query, cursor, &query->after, &query->before)) {
       problem_send_invalid(
           response, PROBLEM_ABOUT_QUERY, "cursor",
           "Query parameter 'cursor' is not a cursor of this list: it was altered, cut "
@@ -101,7 +101,7 @@ static bool read_list_query(const struct app *app, const struct _u_request *requ
 
 /* The body of a page, compact JSON (the caller frees it), and its cursors;
  * NULL when it cannot be written. */
-static char *page_body(const struct app *app, const struct purchase_query *query,
+static char *page_body(const struct purchases_context *app, const struct purchase_query *query,
                        const struct purchase_page *page, struct page_cursors *cursors) {
   json_t *j_body;
   char *text;
@@ -123,7 +123,7 @@ static char *page_body(const struct app *app, const struct purchase_query *query
 
 int callback_user_purchases_get(const struct _u_request *request, struct _u_response *response,
                                 void *user_data) {
-  struct app *app = user_data;
+  const struct purchases_context *app = user_data;
   struct request_ctx *ctx = request_ctx_of(response);
   struct list_key key;
   struct purchase_query *query = &key.query;
@@ -209,7 +209,7 @@ struct purchase_key {
 
 int callback_user_purchase_get(const struct _u_request *request, struct _u_response *response,
                                void *user_data) {
-  struct app *app = user_data;
+  const struct purchases_context *app = user_data;
   struct request_ctx *ctx = request_ctx_of(response);
   const char *purchase_id;
   struct purchase_key key;
@@ -321,7 +321,7 @@ static bool read_change(const json_t *j_body, struct status_change *change, json
 
 int callback_user_purchase_patch(const struct _u_request *request, struct _u_response *response,
                                  void *user_data) {
-  struct app *app = user_data;
+  const struct purchases_context *app = user_data;
   struct request_ctx *ctx = request_ctx_of(response);
   const char *if_match = u_map_get_case(request->map_header, "If-Match");
   struct status_change change = {.expected_version = -1};

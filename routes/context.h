@@ -1,0 +1,25 @@
+#ifndef PURCHASES_ROUTES_CONTEXT_H
+#define PURCHASES_ROUTES_CONTEXT_H
+
+#include <stdint.h>
+
+#include "middleware/rate_limit.h"
+#include "models/cache.h"
+#include "models/db.h"
+#include "models/versions.h"
+#include "routes/cursor.h"
+
+/* What the controllers of the guarded routes (the purchase reads and
+ * writes, the audit trail) need, and no more: the app fills it once at
+ * start and hands it to them as their user_data, so they never see struct
+ * app. Everything it points to is the app's and outlives every request. */
+struct purchases_context {
+  struct db *db;
+  const struct cursor_key *cursor_key;
+  struct cache *cache; /* NULL when the response cache is off */
+  struct versions *versions;
+  const struct rate_limit_context *rate_limit;
+  uint32_t coalesce_wait_ms; /* how long a miss waits for another's read of its page */
+};
+
+#endif
