@@ -139,6 +139,11 @@ static bool caching_start(struct app *app, char *err, size_t err_len) {
   return true;
 }
 
+/* The probes' way to app_wake_watcher, through struct probes_context. */
+static void wake_watcher(void *arg) {
+  app_wake_watcher(arg);
+}
+
 struct app *app_new(struct config *config, char *err, size_t err_len) {
   struct app *app = calloc(1, sizeof(*app));
   struct app *result = NULL;
@@ -229,6 +234,17 @@ struct app *app_new(struct config *config, char *err, size_t err_len) {
                                               .rate_limit = &app->rate_limit,
                                               .coalesce_wait_ms = app->config.db_wait_ms +
                                                                   app->config.db_query_timeout_ms};
+  app->probes = (struct probes_context){.db = app->db,
+                                        .tracker = &app->tracker,
+                                        .indexes_ready = &app->indexes_ready,
+                                        .database_up = &app->database_up,
+                                        .wake = wake_watcher,
+                                        .wake_arg = app,
+                                        .cache = app->cache,
+                                        .versions = app->versions,
+                                        .limiter = app->limiter,
+                                        .redis = app->redis,
+                                        .started_at = app->started_at};
   result = app;
   app = NULL;
 

@@ -53,8 +53,10 @@ struct app {
    * from the members above: they see these, not the app. */
   struct authn_context authn;
   struct rate_limit_context rate_limit;
-  /* What the controllers of the guarded routes are given. */
+  /* What the controllers of the guarded routes, and the probes and
+   * /metrics, are given. */
   struct purchases_context purchases;
+  struct probes_context probes;
 
   /* The watcher thread retries the database until it answers, then ensures
    * the indexes, so a database that is down at start needs no restart. */

@@ -1,9 +1,13 @@
 #ifndef PURCHASES_ROUTES_CONTEXT_H
 #define PURCHASES_ROUTES_CONTEXT_H
 
+#include <stdatomic.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "middleware/rate_limit.h"
+#include "middleware/request.h"
+#include "models/redis.h"
 #include "models/cache.h"
 #include "models/db.h"
 #include "models/versions.h"
@@ -20,6 +24,22 @@ struct purchases_context {
   struct versions *versions;
   const struct rate_limit_context *rate_limit;
   uint32_t coalesce_wait_ms; /* how long a miss waits for another's read of its page */
+};
+
+/* What the probes and /metrics read: the state of the process, read-only
+ * but for `wake`, which asks the app's watcher to retry the database now. */
+struct probes_context {
+  struct db *db;
+  const struct request_tracker *tracker; /* in flight, draining */
+  const atomic_bool *indexes_ready;
+  const atomic_bool *database_up; /* the watcher's last ping answered */
+  void (*wake)(void *arg);
+  void *wake_arg;
+  struct cache *cache; /* NULL when off */
+  struct versions *versions;
+  struct rate_limiter *limiter; /* NULL when rate limiting is off */
+  struct redis_pool *redis;     /* NULL without PURCHASES_REDIS_URL */
+  time_t started_at;
 };
 
 #endif

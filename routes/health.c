@@ -1,8 +1,8 @@
 #include "routes/health.h"
 
-#include "app/app.h"
 #include "middleware/problem.h"
 #include "middleware/request.h"
+#include "routes/context.h"
 
 int callback_healthz_get(const struct _u_request *request, struct _u_response *response,
                          void *user_data) {
@@ -21,23 +21,23 @@ int callback_healthz_get(const struct _u_request *request, struct _u_response *r
 
 int callback_readyz_get(const struct _u_request *request, struct _u_response *response,
                         void *user_data) {
-  struct app *app = user_data;
+  const struct probes_context *probes = user_data;
   json_t *j_body = NULL;
   (void)request;
 
-  if (atomic_load(&app->tracker.draining)) {
+  if (atomic_load(&probes->tracker->draining)) {
     problem_send(response, PROBLEM_UNAVAILABLE, "The service is shutting down.");
     goto done;
   }
-  if (!atomic_load(&app->indexes_ready)) {
+  if (!atomic_load(probes->indexes_ready)) {
     /* The watcher ensures them (unique indexes arbitrate races, so no
      * traffic before); the probe only reports, and asks it to hurry. */
-    app_wake_watcher(app);
+    probes->wake(probes->wake_arg);
     problem_send(response, PROBLEM_UNAVAILABLE,
                  "The purchase store cannot be reached, or its indexes are not ensured yet.");
     goto done;
   }
-  if (db_ping(app->db) != MODEL_OK) {
+  if (db_ping(probes->db) != MODEL_OK) {
     problem_send(response, PROBLEM_UNAVAILABLE, "The purchase store cannot be reached.");
     goto done;
   }

@@ -7,7 +7,7 @@
 
 #include <sys/resource.h>
 
-#include "app/app.h"
+#include "routes/context.h"
 #include "middleware/metrics.h"
 #include "middleware/problem.h"
 #include "middleware/request.h"
@@ -63,7 +63,7 @@ static unsigned long long max_fds(void) {
 
 int callback_metrics_get(const struct _u_request *request, struct _u_response *response,
                          void *user_data) {
-  struct app *app = user_data;
+  const struct probes_context *probes = user_data;
   struct request_ctx *ctx = request_ctx_of(response);
   char *text = NULL;
   size_t len = 0;
@@ -78,18 +78,18 @@ int callback_metrics_get(const struct _u_request *request, struct _u_response *r
     problem_send(response, PROBLEM_INTERNAL, "The metrics could not be written.");
     return U_CALLBACK_CONTINUE;
   }
-  metrics_write_http(out, atomic_load(&app->tracker.in_flight));
-  db_write_metrics(app->db, out);
+  metrics_write_http(out, atomic_load(&probes->tracker->in_flight));
+  db_write_metrics(probes->db, out);
   fprintf(out,
           "# HELP purchases_cache_enabled Whether the response cache is on.\n"
           "# TYPE purchases_cache_enabled gauge\npurchases_cache_enabled %d\n",
-          app->cache != NULL ? 1 : 0);
-  if (app->cache != NULL) {
-    cache_write_metrics(app->cache, out);
+          probes->cache != NULL ? 1 : 0);
+  if (probes->cache != NULL) {
+    cache_write_metrics(probes->cache, out);
   }
   cached_read_write_metrics(out);
-  versions_write_metrics(app->versions, out);
-  rate_limit_write_metrics(app->limiter, app->redis != NULL, out);
+  versions_write_metrics(probes->versions, out);
+  rate_limit_write_metrics(probes->limiter, probes->redis != NULL, out);
   fprintf(out,
           "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
           "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %llu\n"
@@ -107,8 +107,8 @@ int callback_metrics_get(const struct _u_request *request, struct _u_response *r
           "# HELP purchases_build_info The running build; always 1.\n"
           "# TYPE purchases_build_info gauge\n"
           "purchases_build_info{version=\"%s\",commit=\"%s\"} 1\n",
-          resident_bytes(), open_fds(), (long long)app->started_at, cpu_seconds(), max_fds(),
-          atomic_load(&app->database_up) ? 1 : 0, PURCHASES_VERSION, PURCHASES_COMMIT);
+          resident_bytes(), open_fds(), (long long)probes->started_at, cpu_seconds(), max_fds(),
+          atomic_load(probes->database_up) ? 1 : 0, PURCHASES_VERSION, PURCHASES_COMMIT);
   if (fclose(out) != 0 || text == NULL) {
     free(text);
     problem_send(response, PROBLEM_INTERNAL, "The metrics could not be written.");

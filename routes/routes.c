@@ -194,10 +194,10 @@ static void chain_build(struct route_chain *chain, const struct route *route,
     case GUARD_NONE:
       break;
   }
-  /* The guarded routes' controllers see what they use; the probes, the
-   * metrics and the docs see the app. */
+  /* Each controller sees what it uses: the guarded routes the purchases'
+   * context, the probes, the metrics and the docs the process's state. */
   chain_add(chain, route->controller,
-            route->guard != GUARD_NONE ? (void *)&app->purchases : (void *)app);
+            route->guard != GUARD_NONE ? (void *)&app->purchases : (void *)&app->probes);
 }
 
 /* Registers one row: its 405 catch-all the first time its pattern comes,
