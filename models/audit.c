@@ -8,8 +8,7 @@
 
 enum model_status audit_store_insert(struct db *db, const struct audit_record *record) {
   enum model_status status = MODEL_ERROR;
-  mongoc_client_t *client = NULL;
-  mongoc_collection_t *collection = NULL;
+  struct db_call call = {0};
   bson_t doc = BSON_INITIALIZER;
   bson_t opts = BSON_INITIALIZER;
   bson_error_t error;
@@ -43,13 +42,10 @@ enum model_status audit_store_insert(struct db *db, const struct audit_record *r
     goto done;
   }
 
-  client = db_client_pop(db, DB_OP_AUDIT_INSERT);
-  if (client == NULL) {
-    status = db_client_pop_failure();
+  if (!db_call_begin(&call, db, DB_OP_AUDIT_INSERT, AUDIT_COLLECTION, &status)) {
     goto done;
   }
-  collection = db_collection(db, client, AUDIT_COLLECTION);
-  if (!mongoc_collection_insert_one(collection, &doc, &opts, NULL, &error)) {
+  if (!mongoc_collection_insert_one(call.collection, &doc, &opts, NULL, &error)) {
     status = db_status_from_error(&error);
     y_log_message(Y_LOG_LEVEL_ERROR, "audit: record of request %s not written (code %u): %s",
                   record->request_id, error.code, error.message);
@@ -60,8 +56,7 @@ enum model_status audit_store_insert(struct db *db, const struct audit_record *r
   status = MODEL_OK;
 
 done:
-  mongoc_collection_destroy(collection);
-  db_client_push(db, client);
+  db_call_end(&call);
   bson_destroy(&opts);
   bson_destroy(&doc);
   return status;
@@ -160,8 +155,7 @@ enum model_status audit_store_list(struct db *db, const char *user_id, uint32_t 
                                    const struct purchase_position *after, bool before,
                                    struct audit_page *page) {
   enum model_status status = MODEL_ERROR;
-  mongoc_client_t *client = NULL;
-  mongoc_collection_t *collection = NULL;
+  struct db_call call = {0};
   mongoc_cursor_t *cursor = NULL;
   bson_t filter = BSON_INITIALIZER;
   bson_t *opts = NULL;
@@ -191,22 +185,17 @@ enum model_status audit_store_list(struct db *db, const char *user_id, uint32_t 
   if (j_list == NULL) {
     goto done;
   }
-  client = db_client_pop(db, DB_OP_AUDIT_LIST);
-  if (client == NULL) {
-    status = db_client_pop_failure();
+  if (!db_call_begin(&call, db, DB_OP_AUDIT_LIST, AUDIT_COLLECTION, &status)) {
     goto done;
   }
-  collection = db_collection(db, client, AUDIT_COLLECTION);
-  cursor = mongoc_collection_find_with_opts(collection, &filter, opts, NULL);
+  cursor = mongoc_collection_find_with_opts(call.collection, &filter, opts, NULL);
   while (mongoc_cursor_next(cursor, &doc) && (position = page_walk_next(&walk)) != NULL) {
     if (!take_record(doc, up, j_list, position)) {
       goto done;
     }
   }
   if (mongoc_cursor_error(cursor, &error)) {
-    status = db_status_from_error(&error);
-    y_log_message(Y_LOG_LEVEL_WARNING, "audit: list failed (code %u): %s", error.code,
-                  error.message);
+    status = db_call_failed("audit", "list", &error);
     goto done;
   }
   page_walk_edges(&walk, &page->edges);
@@ -216,8 +205,7 @@ enum model_status audit_store_list(struct db *db, const char *user_id, uint32_t 
 
 done:
   mongoc_cursor_destroy(cursor);
-  mongoc_collection_destroy(collection);
-  db_client_push(db, client);
+  db_call_end(&call);
   bson_destroy(opts);
   bson_destroy(&filter);
   json_decref(j_list);

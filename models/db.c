@@ -496,6 +496,36 @@ mongoc_collection_t *db_collection(const struct db *db, mongoc_client_t *client,
   return mongoc_client_get_collection(client, db->database, name);
 }
 
+bool db_call_begin(struct db_call *call, struct db *db, enum db_op op, const char *collection,
+                   enum model_status *status) {
+  call->db = db;
+  call->collection = NULL;
+  call->client = db_client_pop(db, op);
+  if (call->client == NULL) {
+    *status = db_client_pop_failure();
+    return false;
+  }
+  call->collection = db_collection(db, call->client, collection);
+  return true;
+}
+
+void db_call_end(struct db_call *call) {
+  mongoc_collection_destroy(call->collection);
+  call->collection = NULL;
+  if (call->db != NULL) {
+    db_client_push(call->db, call->client);
+  }
+  call->client = NULL;
+}
+
+enum model_status db_call_failed(const char *area, const char *what, const bson_error_t *error) {
+  enum model_status status = db_status_from_error(error);
+  y_log_message(status == MODEL_UNAVAILABLE ? Y_LOG_LEVEL_WARNING : Y_LOG_LEVEL_ERROR,
+                "%s: %s failed (domain %u, code %u): %s", area, what, error->domain, error->code,
+                error->message);
+  return status;
+}
+
 uint32_t db_query_timeout_ms(const struct db *db) {
   return db->query_timeout_ms;
 }

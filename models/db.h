@@ -109,6 +109,38 @@ void db_write_metrics(struct db *db, FILE *out);
  * destroys it (before pushing the client back). */
 mongoc_collection_t *db_collection(const struct db *db, mongoc_client_t *client, const char *name);
 
+/* One operation on one collection with a pooled client, the way every
+ * store function runs one:
+ *
+ *   struct db_call call = {0};
+ *   if (!db_call_begin(&call, db, DB_OP_..., COLLECTION, &status)) goto done;
+ *   ... mongoc_collection_...(call.collection, ...) ...
+ *   if (failed) { status = db_call_failed("area", "what", &error); goto done; }
+ * done:
+ *   db_call_end(&call);
+ */
+struct db_call {
+  struct db *db;
+  mongoc_client_t *client;
+  mongoc_collection_t *collection;
+};
+
+/* Pops a client for `op` (db_client_pop: a slot first for request
+ * operations, timed for /metrics) and opens `collection`. False when no
+ * client came, with *status MODEL_BUSY or MODEL_UNAVAILABLE; *status is
+ * left as it was otherwise. */
+bool db_call_begin(struct db_call *call, struct db *db, enum db_op op, const char *collection,
+                   enum model_status *status);
+
+/* Closes the collection and gives the client back; nothing for a call that
+ * never began or did not get a client (zeroed). */
+void db_call_end(struct db_call *call);
+
+/* The model status of a failed driver call, logged once as "<area>: <what>
+ * failed (domain, code): message": a warning when the database cannot be
+ * reached (it recovers by itself), an error otherwise. */
+enum model_status db_call_failed(const char *area, const char *what, const bson_error_t *error);
+
 /* maxTimeMS for queries, from the options. */
 uint32_t db_query_timeout_ms(const struct db *db);
 

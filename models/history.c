@@ -10,8 +10,7 @@
 
 enum model_status history_store_append(struct db *db, const struct history_entry *entry) {
   enum model_status status = MODEL_ERROR;
-  mongoc_client_t *client = NULL;
-  mongoc_collection_t *collection = NULL;
+  struct db_call call = {0};
   bson_t doc = BSON_INITIALIZER;
   bson_t opts = BSON_INITIALIZER;
   bson_error_t error;
@@ -31,25 +30,20 @@ enum model_status history_store_append(struct db *db, const struct history_entry
   if (!db_append_durable_write(db, &opts)) {
     goto done;
   }
-  client = db_client_pop(db, DB_OP_HISTORY_APPEND);
-  if (client == NULL) {
-    status = db_client_pop_failure();
+  if (!db_call_begin(&call, db, DB_OP_HISTORY_APPEND, HISTORY_COLLECTION, &status)) {
     goto done;
   }
-  collection = db_collection(db, client, HISTORY_COLLECTION);
-  if (!mongoc_collection_insert_one(collection, &doc, &opts, NULL, &error)) {
+  if (!mongoc_collection_insert_one(call.collection, &doc, &opts, NULL, &error)) {
     status = db_status_from_error(&error);
     if (status != MODEL_CONFLICT) {
-      y_log_message(Y_LOG_LEVEL_ERROR, "history: insert failed (%s): %s", model_status_name(status),
-                    error.message);
+      (void)db_call_failed("history", "insert", &error);
     }
     goto done;
   }
   status = MODEL_OK;
 
 done:
-  mongoc_collection_destroy(collection);
-  db_client_push(db, client);
+  db_call_end(&call);
   bson_destroy(&opts);
   bson_destroy(&doc);
   return status;
@@ -59,8 +53,7 @@ enum model_status history_store_get(struct db *db, const char *purchase_id, int3
                                     struct history_entry *entry,
                                     char status_buf[HISTORY_STATUS_MAX]) {
   enum model_status status = MODEL_ERROR;
-  mongoc_client_t *client = NULL;
-  mongoc_collection_t *collection = NULL;
+  struct db_call call = {0};
   mongoc_cursor_t *cursor = NULL;
   bson_t *filter = BCON_NEW("purchaseId", BCON_UTF8(purchase_id), "version", BCON_INT32(version));
   bson_t *opts =
@@ -70,17 +63,13 @@ enum model_status history_store_get(struct db *db, const char *purchase_id, int3
   bson_error_t error;
 
   memset(entry, 0, sizeof(*entry));
-  client = db_client_pop(db, DB_OP_HISTORY_GET);
-  if (client == NULL) {
-    status = db_client_pop_failure();
+  if (!db_call_begin(&call, db, DB_OP_HISTORY_GET, HISTORY_COLLECTION, &status)) {
     goto done;
   }
-  collection = db_collection(db, client, HISTORY_COLLECTION);
-  cursor = mongoc_collection_find_with_opts(collection, filter, opts, NULL);
+  cursor = mongoc_collection_find_with_opts(call.collection, filter, opts, NULL);
   if (!mongoc_cursor_next(cursor, &doc)) {
     if (mongoc_cursor_error(cursor, &error)) {
-      status = db_status_from_error(&error);
-      y_log_message(Y_LOG_LEVEL_ERROR, "history: read failed: %s", error.message);
+      status = db_call_failed("history", "read", &error);
     } else {
       status = MODEL_NOT_FOUND;
     }
@@ -107,8 +96,7 @@ enum model_status history_store_get(struct db *db, const char *purchase_id, int3
 
 done:
   mongoc_cursor_destroy(cursor);
-  mongoc_collection_destroy(collection);
-  db_client_push(db, client);
+  db_call_end(&call);
   bson_destroy(opts);
   bson_destroy(filter);
   return status;
@@ -116,8 +104,7 @@ done:
 
 enum model_status history_store_list(struct db *db, const char *purchase_id, json_t **j_out) {
   enum model_status status = MODEL_ERROR;
-  mongoc_client_t *client = NULL;
-  mongoc_collection_t *collection = NULL;
+  struct db_call call = {0};
   mongoc_cursor_t *cursor = NULL;
   bson_t *filter = BCON_NEW("purchaseId", BCON_UTF8(purchase_id));
   bson_t *opts =
@@ -131,13 +118,10 @@ enum model_status history_store_list(struct db *db, const char *purchase_id, jso
   if (j_list == NULL) {
     goto done;
   }
-  client = db_client_pop(db, DB_OP_HISTORY_LIST);
-  if (client == NULL) {
-    status = db_client_pop_failure();
+  if (!db_call_begin(&call, db, DB_OP_HISTORY_LIST, HISTORY_COLLECTION, &status)) {
     goto done;
   }
-  collection = db_collection(db, client, HISTORY_COLLECTION);
-  cursor = mongoc_collection_find_with_opts(collection, filter, opts, NULL);
+  cursor = mongoc_collection_find_with_opts(call.collection, filter, opts, NULL);
   while (mongoc_cursor_next(cursor, &doc)) {
     bson_iter_t iter;
     char date[PURCHASE_DATE_LEN] = "";
@@ -155,8 +139,7 @@ enum model_status history_store_list(struct db *db, const char *purchase_id, jso
     }
   }
   if (mongoc_cursor_error(cursor, &error)) {
-    status = db_status_from_error(&error);
-    y_log_message(Y_LOG_LEVEL_ERROR, "history: list failed: %s", error.message);
+    status = db_call_failed("history", "list", &error);
     goto done;
   }
   *j_out = j_list;
@@ -166,8 +149,7 @@ enum model_status history_store_list(struct db *db, const char *purchase_id, jso
 done:
   json_decref(j_list);
   mongoc_cursor_destroy(cursor);
-  mongoc_collection_destroy(collection);
-  db_client_push(db, client);
+  db_call_end(&call);
   bson_destroy(opts);
   bson_destroy(filter);
   return status;

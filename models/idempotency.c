@@ -33,8 +33,7 @@ static enum model_status find_key(mongoc_collection_t *collection, const struct 
   memset(out, 0, sizeof(*out));
   if (!mongoc_cursor_next(cursor, &doc)) {
     if (mongoc_cursor_error(cursor, &error)) {
-      status = db_status_from_error(&error);
-      y_log_message(Y_LOG_LEVEL_ERROR, "idempotency: read failed: %s", error.message);
+      status = db_call_failed("idempotency", "read", &error);
     }
     goto done;
   }
@@ -78,7 +77,7 @@ static enum model_status insert_key(mongoc_collection_t *collection, const struc
   if (!mongoc_collection_insert_one(collection, doc, &opts, NULL, &error)) {
     status = db_status_from_error(&error);
     if (status != MODEL_CONFLICT) {
-      y_log_message(Y_LOG_LEVEL_ERROR, "idempotency: insert failed: %s", error.message);
+      (void)db_call_failed("idempotency", "insert", &error);
     }
     goto done;
   }
@@ -100,8 +99,7 @@ static enum model_status delete_expired(mongoc_collection_t *collection, const c
   enum model_status status = MODEL_OK;
 
   if (!mongoc_collection_delete_one(collection, filter, NULL, NULL, &error)) {
-    status = db_status_from_error(&error);
-    y_log_message(Y_LOG_LEVEL_ERROR, "idempotency: delete failed: %s", error.message);
+    status = db_call_failed("idempotency", "delete", &error);
   }
   bson_destroy(filter);
   return status;
@@ -111,20 +109,16 @@ enum model_status idempotency_claim(struct db *db, const char *client, const cha
                                     const char *body_hash, int64_t now_ms,
                                     struct idempotency_claim *out) {
   enum model_status status = MODEL_ERROR;
-  mongoc_client_t *mongo = NULL;
-  mongoc_collection_t *collection = NULL;
+  struct db_call call = {0};
   struct stored_key stored = {0};
 
   memset(out, 0, sizeof(*out));
-  mongo = db_client_pop(db, DB_OP_IDEMPOTENCY_CLAIM);
-  if (mongo == NULL) {
-    status = db_client_pop_failure();
+  if (!db_call_begin(&call, db, DB_OP_IDEMPOTENCY_CLAIM, IDEMPOTENCY_COLLECTION, &status)) {
     goto done;
   }
-  collection = db_collection(db, mongo, IDEMPOTENCY_COLLECTION);
   for (int round = 0; round < CLAIM_ROUNDS; round++) {
     free(stored.response_body);
-    status = find_key(collection, db, client, key, body_hash, &stored);
+    status = find_key(call.collection, db, client, key, body_hash, &stored);
     if (status != MODEL_OK) {
       goto done;
     }
@@ -138,12 +132,12 @@ enum model_status idempotency_claim(struct db *db, const char *client, const cha
       goto done;
     }
     if (stored.found) {
-      status = delete_expired(collection, client, key, stored.expires_ms);
+      status = delete_expired(call.collection, client, key, stored.expires_ms);
       if (status != MODEL_OK) {
         goto done;
       }
     }
-    status = insert_key(collection, db, client, key, body_hash, now_ms);
+    status = insert_key(call.collection, db, client, key, body_hash, now_ms);
     if (status == MODEL_OK) {
       out->outcome = IDEMPOTENCY_NEW;
       goto done;
@@ -158,8 +152,7 @@ enum model_status idempotency_claim(struct db *db, const char *client, const cha
 
 done:
   free(stored.response_body);
-  mongoc_collection_destroy(collection);
-  db_client_push(db, mongo);
+  db_call_end(&call);
   return status;
 }
 
@@ -171,8 +164,7 @@ void idempotency_claim_cleanup(struct idempotency_claim *claim) {
 enum model_status idempotency_complete(struct db *db, const char *client, const char *key,
                                        const char *response_body) {
   enum model_status status = MODEL_ERROR;
-  mongoc_client_t *mongo = NULL;
-  mongoc_collection_t *collection = NULL;
+  struct db_call call = {0};
   bson_t *filter = BCON_NEW("client", BCON_UTF8(client), "key", BCON_UTF8(key));
   bson_t *update = BCON_NEW("$set", "{", "responseStatus", BCON_INT32(IDEMPOTENCY_FINISHED),
                             "response", BCON_UTF8(response_body), "}");
@@ -182,22 +174,17 @@ enum model_status idempotency_complete(struct db *db, const char *client, const 
   if (!db_append_durable_write(db, &opts)) {
     goto done;
   }
-  mongo = db_client_pop(db, DB_OP_IDEMPOTENCY_COMPLETE);
-  if (mongo == NULL) {
-    status = db_client_pop_failure();
+  if (!db_call_begin(&call, db, DB_OP_IDEMPOTENCY_COMPLETE, IDEMPOTENCY_COLLECTION, &status)) {
     goto done;
   }
-  collection = db_collection(db, mongo, IDEMPOTENCY_COLLECTION);
-  if (!mongoc_collection_update_one(collection, filter, update, &opts, NULL, &error)) {
-    status = db_status_from_error(&error);
-    y_log_message(Y_LOG_LEVEL_ERROR, "idempotency: update failed: %s", error.message);
+  if (!mongoc_collection_update_one(call.collection, filter, update, &opts, NULL, &error)) {
+    status = db_call_failed("idempotency", "update", &error);
     goto done;
   }
   status = MODEL_OK;
 
 done:
-  mongoc_collection_destroy(collection);
-  db_client_push(db, mongo);
+  db_call_end(&call);
   bson_destroy(&opts);
   bson_destroy(update);
   bson_destroy(filter);
@@ -206,23 +193,18 @@ done:
 
 enum model_status idempotency_purge(struct db *db, int64_t now_ms, int64_t *deleted) {
   enum model_status status = MODEL_ERROR;
-  mongoc_client_t *mongo = NULL;
-  mongoc_collection_t *collection = NULL;
+  struct db_call call = {0};
   bson_t *filter = BCON_NEW("expiresAt", "{", "$lte", BCON_DATE_TIME(now_ms), "}");
   bson_t reply = BSON_INITIALIZER;
   bson_iter_t iter;
   bson_error_t error;
 
   *deleted = 0;
-  mongo = db_client_pop(db, DB_OP_IDEMPOTENCY_PURGE);
-  if (mongo == NULL) {
-    status = db_client_pop_failure();
+  if (!db_call_begin(&call, db, DB_OP_IDEMPOTENCY_PURGE, IDEMPOTENCY_COLLECTION, &status)) {
     goto done;
   }
-  collection = db_collection(db, mongo, IDEMPOTENCY_COLLECTION);
-  if (!mongoc_collection_delete_many(collection, filter, NULL, &reply, &error)) {
-    status = db_status_from_error(&error);
-    y_log_message(Y_LOG_LEVEL_ERROR, "idempotency: purge failed: %s", error.message);
+  if (!mongoc_collection_delete_many(call.collection, filter, NULL, &reply, &error)) {
+    status = db_call_failed("idempotency", "purge", &error);
     goto done;
   }
   if (bson_iter_init_find(&iter, &reply, "deletedCount")) {
@@ -231,8 +213,7 @@ enum model_status idempotency_purge(struct db *db, int64_t now_ms, int64_t *dele
   status = MODEL_OK;
 
 done:
-  mongoc_collection_destroy(collection);
-  db_client_push(db, mongo);
+  db_call_end(&call);
   bson_destroy(&reply);
   bson_destroy(filter);
   return status;

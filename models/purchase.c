@@ -58,12 +58,6 @@ static bool read_position(const bson_t *doc, enum purchase_sort sort,
   return true;
 }
 
-static void log_failure(const char *what, const bson_error_t *error, enum model_status status) {
-  y_log_message(status == MODEL_UNAVAILABLE ? Y_LOG_LEVEL_WARNING : Y_LOG_LEVEL_ERROR,
-                "purchase: %s failed (domain %u, code %u): %s", what, error->domain, error->code,
-                error->message);
-}
-
 /* Adds the id of a purchase that carries a pending-change hint to the
  * page's list of them. */
 static bool note_pending(struct purchase_page *page, json_t *j_id) {
@@ -132,8 +126,7 @@ static enum model_status count_total(struct db *db, mongoc_collection_t *collect
   page->total =
       mongoc_collection_count_documents(collection, &count_filter, count_opts, NULL, NULL, &error);
   if (page->total < 0) {
-    status = db_status_from_error(&error);
-    log_failure("count", &error, status);
+    status = db_call_failed("purchase", "count", &error);
   } else {
     page->has_total = true;
   }
@@ -145,8 +138,7 @@ static enum model_status count_total(struct db *db, mongoc_collection_t *collect
 enum model_status purchase_store_list(struct db *db, const struct purchase_query *query,
                                       struct purchase_page *page) {
   enum model_status status = MODEL_ERROR;
-  mongoc_client_t *client = NULL;
-  mongoc_collection_t *collection = NULL;
+  struct db_call call = {0};
   mongoc_cursor_t *cursor = NULL;
   bson_t filter = BSON_INITIALIZER;
   bson_t opts = BSON_INITIALIZER;
@@ -170,26 +162,22 @@ enum model_status purchase_store_list(struct db *db, const struct purchase_query
     goto done;
   }
 
-  client = db_client_pop(db, DB_OP_PURCHASE_LIST);
-  if (client == NULL) {
-    status = db_client_pop_failure();
+  if (!db_call_begin(&call, db, DB_OP_PURCHASE_LIST, PURCHASE_COLLECTION, &status)) {
     goto done;
   }
-  collection = db_collection(db, client, PURCHASE_COLLECTION);
-  cursor = mongoc_collection_find_with_opts(collection, &filter, &opts, NULL);
+  cursor = mongoc_collection_find_with_opts(call.collection, &filter, &opts, NULL);
   while (mongoc_cursor_next(cursor, &doc) && (position = page_walk_next(&walk)) != NULL) {
     if (!take_document(doc, query, j_list, page, position)) {
       goto done;
     }
   }
   if (mongoc_cursor_error(cursor, &error)) {
-    status = db_status_from_error(&error);
-    log_failure("list", &error, status);
+    status = db_call_failed("purchase", "list", &error);
     goto done;
   }
 
   if (query->with_total) {
-    status = count_total(db, collection, query, page);
+    status = count_total(db, call.collection, query, page);
     if (status != MODEL_OK) {
       goto done;
     }
@@ -201,8 +189,7 @@ enum model_status purchase_store_list(struct db *db, const struct purchase_query
 
 done:
   mongoc_cursor_destroy(cursor);
-  mongoc_collection_destroy(collection);
-  db_client_push(db, client);
+  db_call_end(&call);
   bson_destroy(&opts);
   bson_destroy(&filter);
   json_decref(j_list);
@@ -299,8 +286,7 @@ static void users_changed(struct db *db, const bson_t *const *docs, size_t count
 enum model_status purchase_store_insert_many(struct db *db, const bson_t *const *docs, size_t count,
                                              size_t *inserted) {
   enum model_status status = MODEL_ERROR;
-  mongoc_client_t *client = NULL;
-  mongoc_collection_t *collection = NULL;
+  struct db_call call = {0};
   bson_t reply = BSON_INITIALIZER;
   bson_t *opts = BCON_NEW("ordered", BCON_BOOL(false));
   bson_iter_t iter;
@@ -311,28 +297,23 @@ enum model_status purchase_store_insert_many(struct db *db, const bson_t *const 
     status = MODEL_OK;
     goto done;
   }
-  client = db_client_pop(db, DB_OP_PURCHASE_INSERT_MANY);
-  if (client == NULL) {
-    status = db_client_pop_failure();
+  if (!db_call_begin(&call, db, DB_OP_PURCHASE_INSERT_MANY, PURCHASE_COLLECTION, &status)) {
     goto done;
   }
-  collection = db_collection(db, client, PURCHASE_COLLECTION);
-  bool ok =
-      mongoc_collection_insert_many(collection, (const bson_t **)docs, count, opts, &reply, &error);
+  bool ok = mongoc_collection_insert_many(call.collection, (const bson_t **)docs, count, opts,
+                                          &reply, &error);
   if (bson_iter_init_find(&iter, &reply, "insertedCount")) {
     *inserted = (size_t)bson_iter_as_int64(&iter);
   }
   if (!ok && !only_duplicate_keys(&reply)) {
-    status = db_status_from_error(&error);
-    y_log_message(Y_LOG_LEVEL_ERROR, "purchase: insert failed: %s", error.message);
+    status = db_call_failed("purchase", "insert", &error);
     goto done;
   }
   status = MODEL_OK;
   users_changed(db, docs, count);
 
 done:
-  mongoc_collection_destroy(collection);
-  db_client_push(db, client);
+  db_call_end(&call);
   bson_destroy(&reply);
   bson_destroy(opts);
   return status;
@@ -340,8 +321,7 @@ done:
 
 enum model_status purchase_store_any(struct db *db, bool *any) {
   enum model_status status = MODEL_ERROR;
-  mongoc_client_t *client = NULL;
-  mongoc_collection_t *collection = NULL;
+  struct db_call call = {0};
   mongoc_cursor_t *cursor = NULL;
   bson_t filter = BSON_INITIALIZER;
   bson_t *opts = BCON_NEW("limit", BCON_INT64(1), "projection", "{", "_id", BCON_INT32(1), "}");
@@ -349,27 +329,22 @@ enum model_status purchase_store_any(struct db *db, bool *any) {
   bson_error_t error;
 
   *any = false;
-  client = db_client_pop(db, DB_OP_PURCHASE_ANY);
-  if (client == NULL) {
-    status = db_client_pop_failure();
+  if (!db_call_begin(&call, db, DB_OP_PURCHASE_ANY, PURCHASE_COLLECTION, &status)) {
     goto done;
   }
-  collection = db_collection(db, client, PURCHASE_COLLECTION);
-  cursor = mongoc_collection_find_with_opts(collection, &filter, opts, NULL);
+  cursor = mongoc_collection_find_with_opts(call.collection, &filter, opts, NULL);
   if (mongoc_cursor_next(cursor, &doc)) {
     *any = true;
   }
   if (mongoc_cursor_error(cursor, &error)) {
-    status = db_status_from_error(&error);
-    y_log_message(Y_LOG_LEVEL_ERROR, "purchase: lookup failed: %s", error.message);
+    status = db_call_failed("purchase", "lookup", &error);
     goto done;
   }
   status = MODEL_OK;
 
 done:
   mongoc_cursor_destroy(cursor);
-  mongoc_collection_destroy(collection);
-  db_client_push(db, client);
+  db_call_end(&call);
   bson_destroy(opts);
   bson_destroy(&filter);
   return status;
@@ -385,32 +360,27 @@ int32_t purchase_version_of(const bson_t *doc) {
 
 enum model_status purchase_store_create(struct db *db, const bson_t *doc) {
   enum model_status status = MODEL_ERROR;
-  mongoc_client_t *client = NULL;
-  mongoc_collection_t *collection = NULL;
+  struct db_call call = {0};
   bson_t opts = BSON_INITIALIZER;
   bson_error_t error;
 
   if (!db_append_durable_write(db, &opts)) {
     goto done;
   }
-  client = db_client_pop(db, DB_OP_PURCHASE_CREATE);
-  if (client == NULL) {
-    status = db_client_pop_failure();
+  if (!db_call_begin(&call, db, DB_OP_PURCHASE_CREATE, PURCHASE_COLLECTION, &status)) {
     goto done;
   }
-  collection = db_collection(db, client, PURCHASE_COLLECTION);
-  if (!mongoc_collection_insert_one(collection, doc, &opts, NULL, &error)) {
+  if (!mongoc_collection_insert_one(call.collection, doc, &opts, NULL, &error)) {
     status = db_status_from_error(&error);
     if (status != MODEL_CONFLICT) {
-      log_failure("create", &error, status);
+      (void)db_call_failed("purchase", "create", &error);
     }
     goto done;
   }
   status = MODEL_OK;
 
 done:
-  mongoc_collection_destroy(collection);
-  db_client_push(db, client);
+  db_call_end(&call);
   bson_destroy(&opts);
   return status;
 }
@@ -418,8 +388,7 @@ done:
 enum model_status purchase_store_find_doc(struct db *db, const char *user_id,
                                           const char *purchase_id, bson_t **doc_out) {
   enum model_status status = MODEL_ERROR;
-  mongoc_client_t *client = NULL;
-  mongoc_collection_t *collection = NULL;
+  struct db_call call = {0};
   mongoc_cursor_t *cursor = NULL;
   bson_t filter = BSON_INITIALIZER;
   bson_t *opts = BCON_NEW("limit", BCON_INT64(1), "projection", "{", "_id", BCON_INT32(0), "}",
@@ -432,29 +401,24 @@ enum model_status purchase_store_find_doc(struct db *db, const char *user_id,
   if (user_id != NULL) {
     BSON_APPEND_UTF8(&filter, "userId", user_id);
   }
-  client = db_client_pop(db, DB_OP_PURCHASE_FIND);
-  if (client == NULL) {
-    status = db_client_pop_failure();
+  if (!db_call_begin(&call, db, DB_OP_PURCHASE_FIND, PURCHASE_COLLECTION, &status)) {
     goto done;
   }
-  collection = db_collection(db, client, PURCHASE_COLLECTION);
-  cursor = mongoc_collection_find_with_opts(collection, &filter, opts, NULL);
+  cursor = mongoc_collection_find_with_opts(call.collection, &filter, opts, NULL);
   if (mongoc_cursor_next(cursor, &doc)) {
     *doc_out = bson_copy(doc);
     status = *doc_out != NULL ? MODEL_OK : MODEL_ERROR;
     goto done;
   }
   if (mongoc_cursor_error(cursor, &error)) {
-    status = db_status_from_error(&error);
-    log_failure("find", &error, status);
+    status = db_call_failed("purchase", "find", &error);
     goto done;
   }
   status = MODEL_NOT_FOUND;
 
 done:
   mongoc_cursor_destroy(cursor);
-  mongoc_collection_destroy(collection);
-  db_client_push(db, client);
+  db_call_end(&call);
   bson_destroy(opts);
   bson_destroy(&filter);
   return status;
@@ -465,30 +429,24 @@ done:
 static enum model_status update_purchase(struct db *db, enum db_op op, const char *what,
                                          const bson_t *filter, const bson_t *update) {
   enum model_status status = MODEL_ERROR;
-  mongoc_client_t *client = NULL;
-  mongoc_collection_t *collection = NULL;
+  struct db_call call = {0};
   bson_t opts = BSON_INITIALIZER;
   bson_error_t error;
 
   if (!db_append_durable_write(db, &opts)) {
     goto done;
   }
-  client = db_client_pop(db, op);
-  if (client == NULL) {
-    status = db_client_pop_failure();
+  if (!db_call_begin(&call, db, op, PURCHASE_COLLECTION, &status)) {
     goto done;
   }
-  collection = db_collection(db, client, PURCHASE_COLLECTION);
-  if (!mongoc_collection_update_one(collection, filter, update, &opts, NULL, &error)) {
-    status = db_status_from_error(&error);
-    log_failure(what, &error, status);
+  if (!mongoc_collection_update_one(call.collection, filter, update, &opts, NULL, &error)) {
+    status = db_call_failed("purchase", what, &error);
     goto done;
   }
   status = MODEL_OK;
 
 done:
-  mongoc_collection_destroy(collection);
-  db_client_push(db, client);
+  db_call_end(&call);
   bson_destroy(&opts);
   return status;
 }
