@@ -195,6 +195,9 @@ enum model_status idempotency_purge(struct db *db, int64_t now_ms, int64_t *dele
   enum model_status status = MODEL_ERROR;
   struct db_call call = {0};
   bson_t *filter = BCON_NEW("expiresAt", "{", "$lte", BCON_DATE_TIME(now_ms), "}");
+  /* Bounded like every other operation; a purge cut short is finished by
+   * the next one. */
+  bson_t *opts = BCON_NEW("maxTimeMS", BCON_INT64((int64_t)db_query_timeout_ms(db)));
   bson_t reply = BSON_INITIALIZER;
   bson_iter_t iter;
   bson_error_t error;
@@ -203,7 +206,7 @@ enum model_status idempotency_purge(struct db *db, int64_t now_ms, int64_t *dele
   if (!db_call_begin(&call, db, DB_OP_IDEMPOTENCY_PURGE, IDEMPOTENCY_COLLECTION, &status)) {
     goto done;
   }
-  if (!mongoc_collection_delete_many(call.collection, filter, NULL, &reply, &error)) {
+  if (!mongoc_collection_delete_many(call.collection, filter, opts, &reply, &error)) {
     status = db_call_failed("idempotency", "purge", &error);
     goto done;
   }
@@ -215,6 +218,7 @@ enum model_status idempotency_purge(struct db *db, int64_t now_ms, int64_t *dele
 done:
   db_call_end(&call);
   bson_destroy(&reply);
+  bson_destroy(opts);
   bson_destroy(filter);
   return status;
 }
