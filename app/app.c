@@ -144,6 +144,68 @@ static void wake_watcher(void *arg) {
   app_wake_watcher(arg);
 }
 
+/* The token verifier and the two limiters the configuration asks for.
+ * False (and err) when one cannot be made. */
+static bool guards_start(struct app *app, char *err, size_t err_len) {
+  if (app->config.auth_mode != AUTH_HEADERS) {
+    app->jwt = jwt_verifier_new(app->config.jwks_file, app->config.jwt_issuer,
+                                app->config.jwt_audience, err, err_len);
+    if (app->jwt == NULL) {
+      return false;
+    }
+  }
+  if (app->config.rate_limit_rps > 0) {
+    app->limiter = rate_limiter_new(app->config.rate_limit_rps, app->config.rate_limit_burst,
+                                    APP_RATE_LIMIT_KEYS);
+    if (app->limiter == NULL) {
+      snprintf(err, err_len, "out of memory for the rate limiter");
+      return false;
+    }
+  }
+  if (app->config.auth_failures_rps > 0) {
+    app->auth_failures = rate_limiter_new(app->config.auth_failures_rps,
+                                          app->config.auth_failures_burst, APP_RATE_LIMIT_KEYS);
+    if (app->auth_failures == NULL) {
+      snprintf(err, err_len, "out of memory for the failed-authentication limiter");
+      return false;
+    }
+  }
+  return true;
+}
+
+/* What the links and controllers are given instead of the app (their
+ * narrow contexts), once everything they point to exists: after
+ * caching_start, which makes the Redis pool. */
+static void contexts_fill(struct app *app) {
+  app->authn = (struct authn_context){.mode = app->config.auth_mode,
+                                      .jwt = app->jwt,
+                                      .clients = &app->config.clients,
+                                      .failures = app->auth_failures,
+                                      .failures_burst = app->config.auth_failures_burst,
+                                      .failures_rps = app->config.auth_failures_rps};
+  app->rate_limit = (struct rate_limit_context){.limiter = app->limiter,
+                                                .redis = app->redis,
+                                                .burst = app->config.rate_limit_burst,
+                                                .rps = app->config.rate_limit_rps};
+  app->purchases = (struct purchases_context){.db = app->db,
+                                              .cursor_key = &app->cursor_key,
+                                              .cache = app->cache,
+                                              .versions = app->versions,
+                                              .rate_limit = &app->rate_limit,
+                                              .coalesce_wait_ms = app->config.db_wait_ms +
+                                                                  app->config.db_query_timeout_ms};
+  app->probes = (struct probes_context){.db = app->db,
+                                        .tracker = &app->tracker,
+                                        .indexes_ready = &app->indexes_ready,
+                                        .database_up = &app->database_up,
+                                        .wake = wake_watcher,
+                                        .wake_arg = app,
+                                        .cache = app->cache,
+                                        .versions = app->versions,
+                                        .rate_limit = &app->rate_limit,
+                                        .started_at = app->started_at};
+}
+
 struct app *app_new(struct config *config, char *err, size_t err_len) {
   struct app *app = calloc(1, sizeof(*app));
   struct app *result = NULL;
@@ -173,28 +235,8 @@ struct app *app_new(struct config *config, char *err, size_t err_len) {
       goto done;
     }
   }
-  if (app->config.auth_mode != AUTH_HEADERS) {
-    app->jwt = jwt_verifier_new(app->config.jwks_file, app->config.jwt_issuer,
-                                app->config.jwt_audience, err, err_len);
-    if (app->jwt == NULL) {
-      goto done;
-    }
-  }
-  if (app->config.rate_limit_rps > 0) {
-    app->limiter = rate_limiter_new(app->config.rate_limit_rps, app->config.rate_limit_burst,
-                                    APP_RATE_LIMIT_KEYS);
-    if (app->limiter == NULL) {
-      snprintf(err, err_len, "out of memory for the rate limiter");
-      goto done;
-    }
-  }
-  if (app->config.auth_failures_rps > 0) {
-    app->auth_failures = rate_limiter_new(app->config.auth_failures_rps,
-                                          app->config.auth_failures_burst, APP_RATE_LIMIT_KEYS);
-    if (app->auth_failures == NULL) {
-      snprintf(err, err_len, "out of memory for the failed-authentication limiter");
-      goto done;
-    }
+  if (!guards_start(app, err, err_len)) {
+    goto done;
   }
   if (!cursor_key_init(&app->cursor_key, app->config.cursor_key)) {
     snprintf(err, err_len, "cannot make a cursor key: no random bytes");
@@ -216,35 +258,7 @@ struct app *app_new(struct config *config, char *err, size_t err_len) {
   if (app->db == NULL || !caching_start(app, err, err_len)) {
     goto done;
   }
-  /* After caching_start, which makes the Redis pool. */
-  app->authn = (struct authn_context){.mode = app->config.auth_mode,
-                                      .jwt = app->jwt,
-                                      .clients = &app->config.clients,
-                                      .failures = app->auth_failures,
-                                      .failures_burst = app->config.auth_failures_burst,
-                                      .failures_rps = app->config.auth_failures_rps};
-  app->rate_limit = (struct rate_limit_context){.limiter = app->limiter,
-                                                .redis = app->redis,
-                                                .burst = app->config.rate_limit_burst,
-                                                .rps = app->config.rate_limit_rps};
-  app->purchases = (struct purchases_context){.db = app->db,
-                                              .cursor_key = &app->cursor_key,
-                                              .cache = app->cache,
-                                              .versions = app->versions,
-                                              .rate_limit = &app->rate_limit,
-                                              .coalesce_wait_ms = app->config.db_wait_ms +
-                                                                  app->config.db_query_timeout_ms};
-  app->probes = (struct probes_context){.db = app->db,
-                                        .tracker = &app->tracker,
-                                        .indexes_ready = &app->indexes_ready,
-                                        .database_up = &app->database_up,
-                                        .wake = wake_watcher,
-                                        .wake_arg = app,
-                                        .cache = app->cache,
-                                        .versions = app->versions,
-                                        .limiter = app->limiter,
-                                        .redis = app->redis,
-                                        .started_at = app->started_at};
+  contexts_fill(app);
   result = app;
   app = NULL;
 

@@ -7,7 +7,6 @@
 
 #include "middleware/rate_limit.h"
 #include "middleware/request.h"
-#include "models/redis.h"
 #include "models/cache.h"
 #include "models/db.h"
 #include "models/versions.h"
@@ -37,8 +36,7 @@ struct probes_context {
   void *wake_arg;
   struct cache *cache; /* NULL when off */
   struct versions *versions;
-  struct rate_limiter *limiter; /* NULL when rate limiting is off */
-  struct redis_pool *redis;     /* NULL without PURCHASES_REDIS_URL */
+  const struct rate_limit_context *rate_limit; /* its limiter and Redis pool */
   time_t started_at;
 };
 

@@ -89,7 +89,7 @@ int callback_metrics_get(const struct _u_request *request, struct _u_response *r
   }
   cached_read_write_metrics(out);
   versions_write_metrics(probes->versions, out);
-  rate_limit_write_metrics(probes->limiter, probes->redis != NULL, out);
+  rate_limit_write_metrics(probes->rate_limit->limiter, probes->rate_limit->redis != NULL, out);
   fprintf(out,
           "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
           "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %llu\n"
