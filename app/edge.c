@@ -141,11 +141,10 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
 }
 
 /* Answers with a problem and closes the connection afterwards; a 400
- * about `name` (NULL or "" for none) lists it in `errors`. */
+ * about `header` (NULL or "" for none) names it in `errors`. */
 static enum MHD_Result refuse_about(struct MHD_Connection *connection, struct edge_request *request,
                                     const char *method, const char *url, enum problem_type type,
-                                    const char *detail, enum problem_subject subject,
-                                    const char *name) {
+                                    const char *detail, const char *header) {
   char id[REQUEST_ID_MAX + 1];
   unsigned int status = problem_status(type);
   json_t *j_problem = NULL;
@@ -157,8 +156,8 @@ static enum MHD_Result refuse_about(struct MHD_Connection *connection, struct ed
   request->refused = true;
   request_id_generate(id);
   j_problem = problem_build(type, detail, id);
-  if (j_problem != NULL && type == PROBLEM_INVALID_REQUEST && name != NULL && name[0] != '\0') {
-    json_t *j_errors = json_pack("[o]", problem_error_entry(subject, name, detail));
+  if (j_problem != NULL && type == PROBLEM_INVALID_REQUEST && header != NULL && header[0] != '\0') {
+    json_t *j_errors = json_pack("[o]", problem_error_entry(PROBLEM_ABOUT_HEADER, header, detail));
     if (j_errors == NULL || json_object_set_new(j_problem, "errors", j_errors) != 0) {
       json_decref(j_problem);
       j_problem = NULL;
@@ -202,7 +201,7 @@ done:
 static enum MHD_Result refuse(struct MHD_Connection *connection, struct edge_request *request,
                               const char *method, const char *url, enum problem_type type,
                               const char *detail) {
-  return refuse_about(connection, request, method, url, type, detail, PROBLEM_ABOUT_HEADER, NULL);
+  return refuse_about(connection, request, method, url, type, detail, NULL);
 }
 
 static const char *header_of(struct MHD_Connection *connection, const char *name) {
@@ -312,7 +311,7 @@ static enum MHD_Result check_head(struct MHD_Connection *connection, struct edge
                 &verdict);
   if (verdict.refuse) {
     return refuse_about(connection, request, method, url, verdict.type, verdict.detail,
-                        verdict.subject, verdict.about);
+                        verdict.header);
   }
   if (!head_is_whole(connection, request, method, version, &headers)) {
     return refuse(connection, request, method, url, PROBLEM_INVALID_REQUEST,

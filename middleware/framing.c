@@ -89,8 +89,7 @@ static void refuse(struct framing_verdict *verdict, enum problem_type type, cons
   verdict->refuse = true;
   verdict->type = type;
   snprintf(verdict->detail, sizeof(verdict->detail), format, shown);
-  verdict->subject = PROBLEM_ABOUT_HEADER;
-  snprintf(verdict->about, sizeof(verdict->about), "%s", shown);
+  snprintf(verdict->header, sizeof(verdict->header), "%s", shown);
 }
 
 static bool name_is(const struct framing_header *h, const char *name) {
@@ -167,7 +166,6 @@ static bool check_method_and_target(const struct framing_head *head,
   for (const unsigned char *p = (const unsigned char *)head->url; *p != '\0'; p++) {
     if (*p <= 0x20 || *p == 0x7f) {
       refuse(verdict, PROBLEM_INVALID_REQUEST, "The request target holds a control byte.%s", "", 0);
-      verdict->about[0] = '\0';
       return false;
     }
   }

@@ -39,8 +39,7 @@ struct framing_verdict {
   bool refuse;
   enum problem_type type;
   char detail[160];
-  enum problem_subject subject; /* what a 400 is about: a header or a query parameter */
-  char about[48];               /* its name, printable ASCII; "" for none */
+  char header[48]; /* the header a 400 is about, printable ASCII; "" for none */
   bool has_body;
   bool chunked;
   uint64_t content_length;
