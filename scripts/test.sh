@@ -141,9 +141,10 @@ if [[ -z $only || $only == contract ]]; then
     status=1
   fi
 fi
-# The layers: no include points upwards but the known ones.
-if [[ -z $only || $only == contract ]]; then
-  if output=$(scripts/lint-layers.sh 2>&1); then
+# lint COMMAND...: a check that prints its own lines; one pass or one failure.
+lint() {
+  local output
+  if output=$("$@" 2>&1); then
     echo "$output"
     passed=$((passed + 1))
   else
@@ -151,18 +152,13 @@ if [[ -z $only || $only == contract ]]; then
     failed=$((failed + 1))
     status=1
   fi
-fi
-# The deployment files no engine runs here: parsed and checked for what
-# docs/operations.md promises.
+}
 if [[ -z $only || $only == contract ]]; then
-  if output=$(node scripts/lint-deploy.js 2>&1); then
-    echo "$output"
-    passed=$((passed + 1))
-  else
-    echo "$output"
-    failed=$((failed + 1))
-    status=1
-  fi
+  # The layers: no include points upwards but the known ones.
+  lint scripts/lint-layers.sh
+  # The deployment files no engine runs here: parsed and checked for what
+  # docs/operations.md promises.
+  lint node scripts/lint-deploy.js
 fi
 echo "tests: $passed passed, $failed failed"
 if ((failed > 0)); then status=1; fi
