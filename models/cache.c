@@ -67,21 +67,7 @@ struct cache {
   atomic_ullong coalesced; /* misses that waited for another caller's read */
 };
 
-/* Keys are structs, mostly the zero bytes of unused fields: stored and
- * compared packed, every run of zeros as 0 and its length (1 to 255). The
- * packing is one to one, so packed keys are equal exactly when keys are.
- * A key over CACHE_KEY_MAX bytes is never cached. */
-#define CACHE_KEY_MAX 1024
-#define PACKED_MAX    (2 * CACHE_KEY_MAX)
-
-/* A key packed, with its hash: len 0 for one never cached. */
-struct packed_key {
-  size_t len;
-  uint64_t hash;
-  unsigned char bytes[PACKED_MAX];
-};
-
-static void key_pack(const void *key, size_t len, struct packed_key *out) {
+void cache_key_pack(struct cache_key *out, const void *key, size_t len) {
   const unsigned char *p = key;
   size_t n = 0;
 
@@ -105,6 +91,10 @@ static void key_pack(const void *key, size_t len, struct packed_key *out) {
   }
   out->len = n;
   out->hash = hash_bytes(out->bytes, n);
+}
+
+static struct shard *shard_of(struct cache *cache, const struct cache_key *key) {
+  return &cache->shards[key->hash % SHARDS];
 }
 
 struct cache *cache_new(size_t max_bytes, uint32_t ttl_s) {
@@ -195,29 +185,24 @@ static void drop(struct shard *shard, struct cache_entry *entry) {
   }
 }
 
-static struct cache_entry *find(struct shard *shard, uint64_t hash, const void *key,
-                                size_t key_len) {
-  for (struct cache_entry *entry = *slot_of(shard, hash); entry != NULL; entry = entry->chain) {
-    if (entry->hash == hash && entry->key_len == key_len &&
-        memcmp(entry->data, key, key_len) == 0) {
+static struct cache_entry *find(struct shard *shard, const struct cache_key *key) {
+  for (struct cache_entry *entry = *slot_of(shard, key->hash); entry != NULL;
+       entry = entry->chain) {
+    if (entry->hash == key->hash && entry->key_len == key->len &&
+        memcmp(entry->data, key->bytes, key->len) == 0) {
       return entry;
     }
   }
   return NULL;
 }
 
-const struct cache_entry *cache_get(struct cache *cache, const void *raw_key, size_t raw_len,
+const struct cache_entry *cache_get(struct cache *cache, const struct cache_key *key,
                                     const struct user_version *version) {
-  struct packed_key packed;
-  key_pack(raw_key, raw_len, &packed);
-  const unsigned char *key = packed.bytes;
-  size_t key_len = packed.len;
-  uint64_t hash = packed.hash;
-  struct shard *shard = &cache->shards[hash % SHARDS];
+  struct shard *shard = shard_of(cache, key);
   struct cache_entry *entry;
 
   pthread_mutex_lock(&shard->lock);
-  entry = key_len > 0 ? find(shard, hash, key, key_len) : NULL;
+  entry = key->len > 0 ? find(shard, key) : NULL;
   if (entry == NULL) {
     atomic_fetch_add_explicit(&cache->misses_absent, 1, memory_order_relaxed);
   } else if (!versions_equal(&entry->version, version)) {
@@ -267,22 +252,17 @@ struct cache_value cache_entry_value(const struct cache_entry *entry) {
   return value;
 }
 
-bool cache_put(struct cache *cache, const void *raw_key, size_t raw_len,
-               const struct user_version *version, const struct cache_value *value) {
-  struct packed_key packed;
-  key_pack(raw_key, raw_len, &packed);
-  const unsigned char *key = packed.bytes;
-  size_t key_len = packed.len;
-  uint64_t hash = packed.hash;
-  struct shard *shard = &cache->shards[hash % SHARDS];
+bool cache_put(struct cache *cache, const struct cache_key *key, const struct user_version *version,
+               const struct cache_value *value) {
+  struct shard *shard = shard_of(cache, key);
   size_t etag_len = strlen(value->etag);
   size_t extra_len = strlen(value->extra);
   size_t size =
-      sizeof(struct cache_entry) + key_len + value->body_len + 1 + etag_len + 1 + extra_len + 1;
+      sizeof(struct cache_entry) + key->len + value->body_len + 1 + etag_len + 1 + extra_len + 1;
   struct cache_entry *entry;
   struct cache_entry *old;
 
-  if (key_len == 0 || size > cache->shard_budget || etag_len >= CACHE_ETAG_MAX ||
+  if (key->len == 0 || size > cache->shard_budget || etag_len >= CACHE_ETAG_MAX ||
       extra_len >= CACHE_EXTRA_MAX) {
     atomic_fetch_add_explicit(&cache->too_large, 1, memory_order_relaxed);
     return false;
@@ -292,25 +272,25 @@ bool cache_put(struct cache *cache, const void *raw_key, size_t raw_len,
     return false;
   }
   memset(entry, 0, sizeof(*entry));
-  entry->hash = hash;
+  entry->hash = key->hash;
   entry->expires_ms = clock_monotonic_ms() + cache->ttl_ms;
   entry->version = *version;
   entry->size = size;
   entry->linked = true;
-  entry->shard = (unsigned char)(hash % SHARDS);
-  entry->key_len = key_len;
+  entry->shard = (unsigned char)(key->hash % SHARDS);
+  entry->key_len = key->len;
   entry->body_len = value->body_len;
   entry->gzip = value->gzip;
-  memcpy(entry->data, key, key_len);
-  memcpy(entry->data + key_len, value->body, value->body_len);
-  entry->data[key_len + value->body_len] = '\0';
-  entry->etag_at = key_len + value->body_len + 1;
+  memcpy(entry->data, key->bytes, key->len);
+  memcpy(entry->data + key->len, value->body, value->body_len);
+  entry->data[key->len + value->body_len] = '\0';
+  entry->etag_at = key->len + value->body_len + 1;
   memcpy(entry->data + entry->etag_at, value->etag, etag_len + 1);
   entry->extra_at = entry->etag_at + etag_len + 1;
   memcpy(entry->data + entry->extra_at, value->extra, extra_len + 1);
 
   pthread_mutex_lock(&shard->lock);
-  old = find(shard, hash, key, key_len);
+  old = find(shard, key);
   if (old != NULL) {
     drop(shard, old);
   }
@@ -318,8 +298,8 @@ bool cache_put(struct cache *cache, const void *raw_key, size_t raw_len,
     drop(shard, shard->oldest);
     atomic_fetch_add_explicit(&cache->evictions, 1, memory_order_relaxed);
   }
-  entry->chain = *slot_of(shard, hash);
-  *slot_of(shard, hash) = entry;
+  entry->chain = *slot_of(shard, key->hash);
+  *slot_of(shard, key->hash) = entry;
   lru_push_newest(shard, entry);
   shard->bytes += size;
   shard->entries++;
@@ -328,45 +308,40 @@ bool cache_put(struct cache *cache, const void *raw_key, size_t raw_len,
   return true;
 }
 
-static struct flight *flight_find(struct shard *shard, uint64_t hash, const void *key,
-                                  size_t key_len) {
-  for (struct flight *flight = shard->flights; flight != NULL; flight = flight->next) {
-    if (flight->hash == hash && flight->key_len == key_len &&
-        memcmp(flight->key, key, key_len) == 0) {
-      return flight;
-    }
+/* The link that points at the key's flight, or the list's NULL end. */
+static struct flight **flight_link(struct shard *shard, const struct cache_key *key) {
+  struct flight **link = &shard->flights;
+
+  while (*link != NULL && !((*link)->hash == key->hash && (*link)->key_len == key->len &&
+                            memcmp((*link)->key, key->bytes, key->len) == 0)) {
+    link = &(*link)->next;
   }
-  return NULL;
+  return link;
 }
 
-bool cache_claim(struct cache *cache, const void *raw_key, size_t raw_len, uint32_t wait_ms) {
-  struct packed_key packed;
-  key_pack(raw_key, raw_len, &packed);
-  const unsigned char *key = packed.bytes;
-  size_t key_len = packed.len;
-  uint64_t hash = packed.hash;
-  struct shard *shard = &cache->shards[hash % SHARDS];
+bool cache_claim(struct cache *cache, const struct cache_key *key, uint32_t wait_ms) {
+  struct shard *shard = shard_of(cache, key);
   struct flight *flight;
   bool owner = false;
 
-  if (key_len == 0) {
+  if (key->len == 0) {
     return true; /* never cached: nothing to wait for */
   }
   pthread_mutex_lock(&shard->lock);
-  flight = flight_find(shard, hash, key, key_len);
+  flight = *flight_link(shard, key);
   if (flight == NULL) {
-    flight = malloc(sizeof(*flight) + key_len);
+    flight = malloc(sizeof(*flight) + key->len);
     if (flight != NULL) {
       pthread_condattr_t attr;
       pthread_condattr_init(&attr);
       pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
       pthread_cond_init(&flight->done, &attr);
       pthread_condattr_destroy(&attr);
-      flight->hash = hash;
-      flight->key_len = key_len;
+      flight->hash = key->hash;
+      flight->key_len = key->len;
       flight->waiters = 0;
       flight->ended = false;
-      memcpy(flight->key, key, key_len);
+      memcpy(flight->key, key->bytes, key->len);
       flight->next = shard->flights;
       shard->flights = flight;
     }
@@ -396,29 +371,22 @@ bool cache_claim(struct cache *cache, const void *raw_key, size_t raw_len, uint3
   return owner;
 }
 
-void cache_claim_end(struct cache *cache, const void *raw_key, size_t raw_len) {
-  struct packed_key packed;
-  key_pack(raw_key, raw_len, &packed);
-  const unsigned char *key = packed.bytes;
-  size_t key_len = packed.len;
-  uint64_t hash = packed.hash;
-  struct shard *shard = &cache->shards[hash % SHARDS];
+void cache_claim_end(struct cache *cache, const struct cache_key *key) {
+  struct shard *shard = shard_of(cache, key);
   struct flight **link;
+  struct flight *flight;
 
   pthread_mutex_lock(&shard->lock);
-  for (link = &shard->flights; *link != NULL; link = &(*link)->next) {
-    struct flight *flight = *link;
-    if (flight->hash == hash && flight->key_len == key_len &&
-        memcmp(flight->key, key, key_len) == 0) {
-      *link = flight->next;
-      flight->ended = true;
-      if (flight->waiters == 0) {
-        pthread_cond_destroy(&flight->done);
-        free(flight);
-      } else {
-        pthread_cond_broadcast(&flight->done);
-      }
-      break;
+  link = flight_link(shard, key);
+  flight = *link;
+  if (flight != NULL) {
+    *link = flight->next;
+    flight->ended = true;
+    if (flight->waiters == 0) {
+      pthread_cond_destroy(&flight->done);
+      free(flight);
+    } else {
+      pthread_cond_broadcast(&flight->done);
     }
   }
   pthread_mutex_unlock(&shard->lock);

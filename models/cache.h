@@ -35,6 +35,21 @@ struct cache_value {
 struct cache;
 struct cache_entry;
 
+/* Keys are structs, mostly the zero bytes of unused fields: stored and
+ * compared packed, every run of zeros as 0 and its length (1 to 255). The
+ * packing is one to one, so packed keys are equal exactly when keys are.
+ * A key over CACHE_KEY_MAX bytes packs to len 0, which is never cached.
+ * A request packs its key once and hands the packed key to every call. */
+#define CACHE_KEY_MAX 1024
+
+struct cache_key {
+  size_t len;
+  uint64_t hash;
+  unsigned char bytes[2 * CACHE_KEY_MAX];
+};
+
+void cache_key_pack(struct cache_key *out, const void *key, size_t len);
+
 /* NULL when out of memory, or when max_bytes or ttl_s is 0 (no cache). */
 struct cache *cache_new(size_t max_bytes, uint32_t ttl_s);
 void cache_free(struct cache *cache);
@@ -43,7 +58,7 @@ void cache_free(struct cache *cache);
  * stored under `version`; else NULL (a stale entry is dropped on the way).
  * The entry stays valid until cache_release(), whatever happens to the
  * cache meanwhile. Thread-safe. */
-const struct cache_entry *cache_get(struct cache *cache, const void *key, size_t key_len,
+const struct cache_entry *cache_get(struct cache *cache, const struct cache_key *key,
                                     const struct user_version *version);
 void cache_release(struct cache *cache, const struct cache_entry *entry);
 
@@ -53,8 +68,8 @@ struct cache_value cache_entry_value(const struct cache_entry *entry);
 /* Stores a copy of `value` under `key`, tagged with `version` (read
  * before the database was), replacing what was there. False when the
  * value is larger than a shard holds or memory ran out. Thread-safe. */
-bool cache_put(struct cache *cache, const void *key, size_t key_len,
-               const struct user_version *version, const struct cache_value *value);
+bool cache_put(struct cache *cache, const struct cache_key *key, const struct user_version *version,
+               const struct cache_value *value);
 
 /* After a miss: so that many callers missing the same key at once (a
  * heavy user's page the moment it expires) send one read to the database,
@@ -64,8 +79,8 @@ bool cache_put(struct cache *cache, const void *key, size_t key_len,
  * one waited until that read ended, or wait_ms passed, and may try
  * cache_get() again (and, on a miss, read the database itself without a
  * claim). Thread-safe. */
-bool cache_claim(struct cache *cache, const void *key, size_t key_len, uint32_t wait_ms);
-void cache_claim_end(struct cache *cache, const void *key, size_t key_len);
+bool cache_claim(struct cache *cache, const struct cache_key *key, uint32_t wait_ms);
+void cache_claim_end(struct cache *cache, const struct cache_key *key);
 
 /* Hits, misses (by reason), evictions, bytes and entries held, in the
  * Prometheus text format. */

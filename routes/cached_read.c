@@ -74,13 +74,14 @@ bool cached_read_begin(const struct purchases_context *app, const struct _u_requ
   }
   read->usable = app->cache != NULL && versions_read(app->versions, read->user_id, &read->version);
   if (read->usable) {
-    entry = cache_get(app->cache, read->key, read->key_len, &read->version);
+    cache_key_pack(&read->packed, read->key, read->key_len);
+    entry = cache_get(app->cache, &read->packed, &read->version);
     /* Another request may be reading this very answer: wait for it rather
      * than send the database the same query again. */
     if (entry == NULL) {
-      read->claimed = cache_claim(app->cache, read->key, read->key_len, app->coalesce_wait_ms);
+      read->claimed = cache_claim(app->cache, &read->packed, app->coalesce_wait_ms);
       if (!read->claimed) {
-        entry = cache_get(app->cache, read->key, read->key_len, &read->version);
+        entry = cache_get(app->cache, &read->packed, &read->version);
       }
     }
   }
@@ -111,23 +112,23 @@ bool cached_read_answer(const struct purchases_context *app, struct _u_response 
   struct request_ctx *ctx = request_ctx_of(response);
   bool match = etag_if_none_match(read->if_none_match, value->etag) == ETAG_MATCH;
   struct cache_value stored = *value;
-  unsigned char *packed = NULL;
-  size_t packed_len = 0;
+  unsigned char *compressed = NULL;
+  size_t compressed_len = 0;
 
   /* Kept compressed: most callers take gzip, and it holds several times
    * more answers in the same bytes. */
   if (read->usable) {
     if (value->body_len >= GZIP_MIN_LENGTH &&
-        gzip_compress(value->body, value->body_len, 6, &packed, &packed_len)) {
-      stored.body = (const char *)packed;
-      stored.body_len = packed_len;
+        gzip_compress(value->body, value->body_len, 6, &compressed, &compressed_len)) {
+      stored.body = (const char *)compressed;
+      stored.body_len = compressed_len;
       stored.gzip = true;
     }
-    cache_put(app->cache, read->key, read->key_len, &read->version, &stored);
+    cache_put(app->cache, &read->packed, &read->version, &stored);
     cached_read_end(app, read);
   }
   answer_value(response, ctx != NULL && ctx->gzip_ok ? &stored : value, match);
-  free(packed);
+  free(compressed);
   if (match) {
     atomic_fetch_add_explicit(&not_modified[0], 1, memory_order_relaxed);
   }
@@ -136,7 +137,7 @@ bool cached_read_answer(const struct purchases_context *app, struct _u_response 
 
 void cached_read_end(const struct purchases_context *app, struct cached_read *read) {
   if (read->claimed) {
-    cache_claim_end(app->cache, read->key, read->key_len);
+    cache_claim_end(app->cache, &read->packed);
     read->claimed = false;
   }
 }

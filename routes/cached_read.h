@@ -29,6 +29,7 @@ struct cached_read {
   size_t key_len;
   const char *user_id; /* whose purchases: the version that tags the entry */
   /* Filled by cached_read_begin(). */
+  struct cache_key packed;     /* the key packed once, for every cache call */
   const char *if_none_match;   /* the header; NULL when absent */
   bool usable;                 /* the cache is on and the user's version is known */
   bool claimed;                /* this request reads the key for everyone waiting */

@@ -14,6 +14,16 @@
 static const struct user_version V1 = {.local = 1};
 static const struct user_version V2 = {.local = 2};
 
+/* A key packed for one call: a few at a time per thread are live. */
+static const struct cache_key *K(const void *bytes, size_t len) {
+  static _Thread_local struct cache_key ring[4];
+  static _Thread_local unsigned next;
+  struct cache_key *key = &ring[next++ % 4];
+
+  cache_key_pack(key, bytes, len);
+  return key;
+}
+
 static struct cache_value text(const char *body) {
   return (struct cache_value){.body = body, .body_len = strlen(body), .etag = "\"t\"", .extra = ""};
 }
@@ -24,18 +34,18 @@ START_TEST(an_entry_is_served_only_under_its_version) {
   const struct cache_entry *entry;
 
   ck_assert_ptr_nonnull(cache);
-  ck_assert_ptr_null(cache_get(cache, "k", 1, &V1));
-  ck_assert(cache_put(cache, "k", 1, &V1, &value));
-  entry = cache_get(cache, "k", 1, &V1);
+  ck_assert_ptr_null(cache_get(cache, K("k", 1), &V1));
+  ck_assert(cache_put(cache, K("k", 1), &V1, &value));
+  entry = cache_get(cache, K("k", 1), &V1);
   ck_assert_ptr_nonnull(entry);
   ck_assert_str_eq(cache_entry_value(entry).body, "{\"a\":1}");
   ck_assert_str_eq(cache_entry_value(entry).etag, "\"t\"");
   cache_release(cache, entry);
   /* Another key of the same length, or the same key under a newer version. */
-  ck_assert_ptr_null(cache_get(cache, "j", 1, &V1));
-  ck_assert_ptr_null(cache_get(cache, "k", 1, &V2));
+  ck_assert_ptr_null(cache_get(cache, K("j", 1), &V1));
+  ck_assert_ptr_null(cache_get(cache, K("k", 1), &V2));
   /* A stale entry is dropped, not kept for the old version. */
-  ck_assert_ptr_null(cache_get(cache, "k", 1, &V1));
+  ck_assert_ptr_null(cache_get(cache, K("k", 1), &V1));
   cache_free(cache);
 }
 END_TEST
@@ -49,20 +59,45 @@ START_TEST(keys_are_told_apart_byte_for_byte) {
   const struct cache_entry *entry;
 
   /* Runs of zeros of other lengths, and zeros at either end. */
-  ck_assert(cache_put(cache, "a\0\0b", 4, &V1, &one));
-  ck_assert(cache_put(cache, "a\0b", 3, &V1, &two));
-  ck_assert_ptr_null(cache_get(cache, "a\0\0\0b", 5, &V1));
-  entry = cache_get(cache, "a\0\0b", 4, &V1);
+  ck_assert(cache_put(cache, K("a\0\0b", 4), &V1, &one));
+  ck_assert(cache_put(cache, K("a\0b", 3), &V1, &two));
+  ck_assert_ptr_null(cache_get(cache, K("a\0\0\0b", 5), &V1));
+  entry = cache_get(cache, K("a\0\0b", 4), &V1);
   ck_assert_str_eq(cache_entry_value(entry).body, "one");
   cache_release(cache, entry);
-  entry = cache_get(cache, "a\0b", 3, &V1);
+  entry = cache_get(cache, K("a\0b", 3), &V1);
   ck_assert_str_eq(cache_entry_value(entry).body, "two");
   cache_release(cache, entry);
-  ck_assert(cache_put(cache, long_zeros, sizeof(long_zeros), &V1, &one));
-  ck_assert_ptr_null(cache_get(cache, longer_zeros, sizeof(longer_zeros), &V1));
-  entry = cache_get(cache, long_zeros, sizeof(long_zeros), &V1);
+  ck_assert(cache_put(cache, K(long_zeros, sizeof(long_zeros)), &V1, &one));
+  ck_assert_ptr_null(cache_get(cache, K(longer_zeros, sizeof(longer_zeros)), &V1));
+  entry = cache_get(cache, K(long_zeros, sizeof(long_zeros)), &V1);
   ck_assert_ptr_nonnull(entry);
   cache_release(cache, entry);
+  cache_free(cache);
+}
+END_TEST
+
+START_TEST(a_key_past_the_limit_is_never_cached) {
+  struct cache *cache = cache_new(1 << 20, 30);
+  struct cache_value value = text("x");
+  unsigned char longest[CACHE_KEY_MAX];
+  unsigned char too_long[CACHE_KEY_MAX + 1];
+  const struct cache_entry *entry;
+
+  /* The worst packing (a zero, a byte, a zero...) still fits. */
+  for (size_t i = 0; i < sizeof(longest); i++) {
+    longest[i] = i % 2 == 0 ? 0 : 'k';
+  }
+  memset(too_long, 'k', sizeof(too_long));
+  ck_assert(cache_put(cache, K(longest, sizeof(longest)), &V1, &value));
+  entry = cache_get(cache, K(longest, sizeof(longest)), &V1);
+  ck_assert_ptr_nonnull(entry);
+  cache_release(cache, entry);
+  ck_assert(!cache_put(cache, K(too_long, sizeof(too_long)), &V1, &value));
+  ck_assert_ptr_null(cache_get(cache, K(too_long, sizeof(too_long)), &V1));
+  /* Nothing to coalesce on either: every caller reads. */
+  ck_assert(cache_claim(cache, K(too_long, sizeof(too_long)), 10));
+  ck_assert(cache_claim(cache, K(too_long, sizeof(too_long)), 10));
   cache_free(cache);
 }
 END_TEST
@@ -70,9 +105,9 @@ END_TEST
 START_TEST(an_entry_outlives_nothing_past_its_ttl) {
   struct cache *cache = cache_new(1 << 20, 1);
   struct cache_value value = text("x");
-  ck_assert(cache_put(cache, "k", 1, &V1, &value));
+  ck_assert(cache_put(cache, K("k", 1), &V1, &value));
   sleep(2);
-  ck_assert_ptr_null(cache_get(cache, "k", 1, &V1));
+  ck_assert_ptr_null(cache_get(cache, K("k", 1), &V1));
   cache_free(cache);
 }
 END_TEST
@@ -89,19 +124,19 @@ START_TEST(the_least_recently_used_go_first_and_bytes_stay_bounded) {
   struct cache_value value = text(body);
   for (int i = 0; i < 400; i++) {
     snprintf(key, sizeof(key), "key-%d", i);
-    ck_assert(cache_put(cache, key, strlen(key), &V1, &value));
+    ck_assert(cache_put(cache, K(key, strlen(key)), &V1, &value));
   }
   for (int i = 0; i < 400; i++) {
     snprintf(key, sizeof(key), "key-%d", i);
-    const struct cache_entry *entry = cache_get(cache, key, strlen(key), &V1);
+    const struct cache_entry *entry = cache_get(cache, K(key, strlen(key)), &V1);
     present += entry != NULL;
     cache_release(cache, entry);
   }
   ck_assert_uint_gt(present, 0);
   ck_assert_uint_le(present, 16 * 4); /* at most what 64 KiB holds */
   /* The newest is there; the first ones were evicted. */
-  ck_assert_ptr_null(cache_get(cache, "key-0", 5, &V1));
-  const struct cache_entry *newest = cache_get(cache, "key-399", 7, &V1);
+  ck_assert_ptr_null(cache_get(cache, K("key-0", 5), &V1));
+  const struct cache_entry *newest = cache_get(cache, K("key-399", 7), &V1);
   ck_assert_ptr_nonnull(newest);
   cache_release(cache, newest);
   /* Too large for a shard: refused, not stored past the bound. */
@@ -109,7 +144,7 @@ START_TEST(the_least_recently_used_go_first_and_bytes_stay_bounded) {
   memset(big, 'b', sizeof(big) - 1);
   big[sizeof(big) - 1] = '\0';
   value = text(big);
-  ck_assert(!cache_put(cache, "big", 3, &V1, &value));
+  ck_assert(!cache_put(cache, K("big", 3), &V1, &value));
   cache_free(cache);
 }
 END_TEST
@@ -121,11 +156,11 @@ START_TEST(a_held_entry_survives_its_replacement) {
   const struct cache_entry *held;
   const struct cache_entry *now;
 
-  ck_assert(cache_put(cache, "k", 1, &V1, &first));
-  held = cache_get(cache, "k", 1, &V1);
-  ck_assert(cache_put(cache, "k", 1, &V1, &second));
+  ck_assert(cache_put(cache, K("k", 1), &V1, &first));
+  held = cache_get(cache, K("k", 1), &V1);
+  ck_assert(cache_put(cache, K("k", 1), &V1, &second));
   ck_assert_str_eq(cache_entry_value(held).body, "first"); /* still readable */
-  now = cache_get(cache, "k", 1, &V1);
+  now = cache_get(cache, K("k", 1), &V1);
   ck_assert_str_eq(cache_entry_value(now).body, "second");
   cache_release(cache, held);
   cache_release(cache, now);
@@ -213,7 +248,7 @@ struct claimer {
 
 static void *claim_thread(void *data) {
   struct claimer *claimer = data;
-  claimer->owner = cache_claim(claimer->cache, "k", 1, 10000);
+  claimer->owner = cache_claim(claimer->cache, K("k", 1), 10000);
   return NULL;
 }
 
@@ -222,24 +257,24 @@ START_TEST(one_caller_reads_what_many_miss_at_once) {
   struct claimer waiters[4];
   pthread_t threads[4];
 
-  ck_assert(cache_claim(cache, "k", 1, 1000)); /* the first one reads */
+  ck_assert(cache_claim(cache, K("k", 1), 1000)); /* the first one reads */
   for (int i = 0; i < 4; i++) {
     waiters[i] = (struct claimer){cache, true};
     ck_assert_int_eq(pthread_create(&threads[i], NULL, claim_thread, &waiters[i]), 0);
   }
   usleep(200 * 1000);
-  cache_claim_end(cache, "k", 1);
+  cache_claim_end(cache, K("k", 1));
   for (int i = 0; i < 4; i++) {
     pthread_join(threads[i], NULL);
     ck_assert(!waiters[i].owner); /* they waited, and read nothing */
   }
   /* Ended: the next miss reads again; another key never waits. */
-  ck_assert(cache_claim(cache, "k", 1, 1000));
-  ck_assert(cache_claim(cache, "j", 1, 1000));
+  ck_assert(cache_claim(cache, K("k", 1), 1000));
+  ck_assert(cache_claim(cache, K("j", 1), 1000));
   /* A claim held too long: the waiter gives up after its budget. */
-  ck_assert(!cache_claim(cache, "k", 1, 50));
-  cache_claim_end(cache, "k", 1);
-  cache_claim_end(cache, "j", 1);
+  ck_assert(!cache_claim(cache, K("k", 1), 50));
+  cache_claim_end(cache, K("k", 1));
+  cache_claim_end(cache, K("j", 1));
   cache_free(cache);
 }
 END_TEST
@@ -249,6 +284,7 @@ Suite *suite_cache(void) {
   TCase *tc = tcase_create("cache");
   tcase_add_test(tc, an_entry_is_served_only_under_its_version);
   tcase_add_test(tc, keys_are_told_apart_byte_for_byte);
+  tcase_add_test(tc, a_key_past_the_limit_is_never_cached);
   tcase_add_test(tc, an_entry_outlives_nothing_past_its_ttl);
   tcase_add_test(tc, the_least_recently_used_go_first_and_bytes_stay_bounded);
   tcase_add_test(tc, a_held_entry_survives_its_replacement);
