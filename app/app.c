@@ -204,6 +204,15 @@ static void contexts_fill(struct app *app) {
                                         .versions = app->versions,
                                         .rate_limit = &app->rate_limit,
                                         .started_at = app->started_at};
+  app->routes = (struct routes){.instance = &app->instance,
+                                .tracker = &app->tracker,
+                                .cors = &app->config.cors,
+                                .bench_routes = app->config.bench_routes != 0,
+                                .authn = &app->authn,
+                                .rate_limit = &app->rate_limit,
+                                .audit_db = app->db,
+                                .purchases = &app->purchases,
+                                .probes = &app->probes};
 }
 
 struct app *app_new(struct config *config, char *err, size_t err_len) {
@@ -475,7 +484,7 @@ bool app_start(struct app *app, char *err, size_t err_len) {
                                      .jwt = app->jwt,
                                      .auth_failures = app->auth_failures,
                                      .body_max = REQUEST_BODY_MAX});
-  if (routes_register(app) != 0) {
+  if (routes_register(&app->routes) != 0) {
     snprintf(err, err_len, "cannot register the routes");
     return false;
   }

@@ -33,11 +33,6 @@ struct app {
   unsigned int connection_limit;   /* HTTP connections at once, sized at start */
   bool instance_ready;             /* ulfius_init_instance succeeded */
   bool serving;                    /* the HTTP daemon runs */
-  struct route_scope scopes[ROUTES_MAX_SCOPES];
-  size_t scope_count;
-  struct route_scope unknown_scope;
-  struct route_chain chains[ROUTES_MAX]; /* one per route, run by its dispatcher */
-  size_t chain_count;
   struct cursor_key cursor_key;
   struct jwt_verifier *jwt;     /* NULL in headers mode */
   struct rate_limiter *limiter; /* NULL when rate limiting is off */
@@ -57,6 +52,9 @@ struct app {
    * /metrics, are given. */
   struct purchases_context purchases;
   struct probes_context probes;
+  /* The route table's inputs (the contexts above) and the chains it
+   * builds: Ulfius keeps pointers into it while the instance runs. */
+  struct routes routes;
 
   /* The watcher thread retries the database until it answers, then ensures
    * the indexes, so a database that is down at start needs no restart. */

@@ -4,7 +4,6 @@
 
 #include <yder.h>
 
-#include "app/app.h"
 #include "middleware/audit.h"
 #include "middleware/authn.h"
 #include "middleware/authz.h"
@@ -109,27 +108,28 @@ void routes_get(size_t i, const char **method, const char **pattern) {
 }
 
 /* The scope of `pattern`, created on first use; NULL when the table is full. */
-static struct route_scope *scope_for(struct app *app, const char *pattern) {
-  for (size_t i = 0; i < app->scope_count; i++) {
-    if (strcmp(app->scopes[i].route, pattern) == 0) {
-      return &app->scopes[i];
+static struct route_scope *scope_for(struct routes *routes, const char *pattern) {
+  for (size_t i = 0; i < routes->scope_count; i++) {
+    if (strcmp(routes->scopes[i].route, pattern) == 0) {
+      return &routes->scopes[i];
     }
   }
-  if (app->scope_count == ROUTES_MAX_SCOPES) {
+  if (routes->scope_count == ROUTES_MAX_SCOPES) {
     return NULL;
   }
-  struct route_scope *scope = &app->scopes[app->scope_count++];
+  struct route_scope *scope = &routes->scopes[routes->scope_count++];
   scope->route = pattern;
   scope->allow[0] = '\0';
-  scope->tracker = &app->tracker;
-  scope->cors = &app->config.cors;
+  scope->tracker = routes->tracker;
+  scope->cors = routes->cors;
   return scope;
 }
 
-static int add(struct app *app, const char *method, const char *pattern, unsigned int priority,
+static int add(struct routes *routes, const char *method, const char *pattern,
+               unsigned int priority,
                int (*callback)(const struct _u_request *, struct _u_response *, void *),
                void *user_data) {
-  if (ulfius_add_endpoint_by_val(&app->instance, method, NULL, pattern, priority, callback,
+  if (ulfius_add_endpoint_by_val(routes->instance, method, NULL, pattern, priority, callback,
                                  user_data) != U_OK) {
     y_log_message(Y_LOG_LEVEL_ERROR, "routes: cannot register %s %s", method, pattern);
     return -1;
@@ -172,24 +172,24 @@ static void chain_add(struct route_chain *chain, route_link link, void *data) {
 
 /* The chain of one route, in the order the guard prescribes. */
 static void chain_build(struct route_chain *chain, const struct route *route,
-                        const struct route_scope *scope, struct app *app) {
+                        const struct route_scope *scope, const struct routes *routes) {
   memset(chain, 0, sizeof(*chain));
   chain->scope = scope;
   if (route->guard != GUARD_NONE) {
-    chain_add(chain, callback_authenticate, &app->authn);
-    chain_add(chain, callback_rate_limit, &app->rate_limit);
+    chain_add(chain, callback_authenticate, routes->authn);
+    chain_add(chain, callback_rate_limit, routes->rate_limit);
   }
   switch (route->guard) {
     case GUARD_USER_ACCESS:
-      chain_add(chain, callback_user_authz, app);
+      chain_add(chain, callback_user_authz, NULL);
       chain->after = callback_audit;
-      chain->after_data = app->db;
+      chain->after_data = routes->audit_db;
       break;
     case GUARD_SUPPORT:
-      chain_add(chain, callback_support_only, app);
+      chain_add(chain, callback_support_only, NULL);
       break;
     case GUARD_INGEST:
-      chain_add(chain, callback_ingest_only, app);
+      chain_add(chain, callback_ingest_only, NULL);
       break;
     case GUARD_NONE:
       break;
@@ -197,15 +197,15 @@ static void chain_build(struct route_chain *chain, const struct route *route,
   /* Each controller sees what it uses: the guarded routes the purchases'
    * context, the probes, the metrics and the docs the process's state. */
   chain_add(chain, route->controller,
-            route->guard != GUARD_NONE ? (void *)&app->purchases : (void *)&app->probes);
+            route->guard != GUARD_NONE ? (void *)routes->purchases : (void *)routes->probes);
 }
 
 /* Registers one row: its 405 catch-all the first time its pattern comes,
  * then its method with its chain. A GET answers HEAD too, through the same
  * chain (RFC 9110: the same headers, and libmicrohttpd sends no body). */
-static int register_route(struct app *app, const struct route *route) {
-  struct route_scope *scope = scope_for(app, route->pattern);
-  struct route_chain *chain = &app->chains[app->chain_count++];
+static int register_route(struct routes *routes, const struct route *route) {
+  struct route_scope *scope = scope_for(routes, route->pattern);
+  struct route_chain *chain = &routes->chains[routes->chain_count++];
   int rc = 0;
 
   if (scope == NULL) {
@@ -214,49 +214,49 @@ static int register_route(struct app *app, const struct route *route) {
   }
   metrics_register_route(route->pattern);
   if (scope->allow[0] == '\0') {
-    rc |= add(app, "*", route->pattern, PRIORITY_METHOD_NOT_ALLOWED, callback_method_not_allowed,
+    rc |= add(routes, "*", route->pattern, PRIORITY_METHOD_NOT_ALLOWED, callback_method_not_allowed,
               scope);
     /* With CORS on, OPTIONS on each path is a browser's preflight. */
-    if (app->config.cors.count > 0) {
-      struct route_chain *preflight = &app->chains[app->chain_count++];
+    if (routes->cors->count > 0) {
+      struct route_chain *preflight = &routes->chains[routes->chain_count++];
       memset(preflight, 0, sizeof(*preflight));
       preflight->scope = scope;
       chain_add(preflight, callback_cors_preflight, scope);
-      rc |= add(app, "OPTIONS", route->pattern, PRIORITY_CHAIN, dispatch, preflight);
+      rc |= add(routes, "OPTIONS", route->pattern, PRIORITY_CHAIN, dispatch, preflight);
     }
   } else {
     strncat(scope->allow, ", ", sizeof(scope->allow) - strlen(scope->allow) - 1);
   }
   strncat(scope->allow, route->method, sizeof(scope->allow) - strlen(scope->allow) - 1);
-  chain_build(chain, route, scope, app);
-  rc |= add(app, route->method, route->pattern, PRIORITY_CHAIN, dispatch, chain);
+  chain_build(chain, route, scope, routes);
+  rc |= add(routes, route->method, route->pattern, PRIORITY_CHAIN, dispatch, chain);
   if (strcmp(route->method, "GET") == 0) {
     strncat(scope->allow, ", HEAD", sizeof(scope->allow) - strlen(scope->allow) - 1);
-    rc |= add(app, "HEAD", route->pattern, PRIORITY_CHAIN, dispatch, chain);
+    rc |= add(routes, "HEAD", route->pattern, PRIORITY_CHAIN, dispatch, chain);
   }
   return rc != 0 ? -1 : 0;
 }
 
-int routes_register(struct app *app) {
-  app->scope_count = 0;
-  app->chain_count = 0;
+int routes_register(struct routes *routes) {
+  routes->scope_count = 0;
+  routes->chain_count = 0;
   for (size_t i = 0; i < ROUTE_COUNT; i++) {
-    if (register_route(app, &ROUTES[i]) != 0) {
+    if (register_route(routes, &ROUTES[i]) != 0) {
       return -1;
     }
   }
-  for (size_t i = 0; app->config.bench_routes && i < BENCH_ROUTE_COUNT; i++) {
-    if (register_route(app, &BENCH_ROUTES[i]) != 0) {
+  for (size_t i = 0; routes->bench_routes && i < BENCH_ROUTE_COUNT; i++) {
+    if (register_route(routes, &BENCH_ROUTES[i]) != 0) {
       return -1;
     }
   }
 
   metrics_register_route("-");
-  app->unknown_scope.route = "-";
-  strcpy(app->unknown_scope.allow, "");
-  app->unknown_scope.tracker = &app->tracker;
-  app->unknown_scope.cors = &app->config.cors;
-  if (ulfius_set_default_endpoint(&app->instance, callback_not_found, &app->unknown_scope) !=
+  routes->unknown_scope.route = "-";
+  strcpy(routes->unknown_scope.allow, "");
+  routes->unknown_scope.tracker = routes->tracker;
+  routes->unknown_scope.cors = routes->cors;
+  if (ulfius_set_default_endpoint(routes->instance, callback_not_found, &routes->unknown_scope) !=
       U_OK) {
     return -1;
   }

@@ -1,13 +1,12 @@
 #ifndef PURCHASES_ROUTES_ROUTES_H
 #define PURCHASES_ROUTES_ROUTES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <ulfius.h>
 
 #include "middleware/request.h"
-
-struct app;
 
 /* One link of a route's chain: a middleware check or the controller. It
  * answers (problem_send, request_answer_json) or passes; it never needs to
@@ -41,9 +40,37 @@ struct route_chain {
 /* The most distinct URL patterns the service answers. */
 #define ROUTES_MAX_SCOPES 16
 
-/* Registers every endpoint of the service on app->instance, and the default
- * endpoint (404). Returns 0, or -1 when Ulfius refused an endpoint. */
-int routes_register(struct app *app);
+struct authn_context;
+struct cors_table;
+struct db;
+struct probes_context;
+struct purchases_context;
+struct rate_limit_context;
+
+/* The route table at work: what it is given, each link and controller
+ * seeing only its own context, and the scopes and chains it builds, which
+ * live as long as the instance serves. The app fills the first part. */
+struct routes {
+  struct _u_instance *instance;
+  struct request_tracker *tracker;
+  const struct cors_table *cors; /* no origins: no preflight routes */
+  bool bench_routes;             /* PURCHASES_BENCH_ROUTES: /bench/fixed/... */
+  struct authn_context *authn;
+  struct rate_limit_context *rate_limit;
+  struct db *audit_db; /* where the audit link writes */
+  struct purchases_context *purchases;
+  struct probes_context *probes;
+  /* Built by routes_register(). */
+  struct route_scope scopes[ROUTES_MAX_SCOPES];
+  size_t scope_count;
+  struct route_scope unknown_scope;
+  struct route_chain chains[ROUTES_MAX]; /* one per route, run by its dispatcher */
+  size_t chain_count;
+};
+
+/* Registers every endpoint of the service on routes->instance, and the
+ * default endpoint (404). Returns 0, or -1 when Ulfius refused one. */
+int routes_register(struct routes *routes);
 
 /* The routes the service answers, for the contract test: how many, and
  * the method and pattern ("/user/:userId") of route i. */

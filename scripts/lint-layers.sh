@@ -8,13 +8,9 @@ cd "$(dirname "$0")/.."
 
 LAYERS=(lib models middleware routes app)
 
-# Upward includes that are known, with the reason: the route table wires
-# the app's contexts to the links and controllers, so it sees struct app
-# (every link and controller gets a narrow context). Issue 12's narrow contexts remove them; an entry that is no
-# longer needed fails the lint too, so the list only shrinks.
-KNOWN=(
-  "routes/routes.c app/app.h"
-)
+# Upward includes that are known, with the reason. None are left; an entry
+# that is no longer needed fails the lint too, so the list only shrinks.
+KNOWN=()
 
 rank() {
   local i
