@@ -155,7 +155,7 @@ lint() {
 }
 if [[ -z $only || $only == contract ]]; then
   # The layers: no include points upwards but the known ones.
-  lint scripts/lint-layers.sh
+  lint scripts/lint-layers.sh "$build"
   # The deployment files no engine runs here: parsed and checked for what
   # docs/operations.md promises.
   lint node scripts/lint-deploy.js
