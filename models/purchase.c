@@ -7,9 +7,6 @@
 
 #include <yder.h>
 
-const char *const PURCHASE_STATUSES[] = {"placed",    "paid",     "shipped", "delivered",
-                                         "cancelled", "refunded", NULL};
-
 /* MongoDB's duplicate key error. */
 
 /* Reads the sort key of `doc` for `sort` into *key: a date in milliseconds,

@@ -10,6 +10,7 @@
 #include "models/db.h"
 #include "models/page_walk.h"
 #include "models/purchase_query.h"
+#include "models/purchase_schema.h"
 #include "models/status.h"
 
 /* The collection that holds one document per purchase. */
@@ -23,9 +24,6 @@
 
 /* The most purchases one list call returns. */
 #define PURCHASE_LIST_MAX 100
-
-/* The statuses a purchase can have, in lifecycle order; NULL-terminated. */
-extern const char *const PURCHASE_STATUSES[];
 
 /* One page of a list. */
 struct purchase_page {

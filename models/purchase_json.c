@@ -1,58 +1,11 @@
 #include "models/purchase_json.h"
 
+#include "models/purchase_schema.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-
-enum field_kind { FIELD_STRING, FIELD_INTEGER, FIELD_DATE, FIELD_OBJECT, FIELD_OBJECT_ARRAY };
-
-/* One field of the public contract; `children` describes the fields of an
- * object, or of each object in an array. Tables end with a NULL name. */
-struct field_spec {
-  const char *name;
-  enum field_kind kind;
-  const struct field_spec *children;
-};
-
-static const struct field_spec ITEM_FIELDS[] = {
-    {"id", FIELD_STRING, NULL},
-    {"title", FIELD_STRING, NULL},
-    {"brand", FIELD_STRING, NULL},
-    {"imgUrl", FIELD_STRING, NULL},
-    {"pricePerUnitPence", FIELD_INTEGER, NULL},
-    {"currency", FIELD_STRING, NULL},
-    {"quantity", FIELD_INTEGER, NULL},
-    {"priceTotalPence", FIELD_INTEGER, NULL},
-    {NULL, FIELD_STRING, NULL},
-};
-
-static const struct field_spec PAYMENT_FIELDS[] = {
-    {"method", FIELD_STRING, NULL},
-    {"lastDigits", FIELD_STRING, NULL},
-    {"receiptUrl", FIELD_STRING, NULL},
-    {NULL, FIELD_STRING, NULL},
-};
-
-static const struct field_spec DELIVERY_FIELDS[] = {
-    {"method", FIELD_STRING, NULL},
-    {"storeLocation", FIELD_STRING, NULL},
-    {"dateDelivered", FIELD_DATE, NULL},
-    {NULL, FIELD_STRING, NULL},
-};
-
-static const struct field_spec PURCHASE_FIELDS[] = {
-    {"id", FIELD_STRING, NULL},
-    {"userId", FIELD_STRING, NULL},
-    {"status", FIELD_STRING, NULL},
-    {"items", FIELD_OBJECT_ARRAY, ITEM_FIELDS},
-    {"pricePence", FIELD_INTEGER, NULL},
-    {"currency", FIELD_STRING, NULL},
-    {"datePurchased", FIELD_DATE, NULL},
-    {"payment", FIELD_OBJECT, PAYMENT_FIELDS},
-    {"delivery", FIELD_OBJECT, DELIVERY_FIELDS},
-    {NULL, FIELD_STRING, NULL},
-};
 
 /* Integers beyond 2^53 do not survive a JavaScript client; we still emit
  * them exactly, since jansson writes 64-bit integers verbatim. */
@@ -91,17 +44,17 @@ bool purchase_format_date(int64_t ms, char buf[PURCHASE_DATE_LEN]) {
   return true;
 }
 
-static json_t *map_object(bson_iter_t *doc_iter, const struct field_spec *fields, uint32_t mask);
+static json_t *map_object(bson_iter_t *doc_iter, const struct schema_field *fields, uint32_t mask);
 
 /* The JSON for the value under `iter` as `spec` wants it; json_null() when
  * the stored type does not fit or a string is not valid UTF-8. NULL only
  * when out of memory. */
-static json_t *map_value(const bson_iter_t *iter, const struct field_spec *spec) {
+static json_t *map_value(const bson_iter_t *iter, const struct schema_field *spec) {
   bson_iter_t child;
   char date[PURCHASE_DATE_LEN];
 
   switch (spec->kind) {
-    case FIELD_STRING:
+    case SCHEMA_STRING:
       if (BSON_ITER_HOLDS_UTF8(iter)) {
         uint32_t len = 0;
         const char *s = bson_iter_utf8(iter, &len);
@@ -113,7 +66,7 @@ static json_t *map_value(const bson_iter_t *iter, const struct field_spec *spec)
         }
       }
       break;
-    case FIELD_INTEGER:
+    case SCHEMA_INTEGER:
       if (BSON_ITER_HOLDS_INT32(iter)) {
         return json_integer(bson_iter_int32(iter));
       }
@@ -127,18 +80,18 @@ static json_t *map_value(const bson_iter_t *iter, const struct field_spec *spec)
         }
       }
       break;
-    case FIELD_DATE:
+    case SCHEMA_DATE:
       if (BSON_ITER_HOLDS_DATE_TIME(iter) &&
           purchase_format_date(bson_iter_date_time(iter), date)) {
         return json_string(date);
       }
       break;
-    case FIELD_OBJECT:
+    case SCHEMA_OBJECT:
       if (BSON_ITER_HOLDS_DOCUMENT(iter) && bson_iter_recurse(iter, &child)) {
         return map_object(&child, spec->children, 0);
       }
       break;
-    case FIELD_OBJECT_ARRAY:
+    case SCHEMA_OBJECT_ARRAY:
       if (BSON_ITER_HOLDS_ARRAY(iter) && bson_iter_recurse(iter, &child)) {
         json_t *j_array = json_array();
         while (j_array != NULL && bson_iter_next(&child)) {
@@ -164,7 +117,7 @@ static json_t *map_value(const bson_iter_t *iter, const struct field_spec *spec)
 /* Builds the object described by `fields` from the document under doc_iter
  * (an iterator positioned before the document's first key); with a non-zero
  * `mask`, only the fields whose bit is set. */
-static json_t *map_object(bson_iter_t *doc_iter, const struct field_spec *fields, uint32_t mask) {
+static json_t *map_object(bson_iter_t *doc_iter, const struct schema_field *fields, uint32_t mask) {
   json_t *j_object = json_object();
   json_t *j_result = NULL;
 
@@ -172,7 +125,7 @@ static json_t *map_object(bson_iter_t *doc_iter, const struct field_spec *fields
     goto done;
   }
   for (uint32_t i = 0; fields[i].name != NULL; i++) {
-    const struct field_spec *spec = &fields[i];
+    const struct schema_field *spec = &fields[i];
     bson_iter_t iter = *doc_iter;
     json_t *j_value;
     if (mask != 0 && (mask & (1u << i)) == 0) {
@@ -205,18 +158,19 @@ json_t *purchase_to_json_fields(const bson_t *doc, uint32_t fields) {
   if (doc == NULL || !bson_iter_init(&iter, doc)) {
     return NULL;
   }
-  return map_object(&iter, PURCHASE_FIELDS, fields == 0 ? 0 : (fields | 1u));
+  return map_object(&iter, PURCHASE_SCHEMA, fields == 0 ? 0 : (fields | 1u));
 }
 
 const char *purchase_field_name(uint32_t i) {
-  return i < sizeof(PURCHASE_FIELDS) / sizeof(PURCHASE_FIELDS[0]) ? PURCHASE_FIELDS[i].name : NULL;
+  for (uint32_t k = 0; PURCHASE_SCHEMA[k].name != NULL; k++) {
+    if (k == i) {
+      return PURCHASE_SCHEMA[k].name;
+    }
+  }
+  return NULL;
 }
 
 int purchase_field_index(const char *name) {
-  for (int i = 0; PURCHASE_FIELDS[i].name != NULL; i++) {
-    if (strcmp(PURCHASE_FIELDS[i].name, name) == 0) {
-      return i;
-    }
-  }
-  return -1;
+  const struct schema_field *field = schema_field_find(PURCHASE_SCHEMA, name);
+  return field != NULL ? (int)(field - PURCHASE_SCHEMA) : -1;
 }

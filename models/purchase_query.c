@@ -38,12 +38,7 @@ bool purchase_sort_by_date(enum purchase_sort sort) {
 }
 
 int purchase_status_index(const char *name) {
-  for (int i = 0; PURCHASE_STATUSES[i] != NULL; i++) {
-    if (strcmp(PURCHASE_STATUSES[i], name) == 0) {
-      return i;
-    }
-  }
-  return -1;
+  return schema_choice_index(PURCHASE_STATUSES, name);
 }
 
 bool purchase_text_pattern(const char *text, char *out, size_t out_len) {

@@ -2,14 +2,16 @@
 #define PURCHASES_MODELS_PURCHASE_VALIDATE_H
 
 /* The rules a purchase must keep to be stored, for POST /purchases and
- * purchases-import alike. The rules are listed in docs/api.md. */
+ * purchases-import alike, from the schema (models/purchase_schema.h). The
+ * rules are listed in docs/api.md. */
 
 #include <stdbool.h>
 
 #include <bson/bson.h>
 #include <jansson.h>
 
-#define PURCHASE_ITEMS_MAX  500
+#include "models/purchase_schema.h"
+
 #define PURCHASE_ERRORS_MAX 50
 
 /* Validates j_purchase against the purchase contract and, when valid,

@@ -293,14 +293,11 @@ static bool read_change(const json_t *j_body, struct status_change *change, json
     }
   }
   status = json_string_value(json_object_get(j_body, "status"));
-  for (size_t i = 0; status != NULL && PURCHASE_STATUSES[i] != NULL; i++) {
-    known = known || strcmp(status, PURCHASE_STATUSES[i]) == 0;
-  }
+  known = status != NULL && purchase_status_index(status) >= 0;
   if (!known) {
-    json_array_append_new(
-        *j_errors,
-        json_pack("{ss ss}", "pointer", "/status", "detail",
-                  "is required: placed, paid, shipped, delivered, cancelled or refunded"));
+    char detail[160] = "is required: ";
+    schema_join(PURCHASE_STATUSES, NULL, "or", detail + 13, sizeof(detail) - 13);
+    json_array_append_new(*j_errors, json_pack("{ss ss}", "pointer", "/status", "detail", detail));
   }
   change->status = status;
   j_value = json_object_get(j_body, "dateDelivered");

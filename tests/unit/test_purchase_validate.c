@@ -3,6 +3,7 @@
 
 #include <check.h>
 
+#include "models/purchase_gen.h"
 #include "models/purchase_json.h"
 #include "models/purchase_validate.h"
 #include "suites.h"
@@ -210,6 +211,133 @@ START_TEST(body_hash_ignores_key_order_and_spacing) {
 }
 END_TEST
 
+/* Validates j (stolen), which must fail, and returns how many errors it
+ * gave; *detail (when not NULL) gets a copy of the detail at `pointer`, or
+ * NULL when there is none. */
+static size_t refuse(json_t *j, const char *pointer, char **detail) {
+  bson_t doc = BSON_INITIALIZER;
+  json_t *j_errors = NULL;
+  size_t count;
+
+  ck_assert(!purchase_validate(j, "made-1", &doc, &j_errors));
+  count = json_array_size(j_errors);
+  if (detail != NULL) {
+    *detail = NULL;
+    for (size_t i = 0; i < count; i++) {
+      json_t *j_error = json_array_get(j_errors, i);
+      const char *at = json_string_value(json_object_get(j_error, "pointer"));
+      if (at != NULL && strcmp(at, pointer) == 0 && *detail == NULL) {
+        *detail = strdup(json_string_value(json_object_get(j_error, "detail")));
+      }
+    }
+  }
+  json_decref(j_errors);
+  json_decref(j);
+  bson_destroy(&doc);
+  return count;
+}
+
+/* The detail at `pointer` when j (stolen) is refused equals `expected`. */
+static void assert_detail(json_t *j, const char *pointer, const char *expected) {
+  char *detail = NULL;
+
+  refuse(j, pointer, &detail);
+  ck_assert_msg(detail != NULL, "no error at %s", pointer);
+  ck_assert_str_eq(detail, expected);
+  free(detail);
+}
+
+START_TEST(messages_are_written_from_the_schema) {
+  json_t *j;
+
+  j = valid(), json_object_set_new(j, "status", json_string("lost"));
+  assert_detail(j, "/status", "must be placed, paid, shipped, delivered, cancelled or refunded");
+  j = valid(), json_object_set_new(j, "payment", json_string("card"));
+  assert_detail(j, "/payment", "must be an object with method, lastDigits and receiptUrl");
+  j = valid(), json_object_del(j, "delivery");
+  assert_detail(j, "/delivery", "must be an object with method, storeLocation and dateDelivered");
+  j = valid(), json_object_set_new(json_object_get(j, "delivery"), "method", json_string("drone"));
+  assert_detail(j, "/delivery/method", "must be standard, express or click_and_collect");
+  j = valid(), json_object_set_new(json_object_get(j, "payment"), "method", json_string("iou"));
+  assert_detail(j, "/payment/method",
+                "must be card, apple_pay, paypal, gift_card, klarna or bank_transfer");
+  j = valid(), json_object_set_new(j, "items", json_array());
+  assert_detail(j, "/items", "must be an array of 1 to 500 items");
+  j = valid();
+  json_object_set_new(json_array_get(json_object_get(j, "items"), 0), "title", json_string(""));
+  assert_detail(j, "/items/0/title", "must be 1 to 200 characters");
+  j = valid();
+  json_object_set_new(json_array_get(json_object_get(j, "items"), 0), "quantity",
+                      json_integer(10001));
+  assert_detail(j, "/items/0/quantity", "must be a whole number from 1 to 10000");
+  j = valid(), json_object_set_new(j, "userId", json_null());
+  assert_detail(j, "/userId", "is required");
+  j = valid(), json_object_del(json_object_get(j, "delivery"), "storeLocation");
+  assert_detail(j, "/delivery/storeLocation", "is required (null if none)");
+}
+END_TEST
+
+START_TEST(a_rule_between_fields_waits_for_the_fields_it_compares) {
+  json_t *j;
+  char *detail;
+
+  /* A quantity out of range is one error: neither the item's total nor the
+   * purchase's price is blamed for it. */
+  j = valid();
+  json_object_set_new(json_array_get(json_object_get(j, "items"), 1), "quantity", json_integer(0));
+  ck_assert_uint_eq(refuse(j, "/items/1/quantity", NULL), 1);
+  /* A currency that is no code is not compared with the items'. */
+  j = valid(), json_object_set_new(j, "currency", json_string("gbp"));
+  ck_assert_uint_eq(refuse(j, "/currency", NULL), 1);
+  /* A status that is no status asks for no delivery date. */
+  j = valid(), json_object_set_new(j, "status", json_string("lost"));
+  json_object_set_new(json_object_get(j, "delivery"), "dateDelivered", json_null());
+  ck_assert_uint_eq(refuse(j, "/status", NULL), 1);
+  /* An unknown delivery method asks for no store. */
+  j = valid(), json_object_set_new(json_object_get(j, "delivery"), "method", json_string("x"));
+  json_object_set_new(json_object_get(j, "delivery"), "storeLocation", json_null());
+  ck_assert_uint_eq(refuse(j, "/delivery/method", NULL), 1);
+  /* Sound fields that disagree: the rule between them speaks. */
+  j = valid();
+  json_object_set_new(json_array_get(json_object_get(j, "items"), 0), "currency",
+                      json_string("EUR"));
+  ck_assert_uint_eq(refuse(j, "/items/0/currency", &detail), 1);
+  ck_assert_str_eq(detail, "must be the purchase's currency");
+  free(detail);
+  j = valid(), json_object_set_new(j, "status", json_string("delivered"));
+  json_object_set_new(json_object_get(j, "delivery"), "dateDelivered", json_null());
+  ck_assert_uint_eq(refuse(j, "/delivery/dateDelivered", &detail), 1);
+  ck_assert_str_eq(detail, "is required when the status is delivered");
+  free(detail);
+}
+END_TEST
+
+/* The generator writes what the schema describes, in its order and BSON
+ * types: every generated purchase, read as JSON and validated, builds the
+ * same bytes again. */
+START_TEST(every_generated_purchase_keeps_the_schema) {
+  for (uint32_t user = 0; user < 300; user++) {
+    for (uint32_t index = 0; index < 3; index++) {
+      bson_t generated = BSON_INITIALIZER;
+      bson_t built = BSON_INITIALIZER;
+      json_t *j_errors = NULL;
+      json_t *j;
+
+      purchase_gen_document(7, user, index, &generated);
+      j = purchase_to_json(&generated);
+      ck_assert_ptr_nonnull(j);
+      ck_assert_msg(purchase_validate(j, "unused", &built, &j_errors), "user %u #%u: %s", user,
+                    index, j_errors != NULL ? json_dumps(j_errors, 0) : "");
+      ck_assert_msg(bson_equal(&generated, &built), "user %u #%u is stored differently", user,
+                    index);
+      json_decref(j);
+      bson_destroy(&generated);
+      bson_destroy(&built);
+    }
+  }
+}
+END_TEST
+
 Suite *suite_purchase_validate(void) {
   Suite *suite = suite_create("purchase_validate");
   TCase *tc = tcase_create("purchase_validate");
@@ -221,6 +349,9 @@ Suite *suite_purchase_validate(void) {
   tcase_add_test(tc, card_numbers_are_refused_without_being_repeated);
   tcase_add_test(tc, every_error_is_reported_up_to_the_cap);
   tcase_add_test(tc, body_hash_ignores_key_order_and_spacing);
+  tcase_add_test(tc, messages_are_written_from_the_schema);
+  tcase_add_test(tc, a_rule_between_fields_waits_for_the_fields_it_compares);
+  tcase_add_test(tc, every_generated_purchase_keeps_the_schema);
   suite_add_tcase(suite, tc);
   return suite;
 }
