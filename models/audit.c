@@ -10,9 +10,7 @@ enum model_status audit_store_insert(struct db *db, const struct audit_record *r
   enum model_status status = MODEL_ERROR;
   struct db_call call = {0};
   bson_t doc = BSON_INITIALIZER;
-  bson_t opts = BSON_INITIALIZER;
   bson_error_t error;
-
   bson_oid_t oid;
 
   /* Our own _id: with the time it orders the trail, and unlike the
@@ -38,15 +36,10 @@ enum model_status audit_store_insert(struct db *db, const struct audit_record *r
   } else {
     bson_append_null(&doc, "reason", -1);
   }
-  if (!db_append_durable_write(db, &opts)) {
-    goto done;
-  }
-
   if (!db_call_begin(&call, db, DB_OP_AUDIT_INSERT, AUDIT_COLLECTION, &status)) {
     goto done;
   }
-  if (!mongoc_collection_insert_one(call.collection, &doc, &opts, NULL, &error)) {
-    status = db_status_from_error(&error);
+  if (db_insert_durable(db, call.collection, &doc, NULL, &error) != MODEL_OK) {
     y_log_message(Y_LOG_LEVEL_ERROR, "audit: record of request %s not written (code %u): %s",
                   record->request_id, error.code, error.message);
     /* Whatever the cause, the read is refused: report it as unavailable. */
@@ -57,7 +50,6 @@ enum model_status audit_store_insert(struct db *db, const struct audit_record *r
 
 done:
   db_call_end(&call);
-  bson_destroy(&opts);
   bson_destroy(&doc);
   return status;
 }
@@ -94,61 +86,55 @@ static json_t *record_to_json(const bson_t *doc) {
   return j_record;
 }
 
-/* Appends the keyset bound past `after` to `filter`, as for purchases:
- * {time <= t} and then (time < t or _id < the record's) when the walk goes
- * down the trail (newest first, the next page); >=, > when it goes up (a
- * previous page, walked oldest first from the cursor). */
+/* Appends the keyset bound past `after` to `filter`, as for purchases
+ * (page_walk_append_bound): on time, with the record's ObjectId to break
+ * ties; down the trail for a next page (newest first), up for a previous
+ * one (walked oldest first from the cursor). */
 static void append_keyset(const struct purchase_position *after, const bson_oid_t *oid, bool up,
                           bson_t *filter) {
+  struct keyset_value key = {.type = BSON_TYPE_DATE_TIME, .number = after->key};
+  struct keyset_value tie = {.type = BSON_TYPE_OID, .oid = oid};
+  uint32_t count = 0;
   bson_t and_array;
-  bson_t clause;
-  bson_t range;
-  bson_t or_array;
-  bson_t branch;
-  bson_t cmp;
 
   bson_append_array_begin(filter, "$and", -1, &and_array);
-  bson_append_document_begin(&and_array, "0", -1, &clause);
-  bson_append_document_begin(&clause, "time", -1, &range);
-  bson_append_date_time(&range, up ? "$gte" : "$lte", -1, after->key);
-  bson_append_document_end(&clause, &range);
-  bson_append_array_begin(&clause, "$or", -1, &or_array);
-  bson_append_document_begin(&or_array, "0", -1, &branch);
-  bson_append_document_begin(&branch, "time", -1, &cmp);
-  bson_append_date_time(&cmp, up ? "$gt" : "$lt", -1, after->key);
-  bson_append_document_end(&branch, &cmp);
-  bson_append_document_end(&or_array, &branch);
-  bson_append_document_begin(&or_array, "1", -1, &branch);
-  bson_append_document_begin(&branch, "_id", -1, &cmp);
-  bson_append_oid(&cmp, up ? "$gt" : "$lt", -1, oid);
-  bson_append_document_end(&branch, &cmp);
-  bson_append_document_end(&or_array, &branch);
-  bson_append_array_end(&clause, &or_array);
-  bson_append_document_end(&and_array, &clause);
+  page_walk_append_bound(&and_array, &count, "time", &key, "_id", &tie, up);
   bson_append_array_end(filter, &and_array);
 }
 
-/* Adds one record to the page (at the front when the walk goes up) and
- * reads its position. False when out of memory or when the record has no
- * time or ObjectId. */
-static bool take_record(const bson_t *doc, bool up, json_t *j_list,
-                        struct purchase_position *position) {
-  json_t *j_record = record_to_json(doc);
+/* A page of the trail being read. */
+struct trail_read {
+  bool up;
+  struct page_walk walk;
+  json_t *j_list; /* the page's records so far; the store function's */
+};
+
+/* Adds one record to the page (a db_find_each() callback; at the front when
+ * the walk goes up) and reads its position. Fails when out of memory or
+ * when the record has no time or ObjectId. */
+static enum db_take take_record(const bson_t *doc, void *arg) {
+  struct trail_read *read = arg;
+  struct purchase_position *position = page_walk_next(&read->walk);
+  json_t *j_record;
   bson_iter_t iter;
 
-  if (j_record == NULL || (up ? json_array_insert_new(j_list, 0, j_record)
-                              : json_array_append_new(j_list, j_record)) != 0) {
-    return false;
+  if (position == NULL) {
+    return DB_TAKE_ENOUGH;
+  }
+  j_record = record_to_json(doc);
+  if (j_record == NULL || (read->up ? json_array_insert_new(read->j_list, 0, j_record)
+                                    : json_array_append_new(read->j_list, j_record)) != 0) {
+    return DB_TAKE_FAILED;
   }
   if (!bson_iter_init_find(&iter, doc, "time") || !BSON_ITER_HOLDS_DATE_TIME(&iter)) {
-    return false;
+    return DB_TAKE_FAILED;
   }
   position->key = bson_iter_date_time(&iter);
   if (!bson_iter_init_find(&iter, doc, "_id") || !BSON_ITER_HOLDS_OID(&iter)) {
-    return false;
+    return DB_TAKE_FAILED;
   }
   bson_oid_to_string(bson_iter_oid(&iter), position->id);
-  return true;
+  return DB_TAKE_MORE;
 }
 
 enum model_status audit_store_list(struct db *db, const char *user_id, uint32_t limit,
@@ -156,16 +142,12 @@ enum model_status audit_store_list(struct db *db, const char *user_id, uint32_t 
                                    struct audit_page *page) {
   enum model_status status = MODEL_ERROR;
   struct db_call call = {0};
-  mongoc_cursor_t *cursor = NULL;
   bson_t filter = BSON_INITIALIZER;
   bson_t *opts = NULL;
-  json_t *j_list = NULL;
-  const bson_t *doc;
-  bson_error_t error;
   bson_oid_t oid;
   bool up = after != NULL && before;
-  struct page_walk walk = {.limit = limit, .from_cursor = after != NULL, .backwards = up};
-  struct purchase_position *position;
+  struct trail_read read = {
+      .up = up, .walk = {.limit = limit, .from_cursor = after != NULL, .backwards = up}};
 
   memset(page, 0, sizeof(*page));
   /* A cursor of the time when the trail was ordered by request id. */
@@ -181,34 +163,27 @@ enum model_status audit_store_list(struct db *db, const char *user_id, uint32_t 
   opts = BCON_NEW("sort", "{", "time", BCON_INT32(up ? 1 : -1), "_id", BCON_INT32(up ? 1 : -1), "}",
                   "limit", BCON_INT64((int64_t)limit + 1), "maxTimeMS",
                   BCON_INT64((int64_t)db_query_timeout_ms(db)));
-  j_list = json_array();
-  if (j_list == NULL) {
+  read.j_list = json_array();
+  if (read.j_list == NULL) {
     goto done;
   }
   if (!db_call_begin(&call, db, DB_OP_AUDIT_LIST, AUDIT_COLLECTION, &status)) {
     goto done;
   }
-  cursor = mongoc_collection_find_with_opts(call.collection, &filter, opts, NULL);
-  while (mongoc_cursor_next(cursor, &doc) && (position = page_walk_next(&walk)) != NULL) {
-    if (!take_record(doc, up, j_list, position)) {
-      goto done;
-    }
-  }
-  if (mongoc_cursor_error(cursor, &error)) {
-    status = db_call_failed("audit", "list", &error);
+  status = db_find_each(call.collection, &filter, opts, take_record, &read, "audit", "list");
+  if (status != MODEL_OK) {
     goto done;
   }
-  page_walk_edges(&walk, &page->edges);
-  page->j_data = j_list;
-  j_list = NULL;
+  page_walk_edges(&read.walk, &page->edges);
+  page->j_data = read.j_list;
+  read.j_list = NULL;
   status = MODEL_OK;
 
 done:
-  mongoc_cursor_destroy(cursor);
   db_call_end(&call);
   bson_destroy(opts);
   bson_destroy(&filter);
-  json_decref(j_list);
+  json_decref(read.j_list);
   return status;
 }
 

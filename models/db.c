@@ -526,6 +526,71 @@ enum model_status db_call_failed(const char *area, const char *what, const bson_
   return status;
 }
 
+enum model_status db_find_each(mongoc_collection_t *collection, const bson_t *filter,
+                               const bson_t *opts,
+                               enum db_take (*take)(const bson_t *doc, void *arg), void *arg,
+                               const char *area, const char *what) {
+  mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(collection, filter, opts, NULL);
+  enum model_status status = MODEL_OK;
+  enum db_take said = DB_TAKE_MORE;
+  const bson_t *doc;
+  bson_error_t error;
+
+  while (said == DB_TAKE_MORE && mongoc_cursor_next(cursor, &doc)) {
+    said = take(doc, arg);
+  }
+  if (said == DB_TAKE_FAILED) {
+    status = MODEL_ERROR;
+  } else if (mongoc_cursor_error(cursor, &error)) {
+    status = db_call_failed(area, what, &error);
+  }
+  mongoc_cursor_destroy(cursor);
+  return status;
+}
+
+static enum db_take take_copy(const bson_t *doc, void *arg) {
+  bson_t **copy = arg;
+  *copy = bson_copy(doc);
+  return *copy != NULL ? DB_TAKE_ENOUGH : DB_TAKE_FAILED;
+}
+
+enum model_status db_find_one(mongoc_collection_t *collection, const bson_t *filter,
+                              const bson_t *opts, bson_t **doc_out, const char *area,
+                              const char *what) {
+  enum model_status status;
+
+  *doc_out = NULL;
+  status = db_find_each(collection, filter, opts, take_copy, doc_out, area, what);
+  if (status == MODEL_OK && *doc_out == NULL) {
+    status = MODEL_NOT_FOUND;
+  }
+  return status;
+}
+
+enum model_status db_insert_durable(const struct db *db, mongoc_collection_t *collection,
+                                    const bson_t *doc, const char *area, bson_error_t *error) {
+  enum model_status status = MODEL_ERROR;
+  bson_t opts = BSON_INITIALIZER;
+
+  memset(error, 0, sizeof(*error));
+  if (!db_append_durable_write(db, &opts)) {
+    bson_set_error(error, MONGOC_ERROR_BSON, MONGOC_ERROR_BSON_INVALID, "out of memory");
+    goto done;
+  }
+  if (!mongoc_collection_insert_one(collection, doc, &opts, NULL, error)) {
+    status = db_status_from_error(error);
+    if (status != MODEL_CONFLICT && area != NULL) {
+      (void)db_call_failed(area, "insert", error);
+    }
+    goto done;
+  }
+  status = MODEL_OK;
+
+done:
+  bson_destroy(&opts);
+  return status;
+}
+
 uint32_t db_query_timeout_ms(const struct db *db) {
   return db->query_timeout_ms;
 }

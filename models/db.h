@@ -141,6 +141,31 @@ void db_call_end(struct db_call *call);
  * reached (it recovers by itself), an error otherwise. */
 enum model_status db_call_failed(const char *area, const char *what, const bson_error_t *error);
 
+/* What a db_find_each() callback says of the document it was handed. */
+enum db_take { DB_TAKE_MORE, DB_TAKE_ENOUGH, DB_TAKE_FAILED };
+
+/* Runs one find on `collection` and hands each document (valid during the
+ * call only) to take(), until it says enough or the cursor ends: MODEL_OK.
+ * MODEL_ERROR when take() failed (it logs what it must); when the cursor
+ * fails, its status, logged by db_call_failed(area, what). */
+enum model_status db_find_each(mongoc_collection_t *collection, const bson_t *filter,
+                               const bson_t *opts,
+                               enum db_take (*take)(const bson_t *doc, void *arg), void *arg,
+                               const char *area, const char *what);
+
+/* The first document of a find, copied into *doc_out (the caller's), or
+ * MODEL_NOT_FOUND with *doc_out NULL; errors as db_find_each(). */
+enum model_status db_find_one(mongoc_collection_t *collection, const bson_t *filter,
+                              const bson_t *opts, bson_t **doc_out, const char *area,
+                              const char *what);
+
+/* Inserts `doc` with the durable write concern (db_append_durable_write).
+ * MODEL_CONFLICT for a duplicate key, not logged; another failure logged by
+ * db_call_failed(area, "insert"), unless area is NULL (the caller logs from
+ * *error, which is filled on every failure). */
+enum model_status db_insert_durable(const struct db *db, mongoc_collection_t *collection,
+                                    const bson_t *doc, const char *area, bson_error_t *error);
+
 /* maxTimeMS for queries, from the options. */
 uint32_t db_query_timeout_ms(const struct db *db);
 

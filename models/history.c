@@ -12,7 +12,6 @@ enum model_status history_store_append(struct db *db, const struct history_entry
   enum model_status status = MODEL_ERROR;
   struct db_call call = {0};
   bson_t doc = BSON_INITIALIZER;
-  bson_t opts = BSON_INITIALIZER;
   bson_error_t error;
 
   BSON_APPEND_UTF8(&doc, "purchaseId", entry->purchase_id);
@@ -27,24 +26,13 @@ enum model_status history_store_append(struct db *db, const struct history_entry
   if (entry->has_date_delivered) {
     BSON_APPEND_DATE_TIME(&doc, "dateDelivered", entry->date_delivered_ms);
   }
-  if (!db_append_durable_write(db, &opts)) {
-    goto done;
-  }
   if (!db_call_begin(&call, db, DB_OP_HISTORY_APPEND, HISTORY_COLLECTION, &status)) {
     goto done;
   }
-  if (!mongoc_collection_insert_one(call.collection, &doc, &opts, NULL, &error)) {
-    status = db_status_from_error(&error);
-    if (status != MODEL_CONFLICT) {
-      (void)db_call_failed("history", "insert", &error);
-    }
-    goto done;
-  }
-  status = MODEL_OK;
+  status = db_insert_durable(db, call.collection, &doc, "history", &error);
 
 done:
   db_call_end(&call);
-  bson_destroy(&opts);
   bson_destroy(&doc);
   return status;
 }
@@ -54,27 +42,21 @@ enum model_status history_store_get(struct db *db, const char *purchase_id, int3
                                     char status_buf[HISTORY_STATUS_MAX]) {
   enum model_status status = MODEL_ERROR;
   struct db_call call = {0};
-  mongoc_cursor_t *cursor = NULL;
   bson_t *filter = BCON_NEW("purchaseId", BCON_UTF8(purchase_id), "version", BCON_INT32(version));
   bson_t *opts =
       BCON_NEW("limit", BCON_INT64(1), "maxTimeMS", BCON_INT64((int64_t)db_query_timeout_ms(db)));
-  const bson_t *doc;
+  bson_t *doc = NULL;
   bson_iter_t iter;
-  bson_error_t error;
 
   memset(entry, 0, sizeof(*entry));
   if (!db_call_begin(&call, db, DB_OP_HISTORY_GET, HISTORY_COLLECTION, &status)) {
     goto done;
   }
-  cursor = mongoc_collection_find_with_opts(call.collection, filter, opts, NULL);
-  if (!mongoc_cursor_next(cursor, &doc)) {
-    if (mongoc_cursor_error(cursor, &error)) {
-      status = db_call_failed("history", "read", &error);
-    } else {
-      status = MODEL_NOT_FOUND;
-    }
+  status = db_find_one(call.collection, filter, opts, &doc, "history", "read");
+  if (status != MODEL_OK) {
     goto done;
   }
+  status = MODEL_ERROR;
   if (!bson_iter_init_find(&iter, doc, "status") || !BSON_ITER_HOLDS_UTF8(&iter) ||
       strlen(bson_iter_utf8(&iter, NULL)) >= HISTORY_STATUS_MAX) {
     y_log_message(Y_LOG_LEVEL_ERROR, "history: entry %d of a purchase has no usable status",
@@ -95,24 +77,41 @@ enum model_status history_store_get(struct db *db, const char *purchase_id, int3
   status = MODEL_OK;
 
 done:
-  mongoc_cursor_destroy(cursor);
+  bson_destroy(doc);
   db_call_end(&call);
   bson_destroy(opts);
   bson_destroy(filter);
   return status;
 }
 
+/* Appends one entry, {status, time}, to the list (a db_find_each()
+ * callback). */
+static enum db_take take_entry(const bson_t *doc, void *arg) {
+  json_t *j_list = arg;
+  bson_iter_t iter;
+  char date[PURCHASE_DATE_LEN] = "";
+  const char *name = NULL;
+
+  if (bson_iter_init_find(&iter, doc, "status") && BSON_ITER_HOLDS_UTF8(&iter)) {
+    name = bson_iter_utf8(&iter, NULL);
+  }
+  if (bson_iter_init_find(&iter, doc, "time") && BSON_ITER_HOLDS_DATE_TIME(&iter)) {
+    purchase_format_date(bson_iter_date_time(&iter), date);
+  }
+  return json_array_append_new(j_list, json_pack("{s:s?, s:s?}", "status", name, "time",
+                                                 date[0] != '\0' ? date : NULL)) == 0
+             ? DB_TAKE_MORE
+             : DB_TAKE_FAILED;
+}
+
 enum model_status history_store_list(struct db *db, const char *purchase_id, json_t **j_out) {
   enum model_status status = MODEL_ERROR;
   struct db_call call = {0};
-  mongoc_cursor_t *cursor = NULL;
   bson_t *filter = BCON_NEW("purchaseId", BCON_UTF8(purchase_id));
   bson_t *opts =
       BCON_NEW("sort", "{", "version", BCON_INT32(1), "}", "limit", BCON_INT64(HISTORY_LIST_MAX),
                "maxTimeMS", BCON_INT64((int64_t)db_query_timeout_ms(db)));
   json_t *j_list = json_array();
-  const bson_t *doc;
-  bson_error_t error;
 
   *j_out = NULL;
   if (j_list == NULL) {
@@ -121,34 +120,15 @@ enum model_status history_store_list(struct db *db, const char *purchase_id, jso
   if (!db_call_begin(&call, db, DB_OP_HISTORY_LIST, HISTORY_COLLECTION, &status)) {
     goto done;
   }
-  cursor = mongoc_collection_find_with_opts(call.collection, filter, opts, NULL);
-  while (mongoc_cursor_next(cursor, &doc)) {
-    bson_iter_t iter;
-    char date[PURCHASE_DATE_LEN] = "";
-    const char *name = NULL;
-
-    if (bson_iter_init_find(&iter, doc, "status") && BSON_ITER_HOLDS_UTF8(&iter)) {
-      name = bson_iter_utf8(&iter, NULL);
-    }
-    if (bson_iter_init_find(&iter, doc, "time") && BSON_ITER_HOLDS_DATE_TIME(&iter)) {
-      purchase_format_date(bson_iter_date_time(&iter), date);
-    }
-    if (json_array_append_new(j_list, json_pack("{s:s?, s:s?}", "status", name, "time",
-                                                date[0] != '\0' ? date : NULL)) != 0) {
-      goto done;
-    }
-  }
-  if (mongoc_cursor_error(cursor, &error)) {
-    status = db_call_failed("history", "list", &error);
+  status = db_find_each(call.collection, filter, opts, take_entry, j_list, "history", "list");
+  if (status != MODEL_OK) {
     goto done;
   }
   *j_out = j_list;
   j_list = NULL;
-  status = MODEL_OK;
 
 done:
   json_decref(j_list);
-  mongoc_cursor_destroy(cursor);
   db_call_end(&call);
   bson_destroy(opts);
   bson_destroy(filter);

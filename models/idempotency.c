@@ -21,20 +21,18 @@ struct stored_key {
 static enum model_status find_key(mongoc_collection_t *collection, const struct db *db,
                                   const char *client, const char *key, const char *body_hash,
                                   struct stored_key *out) {
-  enum model_status status = MODEL_OK;
+  enum model_status status;
   bson_t *filter = BCON_NEW("client", BCON_UTF8(client), "key", BCON_UTF8(key));
   bson_t *opts =
       BCON_NEW("limit", BCON_INT64(1), "maxTimeMS", BCON_INT64((int64_t)db_query_timeout_ms(db)));
-  mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(collection, filter, opts, NULL);
-  const bson_t *doc;
+  bson_t *doc = NULL;
   bson_iter_t iter;
-  bson_error_t error;
 
   memset(out, 0, sizeof(*out));
-  if (!mongoc_cursor_next(cursor, &doc)) {
-    if (mongoc_cursor_error(cursor, &error)) {
-      status = db_call_failed("idempotency", "read", &error);
-    }
+  status = db_find_one(collection, filter, opts, &doc, "idempotency", "read");
+  if (status != MODEL_OK) {
+    /* No key is not an error: out->found says so. */
+    status = status == MODEL_NOT_FOUND ? MODEL_OK : status;
     goto done;
   }
   out->found = true;
@@ -55,7 +53,7 @@ static enum model_status find_key(mongoc_collection_t *collection, const struct 
   }
 
 done:
-  mongoc_cursor_destroy(cursor);
+  bson_destroy(doc);
   bson_destroy(opts);
   bson_destroy(filter);
   return status;
@@ -64,27 +62,12 @@ done:
 static enum model_status insert_key(mongoc_collection_t *collection, const struct db *db,
                                     const char *client, const char *key, const char *body_hash,
                                     int64_t now_ms) {
-  enum model_status status = MODEL_ERROR;
   bson_t *doc = BCON_NEW("client", BCON_UTF8(client), "key", BCON_UTF8(key), "requestHash",
                          BCON_UTF8(body_hash), "createdAt", BCON_DATE_TIME(now_ms), "expiresAt",
                          BCON_DATE_TIME(now_ms + (int64_t)IDEMPOTENCY_TTL_S * 1000));
-  bson_t opts = BSON_INITIALIZER;
   bson_error_t error;
+  enum model_status status = db_insert_durable(db, collection, doc, "idempotency", &error);
 
-  if (!db_append_durable_write(db, &opts)) {
-    goto done;
-  }
-  if (!mongoc_collection_insert_one(collection, doc, &opts, NULL, &error)) {
-    status = db_status_from_error(&error);
-    if (status != MODEL_CONFLICT) {
-      (void)db_call_failed("idempotency", "insert", &error);
-    }
-    goto done;
-  }
-  status = MODEL_OK;
-
-done:
-  bson_destroy(&opts);
   bson_destroy(doc);
   return status;
 }

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <bson/bson.h>
+
 #include "models/purchase_query.h"
 
 /* One keyset page read from a database cursor, shared by every list
@@ -29,6 +31,25 @@ struct page_edges {
   bool has_more;     /* the list goes on after the page */
   bool has_previous; /* the list has purchases before it */
 };
+
+/* One side of a keyset bound: a value of the sort key or of the field that
+ * breaks its ties. */
+struct keyset_value {
+  bson_type_t type; /* BSON_TYPE_DATE_TIME, _INT64, _UTF8 or _OID */
+  int64_t number;   /* a date (ms) or an integer */
+  const char *text;
+  const bson_oid_t *oid;
+};
+
+/* Appends to `array`, as its element *count (then counted), the bound that
+ * keeps what lies past (key, tie) in the walk's direction: going down,
+ * {key_field: {$lte: key}, $or: [{key_field: {$lt: key}}, {tie_field:
+ * {$lt: tie}}]}; going up, $gte and $gt. The first part is a range on the
+ * index, so the database starts reading at the cursor; the $or only drops
+ * the documents that tie with it on the key and lie on the other side. */
+void page_walk_append_bound(bson_t *array, uint32_t *count, const char *key_field,
+                            const struct keyset_value *key, const char *tie_field,
+                            const struct keyset_value *tie, bool up);
 
 /* Counts one more document met. Returns where its position goes, or NULL
  * when it is the one beyond the page (the walk then stops). */

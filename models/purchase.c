@@ -67,32 +67,48 @@ static bool note_pending(struct purchase_page *page, json_t *j_id) {
   return page->j_pending != NULL && json_array_append(page->j_pending, j_id) == 0;
 }
 
-/* Adds one stored purchase to the page: its JSON (at the front for a
- * previous page, which the database walks backwards), a note when it
- * carries a pending-change hint, and its position into *position. False
- * (logged) when out of memory or when it has no usable id or sort key. */
-static bool take_document(const bson_t *doc, const struct purchase_query *query, json_t *j_list,
-                          struct purchase_page *page, struct purchase_position *position) {
-  json_t *j_purchase = purchase_to_json_fields(doc, query->fields);
+/* A page being read: what each document met adds to. */
+struct page_read {
+  const struct purchase_query *query;
+  struct page_walk walk;
+  json_t *j_list; /* the page's purchases so far; the store function's */
+  struct purchase_page *page;
+};
+
+/* Adds one stored purchase to the page (a db_find_each() callback): its
+ * JSON (at the front for a previous page, which the database walks
+ * backwards), a note when it carries a pending-change hint, and its
+ * position. Fails (logged) when out of memory or when it has no usable id
+ * or sort key; enough once the walk met one beyond the page. */
+static enum db_take take_document(const bson_t *doc, void *arg) {
+  struct page_read *read = arg;
+  const struct purchase_query *query = read->query;
+  struct purchase_position *position = page_walk_next(&read->walk);
   bool backwards = query->has_after && query->before;
-  if (j_purchase == NULL || (backwards ? json_array_insert_new(j_list, 0, j_purchase)
-                                       : json_array_append_new(j_list, j_purchase)) != 0) {
+  json_t *j_purchase;
+
+  if (position == NULL) {
+    return DB_TAKE_ENOUGH;
+  }
+  j_purchase = purchase_to_json_fields(doc, query->fields);
+  if (j_purchase == NULL || (backwards ? json_array_insert_new(read->j_list, 0, j_purchase)
+                                       : json_array_append_new(read->j_list, j_purchase)) != 0) {
     y_log_message(Y_LOG_LEVEL_ERROR, "purchase: out of memory mapping a purchase");
-    return false;
+    return DB_TAKE_FAILED;
   }
   if (bson_has_field(doc, PURCHASE_PENDING_FIELD) &&
-      !note_pending(page, json_object_get(j_purchase, "id"))) {
+      !note_pending(read->page, json_object_get(j_purchase, "id"))) {
     y_log_message(Y_LOG_LEVEL_ERROR, "purchase: out of memory noting a pending change");
-    return false;
+    return DB_TAKE_FAILED;
   }
   if (!read_position(doc, query->sort, position)) {
     /* Another writer stored a purchase without a usable id or sort key:
      * no cursor can point past it, so say so rather than end the walk. */
     y_log_message(Y_LOG_LEVEL_ERROR, "purchase: a stored purchase of the user has no usable "
                                      "id or sort key; cannot paginate past it");
-    return false;
+    return DB_TAKE_FAILED;
   }
-  return true;
+  return DB_TAKE_MORE;
 }
 
 /* The find options of a page: its order, the fields it shows, one more
@@ -136,16 +152,13 @@ enum model_status purchase_store_list(struct db *db, const struct purchase_query
                                       struct purchase_page *page) {
   enum model_status status = MODEL_ERROR;
   struct db_call call = {0};
-  mongoc_cursor_t *cursor = NULL;
   bson_t filter = BSON_INITIALIZER;
   bson_t opts = BSON_INITIALIZER;
-  json_t *j_list = NULL;
-  const bson_t *doc;
-  bson_error_t error;
-  struct page_walk walk = {.limit = query->limit,
-                           .from_cursor = query->has_after,
-                           .backwards = query->has_after && query->before};
-  struct purchase_position *position;
+  struct page_read read = {.query = query,
+                           .walk = {.limit = query->limit,
+                                    .from_cursor = query->has_after,
+                                    .backwards = query->has_after && query->before},
+                           .page = page};
 
   memset(page, 0, sizeof(*page));
   if (query->limit == 0 || query->limit > PURCHASE_LIST_MAX) {
@@ -154,22 +167,16 @@ enum model_status purchase_store_list(struct db *db, const struct purchase_query
   }
   purchase_query_filter(query, true, &filter);
   list_options(db, query, &opts);
-  j_list = json_array();
-  if (j_list == NULL) {
+  read.j_list = json_array();
+  if (read.j_list == NULL) {
     goto done;
   }
 
   if (!db_call_begin(&call, db, DB_OP_PURCHASE_LIST, PURCHASE_COLLECTION, &status)) {
     goto done;
   }
-  cursor = mongoc_collection_find_with_opts(call.collection, &filter, &opts, NULL);
-  while (mongoc_cursor_next(cursor, &doc) && (position = page_walk_next(&walk)) != NULL) {
-    if (!take_document(doc, query, j_list, page, position)) {
-      goto done;
-    }
-  }
-  if (mongoc_cursor_error(cursor, &error)) {
-    status = db_call_failed("purchase", "list", &error);
+  status = db_find_each(call.collection, &filter, &opts, take_document, &read, "purchase", "list");
+  if (status != MODEL_OK) {
     goto done;
   }
 
@@ -179,17 +186,16 @@ enum model_status purchase_store_list(struct db *db, const struct purchase_query
       goto done;
     }
   }
-  page_walk_edges(&walk, &page->edges);
-  page->j_data = j_list;
-  j_list = NULL;
+  page_walk_edges(&read.walk, &page->edges);
+  page->j_data = read.j_list;
+  read.j_list = NULL;
   status = MODEL_OK;
 
 done:
-  mongoc_cursor_destroy(cursor);
   db_call_end(&call);
   bson_destroy(&opts);
   bson_destroy(&filter);
-  json_decref(j_list);
+  json_decref(read.j_list);
   if (status != MODEL_OK) {
     purchase_page_cleanup(page);
   }
@@ -319,29 +325,21 @@ done:
 enum model_status purchase_store_any(struct db *db, bool *any) {
   enum model_status status = MODEL_ERROR;
   struct db_call call = {0};
-  mongoc_cursor_t *cursor = NULL;
   bson_t filter = BSON_INITIALIZER;
-  bson_t *opts = BCON_NEW("limit", BCON_INT64(1), "projection", "{", "_id", BCON_INT32(1), "}");
-  const bson_t *doc;
-  bson_error_t error;
+  bson_t *opts = BCON_NEW("limit", BCON_INT64(1), "projection", "{", "_id", BCON_INT32(1), "}",
+                          "maxTimeMS", BCON_INT64((int64_t)db_query_timeout_ms(db)));
+  bson_t *doc = NULL;
 
   *any = false;
-  if (!db_call_begin(&call, db, DB_OP_PURCHASE_ANY, PURCHASE_COLLECTION, &status)) {
-    goto done;
+  if (db_call_begin(&call, db, DB_OP_PURCHASE_ANY, PURCHASE_COLLECTION, &status)) {
+    status = db_find_one(call.collection, &filter, opts, &doc, "purchase", "lookup");
   }
-  cursor = mongoc_collection_find_with_opts(call.collection, &filter, opts, NULL);
-  if (mongoc_cursor_next(cursor, &doc)) {
-    *any = true;
+  if (status == MODEL_NOT_FOUND || status == MODEL_OK) {
+    *any = status == MODEL_OK;
+    status = MODEL_OK;
   }
-  if (mongoc_cursor_error(cursor, &error)) {
-    status = db_call_failed("purchase", "lookup", &error);
-    goto done;
-  }
-  status = MODEL_OK;
-
-done:
-  mongoc_cursor_destroy(cursor);
   db_call_end(&call);
+  bson_destroy(doc);
   bson_destroy(opts);
   bson_destroy(&filter);
   return status;
@@ -358,27 +356,12 @@ int32_t purchase_version_of(const bson_t *doc) {
 enum model_status purchase_store_create(struct db *db, const bson_t *doc) {
   enum model_status status = MODEL_ERROR;
   struct db_call call = {0};
-  bson_t opts = BSON_INITIALIZER;
   bson_error_t error;
 
-  if (!db_append_durable_write(db, &opts)) {
-    goto done;
+  if (db_call_begin(&call, db, DB_OP_PURCHASE_CREATE, PURCHASE_COLLECTION, &status)) {
+    status = db_insert_durable(db, call.collection, doc, "purchase", &error);
   }
-  if (!db_call_begin(&call, db, DB_OP_PURCHASE_CREATE, PURCHASE_COLLECTION, &status)) {
-    goto done;
-  }
-  if (!mongoc_collection_insert_one(call.collection, doc, &opts, NULL, &error)) {
-    status = db_status_from_error(&error);
-    if (status != MODEL_CONFLICT) {
-      (void)db_call_failed("purchase", "create", &error);
-    }
-    goto done;
-  }
-  status = MODEL_OK;
-
-done:
   db_call_end(&call);
-  bson_destroy(&opts);
   return status;
 }
 
@@ -386,35 +369,18 @@ enum model_status purchase_store_find_doc(struct db *db, const char *user_id,
                                           const char *purchase_id, bson_t **doc_out) {
   enum model_status status = MODEL_ERROR;
   struct db_call call = {0};
-  mongoc_cursor_t *cursor = NULL;
   bson_t filter = BSON_INITIALIZER;
   bson_t *opts = BCON_NEW("limit", BCON_INT64(1), "projection", "{", "_id", BCON_INT32(0), "}",
                           "maxTimeMS", BCON_INT64((int64_t)db_query_timeout_ms(db)));
-  const bson_t *doc;
-  bson_error_t error;
 
   *doc_out = NULL;
   BSON_APPEND_UTF8(&filter, "id", purchase_id);
   if (user_id != NULL) {
     BSON_APPEND_UTF8(&filter, "userId", user_id);
   }
-  if (!db_call_begin(&call, db, DB_OP_PURCHASE_FIND, PURCHASE_COLLECTION, &status)) {
-    goto done;
+  if (db_call_begin(&call, db, DB_OP_PURCHASE_FIND, PURCHASE_COLLECTION, &status)) {
+    status = db_find_one(call.collection, &filter, opts, doc_out, "purchase", "find");
   }
-  cursor = mongoc_collection_find_with_opts(call.collection, &filter, opts, NULL);
-  if (mongoc_cursor_next(cursor, &doc)) {
-    *doc_out = bson_copy(doc);
-    status = *doc_out != NULL ? MODEL_OK : MODEL_ERROR;
-    goto done;
-  }
-  if (mongoc_cursor_error(cursor, &error)) {
-    status = db_call_failed("purchase", "find", &error);
-    goto done;
-  }
-  status = MODEL_NOT_FOUND;
-
-done:
-  mongoc_cursor_destroy(cursor);
   db_call_end(&call);
   bson_destroy(opts);
   bson_destroy(&filter);

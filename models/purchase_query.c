@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "models/page_walk.h"
 #include "models/purchase.h"
 #include "models/purchase_json.h"
 
@@ -61,15 +62,6 @@ bool purchase_text_pattern(const char *text, char *out, size_t out_len) {
   return true;
 }
 
-/* The sort key as stored: a BSON date for dates, an integer for prices. */
-static void append_key(bson_t *doc, const char *op, enum purchase_sort sort, int64_t key) {
-  if (purchase_sort_by_date(sort)) {
-    bson_append_date_time(doc, op, -1, key);
-  } else {
-    bson_append_int64(doc, op, -1, key);
-  }
-}
-
 /* True when the database walks downwards: a descending sort read forwards,
  * or an ascending one read backwards for a previous page. */
 static bool walk_descending(const struct purchase_query *query) {
@@ -77,41 +69,17 @@ static bool walk_descending(const struct purchase_query *query) {
   return query->has_after && query->before ? !desc : desc;
 }
 
-/* {key: {$lte: k}, $or: [{key: {$lt: k}}, {id: {$lt: id}}]} when the walk
- * goes down ($gte/$gt when it goes up). The first bound is a range on the
- * index right after userId, so the database starts reading at the cursor;
- * the $or only drops the purchases that tie with the cursor's on the key
- * and are on the other side of it. */
-static void append_keyset(const struct purchase_query *query, bson_t *and_array, int *and_count) {
-  const char *field = purchase_sort_field(query->sort);
-  bool desc = walk_descending(query);
-  char index_key[16];
-  const char *key;
-  bson_t clause;
-  bson_t range;
-  bson_t or_array;
-  bson_t branch;
-  bson_t cmp;
+/* The bound past the cursor's purchase (page_walk_append_bound): on the
+ * sort key, right after userId in every index, with the id to break ties. */
+static void append_keyset(const struct purchase_query *query, bson_t *and_array,
+                          uint32_t *and_count) {
+  struct keyset_value key = {.type = purchase_sort_by_date(query->sort) ? BSON_TYPE_DATE_TIME
+                                                                        : BSON_TYPE_INT64,
+                             .number = query->after.key};
+  struct keyset_value tie = {.type = BSON_TYPE_UTF8, .text = query->after.id};
 
-  bson_uint32_to_string((uint32_t)(*and_count)++, &key, index_key, sizeof(index_key));
-  bson_append_document_begin(and_array, key, -1, &clause);
-  bson_append_document_begin(&clause, field, -1, &range);
-  append_key(&range, desc ? "$lte" : "$gte", query->sort, query->after.key);
-  bson_append_document_end(&clause, &range);
-
-  bson_append_array_begin(&clause, "$or", -1, &or_array);
-  bson_append_document_begin(&or_array, "0", -1, &branch);
-  bson_append_document_begin(&branch, field, -1, &cmp);
-  append_key(&cmp, desc ? "$lt" : "$gt", query->sort, query->after.key);
-  bson_append_document_end(&branch, &cmp);
-  bson_append_document_end(&or_array, &branch);
-  bson_append_document_begin(&or_array, "1", -1, &branch);
-  bson_append_document_begin(&branch, "id", -1, &cmp);
-  bson_append_utf8(&cmp, desc ? "$lt" : "$gt", -1, query->after.id, -1);
-  bson_append_document_end(&branch, &cmp);
-  bson_append_document_end(&or_array, &branch);
-  bson_append_array_end(&clause, &or_array);
-  bson_append_document_end(and_array, &clause);
+  page_walk_append_bound(and_array, and_count, purchase_sort_field(query->sort), &key, "id", &tie,
+                         !walk_descending(query));
 }
 
 /* {$or: [{"items.title": /text/i}, {"items.brand": /text/i}]}, into the
@@ -251,7 +219,7 @@ void purchase_query_filter(const struct purchase_query *query, bool from_positio
   char index_key[16];
   const char *key;
   bson_t and_array;
-  int and_count = 0;
+  uint32_t and_count = 0;
 
   /* Equality on the user first: every index we keep starts with userId. */
   bson_append_utf8(filter, "userId", -1, query->user_id, -1);
@@ -281,7 +249,7 @@ void purchase_query_filter(const struct purchase_query *query, bool from_positio
     if (!CLAUSES[f].in_and || !CLAUSES[f].active(query)) {
       continue;
     }
-    bson_uint32_to_string((uint32_t)and_count++, &key, index_key, sizeof(index_key));
+    bson_uint32_to_string(and_count++, &key, index_key, sizeof(index_key));
     bson_append_document_begin(&and_array, key, -1, &element);
     CLAUSES[f].append(query, &element);
     bson_append_document_end(&and_array, &element);

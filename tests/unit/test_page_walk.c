@@ -90,6 +90,51 @@ START_TEST(empty_pages_link_nowhere) {
 }
 END_TEST
 
+/* The bound built into `array` equals `expected` (stolen), with the
+ * element count moved on by one. */
+static void assert_bound(bson_t *array, uint32_t count, bson_t *expected) {
+  char *got = bson_as_relaxed_extended_json(array, NULL);
+  char *want = bson_as_relaxed_extended_json(expected, NULL);
+
+  ck_assert_uint_eq(count, 1);
+  ck_assert_msg(bson_equal(array, expected), "got %s, want %s", got, want);
+  bson_free(got);
+  bson_free(want);
+  bson_destroy(expected);
+}
+
+START_TEST(a_bound_going_down_keeps_what_lies_below) {
+  bson_t array = BSON_INITIALIZER;
+  struct keyset_value key = {.type = BSON_TYPE_DATE_TIME, .number = 1000};
+  struct keyset_value tie = {.type = BSON_TYPE_UTF8, .text = "p1"};
+  uint32_t count = 0;
+
+  page_walk_append_bound(&array, &count, "date", &key, "id", &tie, false);
+  assert_bound(&array, count,
+               BCON_NEW("0", "{", "date", "{", "$lte", BCON_DATE_TIME(1000), "}", "$or", "[", "{",
+                        "date", "{", "$lt", BCON_DATE_TIME(1000), "}", "}", "{", "id", "{", "$lt",
+                        BCON_UTF8("p1"), "}", "}", "]", "}"));
+  bson_destroy(&array);
+}
+END_TEST
+
+START_TEST(a_bound_going_up_keeps_what_lies_above) {
+  bson_t array = BSON_INITIALIZER;
+  bson_oid_t oid;
+  struct keyset_value key = {.type = BSON_TYPE_INT64, .number = 250};
+  struct keyset_value tie = {.type = BSON_TYPE_OID, .oid = &oid};
+  uint32_t count = 0;
+
+  bson_oid_init_from_string(&oid, "65f0c0ffee0000000000abcd");
+  page_walk_append_bound(&array, &count, "price", &key, "_id", &tie, true);
+  assert_bound(&array, count,
+               BCON_NEW("0", "{", "price", "{", "$gte", BCON_INT64(250), "}", "$or", "[", "{",
+                        "price", "{", "$gt", BCON_INT64(250), "}", "}", "{", "_id", "{", "$gt",
+                        BCON_OID(&oid), "}", "}", "]", "}"));
+  bson_destroy(&array);
+}
+END_TEST
+
 Suite *suite_page_walk(void) {
   Suite *suite = suite_create("page_walk");
   TCase *edges = tcase_create("edges");
@@ -102,5 +147,10 @@ Suite *suite_page_walk(void) {
   tcase_add_test(edges, page_of_one);
   tcase_add_test(edges, empty_pages_link_nowhere);
   suite_add_tcase(suite, edges);
+
+  TCase *bounds = tcase_create("bounds");
+  tcase_add_test(bounds, a_bound_going_down_keeps_what_lies_below);
+  tcase_add_test(bounds, a_bound_going_up_keeps_what_lies_above);
+  suite_add_tcase(suite, bounds);
   return suite;
 }
