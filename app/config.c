@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <yder.h>
 
+#include "lib/words.h"
 #include "models/redis.h"
 
 /* One configuration variable: its name, default, bounds (for numbers) and
@@ -22,6 +23,36 @@ struct config_entry {
                 char *err, size_t err_len);
   const char *help;
 };
+
+/* One word a choice variable takes, and the value it stands for. */
+struct config_choice {
+  const char *name;
+  int value;
+};
+
+/* The fields parse_choice() writes are enums, stored as int. */
+_Static_assert(sizeof(enum log_format) == sizeof(int), "enum log_format is int-sized");
+_Static_assert(sizeof(enum log_target) == sizeof(int), "enum log_target is int-sized");
+_Static_assert(sizeof(enum auth_mode) == sizeof(int), "enum auth_mode is int-sized");
+
+static const struct config_choice LOG_LEVELS[] = {{"error", Y_LOG_LEVEL_ERROR},
+                                                  {"warning", Y_LOG_LEVEL_WARNING},
+                                                  {"info", Y_LOG_LEVEL_INFO},
+                                                  {"debug", Y_LOG_LEVEL_DEBUG},
+                                                  {NULL, 0}};
+static const struct config_choice LOG_FORMATS[] = {
+    {"text", LOG_FORMAT_TEXT}, {"json", LOG_FORMAT_JSON}, {NULL, 0}};
+static const struct config_choice LOG_TARGETS[] = {{"console", LOG_TARGET_CONSOLE},
+                                                   {"file", LOG_TARGET_FILE},
+                                                   {"syslog", LOG_TARGET_SYSLOG},
+                                                   {"journald", LOG_TARGET_JOURNALD},
+                                                   {NULL, 0}};
+static const struct config_choice AUTH_MODES[] = {
+    {"headers", AUTH_HEADERS}, {"jwt", AUTH_JWT}, {"both", AUTH_BOTH}, {NULL, 0}};
+
+static const char *choice_name_at(const void *list, size_t i) {
+  return ((const struct config_choice *)list)[i].name;
+}
 
 static bool parse_uint(const struct config_entry *entry, const char *value, struct config *config,
                        char *err, size_t err_len) {
@@ -91,56 +122,35 @@ static bool parse_clients(const struct config_entry *entry, const char *value,
   return true;
 }
 
-static bool parse_log_level(const struct config_entry *entry, const char *value,
-                            struct config *config, char *err, size_t err_len) {
-  static const struct {
-    const char *name;
-    unsigned long level;
-  } LEVELS[] = {{"error", Y_LOG_LEVEL_ERROR},
-                {"warning", Y_LOG_LEVEL_WARNING},
-                {"info", Y_LOG_LEVEL_INFO},
-                {"debug", Y_LOG_LEVEL_DEBUG}};
-  for (size_t i = 0; i < sizeof(LEVELS) / sizeof(LEVELS[0]); i++) {
-    if (strcmp(value, LEVELS[i].name) == 0) {
-      config->log_level = LEVELS[i].level;
+/* A variable that takes one of a few words: `choices` lists them with
+ * their values (NULL-terminated), and the value goes into the int-sized
+ * field at entry->offset. */
+static bool parse_choice(const struct config_entry *entry, const char *value,
+                         const struct config_choice *choices, struct config *config, char *err,
+                         size_t err_len) {
+  char names[160];
+
+  for (size_t i = 0; choices[i].name != NULL; i++) {
+    if (strcmp(value, choices[i].name) == 0) {
+      *(int *)((char *)config + entry->offset) = choices[i].value;
       return true;
     }
   }
-  snprintf(err, err_len, "%s must be one of error, warning, info, debug", entry->name);
+  words_join(choice_name_at, choices, "or", names, sizeof(names));
+  snprintf(err, err_len, "%s must be %s", entry->name, names);
   return false;
 }
 
-static bool parse_log_format(const struct config_entry *entry, const char *value,
-                             struct config *config, char *err, size_t err_len) {
-  if (strcmp(value, "text") == 0) {
-    config->log_format = LOG_FORMAT_TEXT;
-  } else if (strcmp(value, "json") == 0) {
-    config->log_format = LOG_FORMAT_JSON;
-  } else {
-    snprintf(err, err_len, "%s must be text or json", entry->name);
-    return false;
+/* The parser of each choice variable, with its words. */
+#define CHOICE_PARSER(parser, choices)                                                             \
+  static bool parser(const struct config_entry *entry, const char *value, struct config *config,   \
+                     char *err, size_t err_len) {                                                  \
+    return parse_choice(entry, value, choices, config, err, err_len);                              \
   }
-  return true;
-}
-
-static bool parse_log_target(const struct config_entry *entry, const char *value,
-                             struct config *config, char *err, size_t err_len) {
-  static const struct {
-    const char *name;
-    enum log_target target;
-  } TARGETS[] = {{"console", LOG_TARGET_CONSOLE},
-                 {"file", LOG_TARGET_FILE},
-                 {"syslog", LOG_TARGET_SYSLOG},
-                 {"journald", LOG_TARGET_JOURNALD}};
-  for (size_t i = 0; i < sizeof(TARGETS) / sizeof(TARGETS[0]); i++) {
-    if (strcmp(value, TARGETS[i].name) == 0) {
-      config->log_target = TARGETS[i].target;
-      return true;
-    }
-  }
-  snprintf(err, err_len, "%s must be console, file, syslog or journald", entry->name);
-  return false;
-}
+CHOICE_PARSER(parse_log_level, LOG_LEVELS)
+CHOICE_PARSER(parse_log_format, LOG_FORMATS)
+CHOICE_PARSER(parse_log_target, LOG_TARGETS)
+CHOICE_PARSER(parse_auth_mode, AUTH_MODES)
 
 static bool parse_cursor_key(const struct config_entry *entry, const char *value,
                              struct config *config, char *err, size_t err_len) {
@@ -154,21 +164,6 @@ static bool parse_cursor_key(const struct config_entry *entry, const char *value
     return false;
   }
   return parse_string(entry, value, config, err, err_len);
-}
-
-static bool parse_auth_mode(const struct config_entry *entry, const char *value,
-                            struct config *config, char *err, size_t err_len) {
-  if (strcmp(value, "headers") == 0) {
-    config->auth_mode = AUTH_HEADERS;
-  } else if (strcmp(value, "jwt") == 0) {
-    config->auth_mode = AUTH_JWT;
-  } else if (strcmp(value, "both") == 0) {
-    config->auth_mode = AUTH_BOTH;
-  } else {
-    snprintf(err, err_len, "%s must be headers, jwt or both", entry->name);
-    return false;
-  }
-  return true;
 }
 
 /* An optional string: empty means unset (NULL). */
@@ -214,10 +209,11 @@ static const struct config_entry ENTRIES[] = {
     {"PURCHASES_CLIENTS",
      "shop:customer,customer-support:support,invoicing:service,checkout:ingest", 0, 0, 0,
      parse_clients, "calling applications and their roles (customer, support, service, ingest)"},
-    {"PURCHASES_LOG_LEVEL", "info", 0, 0, 0, parse_log_level, "error, warning, info or debug"},
-    {"PURCHASES_LOG_FORMAT", "text", 0, 0, 0, parse_log_format,
+    {"PURCHASES_LOG_LEVEL", "info", 0, 0, FIELD(log_level), parse_log_level,
+     "error, warning, info or debug"},
+    {"PURCHASES_LOG_FORMAT", "text", 0, 0, FIELD(log_format), parse_log_format,
      "text, or json for one JSON object per line"},
-    {"PURCHASES_LOG_TARGET", "console", 0, 0, 0, parse_log_target,
+    {"PURCHASES_LOG_TARGET", "console", 0, 0, FIELD(log_target), parse_log_target,
      "console, file (PURCHASES_LOG_FILE), syslog or journald"},
     {"PURCHASES_LOG_FILE", "", 0, 0, FIELD(log_file), parse_optional,
      "the file log lines are appended to, with PURCHASES_LOG_TARGET=file"},
@@ -249,7 +245,7 @@ static const struct config_entry ENTRIES[] = {
     {"PURCHASES_CURSOR_KEY", "", 32, 256, FIELD(cursor_key), parse_cursor_key,
      "secret that signs pagination cursors; the same on every instance (unset: random "
      "per process)"},
-    {"PURCHASES_AUTH", "headers", 0, 0, 0, parse_auth_mode,
+    {"PURCHASES_AUTH", "headers", 0, 0, FIELD(auth_mode), parse_auth_mode,
      "headers (x-client-id and x-user-id from a trusted gateway), jwt (bearer tokens) or both"},
     {"PURCHASES_JWKS_FILE", "", 0, 0, FIELD(jwks_file), parse_file,
      "JSON Web Key Set with the keys that sign bearer tokens (jwt and both)"},

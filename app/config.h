@@ -19,7 +19,7 @@ struct config {
   char *bind_address;
   char *mongodb_uri;
   struct client_table clients;
-  unsigned long log_level; /* a Y_LOG_LEVEL_* value */
+  int log_level; /* a Y_LOG_LEVEL_* value */
   enum log_format log_format;
   enum log_target log_target;
   char *log_file;                  /* NULL unless the target is a file */

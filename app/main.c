@@ -112,7 +112,7 @@ static int run_option(int argc, char **argv) {
 /* Starts logging as configured; false with a line on stderr and *rc set
  * (EXIT_BAD_CONFIG when the log file cannot be opened) when it cannot. */
 static bool start_logging(const struct config *config, int *rc) {
-  struct logging_options log_options = {.level = config->log_level,
+  struct logging_options log_options = {.level = (unsigned long)config->log_level,
                                         .format = config->log_format,
                                         .target = config->log_target,
                                         .file = config->log_file};

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "lib/ids.h"
+#include "lib/words.h"
 
 #define TITLE_MAX        200
 #define BRAND_MAX        100
@@ -139,26 +140,15 @@ int schema_choice_index(const char *const *choices, const char *value) {
   return -1;
 }
 
-static const char *word_at(const char *const *words, const struct schema_field *fields, size_t i) {
-  return words != NULL ? words[i] : fields[i].name;
+static const char *field_name_at(const void *list, size_t i) {
+  return ((const struct schema_field *)list)[i].name;
 }
 
 void schema_join(const char *const *words, const struct schema_field *fields, const char *last,
                  char *out, size_t len) {
-  size_t count = 0;
-  size_t n = 0;
-
-  while (word_at(words, fields, count) != NULL) {
-    count++;
-  }
-  out[0] = '\0';
-  for (size_t i = 0; i < count && n < len; i++) {
-    const char *glue = i == 0 ? "" : i + 1 == count ? " " : ", ";
-    int wrote = snprintf(out + n, len - n, "%s%s%s%s", glue, i > 0 && i + 1 == count ? last : "",
-                         i > 0 && i + 1 == count ? " " : "", word_at(words, fields, i));
-    if (wrote < 0) {
-      break;
-    }
-    n += (size_t)wrote;
+  if (words != NULL) {
+    words_join(words_of_array, words, last, out, len);
+  } else {
+    words_join(field_name_at, fields, last, out, len);
   }
 }

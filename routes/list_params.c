@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lib/words.h"
 #include "models/purchase.h"
 #include "models/purchase_json.h"
 
@@ -78,24 +79,34 @@ static bool parse_limit(const char *value, struct list_target *target, char *err
   return true;
 }
 
-/* The names a parameter accepts, "a, b, c", from `name_at` (NULL past the
- * last), into out (cap bytes), so no message spells them out by hand. */
-static void names_joined(const char *(*name_at)(uint32_t i), char *out, size_t cap) {
-  size_t n = 0;
-  const char *name;
-  out[0] = '\0';
-  for (uint32_t i = 0; (name = name_at(i)) != NULL && n < cap; i++) {
-    int wrote = snprintf(out + n, cap - n, "%s%s", i > 0 ? ", " : "", name);
-    n += wrote > 0 ? (size_t)wrote : 0;
-  }
-}
-
-static const char *sort_at(uint32_t i) {
+/* The names each parameter accepts, for its message (lib/words.h), read
+ * from the tables that define them. */
+static const char *sort_at(const void *list, size_t i) {
+  (void)list;
   return i < PURCHASE_SORT_COUNT ? purchase_sort_name((enum purchase_sort)i) : NULL;
 }
 
-static const char *status_at(uint32_t i) {
-  return i < 32 ? PURCHASE_STATUSES[i] : NULL;
+static const char *field_at(const void *list, size_t i) {
+  (void)list;
+  return i < 32 ? purchase_field_name((uint32_t)i) : NULL;
+}
+
+/* A comma-separated list of names, each put into *set by `one`; else the
+ * message naming the first that is not one of `names`. */
+static bool parse_names(const char *param, const char *what, const char *value,
+                        bool (*one)(const char *item, uint32_t *set), uint32_t *set,
+                        words_at_fn names_at, const void *names_list, char *err, size_t err_len) {
+  char bad[80];
+  char names[200];
+
+  if (each_in_list(value, one, set, bad, sizeof(bad))) {
+    return true;
+  }
+  words_join(names_at, names_list, NULL, names, sizeof(names));
+  snprintf(err, err_len,
+           "Query parameter '%s' has '%s'; each comma-separated %s must be one of %s.", param, bad,
+           what, names);
+  return false;
 }
 
 static bool parse_sort(const char *value, struct list_target *target, char *err, size_t err_len) {
@@ -106,22 +117,14 @@ static bool parse_sort(const char *value, struct list_target *target, char *err,
       return true;
     }
   }
-  names_joined(sort_at, names, sizeof(names));
+  words_join(sort_at, NULL, NULL, names, sizeof(names));
   snprintf(err, err_len, "Query parameter 'sort' must be one of %s.", names);
   return false;
 }
 
 static bool parse_status(const char *value, struct list_target *target, char *err, size_t err_len) {
-  char bad[80];
-  char names[160];
-  if (!each_in_list(value, add_status, &target->query->statuses, bad, sizeof(bad))) {
-    names_joined(status_at, names, sizeof(names));
-    snprintf(err, err_len,
-             "Query parameter 'status' has '%s'; each comma-separated status must be one of %s.",
-             bad, names);
-    return false;
-  }
-  return true;
+  return parse_names("status", "status", value, add_status, &target->query->statuses,
+                     words_of_array, PURCHASE_STATUSES, err, err_len);
 }
 
 /* A date or date-time for the parameter `name`. */
@@ -206,16 +209,8 @@ static bool parse_text(const char *value, struct list_target *target, char *err,
 }
 
 static bool parse_fields(const char *value, struct list_target *target, char *err, size_t err_len) {
-  char bad[80];
-  char names[200];
-  if (!each_in_list(value, add_field, &target->query->fields, bad, sizeof(bad))) {
-    names_joined(purchase_field_name, names, sizeof(names));
-    snprintf(err, err_len,
-             "Query parameter 'fields' has '%s'; each comma-separated field must be one of %s.",
-             bad, names);
-    return false;
-  }
-  return true;
+  return parse_names("fields", "field", value, add_field, &target->query->fields, field_at, NULL,
+                     err, err_len);
 }
 
 /* Kept raw: cursor_decode() checks it once the rest of the query is known. */
@@ -322,13 +317,14 @@ const struct list_param *list_params_find(const char *name) {
 }
 
 /* "Unknown query parameter 'x'. Known: limit, sort, ..., withTotal." */
-static const char *param_at(uint32_t i) {
+static const char *param_at(const void *list, size_t i) {
+  (void)list;
   return list_params_name(i);
 }
 
 static void unknown_parameter(const char *name, char *err, size_t err_len) {
   char known[256];
-  names_joined(param_at, known, sizeof(known));
+  words_join(param_at, NULL, NULL, known, sizeof(known));
   snprintf(err, err_len, "Unknown query parameter '%s'. Known: %s.", name, known);
 }
 

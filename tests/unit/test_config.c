@@ -74,7 +74,7 @@ START_TEST(defaults_apply_when_nothing_is_set) {
   ck_assert_int_eq(config.clients.entries[2].role, ROLE_SERVICE);
   ck_assert_str_eq(config.clients.entries[3].id, "checkout");
   ck_assert_int_eq(config.clients.entries[3].role, ROLE_INGEST);
-  ck_assert_uint_eq(config.log_level, Y_LOG_LEVEL_INFO);
+  ck_assert_int_eq(config.log_level, Y_LOG_LEVEL_INFO);
 }
 END_TEST
 
@@ -106,7 +106,7 @@ START_TEST(overrides_replace_defaults) {
   ck_assert_uint_eq(config.clients.count, 1);
   ck_assert_str_eq(config.clients.entries[0].id, "web");
   ck_assert_ptr_null(client_table_find(&config.clients, "shop"));
-  ck_assert_uint_eq(config.log_level, Y_LOG_LEVEL_DEBUG);
+  ck_assert_int_eq(config.log_level, Y_LOG_LEVEL_DEBUG);
   ck_assert_uint_eq(config.db_timeout_ms, 100);
   ck_assert_uint_eq(config.shutdown_timeout_s, 0);
 }
@@ -126,7 +126,7 @@ END_TEST
 START_TEST(each_log_level_is_recognised) {
   static const struct {
     const char *name;
-    unsigned long level;
+    int level;
   } LEVELS[] = {{"error", Y_LOG_LEVEL_ERROR},
                 {"warning", Y_LOG_LEVEL_WARNING},
                 {"info", Y_LOG_LEVEL_INFO},
@@ -135,7 +135,7 @@ START_TEST(each_log_level_is_recognised) {
   for (size_t i = 0; i < sizeof(LEVELS) / sizeof(LEVELS[0]); i++) {
     fake_env[0].value = LEVELS[i].name;
     ck_assert_msg(config_load(&config, fake_getenv, err, sizeof(err)), "%s", err);
-    ck_assert_uint_eq(config.log_level, LEVELS[i].level);
+    ck_assert_int_eq(config.log_level, LEVELS[i].level);
     config_cleanup(&config);
   }
 }
@@ -190,6 +190,34 @@ START_TEST(unknown_log_level_is_rejected) {
   assert_load_fails("PURCHASES_LOG_LEVEL", "verbose");
   assert_load_fails("PURCHASES_LOG_LEVEL", "INFO");
   assert_load_fails("PURCHASES_LOG_LEVEL", "");
+}
+END_TEST
+
+/* Every word of the choice variables is stored as its value, and a word
+ * they do not take is refused with a message that lists those they do. */
+START_TEST(choice_variables_take_their_words_only) {
+  set_env("PURCHASES_LOG_FORMAT", "json");
+  set_env("PURCHASES_LOG_TARGET", "syslog");
+  ck_assert_msg(config_load(&config, fake_getenv, err, sizeof(err)), "%s", err);
+  ck_assert_int_eq(config.log_format, LOG_FORMAT_JSON);
+  ck_assert_int_eq(config.log_target, LOG_TARGET_SYSLOG);
+  ck_assert_int_eq(config.auth_mode, AUTH_HEADERS);
+  config_cleanup(&config);
+
+  setup();
+  set_env("PURCHASES_AUTH", "JWT");
+  ck_assert(!config_load(&config, fake_getenv, err, sizeof(err)));
+  ck_assert_str_eq(err, "PURCHASES_AUTH must be headers, jwt or both");
+  config_cleanup(&config);
+  setup();
+  set_env("PURCHASES_LOG_TARGET", "stdout");
+  ck_assert(!config_load(&config, fake_getenv, err, sizeof(err)));
+  ck_assert_str_eq(err, "PURCHASES_LOG_TARGET must be console, file, syslog or journald");
+  config_cleanup(&config);
+  setup();
+  set_env("PURCHASES_LOG_FORMAT", "xml");
+  ck_assert(!config_load(&config, fake_getenv, err, sizeof(err)));
+  ck_assert_str_eq(err, "PURCHASES_LOG_FORMAT must be text or json");
 }
 END_TEST
 
@@ -304,6 +332,7 @@ Suite *suite_config(void) {
   tcase_add_test(reject, signed_port_is_rejected);
   tcase_add_test(reject, huge_port_is_rejected);
   tcase_add_test(reject, unknown_log_level_is_rejected);
+  tcase_add_test(reject, choice_variables_take_their_words_only);
   tcase_add_test(reject, non_mongodb_uri_is_rejected);
   tcase_add_test(reject, hostname_bind_address_is_rejected);
   tcase_add_test(reject, malformed_clients_are_rejected);

@@ -1,0 +1,20 @@
+#ifndef PURCHASES_LIB_WORDS_H
+#define PURCHASES_LIB_WORDS_H
+
+/* Lists of names written out for messages, so that no message spells a
+ * list out by hand: the table it comes from writes it. */
+
+#include <stddef.h>
+
+/* The name at index i of `list`, or NULL past the last one. */
+typedef const char *(*words_at_fn)(const void *list, size_t i);
+
+/* Writes the names of `list` into out (len bytes, always terminated,
+ * truncated to fit): "a, b, c" when `last` is NULL, "a, b or c" with last
+ * "or", "a and b" with "and". */
+void words_join(words_at_fn word_at, const void *list, const char *last, char *out, size_t len);
+
+/* A words_at_fn for a NULL-terminated array of strings. */
+const char *words_of_array(const void *list, size_t i);
+
+#endif
