@@ -111,36 +111,22 @@ int callback_user_authz(const struct _u_request *request, struct _u_response *re
   return U_CALLBACK_CONTINUE;
 }
 
-int callback_support_only(const struct _u_request *request, struct _u_response *response,
-                          void *user_data) {
+const struct role_rule AUTHZ_SUPPORT_ONLY = {
+    ROLE_SUPPORT, "Only customer-support staff may read the audit trail."};
+const struct role_rule AUTHZ_INGEST_ONLY = {
+    ROLE_INGEST, "Only ingest clients (checkout, fulfilment) may record purchases."};
+
+int callback_role_only(const struct _u_request *request, struct _u_response *response,
+                       void *user_data) {
+  const struct role_rule *rule = user_data;
   struct request_ctx *ctx;
   const char *target;
-  (void)user_data;
 
   if (!begin_link(request, response, &ctx, &target)) {
     return U_CALLBACK_CONTINUE;
   }
-  if (ctx->client == NULL || ctx->client->role != ROLE_SUPPORT) {
-    problem_send(response, PROBLEM_FORBIDDEN,
-                 "Only customer-support staff may read the audit trail.");
-    return U_CALLBACK_CONTINUE;
-  }
-  allow(ctx, target);
-  return U_CALLBACK_CONTINUE;
-}
-
-int callback_ingest_only(const struct _u_request *request, struct _u_response *response,
-                         void *user_data) {
-  struct request_ctx *ctx;
-  const char *target;
-  (void)user_data;
-
-  if (!begin_link(request, response, &ctx, &target)) {
-    return U_CALLBACK_CONTINUE;
-  }
-  if (ctx->client == NULL || ctx->client->role != ROLE_INGEST) {
-    problem_send(response, PROBLEM_FORBIDDEN,
-                 "Only ingest clients (checkout, fulfilment) may record purchases.");
+  if (ctx->client == NULL || ctx->client->role != rule->role) {
+    problem_send(response, PROBLEM_FORBIDDEN, "%s", rule->refusal);
     return U_CALLBACK_CONTINUE;
   }
   allow(ctx, target);

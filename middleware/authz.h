@@ -27,13 +27,21 @@ bool authz_can_read_user(enum role role, const char *actor, const char *target);
 int callback_user_authz(const struct _u_request *request, struct _u_response *response,
                         void *user_data);
 
-/* The same for /audit/:userId: only `support` principals (403). */
-int callback_support_only(const struct _u_request *request, struct _u_response *response,
-                          void *user_data);
+/* Who alone may use a route, and what the others are told (403). */
+struct role_rule {
+  enum role role;
+  const char *refusal;
+};
 
-/* Chain link of the write routes: only `ingest` principals (403); validates
- * :userId where the route has one (400). */
-int callback_ingest_only(const struct _u_request *request, struct _u_response *response,
-                         void *user_data);
+/* /audit/:userId: `support` principals only. */
+extern const struct role_rule AUTHZ_SUPPORT_ONLY;
+/* The write routes: `ingest` principals only. */
+extern const struct role_rule AUTHZ_INGEST_ONLY;
+
+/* Chain link with a `const struct role_rule *` as user_data: validates
+ * :userId where the route has one (400), then lets only the rule's role
+ * through (403). */
+int callback_role_only(const struct _u_request *request, struct _u_response *response,
+                       void *user_data);
 
 #endif

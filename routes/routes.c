@@ -186,10 +186,10 @@ static void chain_build(struct route_chain *chain, const struct route *route,
       chain->after_data = routes->audit_db;
       break;
     case GUARD_SUPPORT:
-      chain_add(chain, callback_support_only, NULL);
+      chain_add(chain, callback_role_only, (void *)&AUTHZ_SUPPORT_ONLY);
       break;
     case GUARD_INGEST:
-      chain_add(chain, callback_ingest_only, NULL);
+      chain_add(chain, callback_role_only, (void *)&AUTHZ_INGEST_ONLY);
       break;
     case GUARD_NONE:
       break;
