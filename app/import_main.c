@@ -15,13 +15,13 @@
 
 #include <yder.h>
 
+#include "app/cli.h"
 #include "app/logging.h"
 #include "models/db.h"
 #include "models/purchase.h"
 #include "models/purchase_validate.h"
 #include "models/redis.h"
 #include "models/versions.h"
-#include "version.h"
 
 #define IMPORT_LINE_MAX  (1024 * 1024)
 #define IMPORT_BATCH_MAX 10000
@@ -358,15 +358,8 @@ int main(int argc, char **argv) {
       case 'U':
         options.uri = optarg;
         break;
-      case 'h':
-        usage(stdout);
-        return 0;
-      case 'V':
-        printf("purchases-import %s (%s)\n", PURCHASES_VERSION, PURCHASES_COMMIT);
-        return 0;
       default:
-        usage(stderr);
-        return 2;
+        return cli_common_option(opt, "purchases-import", usage);
     }
   }
   if (optind + 1 != argc) {

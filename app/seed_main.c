@@ -12,11 +12,11 @@
 
 #include <yder.h>
 
+#include "app/cli.h"
 #include "app/logging.h"
 #include "models/db.h"
 #include "models/purchase.h"
 #include "models/purchase_gen.h"
-#include "version.h"
 
 #define SEED_MAX_BATCH 10000
 #define SEED_MAX_JOBS  16
@@ -282,15 +282,8 @@ static int parse_options(int argc, char **argv, struct seed_options *options) {
       case 'U':
         options->uri = optarg;
         break;
-      case 'h':
-        usage(stdout);
-        return 0;
-      case 'V':
-        printf("purchases-seed %s (%s)\n", PURCHASES_VERSION, PURCHASES_COMMIT);
-        return 0;
       default:
-        usage(stderr);
-        return 2;
+        return cli_common_option(opt, "purchases-seed", usage);
     }
     if (!ok) {
       fprintf(stderr, "purchases-seed: bad value for --%s: %s\n", long_name(LONG_OPTIONS, opt),
