@@ -104,9 +104,8 @@ static void append_keyset(const struct purchase_position *after, const bson_oid_
 
 /* A page of the trail being read. */
 struct trail_read {
+  struct page_read base; /* first: page_walk_read() hands it to take_record */
   bool up;
-  struct page_walk walk;
-  json_t *j_list; /* the page's records so far; the store function's */
 };
 
 /* Adds one record to the page (a db_find_each() callback; at the front when
@@ -114,7 +113,7 @@ struct trail_read {
  * when the record has no time or ObjectId. */
 static enum db_take take_record(const bson_t *doc, void *arg) {
   struct trail_read *read = arg;
-  struct purchase_position *position = page_walk_next(&read->walk);
+  struct purchase_position *position = page_walk_next(&read->base.walk);
   json_t *j_record;
   bson_iter_t iter;
 
@@ -122,8 +121,8 @@ static enum db_take take_record(const bson_t *doc, void *arg) {
     return DB_TAKE_ENOUGH;
   }
   j_record = record_to_json(doc);
-  if (j_record == NULL || (read->up ? json_array_insert_new(read->j_list, 0, j_record)
-                                    : json_array_append_new(read->j_list, j_record)) != 0) {
+  if (j_record == NULL || (read->up ? json_array_insert_new(read->base.j_list, 0, j_record)
+                                    : json_array_append_new(read->base.j_list, j_record)) != 0) {
     return DB_TAKE_FAILED;
   }
   if (!bson_iter_init_find(&iter, doc, "time") || !BSON_ITER_HOLDS_DATE_TIME(&iter)) {
@@ -147,7 +146,7 @@ enum model_status audit_store_list(struct db *db, const char *user_id, uint32_t 
   bson_oid_t oid;
   bool up = after != NULL && before;
   struct trail_read read = {
-      .up = up, .walk = {.limit = limit, .from_cursor = after != NULL, .backwards = up}};
+      .base.walk = {.limit = limit, .from_cursor = after != NULL, .backwards = up}, .up = up};
 
   memset(page, 0, sizeof(*page));
   /* A cursor of the time when the trail was ordered by request id. */
@@ -163,27 +162,15 @@ enum model_status audit_store_list(struct db *db, const char *user_id, uint32_t 
   opts = BCON_NEW("sort", "{", "time", BCON_INT32(up ? 1 : -1), "_id", BCON_INT32(up ? 1 : -1), "}",
                   "limit", BCON_INT64((int64_t)limit + 1), "maxTimeMS",
                   BCON_INT64((int64_t)db_query_timeout_ms(db)));
-  read.j_list = json_array();
-  if (read.j_list == NULL) {
-    goto done;
+  if (db_call_begin(&call, db, DB_OP_AUDIT_LIST, AUDIT_COLLECTION, &status)) {
+    status = page_walk_read(&read.base, call.collection, &filter, opts, take_record, "audit",
+                            &page->j_data, &page->edges);
   }
-  if (!db_call_begin(&call, db, DB_OP_AUDIT_LIST, AUDIT_COLLECTION, &status)) {
-    goto done;
-  }
-  status = db_find_each(call.collection, &filter, opts, take_record, &read, "audit", "list");
-  if (status != MODEL_OK) {
-    goto done;
-  }
-  page_walk_edges(&read.walk, &page->edges);
-  page->j_data = read.j_list;
-  read.j_list = NULL;
-  status = MODEL_OK;
 
 done:
   db_call_end(&call);
   bson_destroy(opts);
   bson_destroy(&filter);
-  json_decref(read.j_list);
   return status;
 }
 

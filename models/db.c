@@ -554,16 +554,22 @@ static enum db_take take_copy(const bson_t *doc, void *arg) {
   return *copy != NULL ? DB_TAKE_ENOUGH : DB_TAKE_FAILED;
 }
 
-enum model_status db_find_one(mongoc_collection_t *collection, const bson_t *filter,
-                              const bson_t *opts, bson_t **doc_out, const char *area,
-                              const char *what) {
+enum model_status db_find_one(const struct db *db, mongoc_collection_t *collection,
+                              const bson_t *filter, const bson_t *projection, bson_t **doc_out,
+                              const char *area, const char *what) {
   enum model_status status;
+  bson_t *opts =
+      BCON_NEW("limit", BCON_INT64(1), "maxTimeMS", BCON_INT64((int64_t)db_query_timeout_ms(db)));
 
+  if (projection != NULL) {
+    BSON_APPEND_DOCUMENT(opts, "projection", projection);
+  }
   *doc_out = NULL;
   status = db_find_each(collection, filter, opts, take_copy, doc_out, area, what);
   if (status == MODEL_OK && *doc_out == NULL) {
     status = MODEL_NOT_FOUND;
   }
+  bson_destroy(opts);
   return status;
 }
 

@@ -153,11 +153,13 @@ enum model_status db_find_each(mongoc_collection_t *collection, const bson_t *fi
                                enum db_take (*take)(const bson_t *doc, void *arg), void *arg,
                                const char *area, const char *what);
 
-/* The first document of a find, copied into *doc_out (the caller's), or
- * MODEL_NOT_FOUND with *doc_out NULL; errors as db_find_each(). */
-enum model_status db_find_one(mongoc_collection_t *collection, const bson_t *filter,
-                              const bson_t *opts, bson_t **doc_out, const char *area,
-                              const char *what);
+/* The first document `filter` matches, with the fields of `projection`
+ * (all when NULL), copied into *doc_out (the caller's); MODEL_NOT_FOUND with
+ * *doc_out NULL when none does. The query runs with maxTimeMS; errors as
+ * db_find_each(). */
+enum model_status db_find_one(const struct db *db, mongoc_collection_t *collection,
+                              const bson_t *filter, const bson_t *projection, bson_t **doc_out,
+                              const char *area, const char *what);
 
 /* Inserts `doc` with the durable write concern (db_append_durable_write).
  * MODEL_CONFLICT for a duplicate key, not logged; another failure logged by

@@ -43,8 +43,6 @@ enum model_status history_store_get(struct db *db, const char *purchase_id, int3
   enum model_status status = MODEL_ERROR;
   struct db_call call = {0};
   bson_t *filter = BCON_NEW("purchaseId", BCON_UTF8(purchase_id), "version", BCON_INT32(version));
-  bson_t *opts =
-      BCON_NEW("limit", BCON_INT64(1), "maxTimeMS", BCON_INT64((int64_t)db_query_timeout_ms(db)));
   bson_t *doc = NULL;
   bson_iter_t iter;
 
@@ -52,7 +50,7 @@ enum model_status history_store_get(struct db *db, const char *purchase_id, int3
   if (!db_call_begin(&call, db, DB_OP_HISTORY_GET, HISTORY_COLLECTION, &status)) {
     goto done;
   }
-  status = db_find_one(call.collection, filter, opts, &doc, "history", "read");
+  status = db_find_one(db, call.collection, filter, NULL, &doc, "history", "read");
   if (status != MODEL_OK) {
     goto done;
   }
@@ -79,7 +77,6 @@ enum model_status history_store_get(struct db *db, const char *purchase_id, int3
 done:
   bson_destroy(doc);
   db_call_end(&call);
-  bson_destroy(opts);
   bson_destroy(filter);
   return status;
 }

@@ -23,13 +23,11 @@ static enum model_status find_key(mongoc_collection_t *collection, const struct 
                                   struct stored_key *out) {
   enum model_status status;
   bson_t *filter = BCON_NEW("client", BCON_UTF8(client), "key", BCON_UTF8(key));
-  bson_t *opts =
-      BCON_NEW("limit", BCON_INT64(1), "maxTimeMS", BCON_INT64((int64_t)db_query_timeout_ms(db)));
   bson_t *doc = NULL;
   bson_iter_t iter;
 
   memset(out, 0, sizeof(*out));
-  status = db_find_one(collection, filter, opts, &doc, "idempotency", "read");
+  status = db_find_one(db, collection, filter, NULL, &doc, "idempotency", "read");
   if (status != MODEL_OK) {
     /* No key is not an error: out->found says so. */
     status = status == MODEL_NOT_FOUND ? MODEL_OK : status;
@@ -54,7 +52,6 @@ static enum model_status find_key(mongoc_collection_t *collection, const struct 
 
 done:
   bson_destroy(doc);
-  bson_destroy(opts);
   bson_destroy(filter);
   return status;
 }

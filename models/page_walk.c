@@ -8,6 +8,26 @@ struct purchase_position *page_walk_next(struct page_walk *walk) {
   return ++walk->seen == 1 ? &walk->near : &walk->far;
 }
 
+enum model_status page_walk_read(struct page_read *read, mongoc_collection_t *collection,
+                                 const bson_t *filter, const bson_t *opts,
+                                 enum db_take (*take)(const bson_t *doc, void *arg),
+                                 const char *area, json_t **j_data, struct page_edges *edges) {
+  enum model_status status = MODEL_ERROR;
+
+  read->j_list = json_array();
+  if (read->j_list != NULL) {
+    status = db_find_each(collection, filter, opts, take, read, area, "list");
+  }
+  if (status == MODEL_OK) {
+    page_walk_edges(&read->walk, edges);
+    *j_data = read->j_list;
+    read->j_list = NULL;
+  }
+  json_decref(read->j_list);
+  read->j_list = NULL;
+  return status;
+}
+
 void page_walk_edges(const struct page_walk *walk, struct page_edges *edges) {
   const struct purchase_position *far = walk->seen > 1 ? &walk->far : &walk->near;
   bool any = walk->seen > 0;

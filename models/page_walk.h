@@ -6,7 +6,9 @@
 #include <stdint.h>
 
 #include <bson/bson.h>
+#include <jansson.h>
 
+#include "models/db.h"
 #include "models/purchase_query.h"
 
 /* One keyset page read from a database cursor, shared by every list
@@ -50,6 +52,23 @@ struct keyset_value {
 void page_walk_append_bound(bson_t *array, uint32_t *count, const char *key_field,
                             const struct keyset_value *key, const char *tie_field,
                             const struct keyset_value *tie, bool up);
+
+/* A page being read from the database: the walk, and the list each
+ * document met goes into. A list embeds it as the first member of what its
+ * callback needs. */
+struct page_read {
+  struct page_walk walk;
+  json_t *j_list; /* the page so far; page_walk_read()'s */
+};
+
+/* Reads one page: the find on `collection`, each document handed to take()
+ * (db_find_each(); its arg is `read`, so the caller's struct that begins
+ * with it), then the page's edges. On MODEL_OK *j_data is the page's list
+ * (the caller's) and *edges are filled; else nothing is handed over. */
+enum model_status page_walk_read(struct page_read *read, mongoc_collection_t *collection,
+                                 const bson_t *filter, const bson_t *opts,
+                                 enum db_take (*take)(const bson_t *doc, void *arg),
+                                 const char *area, json_t **j_data, struct page_edges *edges);
 
 /* Counts one more document met. Returns where its position goes, or NULL
  * when it is the one beyond the page (the walk then stops). */

@@ -67,11 +67,10 @@ static bool note_pending(struct purchase_page *page, json_t *j_id) {
   return page->j_pending != NULL && json_array_append(page->j_pending, j_id) == 0;
 }
 
-/* A page being read: what each document met adds to. */
-struct page_read {
+/* A page of purchases being read. */
+struct list_read {
+  struct page_read base; /* first: page_walk_read() hands it to take_document */
   const struct purchase_query *query;
-  struct page_walk walk;
-  json_t *j_list; /* the page's purchases so far; the store function's */
   struct purchase_page *page;
 };
 
@@ -81,9 +80,9 @@ struct page_read {
  * position. Fails (logged) when out of memory or when it has no usable id
  * or sort key; enough once the walk met one beyond the page. */
 static enum db_take take_document(const bson_t *doc, void *arg) {
-  struct page_read *read = arg;
+  struct list_read *read = arg;
   const struct purchase_query *query = read->query;
-  struct purchase_position *position = page_walk_next(&read->walk);
+  struct purchase_position *position = page_walk_next(&read->base.walk);
   bool backwards = query->has_after && query->before;
   json_t *j_purchase;
 
@@ -91,8 +90,9 @@ static enum db_take take_document(const bson_t *doc, void *arg) {
     return DB_TAKE_ENOUGH;
   }
   j_purchase = purchase_to_json_fields(doc, query->fields);
-  if (j_purchase == NULL || (backwards ? json_array_insert_new(read->j_list, 0, j_purchase)
-                                       : json_array_append_new(read->j_list, j_purchase)) != 0) {
+  if (j_purchase == NULL ||
+      (backwards ? json_array_insert_new(read->base.j_list, 0, j_purchase)
+                 : json_array_append_new(read->base.j_list, j_purchase)) != 0) {
     y_log_message(Y_LOG_LEVEL_ERROR, "purchase: out of memory mapping a purchase");
     return DB_TAKE_FAILED;
   }
@@ -154,10 +154,10 @@ enum model_status purchase_store_list(struct db *db, const struct purchase_query
   struct db_call call = {0};
   bson_t filter = BSON_INITIALIZER;
   bson_t opts = BSON_INITIALIZER;
-  struct page_read read = {.query = query,
-                           .walk = {.limit = query->limit,
-                                    .from_cursor = query->has_after,
-                                    .backwards = query->has_after && query->before},
+  struct list_read read = {.base.walk = {.limit = query->limit,
+                                         .from_cursor = query->has_after,
+                                         .backwards = query->has_after && query->before},
+                           .query = query,
                            .page = page};
 
   memset(page, 0, sizeof(*page));
@@ -167,35 +167,19 @@ enum model_status purchase_store_list(struct db *db, const struct purchase_query
   }
   purchase_query_filter(query, true, &filter);
   list_options(db, query, &opts);
-  read.j_list = json_array();
-  if (read.j_list == NULL) {
-    goto done;
-  }
-
   if (!db_call_begin(&call, db, DB_OP_PURCHASE_LIST, PURCHASE_COLLECTION, &status)) {
     goto done;
   }
-  status = db_find_each(call.collection, &filter, &opts, take_document, &read, "purchase", "list");
-  if (status != MODEL_OK) {
-    goto done;
-  }
-
-  if (query->with_total) {
+  status = page_walk_read(&read.base, call.collection, &filter, &opts, take_document, "purchase",
+                          &page->j_data, &page->edges);
+  if (status == MODEL_OK && query->with_total) {
     status = count_total(db, call.collection, query, page);
-    if (status != MODEL_OK) {
-      goto done;
-    }
   }
-  page_walk_edges(&read.walk, &page->edges);
-  page->j_data = read.j_list;
-  read.j_list = NULL;
-  status = MODEL_OK;
 
 done:
   db_call_end(&call);
   bson_destroy(&opts);
   bson_destroy(&filter);
-  json_decref(read.j_list);
   if (status != MODEL_OK) {
     purchase_page_cleanup(page);
   }
@@ -326,13 +310,12 @@ enum model_status purchase_store_any(struct db *db, bool *any) {
   enum model_status status = MODEL_ERROR;
   struct db_call call = {0};
   bson_t filter = BSON_INITIALIZER;
-  bson_t *opts = BCON_NEW("limit", BCON_INT64(1), "projection", "{", "_id", BCON_INT32(1), "}",
-                          "maxTimeMS", BCON_INT64((int64_t)db_query_timeout_ms(db)));
+  bson_t *projection = BCON_NEW("_id", BCON_INT32(1));
   bson_t *doc = NULL;
 
   *any = false;
   if (db_call_begin(&call, db, DB_OP_PURCHASE_ANY, PURCHASE_COLLECTION, &status)) {
-    status = db_find_one(call.collection, &filter, opts, &doc, "purchase", "lookup");
+    status = db_find_one(db, call.collection, &filter, projection, &doc, "purchase", "lookup");
   }
   if (status == MODEL_NOT_FOUND || status == MODEL_OK) {
     *any = status == MODEL_OK;
@@ -340,7 +323,7 @@ enum model_status purchase_store_any(struct db *db, bool *any) {
   }
   db_call_end(&call);
   bson_destroy(doc);
-  bson_destroy(opts);
+  bson_destroy(projection);
   bson_destroy(&filter);
   return status;
 }
@@ -370,8 +353,7 @@ enum model_status purchase_store_find_doc(struct db *db, const char *user_id,
   enum model_status status = MODEL_ERROR;
   struct db_call call = {0};
   bson_t filter = BSON_INITIALIZER;
-  bson_t *opts = BCON_NEW("limit", BCON_INT64(1), "projection", "{", "_id", BCON_INT32(0), "}",
-                          "maxTimeMS", BCON_INT64((int64_t)db_query_timeout_ms(db)));
+  bson_t *projection = BCON_NEW("_id", BCON_INT32(0));
 
   *doc_out = NULL;
   BSON_APPEND_UTF8(&filter, "id", purchase_id);
@@ -379,10 +361,10 @@ enum model_status purchase_store_find_doc(struct db *db, const char *user_id,
     BSON_APPEND_UTF8(&filter, "userId", user_id);
   }
   if (db_call_begin(&call, db, DB_OP_PURCHASE_FIND, PURCHASE_COLLECTION, &status)) {
-    status = db_find_one(call.collection, &filter, opts, doc_out, "purchase", "find");
+    status = db_find_one(db, call.collection, &filter, projection, doc_out, "purchase", "find");
   }
   db_call_end(&call);
-  bson_destroy(opts);
+  bson_destroy(projection);
   bson_destroy(&filter);
   return status;
 }
