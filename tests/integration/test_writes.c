@@ -125,14 +125,6 @@ static const char *header(const struct http_response *r, const char *name, char 
   return value;
 }
 
-static void assert_problem(struct http_response *r, long status, const char *what) {
-  char type[64] = "";
-  ck_assert_msg(r->status == status, "%s: %ld, not %ld: %s", what, r->status, status, r->body);
-  http_header(r, "Content-Type", type, sizeof(type));
-  ck_assert_str_eq(type, "application/problem+json");
-  ck_assert_int_eq(json_integer_value(json_object_get(r->j_body, "status")), status);
-}
-
 START_TEST(create_answers_201_with_location_etag_and_history) {
   json_t *j_sent = purchase(NULL, "wanda");
   struct http_response r;

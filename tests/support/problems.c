@@ -4,6 +4,17 @@
 
 #include <check.h>
 
+void assert_problem(const struct http_response *r, long status, const char *what) {
+  char type[64] = "";
+
+  ck_assert_msg(r->status == status, "%s: answered %ld, not %ld: %s", what, r->status, status,
+                r->body);
+  http_header(r, "Content-Type", type, sizeof(type));
+  ck_assert_msg(strcmp(type, "application/problem+json") == 0, "%s: Content-Type %s", what, type);
+  ck_assert_ptr_nonnull(r->j_body);
+  ck_assert_int_eq(json_integer_value(json_object_get(r->j_body, "status")), status);
+}
+
 void assert_invalid_about(const struct http_response *r, const char *in, const char *name) {
   char type[64] = "";
   json_t *j_errors;
