@@ -1,7 +1,10 @@
 #ifndef PURCHASES_APP_CLI_H
 #define PURCHASES_APP_CLI_H
 
+#include <stdint.h>
 #include <stdio.h>
+
+#include "models/db.h"
 
 /* The options every program of the project takes, for the default case of
  * its getopt loop: -h/--help prints the usage on stdout and returns 0,
@@ -9,5 +12,17 @@
  * anything else (getopt has named it) prints the usage on stderr and
  * returns 2. */
 int cli_common_option(int opt, const char *program, void (*usage)(FILE *out));
+
+/* What a tool's work runs between: logging (warnings and errors, on the
+ * console) and the driver's global state; cli_end() undoes cli_begin(). */
+void cli_begin(void);
+void cli_end(void);
+
+/* The database of a command-line tool: `uri`, named `program` in the
+ * server's logs, `timeout_ms` to reach it, and queries that may run ten
+ * minutes (bulk writes), with no load shedding. NULL with err filled when
+ * it cannot be opened. */
+struct db *cli_db_open(const char *uri, const char *program, uint32_t timeout_ms, char *err,
+                       size_t err_len);
 
 #endif

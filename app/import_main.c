@@ -258,10 +258,6 @@ done:
 static int run(const struct import_options *options) {
   int rc = 2;
   struct db *db = NULL;
-  struct db_options db_options = {.uri = options->uri,
-                                  .timeout_ms = 5000,
-                                  .query_timeout_ms = 600000,
-                                  .app_name = "purchases-import"};
   struct import_counts counts = {0};
   struct batch batch = {0};
   FILE *file = NULL;
@@ -286,7 +282,7 @@ static int run(const struct import_options *options) {
     total = (unsigned long long)st.st_size;
   }
   batch.docs = calloc(options->batch, sizeof(bson_t *));
-  db = db_new(&db_options, err, sizeof(err));
+  db = cli_db_open(options->uri, "purchases-import", 5000, err, sizeof(err));
   if (batch.docs == NULL || db == NULL) {
     fprintf(stderr, "purchases-import: %s\n", db == NULL ? err : "out of memory");
     goto done;
@@ -368,11 +364,8 @@ int main(int argc, char **argv) {
   }
   options.path = argv[optind];
 
-  struct logging_options log_options = {.level = Y_LOG_LEVEL_WARNING};
-  logging_init(&log_options);
-  db_global_init();
+  cli_begin();
   rc = run(&options);
-  db_global_cleanup();
-  logging_close();
+  cli_end();
   return rc;
 }

@@ -155,10 +155,6 @@ static void report_progress(const struct seed_options *options, struct seed_job 
 static int run(const struct seed_options *options) {
   int rc = 1;
   struct db *db = NULL;
-  struct db_options db_options = {.uri = options->uri,
-                                  .timeout_ms = 10000,
-                                  .query_timeout_ms = 600000,
-                                  .app_name = "purchases-seed"};
   struct seed_job jobs[SEED_MAX_JOBS];
   uint32_t started_jobs = 0;
   atomic_ullong written = 0;
@@ -168,7 +164,7 @@ static int run(const struct seed_options *options) {
   bool any = false;
   double started = now_s();
 
-  db = db_new(&db_options, err, sizeof(err));
+  db = cli_db_open(options->uri, "purchases-seed", 10000, err, sizeof(err));
   if (db == NULL) {
     fprintf(stderr, "purchases-seed: %s\n", err);
     rc = 2;
@@ -317,11 +313,8 @@ int main(int argc, char **argv) {
   if (rc >= 0) {
     return rc;
   }
-  struct logging_options log_options = {.level = Y_LOG_LEVEL_WARNING};
-  logging_init(&log_options);
-  db_global_init();
+  cli_begin();
   rc = run(&options);
-  db_global_cleanup();
-  logging_close();
+  cli_end();
   return rc;
 }
