@@ -49,15 +49,18 @@ static struct spec spec_of(int i) {
 
 static bson_t *purchase_doc(const char *owner, const struct spec *s) {
   char id[64];
+  struct fixture fixture = {.id = id,
+                            .user_id = owner,
+                            .date_ms = s->date_ms,
+                            .status = s->status,
+                            .unit_pence = s->price,
+                            .quantity = 1,
+                            .currency = s->currency,
+                            .title = s->title,
+                            .brand = s->brand};
+
   snprintf(id, sizeof(id), "%s-%s", owner, s->id);
-  return BCON_NEW("id", BCON_UTF8(id), "userId", BCON_UTF8(owner), "status", BCON_UTF8(s->status),
-                  "items", "[", "{", "id", BCON_UTF8("item"), "title", BCON_UTF8(s->title), "brand",
-                  BCON_UTF8(s->brand), "pricePerUnitPence", BCON_INT64(s->price), "currency",
-                  BCON_UTF8(s->currency), "quantity", BCON_INT32(1), "priceTotalPence",
-                  BCON_INT64(s->price), "}", "]", "pricePence", BCON_INT64(s->price), "currency",
-                  BCON_UTF8(s->currency), "datePurchased", BCON_DATE_TIME(s->date_ms), "payment",
-                  "{", "method", BCON_UTF8("card"), "}", "delivery", "{", "method",
-                  BCON_UTF8("standard"), "}");
+  return fixture_document(&fixture);
 }
 
 static void insert_spec(const char *owner, const struct spec *s) {

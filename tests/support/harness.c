@@ -629,19 +629,47 @@ done:
   return ok;
 }
 
-bson_t *fixture_purchase(const char *id, const char *user_id, int64_t date_ms) {
+/* `value`, or `fallback` when it is NULL. */
+static const char *or_default(const char *value, const char *fallback) {
+  return value != NULL ? value : fallback;
+}
+
+bson_t *fixture_document(const struct fixture *f) {
+  const char *status = or_default(f->status, "delivered");
+  const char *currency = or_default(f->currency, "GBP");
+  int64_t unit = f->unit_pence != 0 ? f->unit_pence : 3499;
+  int32_t quantity = f->quantity != 0 ? f->quantity : 2;
+  bool delivered = strcmp(status, "delivered") == 0 || strcmp(status, "refunded") == 0;
   char receipt[128];
-  snprintf(receipt, sizeof(receipt), "https://shop.example/receipts/%s", id);
-  return BCON_NEW(
-      "id", BCON_UTF8(id), "userId", BCON_UTF8(user_id), "status", BCON_UTF8("delivered"), "items",
-      "[", "{", "id", BCON_UTF8("kettle-blue"), "title", BCON_UTF8("Secret Blue Kettle"), "brand",
-      BCON_UTF8("Hearthware"), "imgUrl", BCON_UTF8("https://img.shop.example/k.jpg"),
-      "pricePerUnitPence", BCON_INT64(3499), "currency", BCON_UTF8("GBP"), "quantity",
-      BCON_INT32(2), "priceTotalPence", BCON_INT64(6998), "}", "]", "pricePence", BCON_INT64(6998),
-      "currency", BCON_UTF8("GBP"), "datePurchased", BCON_DATE_TIME(date_ms), "payment", "{",
-      "method", BCON_UTF8("card"), "lastDigits", BCON_UTF8("4242"), "receiptUrl",
-      BCON_UTF8(receipt), "}", "delivery", "{", "method", BCON_UTF8("standard"), "storeLocation",
-      BCON_NULL, "dateDelivered", BCON_DATE_TIME(date_ms + 86400000), "}");
+  bson_t delivery;
+  bson_t *doc;
+
+  snprintf(receipt, sizeof(receipt), "https://shop.example/receipts/%s", f->id);
+  doc = BCON_NEW("id", BCON_UTF8(f->id), "userId", BCON_UTF8(f->user_id), "status",
+                 BCON_UTF8(status), "items", "[", "{", "id", BCON_UTF8("kettle-blue"), "title",
+                 BCON_UTF8(or_default(f->title, "Secret Blue Kettle")), "brand",
+                 BCON_UTF8(or_default(f->brand, "Hearthware")), "imgUrl",
+                 BCON_UTF8("https://img.shop.example/k.jpg"), "pricePerUnitPence", BCON_INT64(unit),
+                 "currency", BCON_UTF8(currency), "quantity", BCON_INT32(quantity),
+                 "priceTotalPence", BCON_INT64(unit * quantity), "}", "]", "pricePence",
+                 BCON_INT64(unit * quantity), "currency", BCON_UTF8(currency), "datePurchased",
+                 BCON_DATE_TIME(f->date_ms), "payment", "{", "method", BCON_UTF8("card"),
+                 "lastDigits", BCON_UTF8("4242"), "receiptUrl", BCON_UTF8(receipt), "}");
+  BSON_APPEND_DOCUMENT_BEGIN(doc, "delivery", &delivery);
+  BSON_APPEND_UTF8(&delivery, "method", "standard");
+  BSON_APPEND_NULL(&delivery, "storeLocation");
+  if (delivered) {
+    BSON_APPEND_DATE_TIME(&delivery, "dateDelivered", f->date_ms + 86400000);
+  } else {
+    BSON_APPEND_NULL(&delivery, "dateDelivered");
+  }
+  bson_append_document_end(doc, &delivery);
+  return doc;
+}
+
+bson_t *fixture_purchase(const char *id, const char *user_id, int64_t date_ms) {
+  struct fixture fixture = {.id = id, .user_id = user_id, .date_ms = date_ms};
+  return fixture_document(&fixture);
 }
 
 bool wait_for_status(int port, const char *path, long status, int timeout_s) {

@@ -143,8 +143,26 @@ void http_response_cleanup(struct http_response *response);
 /* Inserts documents straight into the purchases collection at `uri`. */
 bool db_insert(const char *uri, const bson_t *const *docs, size_t count);
 
-/* A purchase document for tests: `id` of `user_id` dated at `date_ms`, with
- * one item; the caller destroys it. */
+/* What a test purchase varies. A field left zero (or NULL) takes the value
+ * in its comment. */
+struct fixture {
+  const char *id;
+  const char *user_id;
+  int64_t date_ms;      /* datePurchased; delivered a day later */
+  const char *status;   /* "delivered" */
+  int64_t unit_pence;   /* 3499 */
+  int32_t quantity;     /* 2 */
+  const char *currency; /* "GBP" */
+  const char *title;    /* "Secret Blue Kettle" */
+  const char *brand;    /* "Hearthware" */
+};
+
+/* The stored document of one purchase with one item, as the service
+ * writes it (every field of the schema, in its order and BSON types); the
+ * caller destroys it. The one way the suites build a purchase to insert. */
+bson_t *fixture_document(const struct fixture *fixture);
+
+/* fixture_document() with the defaults: `id` of `user_id` at `date_ms`. */
 bson_t *fixture_purchase(const char *id, const char *user_id, int64_t date_ms);
 
 /* Polls GET path until it answers `status` or timeout_s passes. */
