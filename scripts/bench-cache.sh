@@ -15,11 +15,12 @@
 #                     and the soak (default 10000)
 #   BENCH_SOAK_S      seconds of the soak (default 300)
 #   BENCH_WORKERS     PURCHASES_WORKERS of the second serving model measured
-#                     (epoll workers; default 2)
+#                     (epoll workers; default 8: several per core, so that a
+#                     database read holds up few of the other connections)
 
 warm_users=${BENCH_WARM_USERS:-10000}
 soak_s=${BENCH_SOAK_S:-300}
-bench_workers=${BENCH_WORKERS:-2}
+bench_workers=${BENCH_WORKERS:-8}
 peer_port=8091
 peer_base="http://127.0.0.1:$peer_port"
 connections=64 threads=2
