@@ -526,6 +526,8 @@ enum model_status db_call_failed(const char *area, const char *what, const bson_
   return status;
 }
 
+static enum model_status classify(const bson_error_t *error);
+
 enum model_status db_find_each(mongoc_collection_t *collection, const bson_t *filter,
                                const bson_t *opts,
                                enum db_take (*take)(const bson_t *doc, void *arg), void *arg,
@@ -584,10 +586,10 @@ enum model_status db_insert_durable(const struct db *db, mongoc_collection_t *co
     goto done;
   }
   if (!mongoc_collection_insert_one(collection, doc, &opts, NULL, error)) {
-    status = db_status_from_error(error);
-    if (status != MODEL_CONFLICT && area != NULL) {
-      (void)db_call_failed(area, "insert", error);
-    }
+    /* Counted once in the error metrics, by whichever of the two maps it. */
+    status = area != NULL && classify(error) != MODEL_CONFLICT
+                 ? db_call_failed(area, "insert", error)
+                 : db_status_from_error(error);
     goto done;
   }
   status = MODEL_OK;
