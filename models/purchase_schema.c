@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "lib/ids.h"
-#include "lib/words.h"
 
 #define TITLE_MAX        200
 #define BRAND_MAX        100
@@ -140,15 +139,6 @@ int schema_choice_index(const char *const *choices, const char *value) {
   return -1;
 }
 
-static const char *field_name_at(const void *list, size_t i) {
-  return ((const struct schema_field *)list)[i].name;
-}
-
-void schema_join(const char *const *words, const struct schema_field *fields, const char *last,
-                 char *out, size_t len) {
-  if (words != NULL) {
-    words_join(words_of_array, words, last, out, len);
-  } else {
-    words_join(field_name_at, fields, last, out, len);
-  }
+const char *schema_field_name_at(const void *fields, size_t i) {
+  return ((const struct schema_field *)fields)[i].name;
 }

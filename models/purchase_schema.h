@@ -71,10 +71,9 @@ const struct schema_field *schema_field_find(const struct schema_field *fields, 
 /* Index of `value` in `choices`, or -1. */
 int schema_choice_index(const char *const *choices, const char *value);
 
-/* Writes the words joined as prose into out: "a, b or c" with last = "or",
- * "a, b and c" with last = "and". Takes `words` (NULL-terminated) or, when
- * it is NULL, the names of `fields`. Truncates to fit `len`. */
-void schema_join(const char *const *words, const struct schema_field *fields, const char *last,
-                 char *out, size_t len);
+/* The name of field i of a table (NULL at its end): a words_at_fn, so that
+ * words_join() (lib/words.h) writes a table's names into a message, as it
+ * writes a choice list through words_of_array. */
+const char *schema_field_name_at(const void *fields, size_t i);
 
 #endif

@@ -10,10 +10,12 @@
 #include <gnutls/gnutls.h>
 
 #include "models/dates.h"
+#include "lib/words.h"
 #include "models/purchase_schema.h"
 
 #define POINTER_MAX 96
 #define DETAIL_MAX  192
+#define NAMES_MAX   160
 #define DAY_MS      (24LL * 3600 * 1000)
 
 /* The errors found so far. A quiet checker only notes that one was found:
@@ -94,6 +96,7 @@ static bool is_currency_code(const char *text) {
 static void check_string(struct checker *c, const json_t *j_value, const char *pointer,
                          const struct schema_field *field) {
   const char *text = json_string_value(j_value);
+  char names[NAMES_MAX];
   char detail[DETAIL_MAX];
   size_t len;
 
@@ -126,8 +129,8 @@ static void check_string(struct checker *c, const json_t *j_value, const char *p
       break;
     case RULE_CHOICE:
       if (schema_choice_index(field->choices, text) < 0) {
-        memcpy(detail, "must be ", 9);
-        schema_join(field->choices, NULL, "or", detail + 8, sizeof(detail) - 8);
+        words_join(words_of_array, field->choices, "or", names, sizeof(names));
+        snprintf(detail, sizeof(detail), "must be %s", names);
         fail(c, pointer, detail);
       }
       break;
@@ -194,9 +197,16 @@ static void check_last_digits(struct checker *c, const json_t *j_value, const ch
 static void check_fields(struct checker *c, const json_t *j_object, const char *base,
                          const struct schema_field *fields);
 
+/* An array of min to max elements, as an array field wants. */
+static bool array_fits(const json_t *j_value, const struct schema_field *field) {
+  return json_is_array(j_value) && (int64_t)json_array_size(j_value) >= field->min &&
+         (int64_t)json_array_size(j_value) <= field->max;
+}
+
 /* An object of the field's children, or an array of min to max of them. */
 static void check_nested(struct checker *c, const json_t *j_value, const char *pointer,
                          const struct schema_field *field) {
+  char names[NAMES_MAX];
   char detail[DETAIL_MAX];
   char base[POINTER_MAX];
   size_t i;
@@ -204,16 +214,15 @@ static void check_nested(struct checker *c, const json_t *j_value, const char *p
 
   if (field->kind == SCHEMA_OBJECT) {
     if (!json_is_object(j_value)) {
-      memcpy(detail, "must be an object with ", 24);
-      schema_join(NULL, field->children, "and", detail + 23, sizeof(detail) - 23);
+      words_join(schema_field_name_at, field->children, "and", names, sizeof(names));
+      snprintf(detail, sizeof(detail), "must be an object with %s", names);
       fail(c, pointer, detail);
       return;
     }
     check_fields(c, j_value, pointer, field->children);
     return;
   }
-  if (!json_is_array(j_value) || (int64_t)json_array_size(j_value) < field->min ||
-      (int64_t)json_array_size(j_value) > field->max) {
+  if (!array_fits(j_value, field)) {
     snprintf(detail, sizeof(detail), "must be an array of %lld to %lld items",
              (long long)field->min, (long long)field->max);
     fail(c, pointer, detail);
@@ -287,32 +296,27 @@ static const json_t *sound(const struct checker *c, const json_t *j_object, cons
   struct checker quiet = {.now_ms = c->now_ms, .quiet = true};
   const json_t *j_value = json_object_get(j_object, name);
 
-  if (field == NULL || j_value == NULL || !json_is_object(j_object)) {
+  if (field == NULL || j_value == NULL) {
     return NULL;
   }
   check_field(&quiet, j_object, base, field);
   return quiet.failed ? NULL : j_value;
 }
 
-static const struct schema_field *children_of(const struct schema_field *fields, const char *name) {
-  return schema_field_find(fields, name)->children;
-}
-
 /* Each item's currency is the purchase's, and its total is its unit price
  * times its quantity. Returns the sum of the totals, or -1 when any item
  * is not an object or any total is unsound. */
 static int64_t check_item_totals(struct checker *c, const json_t *j_items, const char *currency) {
-  const struct schema_field *fields = children_of(PURCHASE_SCHEMA, "items");
+  const struct schema_field *items = schema_field_find(PURCHASE_SCHEMA, "items");
+  const struct schema_field *fields = items->children;
   char base[POINTER_MAX];
   char pointer[POINTER_MAX];
   int64_t sum = 0;
-  const struct schema_field *items = schema_field_find(PURCHASE_SCHEMA, "items");
-  bool ok = json_is_array(j_items) && (int64_t)json_array_size(j_items) >= items->min &&
-            (int64_t)json_array_size(j_items) <= items->max;
+  bool ok = true;
   size_t i;
   json_t *j_item;
 
-  if (!ok) {
+  if (!array_fits(j_items, items)) {
     return -1;
   }
   json_array_foreach(j_items, i, j_item) {
@@ -346,7 +350,8 @@ static int64_t check_item_totals(struct checker *c, const json_t *j_items, const
 /* The rules that compare fields; each waits for the fields it compares to
  * keep their own rules (sound()), so that one mistake gives one error. */
 static void check_between_fields(struct checker *c, const json_t *j_purchase) {
-  const struct schema_field *delivery_fields = children_of(PURCHASE_SCHEMA, "delivery");
+  const struct schema_field *delivery_fields =
+      schema_field_find(PURCHASE_SCHEMA, "delivery")->children;
   const json_t *j_currency = sound(c, j_purchase, "", PURCHASE_SCHEMA, "currency");
   const json_t *j_price = sound(c, j_purchase, "", PURCHASE_SCHEMA, "pricePence");
   const json_t *j_status = sound(c, j_purchase, "", PURCHASE_SCHEMA, "status");

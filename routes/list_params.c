@@ -86,11 +86,6 @@ static const char *sort_at(const void *list, size_t i) {
   return i < PURCHASE_SORT_COUNT ? purchase_sort_name((enum purchase_sort)i) : NULL;
 }
 
-static const char *field_at(const void *list, size_t i) {
-  (void)list;
-  return i < 32 ? purchase_field_name((uint32_t)i) : NULL;
-}
-
 /* A comma-separated list of names, each put into *set by `one`; else the
  * message naming the first that is not one of `names`. */
 static bool parse_names(const char *param, const char *what, const char *value,
@@ -209,8 +204,8 @@ static bool parse_text(const char *value, struct list_target *target, char *err,
 }
 
 static bool parse_fields(const char *value, struct list_target *target, char *err, size_t err_len) {
-  return parse_names("fields", "field", value, add_field, &target->query->fields, field_at, NULL,
-                     err, err_len);
+  return parse_names("fields", "field", value, add_field, &target->query->fields,
+                     schema_field_name_at, PURCHASE_SCHEMA, err, err_len);
 }
 
 /* Kept raw: cursor_decode() checks it once the rest of the query is known. */

@@ -8,6 +8,7 @@
 
 #include "routes/context.h"
 #include "lib/ids.h"
+#include "lib/words.h"
 #include "middleware/authz.h"
 #include "middleware/problem.h"
 #include "middleware/query.h"
@@ -295,8 +296,10 @@ static bool read_change(const json_t *j_body, struct status_change *change, json
   status = json_string_value(json_object_get(j_body, "status"));
   known = status != NULL && purchase_status_index(status) >= 0;
   if (!known) {
-    char detail[160] = "is required: ";
-    schema_join(PURCHASE_STATUSES, NULL, "or", detail + 13, sizeof(detail) - 13);
+    char names[128];
+    char detail[160];
+    words_join(words_of_array, PURCHASE_STATUSES, "or", names, sizeof(names));
+    snprintf(detail, sizeof(detail), "is required: %s", names);
     json_array_append_new(*j_errors, json_pack("{ss ss}", "pointer", "/status", "detail", detail));
   }
   change->status = status;
