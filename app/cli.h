@@ -6,8 +6,9 @@
 
 #include "models/db.h"
 
-/* The options every program of the project takes, for the default case of
- * its getopt loop: -h/--help prints the usage on stdout and returns 0,
+/* The options both command-line tools (purchases-seed, purchases-import)
+ * take, for the default case of their getopt loops (the server reads its one
+ * option by hand, app/main.c): -h/--help prints the usage on stdout and returns 0,
  * -V/--version prints "<program> <version> (<commit>)" and returns 0, and
  * anything else (getopt has named it) prints the usage on stderr and
  * returns 2. */
