@@ -336,15 +336,12 @@ bool redis_pool_run(struct redis_pool *pool, bool (*work)(redisContext *context,
   return ok;
 }
 
-bool redis_pool_up(struct redis_pool *pool) {
+void redis_pool_write_metrics(struct redis_pool *pool, FILE *out) {
   bool up;
+
   pthread_mutex_lock(&pool->lock);
   up = !pool->down;
   pthread_mutex_unlock(&pool->lock);
-  return up;
-}
-
-void redis_pool_write_metrics(struct redis_pool *pool, FILE *out) {
   fprintf(out,
           "# HELP purchases_redis_up Whether Redis answered the last attempt.\n"
           "# TYPE purchases_redis_up gauge\n"
@@ -360,7 +357,7 @@ void redis_pool_write_metrics(struct redis_pool *pool, FILE *out) {
           "purchases_redis_skipped_total %llu\n"
           "# HELP purchases_redis_latency_seconds Time of one round trip to Redis.\n"
           "# TYPE purchases_redis_latency_seconds histogram\n",
-          redis_pool_up(pool) ? 1 : 0, (unsigned long long)atomic_load(&pool->round_trips),
+          up ? 1 : 0, (unsigned long long)atomic_load(&pool->round_trips),
           (unsigned long long)atomic_load(&pool->errors),
           (unsigned long long)atomic_load(&pool->skipped));
   histogram_write(out, "purchases_redis_latency_seconds", "", &pool->latency);

@@ -50,10 +50,8 @@ void redis_pool_free(struct redis_pool *pool);
 bool redis_pool_run(struct redis_pool *pool, bool (*work)(redisContext *context, void *data),
                     void *data);
 
-/* Whether Redis answered the last attempt. */
-bool redis_pool_up(struct redis_pool *pool);
-
-/* Round trips, errors, skips and latency in the Prometheus text format. */
+/* Whether Redis answered the last attempt; round trips, errors, skips and
+ * latency; in the Prometheus text format. */
 void redis_pool_write_metrics(struct redis_pool *pool, FILE *out);
 
 #endif
