@@ -203,6 +203,7 @@ static void contexts_fill(struct app *app) {
                                         .cache = app->cache,
                                         .versions = app->versions,
                                         .rate_limit = &app->rate_limit,
+                                        .write_serving_metrics = edge_write_metrics,
                                         .started_at = app->started_at};
   app->routes = (struct routes){.instance = &app->instance,
                                 .tracker = &app->tracker,
@@ -447,6 +448,10 @@ static bool start_listening(struct app *app, char *err, size_t err_len) {
   if (app->config.workers > 0) {
     options[n++] =
         (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)app->config.workers, NULL};
+    /* A worker suspends what it hands off (app/edge.h). */
+    if (app->config.handoff_threads > 0) {
+      flags |= MHD_ALLOW_SUSPEND_RESUME;
+    }
   }
   if (app->tls_cert_pem != NULL) {
     flags |= MHD_USE_TLS;
@@ -489,7 +494,13 @@ bool app_start(struct app *app, char *err, size_t err_len) {
     return false;
   }
 
+  if (app->config.workers > 0 &&
+      !edge_start_handoffs(app->config.handoff_threads, APP_THREAD_STACK)) {
+    snprintf(err, err_len, "cannot start the hand-off threads");
+    return false;
+  }
   if (!start_listening(app, err, err_len)) {
+    edge_stop_handoffs();
     return false;
   }
   app->serving = true;
@@ -526,17 +537,21 @@ void app_stop(struct app *app) {
     if (listen_fd != MHD_INVALID_SOCKET) {
       shutdown(listen_fd, SHUT_RDWR);
     }
-    while (atomic_load(&app->tracker.in_flight) > 0 && waited_ms < limit_ms) {
+    while (atomic_load(&app->tracker.in_flight) + edge_handoffs_in_hand() > 0 &&
+           waited_ms < limit_ms) {
       sleep_ms(10);
       waited_ms += 10;
     }
-    unsigned int left = atomic_load(&app->tracker.in_flight);
+    unsigned int left = atomic_load(&app->tracker.in_flight) + edge_handoffs_in_hand();
     if (left > 0) {
       y_log_message(Y_LOG_LEVEL_WARNING, "shutdown: %u request(s) still running after %u s", left,
                     app->config.shutdown_timeout_s);
     } else {
       sleep_ms(APP_DRAIN_GRACE_MS);
     }
+    /* Waits for what is handed off (each bounded by the database's
+     * timeouts): MHD must not stop with a connection suspended. */
+    edge_stop_handoffs();
     ulfius_stop_framework(&app->instance);
     if (listen_fd != MHD_INVALID_SOCKET) {
       close(listen_fd);

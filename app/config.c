@@ -224,8 +224,12 @@ static const struct config_entry ENTRIES[] = {
      "concurrent connections from one address; 0: no limit (behind a gateway)"},
     {"PURCHASES_WORKERS", "0", 0, 256, FIELD(workers), parse_uint,
      "0: a thread per connection (the default); N: N threads, each serving its share of the "
-     "connections from an epoll loop (faster when the cache answers most reads; a database "
-     "read then holds up the other connections of its thread)"},
+     "connections from an epoll loop, handing what waits on the database to "
+     "PURCHASES_HANDOFF_THREADS (faster when the cache answers most reads)"},
+    {"PURCHASES_HANDOFF_THREADS", "16", 0, 1024, FIELD(handoff_threads), parse_uint,
+     "with PURCHASES_WORKERS, threads that run the requests that wait on the database (a "
+     "cache miss, a write, an audited read), so that a worker never waits; 0: the workers "
+     "read the database themselves and a read holds up the other connections of its worker"},
     {"PURCHASES_CONNECTION_TIMEOUT_S", "30", 1, 3600, FIELD(connection_timeout_s), parse_uint,
      "seconds a connection with no traffic is kept"},
     {"PURCHASES_SHUTDOWN_TIMEOUT_S", "10", 0, 300, FIELD(shutdown_timeout_s), parse_uint,

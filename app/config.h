@@ -26,6 +26,7 @@ struct config {
   uint32_t max_connections;        /* 0: sized from the open-file limit at start */
   uint32_t max_connections_per_ip; /* 0: no limit */
   uint32_t workers;                /* 0: a thread per connection; else that many epoll workers */
+  uint32_t handoff_threads;        /* with workers: where what waits on the database runs */
   uint32_t connection_timeout_s;
   uint32_t shutdown_timeout_s;
   uint32_t drain_delay_ms; /* after SIGTERM, not ready but serving, before closing */

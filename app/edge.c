@@ -1,6 +1,9 @@
 #include "app/edge.h"
 
+#include <dlfcn.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +20,11 @@
 
 /* Headers looked at per request; a head with more is refused (431). */
 #define EDGE_HEADERS_MAX 100
+
+/* Requests that may wait for a hand-off thread, per thread; past that a
+ * worker reads the database itself (and sheds after PURCHASES_DB_WAIT_MS,
+ * as without hand-off threads). */
+#define EDGE_HANDOFF_QUEUE_PER_THREAD 4
 
 /* The edge's configuration and Ulfius's request dispatcher behind it. MHD
  * calls C functions with a cls of Ulfius's choosing, so these live here,
@@ -35,7 +43,54 @@ struct edge_request {
   size_t uri_len;
   uint32_t retry_after_s; /* for a 429 */
   struct timespec started;
+  /* A request handed off (see hand_off()): what the hand-off thread needs
+   * to call Ulfius again, inside MHD's buffers, and the answer it left. */
+  bool handed_back;            /* the hand-off thread is done; answer is this pass's */
+  struct edge_request *queued; /* the next in the hand-off queue */
+  struct MHD_Connection *connection;
+  const char *url;
+  const char *method;
+  const char *version;
+  struct MHD_Response *answer; /* NULL: Ulfius queued nothing (out of memory) */
+  unsigned int answer_status;
 };
+
+/* The hand-off threads: on epoll workers, a request that would wait on the
+ * database is suspended and run again here (middleware/request.h). */
+static struct {
+  pthread_mutex_t lock;
+  pthread_cond_t wake;
+  struct edge_request *head; /* first in, first out */
+  struct edge_request *tail;
+  unsigned int waiting; /* in the queue */
+  unsigned int limit;   /* beyond this many waiting, a worker runs the request itself */
+  bool accepting;
+  bool stopping;
+  pthread_t *threads;
+  unsigned int thread_count;
+  atomic_bool running; /* workers may defer: the threads are there */
+  atomic_uint in_hand; /* handed off and not yet given back */
+  atomic_ullong handed_off;
+  atomic_ullong overflowed;
+} handoffs = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
+
+/* On a hand-off thread, the request whose answer MHD_queue_response keeps;
+ * on a worker, the connection whose pass is running (its answer is dropped
+ * when the pass defers). */
+static _Thread_local struct edge_request *capturing;
+static _Thread_local struct MHD_Connection *passing;
+
+/* libmicrohttpd's own MHD_queue_response and MHD_destroy_response, which
+ * the definitions below stand in front of. */
+static enum MHD_Result (*real_queue_response)(struct MHD_Connection *, unsigned int,
+                                              struct MHD_Response *);
+static void (*real_destroy_response)(struct MHD_Response *);
+static pthread_once_t real_resolved = PTHREAD_ONCE_INIT;
+
+static void resolve_real(void) {
+  *(void **)&real_queue_response = dlsym(RTLD_NEXT, "MHD_queue_response");
+  *(void **)&real_destroy_response = dlsym(RTLD_NEXT, "MHD_destroy_response");
+}
 
 void edge_install(const struct edge_config *config) {
   edge = *config;
@@ -63,6 +118,42 @@ struct MHD_Daemon *MHD_start_daemon(unsigned int flags, uint16_t port, MHD_Accep
   daemon = MHD_start_daemon_va(flags, port, apc, apc_cls, edge_access, NULL, options);
   va_end(options);
   return daemon;
+}
+
+/* Ulfius queues its answer inside its dispatcher, which the edge cannot
+ * change; so, like MHD_start_daemon above, these two stand in front of
+ * libmicrohttpd's for the program. Anywhere but in a hand-off they pass
+ * straight through. On a hand-off thread the answer is kept instead, for
+ * the worker to queue when MHD calls the edge again on the resumed
+ * connection (MHD queues only from there); on a worker whose pass deferred,
+ * the empty answer of that pass is dropped. */
+enum MHD_Result MHD_queue_response(struct MHD_Connection *connection, unsigned int status_code,
+                                   struct MHD_Response *response) {
+  struct edge_request *request = capturing;
+
+  pthread_once(&real_resolved, resolve_real);
+  if (request != NULL && request->connection == connection) {
+    if (request->answer != NULL) {
+      return MHD_NO; /* one answer a request, as MHD itself says */
+    }
+    request->answer = response;
+    request->answer_status = status_code;
+    return MHD_YES;
+  }
+  if (passing == connection && request_pass_deferred()) {
+    return MHD_YES;
+  }
+  return real_queue_response(connection, status_code, response);
+}
+
+void MHD_destroy_response(struct MHD_Response *response) {
+  struct edge_request *request = capturing;
+
+  pthread_once(&real_resolved, resolve_real);
+  if (response != NULL && request != NULL && request->answer == response) {
+    return; /* kept for the worker, which destroys it once queued */
+  }
+  real_destroy_response(response);
 }
 
 void *edge_uri_logger(void *cls, const char *uri, struct MHD_Connection *connection) {
@@ -115,6 +206,11 @@ void edge_request_completed(void *cls, struct MHD_Connection *connection, void *
     request_log_access(&entry);
   }
   mhd_request_completed(cls, connection, &request->ulfius, toe);
+  if (request->answer != NULL) {
+    /* Given back, but the connection ended before it was queued. */
+    pthread_once(&real_resolved, resolve_real);
+    real_destroy_response(request->answer);
+  }
   free(request);
   *con_cls = NULL;
 }
@@ -342,6 +438,190 @@ static enum MHD_Result check_head(struct MHD_Connection *connection, struct edge
   return MHD_YES;
 }
 
+/* Runs the request on a hand-off thread: the whole chain again, where it
+ * may wait, keeping Ulfius's answer; then gives the connection back. */
+static void run_handed_off(struct edge_request *request) {
+  struct MHD_Connection *connection = request->connection;
+  size_t none = 0;
+
+  capturing = request;
+  request_pass_begin(REQUEST_PASS_INLINE, &request->started);
+  (void)ulfius_dispatcher(ulfius_dispatcher_cls, connection, request->url, request->method,
+                          request->version, "", &none, &request->ulfius);
+  capturing = NULL;
+  request->handed_back = true;
+  /* From here on the worker may queue the answer and free the request. */
+  MHD_resume_connection(connection);
+  atomic_fetch_sub(&handoffs.in_hand, 1);
+}
+
+static void *handoff_main(void *arg) {
+  (void)arg;
+  for (;;) {
+    struct edge_request *request;
+    pthread_mutex_lock(&handoffs.lock);
+    while (handoffs.head == NULL && !handoffs.stopping) {
+      pthread_cond_wait(&handoffs.wake, &handoffs.lock);
+    }
+    request = handoffs.head;
+    if (request != NULL) {
+      handoffs.head = request->queued;
+      if (handoffs.head == NULL) {
+        handoffs.tail = NULL;
+      }
+      handoffs.waiting--;
+    }
+    pthread_mutex_unlock(&handoffs.lock);
+    if (request == NULL) {
+      return NULL; /* stopping, and nothing is left to run */
+    }
+    run_handed_off(request);
+  }
+}
+
+/* Suspends the connection and queues the request for a hand-off thread;
+ * false when the threads are stopping or the queue is full (the worker
+ * then runs the request itself). */
+static bool hand_off(struct MHD_Connection *connection, struct edge_request *request,
+                     const char *url, const char *method, const char *version) {
+  bool queued = false;
+
+  pthread_mutex_lock(&handoffs.lock);
+  if (handoffs.accepting && handoffs.waiting < handoffs.limit) {
+    request->connection = connection;
+    request->url = url;
+    request->method = method;
+    request->version = version;
+    request->queued = NULL;
+    atomic_fetch_add(&handoffs.in_hand, 1);
+    MHD_suspend_connection(connection);
+    if (handoffs.tail != NULL) {
+      handoffs.tail->queued = request;
+    } else {
+      handoffs.head = request;
+    }
+    handoffs.tail = request;
+    handoffs.waiting++;
+    pthread_cond_signal(&handoffs.wake);
+    queued = true;
+  }
+  pthread_mutex_unlock(&handoffs.lock);
+  atomic_fetch_add_explicit(queued ? &handoffs.handed_off : &handoffs.overflowed, 1,
+                            memory_order_relaxed);
+  return queued;
+}
+
+/* The resumed call of a request handed off: queues what its thread left. */
+static enum MHD_Result give_back(struct MHD_Connection *connection, struct edge_request *request) {
+  struct MHD_Response *answer = request->answer;
+  enum MHD_Result queued;
+
+  request->handed_back = false;
+  request->answer = NULL;
+  if (answer == NULL) {
+    return MHD_NO; /* nothing to send: MHD closes the connection */
+  }
+  pthread_once(&real_resolved, resolve_real);
+  queued = real_queue_response(connection, request->answer_status, answer);
+  real_destroy_response(answer);
+  return queued;
+}
+
+/* Ulfius's dispatcher, as a worker's pass when hand-off threads run: if a
+ * link defers the request, it is handed off, or run again right here when
+ * that cannot be. */
+static enum MHD_Result dispatch(struct MHD_Connection *connection, struct edge_request *request,
+                                const char *url, const char *method, const char *version,
+                                const char *upload_data, size_t *upload_data_size) {
+  enum MHD_Result result;
+  size_t none = 0;
+
+  passing = connection;
+  request_pass_begin(atomic_load(&handoffs.running) ? REQUEST_PASS_WORKER : REQUEST_PASS_INLINE,
+                     &request->started);
+  result = ulfius_dispatcher(ulfius_dispatcher_cls, connection, url, method, version, upload_data,
+                             upload_data_size, &request->ulfius);
+  passing = NULL;
+  if (!request_pass_deferred()) {
+    return result;
+  }
+  if (hand_off(connection, request, url, method, version)) {
+    return MHD_YES;
+  }
+  request_pass_begin(REQUEST_PASS_INLINE, &request->started);
+  return ulfius_dispatcher(ulfius_dispatcher_cls, connection, url, method, version, "", &none,
+                           &request->ulfius);
+}
+
+bool edge_start_handoffs(unsigned int threads, size_t stack_bytes) {
+  pthread_attr_t attr;
+  bool started = true;
+
+  if (threads == 0) {
+    return true;
+  }
+  handoffs.threads = calloc(threads, sizeof(*handoffs.threads));
+  if (handoffs.threads == NULL || pthread_attr_init(&attr) != 0) {
+    free(handoffs.threads);
+    handoffs.threads = NULL;
+    return false;
+  }
+  pthread_attr_setstacksize(&attr, stack_bytes);
+  handoffs.limit = threads * EDGE_HANDOFF_QUEUE_PER_THREAD;
+  handoffs.accepting = true;
+  handoffs.stopping = false;
+  while (started && handoffs.thread_count < threads) {
+    started =
+        pthread_create(&handoffs.threads[handoffs.thread_count], &attr, handoff_main, NULL) == 0;
+    handoffs.thread_count += started ? 1 : 0;
+  }
+  pthread_attr_destroy(&attr);
+  if (!started) {
+    edge_stop_handoffs();
+    return false;
+  }
+  atomic_store(&handoffs.running, true);
+  return true;
+}
+
+unsigned int edge_handoffs_in_hand(void) {
+  return atomic_load(&handoffs.in_hand);
+}
+
+void edge_stop_handoffs(void) {
+  atomic_store(&handoffs.running, false);
+  pthread_mutex_lock(&handoffs.lock);
+  handoffs.accepting = false;
+  handoffs.stopping = true;
+  pthread_cond_broadcast(&handoffs.wake);
+  pthread_mutex_unlock(&handoffs.lock);
+  /* Each thread runs what is queued before it ends: every suspended
+   * connection is resumed before MHD stops. */
+  for (unsigned int i = 0; i < handoffs.thread_count; i++) {
+    pthread_join(handoffs.threads[i], NULL);
+  }
+  free(handoffs.threads);
+  handoffs.threads = NULL;
+  handoffs.thread_count = 0;
+}
+
+void edge_write_metrics(FILE *out) {
+  fprintf(out,
+          "# HELP purchases_handoffs_total Requests an epoll worker handed to a hand-off thread "
+          "rather than wait on the database.\n"
+          "# TYPE purchases_handoffs_total counter\n"
+          "purchases_handoffs_total %llu\n"
+          "# HELP purchases_handoff_overflows_total Requests a worker ran itself because the "
+          "hand-off queue was full.\n"
+          "# TYPE purchases_handoff_overflows_total counter\n"
+          "purchases_handoff_overflows_total %llu\n"
+          "# HELP purchases_handoffs_in_hand Requests handed off and not yet answered.\n"
+          "# TYPE purchases_handoffs_in_hand gauge\n"
+          "purchases_handoffs_in_hand %u\n",
+          (unsigned long long)atomic_load(&handoffs.handed_off),
+          (unsigned long long)atomic_load(&handoffs.overflowed), atomic_load(&handoffs.in_hand));
+}
+
 static enum MHD_Result edge_access(void *cls, struct MHD_Connection *connection, const char *url,
                                    const char *method, const char *version, const char *upload_data,
                                    size_t *upload_data_size, void **con_cls) {
@@ -364,6 +644,8 @@ static enum MHD_Result edge_access(void *cls, struct MHD_Connection *connection,
     *upload_data_size = 0;
     return MHD_YES;
   }
-  return ulfius_dispatcher(ulfius_dispatcher_cls, connection, url, method, version, upload_data,
-                           upload_data_size, &request->ulfius);
+  if (request->handed_back) {
+    return give_back(connection, request);
+  }
+  return dispatch(connection, request, url, method, version, upload_data, upload_data_size);
 }

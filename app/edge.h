@@ -16,6 +16,8 @@
  *     refuses and the ones MHD answers by itself. */
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
 
 #include <microhttpd.h>
 
@@ -37,6 +39,25 @@ struct edge_config {
 
 /* Sets the configuration the edge reads; before edge_start_daemon, once. */
 void edge_install(const struct edge_config *config);
+
+/* The hand-off threads, for epoll workers (PURCHASES_HANDOFF_THREADS): a
+ * request that would wait on the database there is suspended, run again
+ * on one of these, and answered on its worker when it is done (see
+ * middleware/request.h, request_defer). Started before the daemon, with
+ * MHD_ALLOW_SUSPEND_RESUME in its flags; false when a thread could not be
+ * started (none then runs). 0 threads: none, and nothing is deferred. */
+bool edge_start_handoffs(unsigned int threads, size_t stack_bytes);
+
+/* Requests handed off and not yet given back to their worker. */
+unsigned int edge_handoffs_in_hand(void);
+
+/* Runs what is queued, then ends the threads: before MHD stops, so that no
+ * connection is left suspended. Idempotent. */
+void edge_stop_handoffs(void);
+
+/* purchases_handoffs_total, purchases_handoff_overflows_total and
+ * purchases_handoffs_in_hand, for /metrics. */
+void edge_write_metrics(FILE *out);
 
 /* MHD callbacks to pass in the options of ulfius_start_framework_with_mhd_options
  * instead of Ulfius's own, which they wrap. */

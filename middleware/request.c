@@ -42,6 +42,42 @@ void request_id_generate(char out[REQUEST_ID_MAX + 1]) {
   }
 }
 
+/* The pass of the request being dispatched on this thread (request_pass_begin). */
+static _Thread_local struct {
+  enum request_pass pass;
+  bool timed; /* started holds the arrival of the head */
+  struct timespec started;
+  bool deferred;
+} current_pass;
+
+void request_pass_begin(enum request_pass pass, const struct timespec *started) {
+  current_pass.pass = pass;
+  current_pass.timed = started != NULL;
+  if (started != NULL) {
+    current_pass.started = *started;
+  }
+  current_pass.deferred = false;
+}
+
+bool request_pass_deferred(void) {
+  return current_pass.deferred;
+}
+
+bool request_defer(const struct _u_request *request, struct _u_response *response) {
+  struct request_ctx *ctx = request_ctx_of(response);
+
+  /* Ulfius reads Basic credentials anew each time it dispatches, leaking
+   * the first copy: such a request (headers mode ignores them) runs here. */
+  if (current_pass.pass != REQUEST_PASS_WORKER || ctx == NULL || ctx->answered ||
+      request->auth_basic_user != NULL) {
+    return false;
+  }
+  ctx->deferred = true;
+  ctx->answered = true;
+  current_pass.deferred = true;
+  return true;
+}
+
 static void request_ctx_free(void *data) {
   struct request_ctx *ctx = data;
   if (ctx == NULL) {
@@ -60,7 +96,11 @@ static bool request_ctx_attach(const struct _u_request *request, struct _u_respo
   if (ctx == NULL) {
     return false;
   }
-  clock_gettime(CLOCK_MONOTONIC, &ctx->started);
+  if (current_pass.timed) {
+    ctx->started = current_pass.started;
+  } else {
+    clock_gettime(CLOCK_MONOTONIC, &ctx->started);
+  }
   ctx->tracker = scope->tracker;
   ctx->cors = scope->cors;
   ctx->route = scope->route;

@@ -70,6 +70,7 @@ struct request_ctx {
   uint32_t public_max_age_s;                 /* > 0: a 200 or 304 any cache may keep this long */
   enum rate_charge rate_charge;              /* set by the rate-limit link */
   uint32_t rate_retry_after_s;               /* RATE_DEFERRED: if refused after all */
+  bool deferred; /* handed off (request_defer): this pass writes and logs nothing */
 };
 
 /* The request's context, or NULL if the first link did not run. */
@@ -145,6 +146,33 @@ void request_answer_json_text(struct _u_response *response, unsigned int status,
  * false only when out of memory (then nothing is answered). */
 bool request_begin(const struct _u_request *request, struct _u_response *response,
                    const struct route_scope *scope);
+
+/* Where the chain of the request now being dispatched runs: set by the
+ * edge (app/edge.c) before each call into Ulfius, for the calling thread.
+ * An epoll worker serves many connections, so a request that would wait on
+ * the database there is handed off instead: the link that would wait calls
+ * request_defer(), the chain stops without writing, counting or logging
+ * anything, and the edge suspends the connection and runs the whole chain
+ * again on a hand-off thread, where waiting is fine. See docs/caching.md. */
+enum request_pass {
+  REQUEST_PASS_INLINE, /* may wait: a thread per connection, or a hand-off thread */
+  REQUEST_PASS_WORKER, /* an epoll worker with hand-off threads behind it */
+};
+
+/* Starts a pass on this thread; `started` (NULL: now) is when the
+ * request's head arrived, so that a request run twice is timed from its
+ * arrival. */
+void request_pass_begin(enum request_pass pass, const struct timespec *started);
+
+/* Whether a link of this thread's pass deferred the request. */
+bool request_pass_deferred(void);
+
+/* For a link about to wait on the database. On a worker's pass: marks the
+ * request deferred (and answered, so that no later link runs) and returns
+ * true; the caller returns at once, after giving back what it took (a
+ * rate-limit token: the second pass takes it again). False anywhere else:
+ * the caller goes on and waits. */
+bool request_defer(const struct _u_request *request, struct _u_response *response);
 
 /* The end of every request, however it was answered: X-Request-Id,
  * Cache-Control (private, no-cache and Vary for a 200 or 304 the

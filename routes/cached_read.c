@@ -56,6 +56,18 @@ static void answer_value(struct _u_response *response, const struct cache_value 
   }
 }
 
+/* On an epoll worker, a read that waits on the database (a miss, an audit
+ * record to write) is handed off; the token the rate-limit link took goes
+ * back, and the second pass takes it again. */
+static bool hand_off(const struct purchases_context *app, const struct _u_request *request,
+                     struct _u_response *response) {
+  if (!request_defer(request, response)) {
+    return false;
+  }
+  rate_limit_spare(request, response, app->rate_limit);
+  return true;
+}
+
 bool cached_read_begin(const struct purchases_context *app, const struct _u_request *request,
                        struct _u_response *response, struct cached_read *read,
                        cached_read_decorate decorate) {
@@ -72,18 +84,27 @@ bool cached_read_begin(const struct purchases_context *app, const struct _u_requ
         "such as \"l0f3a...\" or W/\"v2\" (RFC 9110).");
     return true;
   }
+  if (audit_is_required(ctx) && hand_off(app, request, response)) {
+    return true;
+  }
   read->usable = app->cache != NULL && versions_read(app->versions, read->user_id, &read->version);
   if (read->usable) {
     cache_key_pack(&read->packed, read->key, read->key_len);
     entry = cache_get(app->cache, &read->packed, &read->version);
     /* Another request may be reading this very answer: wait for it rather
      * than send the database the same query again. */
+    if (entry == NULL && hand_off(app, request, response)) {
+      return true;
+    }
     if (entry == NULL) {
       read->claimed = cache_claim(app->cache, &read->packed, app->coalesce_wait_ms);
       if (!read->claimed) {
         entry = cache_get(app->cache, &read->packed, &read->version);
       }
     }
+  }
+  if (entry == NULL && hand_off(app, request, response)) {
+    return true; /* the cache is off, or the user's version unknown */
   }
   if (entry == NULL) {
     return !rate_limit_settle(request, response, app->rate_limit);

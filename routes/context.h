@@ -2,6 +2,7 @@
 #define PURCHASES_ROUTES_CONTEXT_H
 
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -37,6 +38,7 @@ struct probes_context {
   struct cache *cache; /* NULL when off */
   struct versions *versions;
   const struct rate_limit_context *rate_limit; /* its limiter and Redis pool */
+  void (*write_serving_metrics)(FILE *out);    /* the app's, such as hand-offs; NULL: none */
   time_t started_at;
 };
 

@@ -79,6 +79,9 @@ int callback_metrics_get(const struct _u_request *request, struct _u_response *r
     return U_CALLBACK_CONTINUE;
   }
   metrics_write_http(out, atomic_load(&probes->tracker->in_flight));
+  if (probes->write_serving_metrics != NULL) {
+    probes->write_serving_metrics(out);
+  }
   db_write_metrics(probes->db, out);
   fprintf(out,
           "# HELP purchases_cache_enabled Whether the response cache is on.\n"

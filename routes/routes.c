@@ -152,6 +152,11 @@ static int dispatch(const struct _u_request *request, struct _u_response *respon
   for (; i < chain->count && !ctx->answered; i++) {
     chain->links[i](request, response, chain->data[i]);
   }
+  if (ctx->deferred) {
+    /* Handed off: the whole chain runs again where it may wait, and
+     * that pass finishes the request (request_defer). */
+    return U_CALLBACK_COMPLETE;
+  }
   if (i == chain->count && chain->after != NULL) {
     chain->after(request, response, chain->after_data);
   }
@@ -162,6 +167,16 @@ static int dispatch(const struct _u_request *request, struct _u_response *respon
   }
   request_finish(request, response);
   return U_CALLBACK_COMPLETE;
+}
+
+/* Before the controller of a route that always uses the database: on an
+ * epoll worker, hands the request off rather than wait there. */
+static int hand_off(const struct _u_request *request, struct _u_response *response,
+                    void *user_data) {
+  if (request_defer(request, response)) {
+    rate_limit_spare(request, response, user_data);
+  }
+  return U_CALLBACK_CONTINUE;
 }
 
 static void chain_add(struct route_chain *chain, route_link link, void *data) {
@@ -187,9 +202,11 @@ static void chain_build(struct route_chain *chain, const struct route *route,
       break;
     case GUARD_SUPPORT:
       chain_add(chain, callback_role_only, (void *)&AUTHZ_SUPPORT_ONLY);
+      chain_add(chain, hand_off, routes->rate_limit);
       break;
     case GUARD_INGEST:
       chain_add(chain, callback_role_only, (void *)&AUTHZ_INGEST_ONLY);
+      chain_add(chain, hand_off, routes->rate_limit);
       break;
     case GUARD_NONE:
       break;

@@ -591,7 +591,19 @@ static int served_before_429(const struct server *first, const struct server *se
 struct reader {
   const struct server *server;
   long status;
+  const char *user; /* for read_first_page */
 };
+
+static void *read_first_page(void *data) {
+  struct reader *reader = data;
+  struct http_response r;
+  char path[64];
+  snprintf(path, sizeof(path), "/user/%s", reader->user);
+  get(reader->server, path, "shop", reader->user, NULL, &r);
+  reader->status = r.status;
+  http_response_cleanup(&r);
+  return NULL;
+}
 
 static void *read_coalesce_user(void *data) {
   struct reader *reader = data;
@@ -618,7 +630,7 @@ START_TEST(concurrent_misses_of_one_page_send_one_query) {
   hits = metric(&a, "purchases_cache_hits_total");
   ferretdb_pause(&db);
   for (int i = 0; i < 8; i++) {
-    readers[i] = (struct reader){&a, 0};
+    readers[i] = (struct reader){&a, 0, NULL};
     ck_assert_int_eq(pthread_create(&threads[i], NULL, read_coalesce_user, &readers[i]), 0);
   }
   usleep(500 * 1000);
@@ -638,6 +650,56 @@ START_TEST(concurrent_misses_of_one_page_send_one_query) {
      * loop comes after the answer and finds it cached. */
     ck_assert_double_ge(coalesced + hits, 7);
   }
+}
+END_TEST
+
+/* On one epoll worker, a read that waits on the database is handed off:
+ * while one waits on a paused database, the worker still answers a cached
+ * page (without the hand-off that request would wait too, past curl's
+ * timeout), and a handed-off read is charged one token, not two. */
+START_TEST(a_worker_answers_hits_while_a_miss_waits) {
+  const char *env[] = {"PURCHASES_WORKERS=1", "PURCHASES_HANDOFF_THREADS=2",
+                       "PURCHASES_RATE_LIMIT_RPS=1", "PURCHASES_RATE_LIMIT_BURST=10", NULL};
+  struct server c;
+  struct reader stuck = {&c, 0, "ho-other"};
+  struct http_response r;
+  pthread_t thread;
+  char remaining[16];
+  double handed;
+
+  insert("ho-1", "ho-user", 1700000000000);
+  insert("ho-2", "ho-other", 1700000000000);
+  ck_assert(server_start(&c, db.uri, env));
+  ck_assert(wait_for_status(c.port, "/readyz", 200, 15));
+  handed = metric(&c, "purchases_handoffs_total");
+  get(&c, "/user/ho-user", "shop", "ho-user", NULL, &r);
+  ck_assert_int_eq(r.status, 200);
+  ck_assert_str_eq(http_header(&r, "RateLimit-Remaining", remaining, sizeof(remaining)), "9");
+  http_response_cleanup(&r);
+  ck_assert_double_eq(metric(&c, "purchases_handoffs_total"), handed + 1);
+  /* A hit is answered on the worker. */
+  get(&c, "/user/ho-user", "shop", "ho-user", NULL, &r);
+  ck_assert_int_eq(r.status, 200);
+  http_response_cleanup(&r);
+  ck_assert_double_eq(metric(&c, "purchases_handoffs_total"), handed + 1);
+
+  ferretdb_pause(&db);
+  ck_assert_int_eq(pthread_create(&thread, NULL, read_first_page, &stuck), 0);
+  for (int i = 0; i < 100 && metric(&c, "purchases_handoffs_in_hand") < 1; i++) {
+    usleep(50 * 1000);
+  }
+  ck_assert_double_eq(metric(&c, "purchases_handoffs_in_hand"), 1);
+  get(&c, "/user/ho-user", "shop", "ho-user", NULL, &r);
+  ck_assert_int_eq(r.status, 200);
+  http_response_cleanup(&r);
+  ck_assert_double_eq(metric(&c, "purchases_handoffs_in_hand"), 1);
+  ck_assert_int_eq(stuck.status, 0);
+  ferretdb_resume(&db);
+  pthread_join(thread, NULL);
+  ck_assert_int_eq(stuck.status, 200);
+  ck_assert_double_eq(metric(&c, "purchases_handoffs_in_hand"), 0);
+  ck_assert_double_eq(metric(&c, "purchases_handoffs_total"), handed + 2);
+  server_stop(&c, 15);
 }
 END_TEST
 
@@ -716,6 +778,7 @@ Suite *suite_cache(void) {
   tcase_add_test(tc, answers_are_gzipped_when_asked_and_only_then);
   tcase_add_test(tc, rate_limits_are_shared_by_every_instance);
   tcase_add_test(tc, concurrent_misses_of_one_page_send_one_query);
+  tcase_add_test(tc, a_worker_answers_hits_while_a_miss_waits);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -251,6 +251,19 @@ START_TEST(workers_within_bounds) {
 }
 END_TEST
 
+START_TEST(handoff_threads_default_and_bounds) {
+  ck_assert_msg(config_load(&config, fake_getenv, err, sizeof(err)), "%s", err);
+  ck_assert_uint_eq(config.handoff_threads, 16);
+  config_cleanup(&config);
+  set_env("PURCHASES_HANDOFF_THREADS", "0");
+  ck_assert_msg(config_load(&config, fake_getenv, err, sizeof(err)), "%s", err);
+  ck_assert_uint_eq(config.handoff_threads, 0);
+  config_cleanup(&config);
+  assert_load_fails("PURCHASES_HANDOFF_THREADS", "1025");
+  assert_load_fails("PURCHASES_HANDOFF_THREADS", "-1");
+}
+END_TEST
+
 START_TEST(db_timeout_below_minimum_is_rejected) {
   assert_load_fails("PURCHASES_DB_TIMEOUT_MS", "50");
   assert_load_fails("PURCHASES_DB_TIMEOUT_MS", "60001");
@@ -338,6 +351,7 @@ Suite *suite_config(void) {
   tcase_add_test(reject, malformed_clients_are_rejected);
   tcase_add_test(reject, db_timeout_below_minimum_is_rejected);
   tcase_add_test(reject, workers_within_bounds);
+  tcase_add_test(reject, handoff_threads_default_and_bounds);
   tcase_add_test(reject, failure_after_allocations_does_not_leak);
   tcase_add_test(reject, every_variable_is_in_the_man_page_and_the_readme);
   suite_add_tcase(suite, reject);
