@@ -63,13 +63,16 @@ bool request_pass_deferred(void) {
   return current_pass.deferred;
 }
 
+bool request_may_defer(const struct _u_request *request) {
+  /* Ulfius reads Basic credentials anew each time it dispatches, leaking
+   * the first copy: such a request (headers mode ignores them) runs here. */
+  return current_pass.pass == REQUEST_PASS_WORKER && request->auth_basic_user == NULL;
+}
+
 bool request_defer(const struct _u_request *request, struct _u_response *response) {
   struct request_ctx *ctx = request_ctx_of(response);
 
-  /* Ulfius reads Basic credentials anew each time it dispatches, leaking
-   * the first copy: such a request (headers mode ignores them) runs here. */
-  if (current_pass.pass != REQUEST_PASS_WORKER || ctx == NULL || ctx->answered ||
-      request->auth_basic_user != NULL) {
+  if (!request_may_defer(request) || ctx == NULL || ctx->answered) {
     return false;
   }
   ctx->deferred = true;

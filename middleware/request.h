@@ -167,6 +167,9 @@ void request_pass_begin(enum request_pass pass, const struct timespec *started);
 /* Whether a link of this thread's pass deferred the request. */
 bool request_pass_deferred(void);
 
+/* Whether request_defer() would defer the request on this pass. */
+bool request_may_defer(const struct _u_request *request);
+
 /* For a link about to wait on the database. On a worker's pass: marks the
  * request deferred (and answered, so that no later link runs) and returns
  * true; the caller returns at once, after giving back what it took (a

@@ -196,31 +196,48 @@ static struct cache_entry *find(struct shard *shard, const struct cache_key *key
   return NULL;
 }
 
-const struct cache_entry *cache_get(struct cache *cache, const struct cache_key *key,
-                                    const struct user_version *version) {
+/* cache_get(), or cache_get_hit() when !settle. */
+static const struct cache_entry *look_up(struct cache *cache, const struct cache_key *key,
+                                         const struct user_version *version, bool settle) {
   struct shard *shard = shard_of(cache, key);
   struct cache_entry *entry;
+  atomic_ullong *missed = NULL; /* the reason of a miss */
 
   pthread_mutex_lock(&shard->lock);
   entry = key->len > 0 ? find(shard, key) : NULL;
   if (entry == NULL) {
-    atomic_fetch_add_explicit(&cache->misses_absent, 1, memory_order_relaxed);
+    missed = &cache->misses_absent;
   } else if (!versions_equal(&entry->version, version)) {
-    atomic_fetch_add_explicit(&cache->misses_stale, 1, memory_order_relaxed);
-    drop(shard, entry);
-    entry = NULL;
+    missed = &cache->misses_stale;
   } else if (clock_monotonic_ms() >= entry->expires_ms) {
-    atomic_fetch_add_explicit(&cache->misses_expired, 1, memory_order_relaxed);
-    drop(shard, entry);
-    entry = NULL;
-  } else {
+    missed = &cache->misses_expired;
+  }
+  if (missed == NULL) {
     atomic_fetch_add_explicit(&cache->hits, 1, memory_order_relaxed);
     entry->refs++;
     lru_unlink(shard, entry);
     lru_push_newest(shard, entry);
+  } else if (settle) {
+    atomic_fetch_add_explicit(missed, 1, memory_order_relaxed);
+    if (entry != NULL) {
+      drop(shard, entry);
+    }
+    entry = NULL;
+  } else {
+    entry = NULL; /* left as it is for the lookup that settles it */
   }
   pthread_mutex_unlock(&shard->lock);
   return entry;
+}
+
+const struct cache_entry *cache_get(struct cache *cache, const struct cache_key *key,
+                                    const struct user_version *version) {
+  return look_up(cache, key, version, true);
+}
+
+const struct cache_entry *cache_get_hit(struct cache *cache, const struct cache_key *key,
+                                        const struct user_version *version) {
+  return look_up(cache, key, version, false);
 }
 
 void cache_release(struct cache *cache, const struct cache_entry *held) {

@@ -62,6 +62,12 @@ const struct cache_entry *cache_get(struct cache *cache, const struct cache_key 
                                     const struct user_version *version);
 void cache_release(struct cache *cache, const struct cache_entry *entry);
 
+/* The same for a hit; on a miss nothing is counted and a stale or expired
+ * entry stays, for a cache_get() to come (a request that will look again
+ * after a hand-off): each request is counted once. */
+const struct cache_entry *cache_get_hit(struct cache *cache, const struct cache_key *key,
+                                        const struct user_version *version);
+
 /* The value of an entry cache_get() returned. */
 struct cache_value cache_entry_value(const struct cache_entry *entry);
 

@@ -68,6 +68,29 @@ static bool hand_off(const struct purchases_context *app, const struct _u_reques
   return true;
 }
 
+/* The cached answer of read's key, if there is one. A worker that will
+ * hand a miss off leaves it to the second pass to count and wait for. */
+static const struct cache_entry *look_up(const struct purchases_context *app,
+                                         const struct _u_request *request,
+                                         struct cached_read *read) {
+  const struct cache_entry *entry;
+
+  cache_key_pack(&read->packed, read->key, read->key_len);
+  if (request_may_defer(request)) {
+    return cache_get_hit(app->cache, &read->packed, &read->version);
+  }
+  entry = cache_get(app->cache, &read->packed, &read->version);
+  /* Another request may be reading this very answer: wait for it rather
+   * than send the database the same query again. */
+  if (entry == NULL) {
+    read->claimed = cache_claim(app->cache, &read->packed, app->coalesce_wait_ms);
+    if (!read->claimed) {
+      entry = cache_get(app->cache, &read->packed, &read->version);
+    }
+  }
+  return entry;
+}
+
 bool cached_read_begin(const struct purchases_context *app, const struct _u_request *request,
                        struct _u_response *response, struct cached_read *read,
                        cached_read_decorate decorate) {
@@ -89,22 +112,11 @@ bool cached_read_begin(const struct purchases_context *app, const struct _u_requ
   }
   read->usable = app->cache != NULL && versions_read(app->versions, read->user_id, &read->version);
   if (read->usable) {
-    cache_key_pack(&read->packed, read->key, read->key_len);
-    entry = cache_get(app->cache, &read->packed, &read->version);
-    /* Another request may be reading this very answer: wait for it rather
-     * than send the database the same query again. */
-    if (entry == NULL && hand_off(app, request, response)) {
-      return true;
-    }
-    if (entry == NULL) {
-      read->claimed = cache_claim(app->cache, &read->packed, app->coalesce_wait_ms);
-      if (!read->claimed) {
-        entry = cache_get(app->cache, &read->packed, &read->version);
-      }
-    }
+    entry = look_up(app, request, read);
   }
+  /* A miss, the cache off or the user's version unknown: the database. */
   if (entry == NULL && hand_off(app, request, response)) {
-    return true; /* the cache is off, or the user's version unknown */
+    return true;
   }
   if (entry == NULL) {
     return !rate_limit_settle(request, response, app->rate_limit);

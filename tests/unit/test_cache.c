@@ -1,6 +1,8 @@
 /* The response cache's own rules (models/cache.c) and the Redis address
  * (models/versions.c), without Redis: versions of this instance only. */
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -46,6 +48,51 @@ START_TEST(an_entry_is_served_only_under_its_version) {
   ck_assert_ptr_null(cache_get(cache, K("k", 1), &V2));
   /* A stale entry is dropped, not kept for the old version. */
   ck_assert_ptr_null(cache_get(cache, K("k", 1), &V1));
+  cache_free(cache);
+}
+END_TEST
+
+/* The value of `series` in the cache's /metrics lines; -1 when absent. */
+static double counter(struct cache *cache, const char *series) {
+  char *text = NULL;
+  size_t len = 0;
+  FILE *out = open_memstream(&text, &len);
+  double value = -1;
+  const char *at;
+  char pattern[128];
+
+  ck_assert_ptr_nonnull(out);
+  cache_write_metrics(cache, out);
+  fclose(out);
+  snprintf(pattern, sizeof(pattern), "\n%s ", series);
+  at = strstr(text, pattern);
+  if (at != NULL) {
+    value = strtod(at + strlen(pattern), NULL);
+  }
+  free(text);
+  return value;
+}
+
+/* A worker's lookup before a hand-off counts a hit only; its miss is left,
+ * stale entry and all, for the second pass to count once. */
+START_TEST(a_lookup_before_a_hand_off_counts_only_hits) {
+  struct cache *cache = cache_new(1 << 20, 30);
+  struct cache_value value = text("{}");
+  const struct cache_entry *entry;
+
+  ck_assert_ptr_null(cache_get_hit(cache, K("k", 1), &V1));
+  ck_assert_double_eq(counter(cache, "purchases_cache_misses_total{reason=\"absent\"}"), 0);
+  ck_assert(cache_put(cache, K("k", 1), &V1, &value));
+  entry = cache_get_hit(cache, K("k", 1), &V1);
+  ck_assert_ptr_nonnull(entry);
+  cache_release(cache, entry);
+  ck_assert_double_eq(counter(cache, "purchases_cache_hits_total"), 1);
+  ck_assert_ptr_null(cache_get_hit(cache, K("k", 1), &V2));
+  ck_assert_double_eq(counter(cache, "purchases_cache_misses_total{reason=\"stale\"}"), 0);
+  ck_assert_ptr_null(cache_get(cache, K("k", 1), &V2));
+  ck_assert_double_eq(counter(cache, "purchases_cache_misses_total{reason=\"stale\"}"), 1);
+  ck_assert_ptr_null(cache_get(cache, K("k", 1), &V2));
+  ck_assert_double_eq(counter(cache, "purchases_cache_misses_total{reason=\"absent\"}"), 1);
   cache_free(cache);
 }
 END_TEST
@@ -284,6 +331,7 @@ Suite *suite_cache(void) {
   TCase *tc = tcase_create("cache");
   tcase_add_test(tc, an_entry_is_served_only_under_its_version);
   tcase_add_test(tc, keys_are_told_apart_byte_for_byte);
+  tcase_add_test(tc, a_lookup_before_a_hand_off_counts_only_hits);
   tcase_add_test(tc, a_key_past_the_limit_is_never_cached);
   tcase_add_test(tc, an_entry_outlives_nothing_past_its_ttl);
   tcase_add_test(tc, the_least_recently_used_go_first_and_bytes_stay_bounded);
