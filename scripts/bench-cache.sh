@@ -15,12 +15,12 @@
 #                     and the soak (default 10000)
 #   BENCH_SOAK_S      seconds of the soak (default 300)
 #   BENCH_WORKERS     PURCHASES_WORKERS of the second serving model measured
-#                     (epoll workers; default 8: several per core, so that a
-#                     database read holds up few of the other connections)
+#                     (epoll workers with the default 16 hand-off threads
+#                     behind them; default 2, one per core)
 
 warm_users=${BENCH_WARM_USERS:-10000}
 soak_s=${BENCH_SOAK_S:-300}
-bench_workers=${BENCH_WORKERS:-8}
+bench_workers=${BENCH_WORKERS:-2}
 peer_port=8091
 peer_base="http://127.0.0.1:$peer_port"
 connections=64 threads=2
