@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <yder.h>
 
+#include "lib/words.h"
 #include "app/app.h"
 #include "app/config.h"
 #include "app/logging.h"
@@ -103,9 +104,12 @@ static int run_option(int argc, char **argv) {
     printf("purchases %s (%s)\n", PURCHASES_VERSION, PURCHASES_COMMIT);
     return 0;
   }
-  /* Named, so that a typo is seen as one (argv is the caller's own). */
-  fprintf(stderr, "purchases: %s '%.64s'; try --help\n",
-          argc > 2 ? "one option at most, not" : "unknown option", argv[argc > 2 ? 2 : 1]);
+  /* Named, so that a typo is seen as one; escaped, so that whatever it
+   * holds cannot reach the terminal as control bytes. */
+  char named[80];
+  words_escape(argv[argc > 2 ? 2 : 1], named, sizeof(named));
+  fprintf(stderr, "purchases: %s '%s'; try --help\n",
+          argc > 2 ? "one option at most, not" : "unknown option", named);
   return EXIT_BAD_CONFIG;
 }
 

@@ -1,6 +1,7 @@
 #include "lib/words.h"
 
 #include <stdbool.h>
+#include <string.h>
 #include <stdio.h>
 
 void words_join(words_at_fn word_at, const void *list, const char *last, char *out, size_t len) {
@@ -27,4 +28,35 @@ void words_join(words_at_fn word_at, const void *list, const char *last, char *o
 
 const char *words_of_array(const void *list, size_t i) {
   return ((const char *const *)list)[i];
+}
+
+/* Copies caller bytes for a log line: printable ASCII as it is, every other
+ * byte (and '"', '\\') as \xHH, so that no caller can forge a line, reach
+ * the terminal or break the JSON encoder; cut with "..." to fit. */
+void words_escape(const char *bytes, char *out, size_t out_len) {
+  static const char HEX[] = "0123456789abcdef";
+  size_t n = 0;
+  size_t i = 0;
+
+  for (; bytes != NULL && bytes[i] != '\0'; i++) {
+    unsigned char c = (unsigned char)bytes[i];
+    bool plain = c >= 0x21 && c < 0x7f && c != '"' && c != '\\';
+    size_t need = plain ? 1 : 4;
+    if (n + need + 4 > out_len) {
+      break;
+    }
+    if (plain) {
+      out[n++] = (char)c;
+    } else {
+      out[n++] = '\\';
+      out[n++] = 'x';
+      out[n++] = HEX[c >> 4];
+      out[n++] = HEX[c & 0x0f];
+    }
+  }
+  if (bytes != NULL && bytes[i] != '\0') {
+    memcpy(out + n, "...", 3);
+    n += 3;
+  }
+  out[n] = '\0';
 }

@@ -6,6 +6,11 @@
 
 #include <stddef.h>
 
+/* Copies bytes someone else chose (a caller's, an operator's argument) for
+ * a log line or a terminal: printable ASCII as it is, every other byte (and
+ * '"', '\\') as \xHH; cut with "..." to fit out_len (at least 8). */
+void words_escape(const char *bytes, char *out, size_t out_len);
+
 /* The name at index i of `list`, or NULL past the last one. */
 typedef const char *(*words_at_fn)(const void *list, size_t i);
 

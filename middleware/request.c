@@ -12,6 +12,7 @@
 #include <gnutls/gnutls.h>
 #include <yder.h>
 
+#include "lib/words.h"
 #include "middleware/metrics.h"
 #include "middleware/cors.h"
 #include "middleware/encoding.h"
@@ -308,37 +309,6 @@ bool request_begin(const struct _u_request *request, struct _u_response *respons
   return true;
 }
 
-/* Copies caller bytes for a log line: printable ASCII as it is, every other
- * byte (and '"', '\\') as \xHH, so that no caller can forge a line, reach
- * the terminal or break the JSON encoder; cut with "..." to fit. */
-static void escape_for_log(const char *bytes, char *out, size_t out_len) {
-  static const char HEX[] = "0123456789abcdef";
-  size_t n = 0;
-  size_t i = 0;
-
-  for (; bytes != NULL && bytes[i] != '\0'; i++) {
-    unsigned char c = (unsigned char)bytes[i];
-    bool plain = c >= 0x21 && c < 0x7f && c != '"' && c != '\\';
-    size_t need = plain ? 1 : 4;
-    if (n + need + 4 > out_len) {
-      break;
-    }
-    if (plain) {
-      out[n++] = (char)c;
-    } else {
-      out[n++] = '\\';
-      out[n++] = 'x';
-      out[n++] = HEX[c >> 4];
-      out[n++] = HEX[c & 0x0f];
-    }
-  }
-  if (bytes != NULL && bytes[i] != '\0') {
-    memcpy(out + n, "...", 3);
-    n += 3;
-  }
-  out[n] = '\0';
-}
-
 static double elapsed_ms(const struct timespec *since) {
   struct timespec now;
   clock_gettime(CLOCK_MONOTONIC, &now);
@@ -391,8 +361,8 @@ void request_log_access(const struct access_entry *entry) {
   char method[48];
   char path[256];
 
-  escape_for_log(entry->method != NULL ? entry->method : "-", method, sizeof(method));
-  escape_for_log(entry->path != NULL ? entry->path : "-", path, sizeof(path));
+  words_escape(entry->method != NULL ? entry->method : "-", method, sizeof(method));
+  words_escape(entry->path != NULL ? entry->path : "-", path, sizeof(path));
   if (atomic_load(&access_json)) {
     char message[96];
     /* Every line has a message; durations to the microsecond. */

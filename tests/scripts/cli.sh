@@ -20,6 +20,7 @@ exits() {
   test $? -eq "$want"
 }
 says() { grep -q -- "$2" "$1"; }
+not_says() { ! grep -q -- "$2" "$1"; }
 
 for program in purchases purchases-seed purchases-import; do
   binary=$build/$program
@@ -35,6 +36,9 @@ for program in purchases purchases-seed purchases-import; do
   check "$program --bogus exits 2" exits 2 "$binary" --bogus
   check "$program --bogus names the option" says "$err" "bogus"
 done
+check "purchases with a control byte in an option exits 2" exits 2 "$build/purchases" $'--bogus\x1b[31m'
+check "purchases writes that byte escaped" says "$err" '--bogus\\x1b\[31m'
+check "purchases writes no control byte to the terminal" not_says "$err" $'\x1b'
 check "purchases-seed --users x exits 2" exits 2 "$build/purchases-seed" --users x
 check "purchases-seed --users x names the option and the value" says "$err" "users: x"
 check "purchases-import without a file exits 2" exits 2 "$build/purchases-import"
