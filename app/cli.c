@@ -1,8 +1,11 @@
 #include "app/cli.h"
 
+#include <getopt.h>
+
 #include <yder.h>
 
 #include "app/logging.h"
+#include "lib/words.h"
 #include "version.h"
 
 void cli_begin(void) {
@@ -23,7 +26,9 @@ struct db *cli_db_open(const char *uri, const char *program, uint32_t timeout_ms
   return db_new(&options, err, err_len);
 }
 
-int cli_common_option(int opt, const char *program, void (*usage)(FILE *out)) {
+int cli_common_option(int opt, const char *program, char *const argv[], void (*usage)(FILE *out)) {
+  char named[80];
+
   switch (opt) {
     case 'h':
       usage(stdout);
@@ -32,6 +37,10 @@ int cli_common_option(int opt, const char *program, void (*usage)(FILE *out)) {
       printf("%s %s (%s)\n", program, PURCHASES_VERSION, PURCHASES_COMMIT);
       return 0;
     default:
+      /* After a '?' or ':', optind is past the option getopt refused. */
+      words_escape(optind > 0 ? argv[optind - 1] : "", named, sizeof(named));
+      fprintf(stderr, "%s: %s '%s'\n", program,
+              opt == ':' ? "a value is missing after" : "unknown option", named);
       usage(stderr);
       return 2;
   }

@@ -10,9 +10,10 @@
  * take, for the default case of their getopt loops (the server reads its one
  * option by hand, app/main.c): -h/--help prints the usage on stdout and returns 0,
  * -V/--version prints "<program> <version> (<commit>)" and returns 0, and
- * anything else (getopt has named it) prints the usage on stderr and
- * returns 2. */
-int cli_common_option(int opt, const char *program, void (*usage)(FILE *out));
+ * anything else names the option (escaped: argv is the caller's own) and
+ * prints the usage on stderr, returning 2. The loops set opterr to 0, so
+ * that getopt itself writes nothing. */
+int cli_common_option(int opt, const char *program, char *const argv[], void (*usage)(FILE *out));
 
 /* What a tool's work runs between: logging (warnings and errors, on the
  * console) and the driver's global state; cli_end() undoes cli_begin(). */

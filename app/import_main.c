@@ -336,7 +336,8 @@ int main(int argc, char **argv) {
   if (options.redis_url != NULL && options.redis_url[0] == '\0') {
     options.redis_url = NULL;
   }
-  while ((opt = getopt_long(argc, argv, "hV", LONG_OPTIONS, NULL)) != -1) {
+  opterr = 0; /* cli_common_option() names a refused option, escaped */
+  while ((opt = getopt_long(argc, argv, ":hV", LONG_OPTIONS, NULL)) != -1) {
     switch (opt) {
       case 'b': {
         unsigned long value = strtoul(optarg, &end, 10);
@@ -355,7 +356,7 @@ int main(int argc, char **argv) {
         options.uri = optarg;
         break;
       default:
-        return cli_common_option(opt, "purchases-import", usage);
+        return cli_common_option(opt, "purchases-import", argv, usage);
     }
   }
   if (optind + 1 != argc) {

@@ -12,6 +12,7 @@
 
 #include <yder.h>
 
+#include "lib/words.h"
 #include "app/cli.h"
 #include "app/logging.h"
 #include "models/db.h"
@@ -247,8 +248,8 @@ static int parse_options(int argc, char **argv, struct seed_options *options) {
   };
   int opt;
 
-  /* getopt names an unknown option on stderr itself. */
-  while ((opt = getopt_long(argc, argv, "hV", LONG_OPTIONS, NULL)) != -1) {
+  opterr = 0; /* cli_common_option() names a refused option, escaped */
+  while ((opt = getopt_long(argc, argv, ":hV", LONG_OPTIONS, NULL)) != -1) {
     bool ok = true;
     switch (opt) {
       case 'u':
@@ -279,11 +280,13 @@ static int parse_options(int argc, char **argv, struct seed_options *options) {
         options->uri = optarg;
         break;
       default:
-        return cli_common_option(opt, "purchases-seed", usage);
+        return cli_common_option(opt, "purchases-seed", argv, usage);
     }
     if (!ok) {
+      char value[80];
+      words_escape(optarg, value, sizeof(value));
       fprintf(stderr, "purchases-seed: bad value for --%s: %s\n", long_name(LONG_OPTIONS, opt),
-              optarg);
+              value);
       usage(stderr);
       return 2;
     }

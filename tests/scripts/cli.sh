@@ -35,10 +35,12 @@ for program in purchases purchases-seed purchases-import; do
   done
   check "$program --bogus exits 2" exits 2 "$binary" --bogus
   check "$program --bogus names the option" says "$err" "bogus"
+  check "$program with a control byte in an option exits 2" exits 2 "$binary" $'--bogus\x1b[31m'
+  check "$program writes that byte escaped" says "$err" '--bogus\\x1b\[31m'
+  check "$program writes no control byte to the terminal" not_says "$err" $'\x1b'
 done
-check "purchases with a control byte in an option exits 2" exits 2 "$build/purchases" $'--bogus\x1b[31m'
-check "purchases writes that byte escaped" says "$err" '--bogus\\x1b\[31m'
-check "purchases writes no control byte to the terminal" not_says "$err" $'\x1b'
+check "purchases-seed escapes a bad value" exits 2 "$build/purchases-seed" --users $'x\x1b[31m'
+check "purchases-seed writes no control byte of it" not_says "$err" $'\x1b'
 check "purchases-seed --users x exits 2" exits 2 "$build/purchases-seed" --users x
 check "purchases-seed --users x names the option and the value" says "$err" "users: x"
 check "purchases-import without a file exits 2" exits 2 "$build/purchases-import"
