@@ -418,6 +418,15 @@ bool rate_limit_settle(const struct _u_request *request, struct _u_response *res
   return true;
 }
 
+bool rate_limit_defer(const struct _u_request *request, struct _u_response *response,
+                      const struct rate_limit_context *limits) {
+  if (!request_defer(request, response)) {
+    return false;
+  }
+  rate_limit_spare(request, response, limits);
+  return true;
+}
+
 void rate_limit_write_metrics(struct rate_limiter *limiter, bool with_redis, FILE *out) {
   if (limiter == NULL || !with_redis) {
     return;

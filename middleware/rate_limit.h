@@ -84,4 +84,11 @@ void rate_limit_spare(const struct _u_request *request, struct _u_response *resp
 bool rate_limit_settle(const struct _u_request *request, struct _u_response *response,
                        const struct rate_limit_context *limits);
 
+/* request_defer() for a link about to wait on the database: on an epoll
+ * worker the request is handed off and its token given back (the second
+ * pass takes it again, so the request costs one). True when deferred: the
+ * link returns at once. */
+bool rate_limit_defer(const struct _u_request *request, struct _u_response *response,
+                      const struct rate_limit_context *limits);
+
 #endif

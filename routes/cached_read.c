@@ -56,18 +56,6 @@ static void answer_value(struct _u_response *response, const struct cache_value 
   }
 }
 
-/* On an epoll worker, a read that waits on the database (a miss, an audit
- * record to write) is handed off; the token the rate-limit link took goes
- * back, and the second pass takes it again. */
-static bool hand_off(const struct purchases_context *app, const struct _u_request *request,
-                     struct _u_response *response) {
-  if (!request_defer(request, response)) {
-    return false;
-  }
-  rate_limit_spare(request, response, app->rate_limit);
-  return true;
-}
-
 /* The cached answer of read's key, if there is one. A worker that will
  * hand a miss off leaves it to the second pass to count and wait for. */
 static const struct cache_entry *look_up(const struct purchases_context *app,
@@ -107,7 +95,9 @@ bool cached_read_begin(const struct purchases_context *app, const struct _u_requ
         "such as \"l0f3a...\" or W/\"v2\" (RFC 9110).");
     return true;
   }
-  if (audit_is_required(ctx) && hand_off(app, request, response)) {
+  /* On an epoll worker, what waits on the database (an audit record to
+   * write, a miss) is handed off. */
+  if (audit_is_required(ctx) && rate_limit_defer(request, response, app->rate_limit)) {
     return true;
   }
   read->usable = app->cache != NULL && versions_read(app->versions, read->user_id, &read->version);
@@ -115,7 +105,7 @@ bool cached_read_begin(const struct purchases_context *app, const struct _u_requ
     entry = look_up(app, request, read);
   }
   /* A miss, the cache off or the user's version unknown: the database. */
-  if (entry == NULL && hand_off(app, request, response)) {
+  if (entry == NULL && rate_limit_defer(request, response, app->rate_limit)) {
     return true;
   }
   if (entry == NULL) {

@@ -173,9 +173,7 @@ static int dispatch(const struct _u_request *request, struct _u_response *respon
  * epoll worker, hands the request off rather than wait there. */
 static int hand_off(const struct _u_request *request, struct _u_response *response,
                     void *user_data) {
-  if (request_defer(request, response)) {
-    rate_limit_spare(request, response, user_data);
-  }
+  (void)rate_limit_defer(request, response, user_data);
   return U_CALLBACK_CONTINUE;
 }
 
