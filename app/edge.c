@@ -64,8 +64,7 @@ static struct {
   struct edge_request *tail;
   unsigned int waiting; /* in the queue */
   unsigned int limit;   /* beyond this many waiting, a worker runs the request itself */
-  bool accepting;
-  bool stopping;
+  bool stopping;        /* nothing more is queued; the threads end once it is empty */
   pthread_t *threads;
   unsigned int thread_count;
   atomic_bool running; /* workers may defer: the threads are there */
@@ -485,9 +484,11 @@ static void *handoff_main(void *arg) {
 static bool hand_off(struct MHD_Connection *connection, struct edge_request *request,
                      const char *url, const char *method, const char *version) {
   bool queued = false;
+  bool full;
 
   pthread_mutex_lock(&handoffs.lock);
-  if (handoffs.accepting && handoffs.waiting < handoffs.limit) {
+  full = handoffs.waiting >= handoffs.limit;
+  if (!handoffs.stopping && !full) {
     request->connection = connection;
     request->url = url;
     request->method = method;
@@ -506,8 +507,10 @@ static bool hand_off(struct MHD_Connection *connection, struct edge_request *req
     queued = true;
   }
   pthread_mutex_unlock(&handoffs.lock);
-  atomic_fetch_add_explicit(queued ? &handoffs.handed_off : &handoffs.overflowed, 1,
-                            memory_order_relaxed);
+  if (queued || full) {
+    atomic_fetch_add_explicit(queued ? &handoffs.handed_off : &handoffs.overflowed, 1,
+                              memory_order_relaxed);
+  }
   return queued;
 }
 
@@ -568,7 +571,6 @@ bool edge_start_handoffs(unsigned int threads, size_t stack_bytes) {
   }
   pthread_attr_setstacksize(&attr, stack_bytes);
   handoffs.limit = threads * EDGE_HANDOFF_QUEUE_PER_THREAD;
-  handoffs.accepting = true;
   handoffs.stopping = false;
   while (started && handoffs.thread_count < threads) {
     started =
@@ -591,7 +593,6 @@ unsigned int edge_handoffs_in_hand(void) {
 void edge_stop_handoffs(void) {
   atomic_store(&handoffs.running, false);
   pthread_mutex_lock(&handoffs.lock);
-  handoffs.accepting = false;
   handoffs.stopping = true;
   pthread_cond_broadcast(&handoffs.wake);
   pthread_mutex_unlock(&handoffs.lock);

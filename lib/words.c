@@ -30,9 +30,8 @@ const char *words_of_array(const void *list, size_t i) {
   return ((const char *const *)list)[i];
 }
 
-/* Copies caller bytes for a log line: printable ASCII as it is, every other
- * byte (and '"', '\\') as \xHH, so that no caller can forge a line, reach
- * the terminal or break the JSON encoder; cut with "..." to fit. */
+/* Escaped so that no caller can forge a log line, reach the terminal or
+ * break the JSON encoder of the log. */
 void words_escape(const char *bytes, char *out, size_t out_len) {
   static const char HEX[] = "0123456789abcdef";
   size_t n = 0;

@@ -76,7 +76,6 @@ bool request_defer(const struct _u_request *request, struct _u_response *respons
   if (!request_may_defer(request) || ctx == NULL || ctx->answered) {
     return false;
   }
-  ctx->deferred = true;
   ctx->answered = true;
   current_pass.deferred = true;
   return true;

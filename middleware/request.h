@@ -70,7 +70,6 @@ struct request_ctx {
   uint32_t public_max_age_s;                 /* > 0: a 200 or 304 any cache may keep this long */
   enum rate_charge rate_charge;              /* set by the rate-limit link */
   uint32_t rate_retry_after_s;               /* RATE_DEFERRED: if refused after all */
-  bool deferred; /* handed off (request_defer): this pass writes and logs nothing */
 };
 
 /* The request's context, or NULL if the first link did not run. */

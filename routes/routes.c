@@ -152,7 +152,7 @@ static int dispatch(const struct _u_request *request, struct _u_response *respon
   for (; i < chain->count && !ctx->answered; i++) {
     chain->links[i](request, response, chain->data[i]);
   }
-  if (ctx->deferred) {
+  if (request_pass_deferred()) {
     /* Handed off: the whole chain runs again where it may wait, and
      * that pass finishes the request (request_defer). */
     return U_CALLBACK_COMPLETE;
