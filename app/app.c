@@ -513,6 +513,12 @@ bool app_start(struct app *app, char *err, size_t err_len) {
   return true;
 }
 
+/* Requests still to answer: those in the chain, and those waiting for or
+ * running on a hand-off thread. */
+static unsigned int requests_running(struct app *app) {
+  return atomic_load(&app->tracker.in_flight) + edge_handoffs_in_hand();
+}
+
 void app_stop(struct app *app) {
   if (app == NULL) {
     return;
@@ -537,12 +543,12 @@ void app_stop(struct app *app) {
     if (listen_fd != MHD_INVALID_SOCKET) {
       shutdown(listen_fd, SHUT_RDWR);
     }
-    while (atomic_load(&app->tracker.in_flight) + edge_handoffs_in_hand() > 0 &&
-           waited_ms < limit_ms) {
+    unsigned int left = requests_running(app);
+    while (left > 0 && waited_ms < limit_ms) {
       sleep_ms(10);
       waited_ms += 10;
+      left = requests_running(app);
     }
-    unsigned int left = atomic_load(&app->tracker.in_flight) + edge_handoffs_in_hand();
     if (left > 0) {
       y_log_message(Y_LOG_LEVEL_WARNING, "shutdown: %u request(s) still running after %u s", left,
                     app->config.shutdown_timeout_s);

@@ -518,15 +518,51 @@ void db_call_end(struct db_call *call) {
   call->client = NULL;
 }
 
-enum model_status db_call_failed(const char *area, const char *what, const bson_error_t *error) {
-  enum model_status status = db_status_from_error(error);
+static enum model_status classify(const bson_error_t *error) {
+  switch (error->domain) {
+    case MONGOC_ERROR_STREAM:
+    case MONGOC_ERROR_SERVER_SELECTION:
+    case MONGOC_ERROR_CLIENT:
+    case MONGOC_ERROR_PROTOCOL:
+      return MODEL_UNAVAILABLE;
+    case MONGOC_ERROR_SERVER:
+      switch (error->code) {
+        case 6:     /* HostUnreachable */
+        case 7:     /* HostNotFound */
+        case 50:    /* MaxTimeMSExpired */
+        case 89:    /* NetworkTimeout */
+        case 91:    /* ShutdownInProgress */
+        case 189:   /* PrimarySteppedDown */
+        case 262:   /* ExceededTimeLimit */
+        case 9001:  /* SocketException */
+        case 10107: /* NotWritablePrimary */
+        case 11600: /* InterruptedAtShutdown */
+        case 11602: /* InterruptedDueToReplStateChange */
+        case 13435: /* NotPrimaryNoSecondaryOk */
+        case 13436: /* NotPrimaryOrSecondary */
+          return MODEL_UNAVAILABLE;
+        case DB_DUPLICATE_KEY:
+          return MODEL_CONFLICT;
+        default:
+          return MODEL_ERROR;
+      }
+    default:
+      return MODEL_ERROR;
+  }
+}
+
+static void log_call_failed(const char *area, const char *what, const bson_error_t *error,
+                            enum model_status status) {
   y_log_message(status == MODEL_UNAVAILABLE ? Y_LOG_LEVEL_WARNING : Y_LOG_LEVEL_ERROR,
                 "%s: %s failed (domain %u, code %u): %s", area, what, error->domain, error->code,
                 error->message);
-  return status;
 }
 
-static enum model_status classify(const bson_error_t *error);
+enum model_status db_call_failed(const char *area, const char *what, const bson_error_t *error) {
+  enum model_status status = db_status_from_error(error);
+  log_call_failed(area, what, error, status);
+  return status;
+}
 
 enum model_status db_find_each(mongoc_collection_t *collection, const bson_t *filter,
                                const bson_t *opts,
@@ -586,10 +622,12 @@ enum model_status db_insert_durable(const struct db *db, mongoc_collection_t *co
     goto done;
   }
   if (!mongoc_collection_insert_one(collection, doc, &opts, NULL, error)) {
-    /* Counted once in the error metrics, by whichever of the two maps it. */
-    status = area != NULL && classify(error) != MODEL_CONFLICT
-                 ? db_call_failed(area, "insert", error)
-                 : db_status_from_error(error);
+    /* Counted once in the error metrics; a duplicate key is the caller's
+     * to explain, so it is not logged as a failure here. */
+    status = db_status_from_error(error);
+    if (area != NULL && status != MODEL_CONFLICT) {
+      log_call_failed(area, "insert", error, status);
+    }
     goto done;
   }
   status = MODEL_OK;
@@ -605,39 +643,6 @@ uint32_t db_query_timeout_ms(const struct db *db) {
 
 uint64_t db_operation_limit_ms(const struct db *db) {
   return (uint64_t)db->timeout_ms + ((uint64_t)db->query_timeout_ms + db->timeout_ms);
-}
-
-static enum model_status classify(const bson_error_t *error) {
-  switch (error->domain) {
-    case MONGOC_ERROR_STREAM:
-    case MONGOC_ERROR_SERVER_SELECTION:
-    case MONGOC_ERROR_CLIENT:
-    case MONGOC_ERROR_PROTOCOL:
-      return MODEL_UNAVAILABLE;
-    case MONGOC_ERROR_SERVER:
-      switch (error->code) {
-        case 6:     /* HostUnreachable */
-        case 7:     /* HostNotFound */
-        case 50:    /* MaxTimeMSExpired */
-        case 89:    /* NetworkTimeout */
-        case 91:    /* ShutdownInProgress */
-        case 189:   /* PrimarySteppedDown */
-        case 262:   /* ExceededTimeLimit */
-        case 9001:  /* SocketException */
-        case 10107: /* NotWritablePrimary */
-        case 11600: /* InterruptedAtShutdown */
-        case 11602: /* InterruptedDueToReplStateChange */
-        case 13435: /* NotPrimaryNoSecondaryOk */
-        case 13436: /* NotPrimaryOrSecondary */
-          return MODEL_UNAVAILABLE;
-        case DB_DUPLICATE_KEY:
-          return MODEL_CONFLICT;
-        default:
-          return MODEL_ERROR;
-      }
-    default:
-      return MODEL_ERROR;
-  }
 }
 
 enum model_status db_ping(struct db *db) {
