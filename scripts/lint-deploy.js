@@ -2,7 +2,8 @@
 // they say what docs/operations.md and docs/scaling.md promise (probes on
 // the right paths, non-root, resources, the image's health check; a preStop
 // pause and a grace period that covers it, the drain delay and the shutdown
-// timeout; an autoscaler on the Deployment; a NetworkPolicy on the pods).
+// timeout; an autoscaler on the Deployment; a NetworkPolicy on the pods;
+// epoll workers, and only settings the service knows).
 // Run by scripts/test.sh.
 'use strict';
 const fs = require('fs');
@@ -111,6 +112,20 @@ check(seed !== undefined, 'compose: a service that loads the demo data');
 check(seed !== undefined && compose.services.purchases.depends_on[seed[0]] &&
   compose.services.purchases.depends_on[seed[0]].condition === 'service_completed_successfully',
   'compose: the service starts after the demo data is in');
+
+// The service ignores an environment variable it does not know, so a
+// misspelt setting in a manifest would go unnoticed: every PURCHASES_ name
+// there must be a row of the configuration table (app/config.c).
+const known = new Set([...read('app/config.c').matchAll(/\{"(PURCHASES_[A-Z0-9_]+)"/g)].map((m) => m[1]));
+const settings = [...Object.keys(env), ...Object.keys(compose.services.purchases.environment)]
+  .filter((name) => name.startsWith('PURCHASES_'));
+check(known.size > 20, 'app/config.c: the configuration table found');
+for (const name of settings) {
+  check(known.has(name), `deploy: ${name} is not a setting of the service (app/config.c)`);
+}
+check(envNumber('PURCHASES_WORKERS') >= 1 &&
+  Number(compose.services.purchases.environment.PURCHASES_WORKERS) >= 1,
+'deploy: epoll workers (PURCHASES_WORKERS) in the Kubernetes and compose files, as docs/caching.md advises');
 
 const dockerfile = read('Dockerfile');
 check(/^FROM debian:bookworm AS build/m.test(dockerfile), 'Dockerfile: a build stage');
