@@ -27,7 +27,7 @@ struct db *cli_db_open(const char *uri, const char *program, uint32_t timeout_ms
 }
 
 int cli_common_option(int opt, const char *program, char *const argv[], void (*usage)(FILE *out)) {
-  char named[80];
+  char named[WORDS_ESCAPED_ARG_MAX];
 
   switch (opt) {
     case 'h':

@@ -106,7 +106,7 @@ static int run_option(int argc, char **argv) {
   }
   /* Named, so that a typo is seen as one; escaped, so that whatever it
    * holds cannot reach the terminal as control bytes. */
-  char named[80];
+  char named[WORDS_ESCAPED_ARG_MAX];
   words_escape(argv[argc > 2 ? 2 : 1], named, sizeof(named));
   fprintf(stderr, "purchases: %s '%s'; try --help\n",
           argc > 2 ? "one option at most, not" : "unknown option", named);

@@ -283,7 +283,7 @@ static int parse_options(int argc, char **argv, struct seed_options *options) {
         return cli_common_option(opt, "purchases-seed", argv, usage);
     }
     if (!ok) {
-      char value[80];
+      char value[WORDS_ESCAPED_ARG_MAX];
       words_escape(optarg, value, sizeof(value));
       fprintf(stderr, "purchases-seed: bad value for --%s: %s\n", long_name(LONG_OPTIONS, opt),
               value);

@@ -11,6 +11,10 @@
  * '"', '\\') as \xHH; cut with "..." to fit out_len (at least 8). */
 void words_escape(const char *bytes, char *out, size_t out_len);
 
+/* Room for a command-line argument in a message, escaped and cut to fit:
+ * enough of it to recognise a typo, not a terminal's worth. */
+#define WORDS_ESCAPED_ARG_MAX 80
+
 /* The name at index i of `list`, or NULL past the last one. */
 typedef const char *(*words_at_fn)(const void *list, size_t i);
 
