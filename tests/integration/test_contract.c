@@ -14,6 +14,7 @@
 
 #include "../support/harness.h"
 #include "lib/gzip.h"
+#include "middleware/problem.h"
 #include "routes/list_params.h"
 #include "routes/routes.h"
 #include "suites.h"
@@ -128,19 +129,30 @@ static struct call call_for(const char *operation_id) {
   return (struct call){"shop", "cora", NULL};
 }
 
-/* Sends the operation as documented and checks the answer against it. */
+/* How the operation is sent: as documented, without identity, or with a
+ * fault of the caller's that every route answers alike. */
+struct variant {
+  bool with_identity;
+  const char *query;  /* appended to the path, or NULL */
+  const char *header; /* one more header, or NULL */
+  long expect;        /* the status it must get, or 0 for any documented one */
+};
+
+/* Sends the operation as the variant says and checks the answer against
+ * the contract: a status it documents, with the media type it documents. */
 static void check_operation(const char *path, const char *method, json_t *j_operation,
-                            bool with_identity) {
+                            const struct variant *variant) {
+  bool with_identity = variant->with_identity;
   json_t *j_responses = json_object_get(j_operation, "responses");
   const char *operation_id = json_string_value(json_object_get(j_operation, "operationId"));
   struct call call = call_for(operation_id);
   bool secured = json_array_size(json_object_get(j_operation, "security")) > 0 ||
                  json_object_get(j_operation, "security") == NULL;
-  char url[256];
+  char url[320];
   char upper[16];
   char client[96];
   char user[96];
-  const char *headers[4] = {NULL, NULL, NULL, NULL};
+  const char *headers[5] = {NULL, NULL, NULL, NULL, NULL};
   struct http_response r;
   char status[8];
   char type[96] = "";
@@ -155,6 +167,9 @@ static void check_operation(const char *path, const char *method, json_t *j_oper
     snprintf(rest, sizeof(rest), "%s", close + 1);
     snprintf(brace, sizeof(url) - (size_t)(brace - url), "%s%s", value, rest);
   }
+  if (variant->query != NULL) {
+    strncat(url, variant->query, sizeof(url) - strlen(url) - 1);
+  }
   for (size_t i = 0; i < sizeof(upper); i++) {
     upper[i] = (char)toupper((unsigned char)method[i]);
     if (method[i] == '\0') {
@@ -168,9 +183,15 @@ static void check_operation(const char *path, const char *method, json_t *j_oper
     headers[1] = user;
     headers[2] = call.body != NULL ? "Content-Type: application/json" : NULL;
   }
+  headers[headers[0] == NULL ? 0 : headers[2] == NULL ? 2 : 3] = variant->header;
   ck_assert(
       http_request_body(server.port, upper, url, headers, with_identity ? call.body : NULL, &r));
   snprintf(status, sizeof(status), "%ld", r.status);
+  if (variant->expect != 0) {
+    ck_assert_msg(r.status == variant->expect, "%s %s%s answered %ld, not %ld: %s", upper, url,
+                  variant->header != NULL ? " (a header over 8 KiB)" : "", r.status,
+                  variant->expect, r.body);
+  }
   json_t *j_response = json_object_get(j_responses, status);
   ck_assert_msg(j_response != NULL, "%s %s%s answered %s, which is not documented: %s", upper, url,
                 with_identity ? "" : " (no identity)", status, r.body);
@@ -194,22 +215,80 @@ static void check_operation(const char *path, const char *method, json_t *j_oper
   http_response_cleanup(&r);
 }
 
+/* Every operation, probes and the service's own files too, sent as
+ * documented, without identity, and with two faults of the caller's (a
+ * malformed percent-encoding, a header over 8 KiB): each answer's status
+ * and media type are in the contract, and the faults get 400 and 431
+ * everywhere. */
 START_TEST(every_documented_operation_answers_as_documented) {
   json_t *j_paths = json_object_get(j_doc, "paths");
   const char *path;
   json_t *j_item;
   int operations = 0;
+  char *big = malloc(9 * 1024);
+  ck_assert_ptr_nonnull(big);
+  memset(big, 'a', 9 * 1024 - 1);
+  memcpy(big, "X-Pad: ", 7);
+  big[9 * 1024 - 1] = '\0';
+  const struct variant variants[] = {
+      {.with_identity = true},
+      {.with_identity = false},
+      {.with_identity = true, .query = "?a=%ZZ", .expect = 400},
+      {.with_identity = true, .header = big, .expect = 431},
+  };
 
   json_object_foreach(j_paths, path, j_item) {
     const char *method;
     json_t *j_operation;
     json_object_foreach(j_item, method, j_operation) {
-      check_operation(path, method, j_operation, true);
-      check_operation(path, method, j_operation, false);
+      for (size_t v = 0; v < sizeof(variants) / sizeof(variants[0]); v++) {
+        check_operation(path, method, j_operation, &variants[v]);
+      }
       operations++;
     }
   }
+  free(big);
   ck_assert_int_ge(operations, 11);
+}
+END_TEST
+
+/* The problem table (middleware/problem.c) and the contract's Problem
+ * type name the same problem types: one the service can answer that the
+ * contract lacks fails, and so does a documented one the table has not. */
+START_TEST(the_problem_table_is_the_contract) {
+  json_t *j_types = json_object_get(
+      json_object_get(
+          json_object_get(
+              json_object_get(json_object_get(json_object_get(j_doc, "components"), "schemas"),
+                              "Problem"),
+              "properties"),
+          "type"),
+      "enum");
+  size_t i;
+  json_t *j_type;
+
+  ck_assert_uint_gt(json_array_size(j_types), 0);
+  for (int type = PROBLEM_INVALID_REQUEST; type <= PROBLEM_NOT_IMPLEMENTED; type++) {
+    json_t *j_problem = problem_build((enum problem_type)type, "x", NULL);
+    const char *uri = json_string_value(json_object_get(j_problem, "type"));
+    bool documented = false;
+    ck_assert_ptr_nonnull(uri);
+    json_array_foreach(j_types, i, j_type) {
+      documented = documented || strcmp(json_string_value(j_type), uri) == 0;
+    }
+    ck_assert_msg(documented, "problem type %s is not in the contract's Problem.type", uri);
+    json_decref(j_problem);
+  }
+  json_array_foreach(j_types, i, j_type) {
+    const char *uri = json_string_value(j_type);
+    unsigned int status;
+    const char *title;
+    const char *description;
+    ck_assert_msg(uri != NULL && strncmp(uri, "/problems/", 10) == 0 &&
+                      problem_describe(uri + 10, &status, &title, &description),
+                  "the contract's problem type %s is not in the problem table",
+                  uri != NULL ? uri : "(not a string)");
+  }
 }
 END_TEST
 
@@ -393,6 +472,7 @@ Suite *suite_contract(void) {
   tcase_add_test(tc, every_route_the_server_answers_is_documented);
   tcase_add_test(tc, every_documented_operation_answers_as_documented);
   tcase_add_test(tc, the_list_parameter_table_is_the_contract);
+  tcase_add_test(tc, the_problem_table_is_the_contract);
   tcase_add_test(tc, the_docs_files_are_cached_and_compressed);
   tcase_add_test(tc, the_docs_page_lists_every_operation_in_a_real_browser);
   suite_add_tcase(suite, tc);
