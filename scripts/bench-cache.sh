@@ -30,6 +30,11 @@ connections=64 threads=2
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 peak_kib() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
 reset_peak() { echo 5 >"/proc/$1/clear_refs" 2>/dev/null || true; }
+# CPU time a process has used, in clock ticks (user + system, every thread;
+# fields 14 and 15 of /proc/PID/stat, counted after the command's name,
+# which may hold spaces).
+cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+clock_ticks=$(getconf CLK_TCK)
 
 # The cache's counters from /metrics, as one JSON object.
 cache_counters() {
@@ -52,13 +57,18 @@ cache_counters() {
 # the script's light mode: wrk, on the same cores, does not copy every
 # answer into Lua, and non-2xx counts the answers of status 400 and above
 # (none of these loads sends a conditional request, so none expects a 3xx).
+# Besides wrk's figures, the CPU time PID used during the load, and per
+# answer: what a request costs the process whatever else runs on the
+# machine (wrk, the database, other work), unlike requests a second.
 load() {
   local name=$1 target=$2 pid=$3 users=$4 prefix=$5 description=$6 seconds=${7:-$duration}
-  local out json socket before after peak
+  local out json socket before after peak cpu_before cpu_after
   wrk -t2 -c64 -d3s --timeout 10s -s bench/random-user.lua "$target" -- "$users" "$prefix" random 2 gzip light >/dev/null
   before=$(cache_counters)
   reset_peak "$pid"
+  cpu_before=$(cpu_ticks "$pid")
   out=$(wrk -t2 -c64 -d"${seconds}s" --timeout 10s -s bench/random-user.lua "$target" -- "$users" "$prefix" random 2 gzip light)
+  cpu_after=$(cpu_ticks "$pid")
   json=$(grep '^{' <<<"$out" | tail -1)
   after=$(cache_counters)
   peak=$(peak_kib "$pid")
@@ -66,11 +76,15 @@ load() {
   jq -n --arg name "$name" --arg description "$description" --argjson m "$json" \
     --arg socket "${socket:-none}" --argjson seconds "$seconds" --argjson users "$users" \
     --arg path "$prefix<random 1..$users>" --argjson peak "$peak" \
+    --argjson cpuTicks "$((cpu_after - cpu_before))" --argjson hz "$clock_ticks" \
     --argjson before "$before" --argjson after "$after" --argjson meta "$(metadata)" \
     --argjson service "$([[ $target == "$base" ]] && echo true || echo false)" \
     'def d(k): if $after[k] == null or $before[k] == null then null else $after[k] - $before[k] end;
      {name: $name, description: $description, path: $path} + $m +
      {peakResidentKiB: $peak, socketErrorsLine: $socket,
+      cpuSeconds: ($cpuTicks / $hz),
+      cpuUsPerRequest: (if $m.requests > 0 then ($cpuTicks / $hz * 1e6 / $m.requests * 10 | round / 10)
+                        else null end),
       cache: (if $service then {hits: d("hits"), misses: d("misses"),
                                hitRatio: (if ((d("hits") // 0) + (d("misses") // 0)) > 0
                                           then (d("hits") / (d("hits") + d("misses")) * 1000 | round / 1000)
@@ -79,7 +93,7 @@ load() {
               else null end),
       wrk: {threads: 2, connections: 64, durationSeconds: $seconds, timeoutSeconds: 10,
             script: "bench/random-user.lua", answersRead: false}} + $meta' >"$results/$name.json"
-  jq -r '"bench: \(.name): \(.okPerSecond) 2xx/s, p50 \(.latencyMs.p50) ms, p99 \(.latencyMs.p99) ms, non-2xx \(.non2xx), socket errors \(.socketErrors | add), peak RSS \(.peakResidentKiB) KiB\(if .cache then ", cache hit ratio \(.cache.hitRatio)" else "" end)"' \
+  jq -r '"bench: \(.name): \(.okPerSecond) 2xx/s, p50 \(.latencyMs.p50) ms, p99 \(.latencyMs.p99) ms, non-2xx \(.non2xx), socket errors \(.socketErrors | add), peak RSS \(.peakResidentKiB) KiB, CPU \(.cpuUsPerRequest) us a request\(if .cache then ", cache hit ratio \(.cache.hitRatio)" else "" end)"' \
     "$results/$name.json"
 }
 
@@ -250,6 +264,16 @@ jq -n --slurpfile fixed "$results/cache-framework-ceiling.json" \
       coldPerDatabase: ($cold[0].okPerSecond / $db[0].requestsPerSecond | r),
       servicePeakPerPeerPeak: ($servicePeak / $peer[0].peakResidentKiB | r)
     },
+    cpuUsPerRequest: {framework: $fixed[0].cpuUsPerRequest, peer: $peer[0].cpuUsPerRequest,
+                      cold: $cold[0].cpuUsPerRequest, warm: $warm[0].cpuUsPerRequest,
+                      workersFramework: $wFixed[0].cpuUsPerRequest,
+                      workersCold: $wCold[0].cpuUsPerRequest, workersWarm: $wWarm[0].cpuUsPerRequest,
+                      note: "CPU time of the serving process (every thread, user and system) over the answers it gave; the database and wrk are not counted"},
+    cpuRatios: {warmPerFramework: ($fixed[0].cpuUsPerRequest / $warm[0].cpuUsPerRequest | r),
+                workersWarmPerFramework: ($wFixed[0].cpuUsPerRequest / $wWarm[0].cpuUsPerRequest | r),
+                peerPerCold: ($peer[0].cpuUsPerRequest / $cold[0].cpuUsPerRequest | r),
+                peerPerWarm: ($peer[0].cpuUsPerRequest / $warm[0].cpuUsPerRequest | r),
+                note: "answers per CPU second, the first over the second: how many times as many answers a core gives"},
     peakResidentKiB: {service: $servicePeak, peer: $peer[0].peakResidentKiB,
                       serviceWarm: $warmPeak,
                       note: "service and peer: the same load (random users 1..100000, 64 connections); serviceWarm: after the warm runs, its cache holding the warm users"},
@@ -297,6 +321,7 @@ jq -r '
   "bench: peak RSS service \(.peakResidentKiB.service) KiB, peer \(.peakResidentKiB.peer) KiB: \(.ratios.servicePeakPerPeerPeak) (target <= 0.25)",
   "bench: Redis on a cached read, one connection: p50 \(.redisOnHitP50Ms.without) -> \(.redisOnHitP50Ms.with) ms (+\(.redisOnHitP50Ms.added); target < 0.5)",
   "bench: soak \(.soak.seconds) s: non-2xx \(.soak.non2xx), socket errors \(.soak.socketErrors), RSS \(.soak.startKiB) -> \(.soak.endKiB) KiB (\(.soak.growth); target < 0.1)",
+  "bench: CPU a request: framework \(.cpuUsPerRequest.framework) us, warm \(.cpuUsPerRequest.warm) us (\(.cpuRatios.warmPerFramework) of the framework), cold \(.cpuUsPerRequest.cold) us, peer \(.cpuUsPerRequest.peer) us (\(.cpuRatios.peerPerCold) times our cold, \(.cpuRatios.peerPerWarm) times our warm); on workers \(.cpuUsPerRequest.workersFramework) / \(.cpuUsPerRequest.workersWarm) us (\(.cpuRatios.workersWarmPerFramework))",
   "bench: on \(.workers.count) epoll workers: warm / framework = \(.workers.ratios.warmPerFramework), warm p99 \(.workers.p99Ms.warm) ms, warm / peer = \(.workers.ratios.warmPerPeer), cold / peer = \(.workers.ratios.coldPerPeer) at p99 \(.workers.p99Ms.cold) ms, peak RSS / peer = \(.workers.ratios.servicePeakPerPeerPeak)",
   (.pass | to_entries[] | select(.value | not) | "bench: target missed with a thread per connection: \(.key)"),
   (.passWithWorkers | to_entries[] | select(.value | not) | "bench: target missed on epoll workers: \(.key)")' \
