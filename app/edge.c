@@ -359,17 +359,19 @@ done:
 
 /* Whether the request line and headers that MHD parsed account for every
  * byte of the head it read: a NUL inside the target or a value makes MHD
- * cut it there, and the rest would be silently ignored. */
-static bool head_is_whole(struct MHD_Connection *connection, const struct edge_request *request,
-                          const char *method, const char *version,
-                          const struct header_list *headers) {
+ * cut it there, and the rest would be silently ignored; a folded header
+ * comes back renamed (middleware/framing.h), and the header it was looks
+ * absent. */
+static enum framing_bytes head_bytes(struct MHD_Connection *connection,
+                                     const struct edge_request *request, const char *method,
+                                     const char *version, const struct header_list *headers) {
   static _Thread_local struct framing_piece pieces[3 + 2 * EDGE_HEADERS_MAX];
   const union MHD_ConnectionInfo *info =
       MHD_get_connection_info(connection, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
   size_t n = 0;
 
   if (info == NULL || request->uri == NULL) {
-    return true;
+    return FRAMING_BYTES_UNKNOWN;
   }
   pieces[n++] = (struct framing_piece){method, strlen(method)};
   pieces[n++] = (struct framing_piece){request->uri, request->uri_len};
@@ -378,7 +380,7 @@ static bool head_is_whole(struct MHD_Connection *connection, const struct edge_r
     pieces[n++] = (struct framing_piece){headers->items[i].name, headers->items[i].name_len};
     pieces[n++] = (struct framing_piece){headers->items[i].value, headers->items[i].value_len};
   }
-  return framing_gaps_are_blank(method, info->header_size, pieces, n);
+  return framing_head_bytes(method, info->header_size, pieces, n);
 }
 
 /* The head, checked before Ulfius reads anything; MHD_YES with nothing
@@ -408,9 +410,17 @@ static enum MHD_Result check_head(struct MHD_Connection *connection, struct edge
     return refuse_about(connection, request, method, url, verdict.type, verdict.detail,
                         verdict.header);
   }
-  if (!head_is_whole(connection, request, method, version, &headers)) {
-    return refuse(connection, request, method, url, PROBLEM_INVALID_REQUEST,
-                  "The request head holds a NUL byte (in the target or a header).");
+  switch (head_bytes(connection, request, method, version, &headers)) {
+    case FRAMING_BYTES_HIDDEN:
+      return refuse(connection, request, method, url, PROBLEM_INVALID_REQUEST,
+                    "The request head holds a NUL byte (in the target or a header).");
+    case FRAMING_BYTES_REBUILT:
+      return refuse(connection, request, method, url, PROBLEM_INVALID_REQUEST,
+                    "A header is folded onto the next line (obs-fold, RFC 9112 section 5.2): "
+                    "send every header on one line.");
+    case FRAMING_BYTES_WHOLE:
+    case FRAMING_BYTES_UNKNOWN:
+      break;
   }
   if (!verdict.has_body) {
     return MHD_YES;

@@ -243,8 +243,8 @@ void framing_check(const struct framing_head *head, struct framing_verdict *verd
   }
 }
 
-bool framing_gaps_are_blank(const char *start, size_t size, const struct framing_piece *pieces,
-                            size_t count) {
+enum framing_bytes framing_head_bytes(const char *start, size_t size,
+                                      const struct framing_piece *pieces, size_t count) {
   uintptr_t begin = (uintptr_t)start;
   uintptr_t end = begin + size;
   uintptr_t at = begin;
@@ -253,7 +253,7 @@ bool framing_gaps_are_blank(const char *start, size_t size, const struct framing
   for (size_t i = 0; i < count; i++) {
     uintptr_t piece = (uintptr_t)pieces[i].at;
     if (pieces[i].at == NULL || piece < at || piece + pieces[i].len > end) {
-      return true;
+      return i == 0 ? FRAMING_BYTES_UNKNOWN : FRAMING_BYTES_REBUILT;
     }
     at = piece + pieces[i].len;
   }
@@ -262,12 +262,12 @@ bool framing_gaps_are_blank(const char *start, size_t size, const struct framing
     uintptr_t next = i < count ? (uintptr_t)pieces[i].at : end;
     for (const char *c = (const char *)at; (uintptr_t)c < next; c++) {
       if (*c != '\0' && *c != ' ' && *c != '\t' && *c != '\r' && *c != '\n' && *c != ':') {
-        return false;
+        return FRAMING_BYTES_HIDDEN;
       }
     }
     if (i < count) {
       at = next + pieces[i].len;
     }
   }
-  return true;
+  return FRAMING_BYTES_WHOLE;
 }

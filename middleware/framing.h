@@ -55,16 +55,30 @@ struct framing_piece {
   size_t len;
 };
 
+/* What the pieces a parser returned say about the head it parsed. */
+enum framing_bytes {
+  FRAMING_BYTES_WHOLE,   /* every byte between the pieces is one the syntax puts there */
+  FRAMING_BYTES_HIDDEN,  /* a piece hides bytes: a NUL inside it cut it short */
+  FRAMING_BYTES_REBUILT, /* a piece was built elsewhere, from more than one line */
+  FRAMING_BYTES_UNKNOWN  /* the parser does not point into the head: nothing can be said */
+};
+
 /* libmicrohttpd parses the head in place and hands out C strings, so a NUL
  * inside a header value or the request target cuts it short, and the bytes
  * after the NUL are never seen by anyone above it. Given the head's buffer
  * (start, size bytes) and the pieces the parser returned, in order, this
  * says whether every byte between them is one the syntax puts there: white
- * space, CR, LF, the colon, or the NUL the parser itself writes. False: a
- * piece hides bytes (a NUL inside it). Pieces outside the buffer or out of
- * order make it true: then nothing can be said. */
-bool framing_gaps_are_blank(const char *start, size_t size, const struct framing_piece *pieces,
-                            size_t count);
+ * space, CR, LF, the colon, or the NUL the parser itself writes.
+ *
+ * A header folded onto the next line (obs-fold, RFC 9112 section 5.2) is
+ * the one piece libmicrohttpd 0.9.75 builds outside the buffer: it appends
+ * the continuation to the header's *name* in a block of its own, so that
+ * "x-user-id: 1\r\n 2" reads as a header "x-user-id2" and x-user-id looks
+ * absent. A piece outside the buffer or out of order, when the first lies
+ * inside it, is that: FRAMING_BYTES_REBUILT. A first piece outside the
+ * buffer means a parser that copies: FRAMING_BYTES_UNKNOWN. */
+enum framing_bytes framing_head_bytes(const char *start, size_t size,
+                                      const struct framing_piece *pieces, size_t count);
 
 /* True when the first len bytes are well-formed UTF-8 (no overlongs, no
  * surrogates, nothing above U+10FFFF). */

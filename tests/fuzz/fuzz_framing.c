@@ -70,7 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     pieces[n++] = (struct framing_piece){headers[i].name, headers[i].name_len};
     pieces[n++] = (struct framing_piece){headers[i].value, headers[i].value_len};
   }
-  framing_gaps_are_blank(text, size, pieces, n);
+  framing_head_bytes(text, size, pieces, n);
   framing_is_utf8(text, size);
 
 done:

@@ -172,6 +172,19 @@ static const struct framing_case CASES[] = {
          "NUL"),
     CASE("a control byte in a header name",
          "GET /healthz HTTP/1.1\r\nHost: x\r\nX-A\x01: b\r\n\r\n" SMUGGLED, 400, "header name"),
+    /* libmicrohttpd would hand these on as headers named "x-user-id7" and
+     * "Authorizationcontinued": the identity would look absent (401), or
+     * the headers would be trusted in place of the token. */
+    CASE("x-user-id folded onto the next line",
+         "GET /user/67 HTTP/1.1\r\nHost: x\r\nx-client-id: shop\r\nx-user-id: 6\r\n "
+         "7\r\n\r\n" SMUGGLED,
+         400, "folded"),
+    CASE("Authorization folded onto the next line",
+         "GET /user/6 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer a.b.c\r\n\tcontinued\r\n"
+         "x-client-id: customer-support\r\nx-user-id: agent\r\n\r\n" SMUGGLED,
+         400, "folded"),
+    CASE("a folded header on the probe",
+         "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Note: a\r\n b\r\n\r\n" SMUGGLED, 400, "folded"),
 };
 
 START_TEST(ambiguous_framing_is_answered_and_the_connection_closed) {

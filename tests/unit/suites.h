@@ -12,6 +12,7 @@ Suite *suite_cors(void);
 Suite *suite_cursor(void);
 Suite *suite_encoding(void);
 Suite *suite_etag(void);
+Suite *suite_framing(void);
 Suite *suite_ids(void);
 Suite *suite_jwt(void);
 Suite *suite_lifecycle(void);
