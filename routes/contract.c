@@ -114,7 +114,12 @@ static void serve_asset(const struct _u_request *request, struct _u_response *re
     snprintf(etag, sizeof(etag), "%s", asset->etag);
   }
   if (condition == ETAG_MATCH) {
+    /* A 304 carries the Vary its 200 would (RFC 9110 section 15.4.5):
+     * with no body, request_finish() would not add it. */
     request_answer_empty(response, 304);
+    if (asset->gzip != NULL) {
+      request_vary_add(response, "Accept-Encoding");
+    }
   } else {
     ulfius_set_binary_body_response(response, 200, gzip ? (const char *)asset->gzip : asset->bytes,
                                     gzip ? asset->gzip_len : asset->len);

@@ -436,6 +436,13 @@ START_TEST(the_docs_files_are_cached_and_compressed) {
     ck_assert(http_request(server.port, "GET", paths[i], revalidate, &again));
     ck_assert_int_eq(again.status, 304);
     ck_assert_str_eq(http_header(&again, "Cache-Control", buf, sizeof(buf)), ages[i]);
+    /* The 304 says what the 200 said about who may share it: a cache
+     * that kept the gzip variant must not hand it to the plain caller. */
+    if (http_header(&packed, "Vary", buf, sizeof(buf)) != NULL) {
+      char vary[96];
+      ck_assert_ptr_nonnull(http_header(&again, "Vary", vary, sizeof(vary)));
+      ck_assert_str_eq(vary, buf);
+    }
     http_response_cleanup(&again);
     http_response_cleanup(&packed);
     http_response_cleanup(&plain);
