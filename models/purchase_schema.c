@@ -5,10 +5,14 @@
 
 #include "lib/ids.h"
 
-#define TITLE_MAX        200
-#define BRAND_MAX        100
-#define URL_MAX          2048
-#define PRICE_MAX        1000000000000LL /* 10^12 minor units */
+#define TITLE_MAX 200
+#define BRAND_MAX 100
+#define URL_MAX   2048
+#define PRICE_MAX 1000000000000LL /* 10^12 minor units */
+/* An item's total and the purchase's: 15 digits, below 2^53, so exact in
+ * every JSON reader (a JavaScript one included), and within the list's
+ * price filters. */
+#define TOTAL_MAX        999999999999999LL
 #define QUANTITY_MAX     10000
 #define FUTURE_SLACK_MS  (24LL * 3600 * 1000)
 #define CHOICE_CHARS_MAX 32
@@ -50,7 +54,7 @@ static const struct schema_field ITEM_SCHEMA[] = {
      .stored = BSON_TYPE_INT64,
      .rule = RULE_RANGE,
      .min = 0,
-     .max = PRICE_MAX * QUANTITY_MAX},
+     .max = TOTAL_MAX},
     {.name = NULL},
 };
 
@@ -84,7 +88,12 @@ static const struct schema_field DELIVERY_SCHEMA[] = {
      .nullable = true,
      .min = 1,
      .max = TITLE_MAX},
-    {.name = "dateDelivered", .kind = SCHEMA_DATE, .rule = RULE_TIMESTAMP, .nullable = true},
+    /* Not before datePurchased: a rule between fields (purchase_validate.c). */
+    {.name = "dateDelivered",
+     .kind = SCHEMA_DATE,
+     .rule = RULE_TIMESTAMP,
+     .nullable = true,
+     .max = FUTURE_SLACK_MS},
     {.name = NULL},
 };
 
@@ -113,7 +122,7 @@ const struct schema_field PURCHASE_SCHEMA[] = {
      .stored = BSON_TYPE_INT64,
      .rule = RULE_RANGE,
      .min = 0,
-     .max = PRICE_MAX * QUANTITY_MAX},
+     .max = TOTAL_MAX},
     {.name = "currency", .kind = SCHEMA_STRING, .rule = RULE_CURRENCY, .min = 3, .max = 3},
     {.name = "datePurchased", .kind = SCHEMA_DATE, .rule = RULE_TIMESTAMP, .max = FUTURE_SLACK_MS},
     {.name = "payment", .kind = SCHEMA_OBJECT, .rule = RULE_FIELDS, .children = PAYMENT_SCHEMA},

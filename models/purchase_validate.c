@@ -347,6 +347,27 @@ static int64_t check_item_totals(struct checker *c, const json_t *j_items, const
   return ok ? sum : -1;
 }
 
+const char *purchase_delivery_date_fault(int64_t purchased_ms, int64_t delivered_ms,
+                                         int64_t now_ms) {
+  const struct schema_field *field =
+      schema_field_find(schema_field_find(PURCHASE_SCHEMA, "delivery")->children, "dateDelivered");
+
+  if (field->max > 0 && delivered_ms > now_ms + field->max) {
+    return "must not be more than a day in the future";
+  }
+  if (delivered_ms < purchased_ms) {
+    return "must not be before datePurchased";
+  }
+  return NULL;
+}
+
+/* The value of a date that keeps its own rules. */
+static int64_t ms_of(const json_t *j_date) {
+  int64_t ms = 0;
+  parse_timestamp(json_string_value(j_date), &ms);
+  return ms;
+}
+
 /* The rules that compare fields; each waits for the fields it compares to
  * keep their own rules (sound()), so that one mistake gives one error. */
 static void check_between_fields(struct checker *c, const json_t *j_purchase) {
@@ -357,6 +378,8 @@ static void check_between_fields(struct checker *c, const json_t *j_purchase) {
   const json_t *j_status = sound(c, j_purchase, "", PURCHASE_SCHEMA, "status");
   const json_t *j_delivery = json_object_get(j_purchase, "delivery");
   const json_t *j_method = sound(c, j_delivery, "/delivery", delivery_fields, "method");
+  const json_t *j_delivered = sound(c, j_delivery, "/delivery", delivery_fields, "dateDelivered");
+  const json_t *j_purchased = sound(c, j_purchase, "", PURCHASE_SCHEMA, "datePurchased");
   int64_t sum =
       check_item_totals(c, json_object_get(j_purchase, "items"), json_string_value(j_currency));
 
@@ -368,8 +391,15 @@ static void check_between_fields(struct checker *c, const json_t *j_purchase) {
     fail(c, "/delivery/storeLocation", "is required for click_and_collect");
   }
   if (j_status != NULL && strcmp(json_string_value(j_status), "delivered") == 0 &&
-      json_is_null(sound(c, j_delivery, "/delivery", delivery_fields, "dateDelivered"))) {
+      json_is_null(j_delivered)) {
     fail(c, "/delivery/dateDelivered", "is required when the status is delivered");
+  }
+  if (j_purchased != NULL && j_delivered != NULL && !json_is_null(j_delivered)) {
+    const char *fault =
+        purchase_delivery_date_fault(ms_of(j_purchased), ms_of(j_delivered), c->now_ms);
+    if (fault != NULL) {
+      fail(c, "/delivery/dateDelivered", fault);
+    }
   }
 }
 

@@ -26,6 +26,14 @@
 bool purchase_validate(const json_t *j_purchase, const char *id_if_absent, bson_t *doc,
                        json_t **j_errors);
 
+/* What is wrong with delivered_ms as the dateDelivered of a purchase made
+ * at purchased_ms, at now_ms: the detail of the error, or NULL when it may
+ * stand. A new purchase (purchase_validate) and a change to delivered keep
+ * the same rule: no more than the schema's slack in the future, and not
+ * before the purchase. */
+const char *purchase_delivery_date_fault(int64_t purchased_ms, int64_t delivered_ms,
+                                         int64_t now_ms);
+
 /* SHA-256, in hex, of the value serialised compactly with sorted keys: the
  * same for two bodies that differ only in key order or spacing. False when
  * out of memory. */

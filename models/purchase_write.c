@@ -9,6 +9,7 @@
 #include "models/idempotency.h"
 #include "models/purchase.h"
 #include "models/purchase_json.h"
+#include "models/purchase_validate.h"
 
 /* Each round either settles the request or sees another writer move the
  * purchase on; a few rounds are plenty for any real contention. */
@@ -53,9 +54,6 @@ static const char *string_field(const bson_t *doc, const char *name) {
   return NULL;
 }
 
-/* If a change to version+1 was recorded in the history but the process died
- * before the purchase was moved, moves it now. *finished says whether there
- * was one. */
 /* Every write that may have changed a purchase ends here, so that no
  * cached answer about its user is served again. */
 static void user_changed(struct db *db, const char *user_id) {
@@ -64,6 +62,9 @@ static void user_changed(struct db *db, const char *user_id) {
   }
 }
 
+/* If a change to version+1 was recorded in the history but the process died
+ * before the purchase was moved, moves it now. *finished says whether there
+ * was one. */
 static enum model_status finish_pending_change(struct db *db, const char *user_id,
                                                const char *purchase_id, int32_t version,
                                                bool *finished) {
@@ -253,11 +254,12 @@ enum judgement {
   JUDGE_MOVE,      /* a move to make, from out->version */
 };
 
-/* Judges `change` against `doc`, filling out's version, current status
- * and, unless it is a move, outcome. */
+/* Judges `change` against `doc` at now_ms, filling out's version, current
+ * status and, unless it is a move, outcome. */
 static enum judgement judge_change(const bson_t *doc, const struct status_change *change,
-                                   struct change_result *out) {
+                                   int64_t now_ms, struct change_result *out) {
   const char *current = string_field(doc, "status");
+  bson_iter_t purchased;
 
   out->version = purchase_version_of(doc);
   snprintf(out->current_status, sizeof(out->current_status), "%s", current != NULL ? current : "");
@@ -272,6 +274,15 @@ static enum judgement judge_change(const bson_t *doc, const struct status_change
   if (current == NULL || !purchase_transition_allowed(current, change->status)) {
     out->outcome = WRITE_BAD_TRANSITION;
     return JUDGE_REFUSE;
+  }
+  if (change->has_date_delivered && bson_iter_init_find(&purchased, doc, "datePurchased") &&
+      BSON_ITER_HOLDS_DATE_TIME(&purchased)) {
+    out->fault = purchase_delivery_date_fault(bson_iter_date_time(&purchased),
+                                              change->date_delivered_ms, now_ms);
+    if (out->fault != NULL) {
+      out->outcome = WRITE_BAD_DATE;
+      return JUDGE_REFUSE;
+    }
   }
   return JUDGE_MOVE;
 }
@@ -331,7 +342,7 @@ enum model_status purchase_change_status(struct db *db, const char *user_id,
     if (status != MODEL_OK) {
       goto done;
     }
-    switch (judge_change(doc, change, out)) {
+    switch (judge_change(doc, change, now_ms, out)) {
       case JUDGE_REFUSE:
         goto done;
       case JUDGE_UNCHANGED:

@@ -377,6 +377,12 @@ int callback_user_purchase_patch(const struct _u_request *request, struct _u_res
                          etag, result.current_status);
       u_map_put(response->map_header, "ETag", etag);
       break;
+    case WRITE_BAD_DATE:
+      j_extra =
+          json_pack("{s[{ss ss}]}", "errors", "pointer", "/dateDelivered", "detail", result.fault);
+      problem_send_extra(response, PROBLEM_INVALID_PURCHASE, j_extra,
+                         "The status change breaks 1 rule(s); each is listed in errors.");
+      break;
     case WRITE_BAD_TRANSITION:
       j_extra = json_pack("{ss}", "currentStatus", result.current_status);
       problem_send_extra(response, PROBLEM_CONFLICT, j_extra,

@@ -332,6 +332,23 @@ START_TEST(statuses_move_forward_only_and_if_match_guards_them) {
   patch_status("vera", "flow-1", "{\"status\": \"shipped\"}", "\"v2\"", &r);
   ck_assert_int_eq(r.status, 200);
   http_response_cleanup(&r);
+  /* A delivery before the purchase was made (2024-04-18T10:17), or far
+   * ahead of now, cannot stand: 422 naming the field, nothing changed. */
+  patch_status("vera", "flow-1",
+               "{\"status\": \"delivered\", \"dateDelivered\": \"2024-04-18T10:17:19.038Z\"}", "*",
+               &r);
+  assert_problem(&r, 422, "delivered before the purchase");
+  ck_assert_str_eq(json_string_value(json_object_get(
+                       json_array_get(json_object_get(r.j_body, "errors"), 0), "pointer")),
+                   "/dateDelivered");
+  ck_assert_str_eq(json_string_value(json_object_get(
+                       json_array_get(json_object_get(r.j_body, "errors"), 0), "detail")),
+                   "must not be before datePurchased");
+  http_response_cleanup(&r);
+  patch_status("vera", "flow-1", "{\"status\": \"delivered\", \"dateDelivered\": \"2999-01-01\"}",
+               "*", &r);
+  assert_problem(&r, 422, "delivered in 2999");
+  http_response_cleanup(&r);
   patch_status("vera", "flow-1",
                "{\"status\": \"delivered\", \"dateDelivered\": \"2024-04-20T09:30:00Z\"}", "*", &r);
   ck_assert_int_eq(r.status, 200);

@@ -315,6 +315,44 @@ END_TEST
 /* The generator writes what the schema describes, in its order and BSON
  * types: every generated purchase, read as JSON and validated, builds the
  * same bytes again. */
+/* The date a purchase was delivered: not before it was made, not ahead of
+ * now by more than the slack; the same rule for a change to delivered. */
+START_TEST(a_delivery_date_follows_the_purchase_and_not_far_ahead_of_now) {
+  json_t *j = valid();
+  json_object_set_new(json_object_get(j, "delivery"), "dateDelivered", json_string("2024-04-17"));
+  assert_refused_at(j, "/delivery/dateDelivered");
+  j = valid();
+  json_object_set_new(json_object_get(j, "delivery"), "dateDelivered", json_string("2999-01-01"));
+  assert_refused_at(j, "/delivery/dateDelivered");
+  /* The same day as the purchase, to the millisecond: it may stand. */
+  ck_assert_ptr_null(purchase_delivery_date_fault(1713435439039, 1713435439039, 1713435439039));
+  ck_assert_str_eq(purchase_delivery_date_fault(1713435439039, 1713435439038, 1713435439039),
+                   "must not be before datePurchased");
+  ck_assert_str_eq(
+      purchase_delivery_date_fault(0, 1713435439039 + 25LL * 3600 * 1000, 1713435439039),
+      "must not be more than a day in the future");
+  ck_assert_ptr_null(
+      purchase_delivery_date_fault(0, 1713435439039 + 23LL * 3600 * 1000, 1713435439039));
+}
+END_TEST
+
+/* Totals stay below 2^53 (and within 15 digits, what the price filters
+ * read): 10^12 pence times 10,000 would not. */
+START_TEST(totals_are_exact_in_any_json_reader) {
+  json_t *j = valid();
+  json_t *j_item = json_array_get(json_object_get(j, "items"), 0);
+  json_array_remove(json_object_get(j, "items"), 1);
+  json_object_set_new(j_item, "pricePerUnitPence", json_integer(1000000000000));
+  json_object_set_new(j_item, "quantity", json_integer(1000));
+  json_object_set_new(j_item, "priceTotalPence", json_integer(1000000000000000));
+  json_object_set_new(j, "pricePence", json_integer(1000000000000000));
+  assert_refused_at(j, "/items/0/priceTotalPence");
+  j = valid();
+  json_object_set_new(j, "pricePence", json_integer(1000000000000000));
+  assert_refused_at(j, "/pricePence");
+}
+END_TEST
+
 START_TEST(every_generated_purchase_keeps_the_schema) {
   for (uint32_t user = 0; user < 300; user++) {
     for (uint32_t index = 0; index < 3; index++) {
@@ -351,6 +389,8 @@ Suite *suite_purchase_validate(void) {
   tcase_add_test(tc, body_hash_ignores_key_order_and_spacing);
   tcase_add_test(tc, messages_are_written_from_the_schema);
   tcase_add_test(tc, a_rule_between_fields_waits_for_the_fields_it_compares);
+  tcase_add_test(tc, a_delivery_date_follows_the_purchase_and_not_far_ahead_of_now);
+  tcase_add_test(tc, totals_are_exact_in_any_json_reader);
   tcase_add_test(tc, every_generated_purchase_keeps_the_schema);
   suite_add_tcase(suite, tc);
   return suite;
