@@ -384,6 +384,25 @@ START_TEST(text_search_is_literal_and_case_insensitive) {
 }
 END_TEST
 
+/* The Link header repeats the caller's query; a byte a URI may not hold
+ * raw ('[' and ']' outside a host, '<', '>', '"') goes percent-encoded, or
+ * a reader of the header would take '>' for the end of the link. */
+START_TEST(links_escape_what_a_uri_may_not_hold_raw) {
+  char path[128];
+  char link[2048];
+  struct http_response r;
+
+  snprintf(path, sizeof(path), "/user/%s?limit=1&q=[special]", user);
+  ck_assert(http_get_as(server.port, path, "customer-support", "agent", &r));
+  ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+  ck_assert_msg(json_array_size(json_object_get(r.j_body, "data")) == 1, "%s", r.body);
+  ck_assert_ptr_nonnull(http_header(&r, "Link", link, sizeof(link)));
+  ck_assert_msg(strstr(link, "q=%5Bspecial%5D&cursor=") != NULL, "%s", link);
+  ck_assert_msg(strchr(link, '[') == NULL && strchr(link, ']') == NULL, "%s", link);
+  http_response_cleanup(&r);
+}
+END_TEST
+
 START_TEST(fields_trim_each_purchase_but_keep_id) {
   struct http_response r;
   char path[128];
@@ -814,6 +833,7 @@ Suite *suite_query(void) {
   tcase_add_test(tc, every_sort_walks_every_purchase_once_in_order);
   tcase_add_test(tc, filters_select_exactly_the_matching_purchases);
   tcase_add_test(tc, text_search_is_literal_and_case_insensitive);
+  tcase_add_test(tc, links_escape_what_a_uri_may_not_hold_raw);
   tcase_add_test(tc, fields_trim_each_purchase_but_keep_id);
   tcase_add_test(tc, with_total_counts_every_page);
   tcase_add_test(tc, walk_under_concurrent_inserts_sees_each_purchase_once);
