@@ -1,5 +1,6 @@
 #include "middleware/framing.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -150,6 +151,50 @@ static bool parse_length(const char *value, size_t len, uint64_t *out) {
   return true;
 }
 
+/* Host = uri-host [ ":" port ] (RFC 9112 section 3.2, RFC 3986 section
+ * 3.2.2): an IP literal in brackets, or a reg-name or IPv4 address of
+ * unreserved, sub-delims and %XX escapes; the port, digits. Empty is valid
+ * (a target with no authority). */
+static bool host_is_valid(const char *value, size_t len) {
+  static const char NAME_BYTES[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+                                   "-._~!$&'()*+,;=";
+  size_t i = 0;
+
+  while (len > 0 && (value[len - 1] == ' ' || value[len - 1] == '\t')) {
+    len--;
+  }
+  if (len > 0 && value[0] == '[') {
+    for (i = 1; i < len && value[i] != ']'; i++) {
+      if (value[i] == '\0' || (value[i] != ':' && strchr(NAME_BYTES, value[i]) == NULL)) {
+        return false;
+      }
+    }
+    if (i == len || i == 1) {
+      return false;
+    }
+    i++;
+  } else {
+    for (; i < len && value[i] != ':'; i++) {
+      bool escape = value[i] == '%' && i + 2 < len && isxdigit((unsigned char)value[i + 1]) &&
+                    isxdigit((unsigned char)value[i + 2]);
+      if (escape) {
+        i += 2;
+      } else if (value[i] == '\0' || strchr(NAME_BYTES, value[i]) == NULL) {
+        return false;
+      }
+    }
+  }
+  if (i < len && value[i++] != ':') {
+    return false;
+  }
+  for (; i < len; i++) {
+    if (value[i] < '0' || value[i] > '9') {
+      return false;
+    }
+  }
+  return true;
+}
+
 static bool check_method_and_target(const struct framing_head *head,
                                     struct framing_verdict *verdict) {
   bool known = false;
@@ -187,6 +232,13 @@ void framing_check(const struct framing_head *head, struct framing_verdict *verd
       return;
     }
     if (name_is(h, "host")) {
+      if (!host_is_valid(h->value, h->value_len)) {
+        refuse(verdict, PROBLEM_INVALID_REQUEST,
+               "Header '%s' must be a host name or address, and a port if any (RFC 9112 "
+               "section 3.2).",
+               h->name, h->name_len);
+        return;
+      }
       hosts++;
     } else if (name_is(h, "content-length")) {
       if (length != NULL) {

@@ -162,6 +162,8 @@ static const struct framing_case CASES[] = {
          "Content-Length: +2\r\n\r\n{}" SMUGGLED,
          400, NULL),
     CASE("HTTP/1.1 without Host", "GET /healthz HTTP/1.1\r\n\r\n" SMUGGLED, 400, "Host"),
+    CASE("a Host that is no host", "GET /healthz HTTP/1.1\r\nHost: a b/c@\r\n\r\n" SMUGGLED, 400,
+         "Host"),
     CASE("a method in the wrong case", "GeT /healthz HTTP/1.1\r\nHost: x\r\n\r\n" SMUGGLED, 501,
          "GeT"),
     CASE("a NUL inside x-client-id",

@@ -1,5 +1,6 @@
 /* The head's bytes against the pieces a parser returned
  * (middleware/framing.c): what the edge refuses before any link runs. */
+#include <stdbool.h>
 #include <string.h>
 
 #include <check.h>
@@ -72,6 +73,51 @@ START_TEST(a_parser_that_copies_says_nothing) {
 }
 END_TEST
 
+/* RFC 9112 section 3.2: a Host with an invalid value is a 400, like a
+ * missing or repeated one. */
+START_TEST(host_is_a_host_and_a_port) {
+  static const struct {
+    const char *value;
+    bool valid;
+  } CASES[] = {
+      {"shop.example", true},
+      {"shop.example:8080", true},
+      {"127.0.0.1:8080", true},
+      {"[::1]:8080", true},
+      {"[::1]", true},
+      {"", true},
+      {"xn--bcher-kva.example", true},
+      {"sh%6Fp.example", true},
+      {"shop.example:", true},
+      {"a b", false},
+      {"a/b", false},
+      {"a@b", false},
+      {"shop.example:80a", false},
+      {"[::1", false},
+      {"[]", false},
+      {"[::1]x", false},
+      {"sh%6p.example", false},
+      {"a:1:2", false},
+  };
+  for (size_t i = 0; i < sizeof(CASES) / sizeof(CASES[0]); i++) {
+    struct framing_header host = {"Host", 4, CASES[i].value, strlen(CASES[i].value)};
+    struct framing_verdict verdict;
+    framing_check(&(struct framing_head){.method = "GET",
+                                         .version = "HTTP/1.1",
+                                         .url = "/healthz",
+                                         .headers = &host,
+                                         .header_count = 1},
+                  &verdict);
+    ck_assert_msg(verdict.refuse == !CASES[i].valid, "Host '%s': refused %d", CASES[i].value,
+                  verdict.refuse);
+    if (verdict.refuse) {
+      ck_assert_int_eq(verdict.type, PROBLEM_INVALID_REQUEST);
+      ck_assert_ptr_nonnull(strstr(verdict.detail, "Host"));
+    }
+  }
+}
+END_TEST
+
 Suite *suite_framing(void) {
   Suite *suite = suite_create("framing");
   TCase *tc = tcase_create("head bytes");
@@ -79,6 +125,7 @@ Suite *suite_framing(void) {
   tcase_add_test(tc, a_nul_inside_a_value_hides_what_follows_it);
   tcase_add_test(tc, a_name_built_outside_the_head_is_a_folded_line);
   tcase_add_test(tc, a_parser_that_copies_says_nothing);
+  tcase_add_test(tc, host_is_a_host_and_a_port);
   suite_add_tcase(suite, tc);
   return suite;
 }
