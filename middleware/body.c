@@ -6,30 +6,61 @@
 
 #include "middleware/problem.h"
 
-/* True for "application/json", any case, alone or followed by parameters,
- * of which only charset=utf-8 is allowed (JSON is UTF-8). */
+/* OWS of RFC 9110: spaces and tabs. */
+static const char *skip_ows(const char *p) {
+  return p + strspn(p, " \t");
+}
+
+/* True for "application/json", any case, alone or with parameters
+ * (RFC 9110 section 8.3.1: *( OWS ";" OWS [ parameter ] ), so an empty one
+ * is allowed), of which only charset=utf-8 may be given (JSON is UTF-8). */
 static bool is_json_media_type(const char *value) {
   static const char JSON[] = "application/json";
+  static const char *const UTF8[] = {"charset=utf-8", "charset=\"utf-8\""};
   const char *rest;
 
   if (value == NULL || strncasecmp(value, JSON, sizeof(JSON) - 1) != 0) {
     return false;
   }
-  rest = value + sizeof(JSON) - 1;
-  while (*rest == ' ') {
-    rest++;
+  rest = skip_ows(value + sizeof(JSON) - 1);
+  while (*rest == ';') {
+    size_t len;
+    bool known = false;
+    rest = skip_ows(rest + 1);
+    len = strcspn(rest, " \t;");
+    for (size_t i = 0; i < sizeof(UTF8) / sizeof(UTF8[0]); i++) {
+      known = known || (len == strlen(UTF8[i]) && strncasecmp(rest, UTF8[i], len) == 0);
+    }
+    if (len > 0 && !known) {
+      return false;
+    }
+    rest = skip_ows(rest + len);
   }
-  if (*rest == '\0') {
-    return true;
+  return *rest == '\0';
+}
+
+/* What a JSON parser's error code means, in words that repeat nothing of
+ * the body (jansson's own text quotes it, and names its flags). */
+static const char *json_fault(const json_error_t *error) {
+  switch (json_error_code(error)) {
+    case json_error_invalid_utf8:
+      return "it is not valid UTF-8";
+    case json_error_premature_end_of_input:
+      return "it ends before the value does";
+    case json_error_end_of_input_expected:
+      return "something follows the value";
+    case json_error_null_character:
+    case json_error_null_byte_in_key:
+      return "a string holds \\u0000";
+    case json_error_duplicate_key:
+      return "an object has a duplicate key";
+    case json_error_numeric_overflow:
+      return "a number is too large";
+    case json_error_stack_overflow:
+      return "it is nested too deeply";
+    default:
+      return "it breaks the JSON syntax";
   }
-  if (*rest != ';') {
-    return false;
-  }
-  rest++;
-  while (*rest == ' ') {
-    rest++;
-  }
-  return strcasecmp(rest, "charset=utf-8") == 0 || strcasecmp(rest, "charset=\"utf-8\"") == 0;
 }
 
 json_t *request_json_body(const struct _u_request *request, struct _u_response *response) {
@@ -37,9 +68,18 @@ json_t *request_json_body(const struct _u_request *request, struct _u_response *
   json_error_t error;
   json_t *j_body;
 
+  const char *coding = u_map_get_case(request->map_header, "Content-Encoding");
+
   if (!is_json_media_type(type)) {
     problem_send(response, PROBLEM_UNSUPPORTED_MEDIA_TYPE,
                  "The body must be JSON, sent with Content-Type: application/json.");
+    return NULL;
+  }
+  /* A coded body read as plain JSON would be read wrong, or a mislabelled
+   * one right by luck: neither is what the caller said (RFC 9110 8.4). */
+  if (coding != NULL && strcasecmp(skip_ows(coding), "identity") != 0) {
+    problem_send(response, PROBLEM_UNSUPPORTED_MEDIA_TYPE,
+                 "The body must not be content-coded: send the JSON without Content-Encoding.");
     return NULL;
   }
   if (request->binary_body == NULL || request->binary_body_length == 0) {
@@ -50,8 +90,8 @@ json_t *request_json_body(const struct _u_request *request, struct _u_response *
       json_loadb(request->binary_body, request->binary_body_length, JSON_REJECT_DUPLICATES, &error);
   if (j_body == NULL) {
     problem_send(response, PROBLEM_INVALID_REQUEST,
-                 "The body is not valid JSON (line %d, column %d): %s", error.line, error.column,
-                 error.text);
+                 "The body is not valid JSON (line %d, column %d): %s.", error.line, error.column,
+                 json_fault(&error));
   }
   return j_body;
 }

@@ -17,10 +17,23 @@ static const char *const KNOWN_METHODS[] = {"GET",     "HEAD",    "POST",  "PUT"
  * would otherwise drop them, and the service would act as if they were
  * never sent (a retried POST without its Idempotency-Key, a PATCH without
  * its If-Match). Any other header is passed on or dropped unread. */
-static const char *const READ_HEADERS[] = {
-    "host",           "x-client-id",       "x-user-id",  "authorization", "x-access-reason",
-    "x-request-id",   "idempotency-key",   "if-match",   "if-none-match", "content-type",
-    "content-length", "transfer-encoding", "traceparent"};
+static const char *const READ_HEADERS[] = {"host",
+                                           "x-client-id",
+                                           "x-user-id",
+                                           "authorization",
+                                           "x-access-reason",
+                                           "x-request-id",
+                                           "idempotency-key",
+                                           "if-match",
+                                           "if-none-match",
+                                           "content-type",
+                                           "content-length",
+                                           "transfer-encoding",
+                                           "traceparent",
+                                           "accept-encoding",
+                                           "origin",
+                                           "access-control-request-method",
+                                           "content-encoding"};
 
 #define COUNT(array) (sizeof(array) / sizeof((array)[0]))
 

@@ -329,6 +329,24 @@ START_TEST(a_non_utf8_identity_header_is_refused_not_absent) {
 }
 END_TEST
 
+/* The service reads Accept-Encoding and Origin too: one that Ulfius would
+ * drop for not being UTF-8 is refused, not answered as if it were absent
+ * (uncompressed, or without CORS). */
+START_TEST(a_non_utf8_negotiation_header_is_refused_not_absent) {
+  const char coding[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gz\xe9ip\r\n"
+                        "Connection: close\r\n\r\n";
+  const char origin[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nOrigin: https://sh\xe9p.example\r\n"
+                        "Connection: close\r\n\r\n";
+  char *reply = NULL;
+  ck_assert_int_eq(raw_status(coding, sizeof(coding) - 1, &reply), 400);
+  ck_assert_msg(strstr(reply, "Accept-Encoding") != NULL, "%s", reply);
+  free(reply);
+  ck_assert_int_eq(raw_status(origin, sizeof(origin) - 1, &reply), 400);
+  ck_assert_msg(strstr(reply, "Origin") != NULL, "%s", reply);
+  free(reply);
+}
+END_TEST
+
 /* ---- bodies before authentication ---------------------------------------- */
 
 static long rss_kib(pid_t pid) {
@@ -528,6 +546,7 @@ Suite *suite_edge(void) {
   tcase_add_test(headers, a_non_utf8_idempotency_key_is_refused_not_dropped);
   tcase_add_test(headers, a_non_utf8_if_match_is_refused_not_ignored);
   tcase_add_test(headers, a_non_utf8_identity_header_is_refused_not_absent);
+  tcase_add_test(headers, a_non_utf8_negotiation_header_is_refused_not_absent);
   tcase_add_checked_fixture(uploads, edge_setup, edge_teardown);
   tcase_add_test(uploads, a_thousand_unauthenticated_uploads_cost_no_memory);
   tcase_add_checked_fixture(budget, budget_setup, edge_teardown);

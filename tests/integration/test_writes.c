@@ -251,6 +251,25 @@ START_TEST(bad_bodies_get_their_own_status) {
   http_response_cleanup(&r);
   send_json("POST", "/purchases", "checkout", "{\"userId\": \"a\", \"userId\": \"b\"}", NULL, &r);
   assert_problem(&r, 400, "duplicate key");
+  ck_assert_msg(strstr(r.body, "duplicate key") != NULL, "%s", r.body);
+  http_response_cleanup(&r);
+  /* The detail says what is wrong in its own words, never quoting the
+   * body (which may be personal data) or the parser's flags. */
+  send_json("POST", "/purchases", "checkout", "{\"title\": \"Secret\\u0000Gift\"}", NULL, &r);
+  assert_problem(&r, 400, "a NUL in a string");
+  ck_assert_msg(strstr(r.body, "Secret") == NULL && strstr(r.body, "JSON_") == NULL, "%s", r.body);
+  http_response_cleanup(&r);
+  /* A coded body is refused, not read as if it were plain. */
+  const char *coded[] = {"Content-Encoding: gzip", NULL};
+  send_json("POST", "/purchases", "checkout", "{}", coded, &r);
+  assert_problem(&r, 415, "Content-Encoding: gzip");
+  http_response_cleanup(&r);
+  /* An empty media-type parameter is allowed (RFC 9110 8.3.1): the body
+   * is read, and here refused for what it holds. */
+  const char *semicolon[] = {"x-client-id: checkout", "x-user-id: w",
+                             "Content-Type: application/json;", NULL};
+  ck_assert(http_request_body(server.port, "POST", "/purchases", semicolon, "{}", &r));
+  assert_problem(&r, 422, "application/json;");
   http_response_cleanup(&r);
   send_json("POST", "/purchases", "checkout", "", NULL, &r);
   assert_problem(&r, 400, "empty body");
