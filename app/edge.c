@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <ulfius.h>
@@ -155,6 +156,25 @@ void MHD_destroy_response(struct MHD_Response *response) {
   real_destroy_response(response);
 }
 
+/* The target in origin-form. A server must accept the absolute-form
+ * (RFC 9112 section 3.2.2: "http://shop.example/user/1?limit=5"), and
+ * Ulfius routes on the string its URI logger is given: its path and query,
+ * or "/" when it has neither (with a query but no path it is left as it
+ * is, and no route has such a path). The Host header is not read, so the
+ * authority is simply left out. Any other target as it is. */
+static const char *origin_form(const char *uri) {
+  size_t scheme = strncasecmp(uri, "http://", 7) == 0    ? 7
+                  : strncasecmp(uri, "https://", 8) == 0 ? 8
+                                                         : 0;
+  const char *rest;
+
+  if (scheme == 0) {
+    return uri;
+  }
+  rest = uri + scheme + strcspn(uri + scheme, "/?");
+  return *rest == '/' ? rest : *rest == '\0' ? "/" : uri;
+}
+
 void *edge_uri_logger(void *cls, const char *uri, struct MHD_Connection *connection) {
   struct edge_request *request = calloc(1, sizeof(*request));
   (void)connection;
@@ -165,7 +185,7 @@ void *edge_uri_logger(void *cls, const char *uri, struct MHD_Connection *connect
   clock_gettime(CLOCK_MONOTONIC, &request->started);
   request->uri = uri;
   request->uri_len = strlen(uri);
-  request->ulfius = ulfius_uri_logger(cls, uri);
+  request->ulfius = ulfius_uri_logger(cls, origin_form(uri));
   if (request->ulfius == NULL) {
     free(request);
     return NULL;
@@ -425,7 +445,7 @@ static enum MHD_Result check_head(struct MHD_Connection *connection, struct edge
   if (!verdict.has_body) {
     return MHD_YES;
   }
-  switch (edge.body_rule(method, url)) {
+  switch (edge.body_rule(method, origin_form(url))) {
     case ROUTE_NO_SUCH_PATH:
       return refuse(connection, request, method, url, PROBLEM_NOT_FOUND,
                     "No resource lives at this path.");

@@ -284,6 +284,33 @@ static long count_purchases(void) {
   return n;
 }
 
+/* RFC 9112 section 3.2.2: a server must accept a target in absolute-form
+ * and read it as its path and query; a write sent so is read as one. */
+START_TEST(a_target_in_absolute_form_is_its_path) {
+  char request[2048];
+  char *reply = NULL;
+  const char page[] = "GET http://shop.example/user/e1?limit=1 HTTP/1.1\r\nHost: shop.example\r\n"
+                      "x-client-id: customer-support\r\nx-user-id: agent-edge\r\n"
+                      "Connection: close\r\n\r\n";
+  const char probe[] = "GET HTTP://shop.example HTTP/1.1\r\nHost: shop.example\r\n"
+                       "Connection: close\r\n\r\n";
+  int len = snprintf(request, sizeof(request),
+                     "POST https://shop.example/purchases HTTP/1.1\r\nHost: shop.example\r\n"
+                     "x-client-id: checkout\r\nx-user-id: c1\r\nContent-Type: application/json\r\n"
+                     "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                     sizeof(BODY) - 1, BODY);
+
+  ck_assert_int_eq(raw_status(request, (size_t)len, &reply), 201);
+  free(reply);
+  ck_assert_int_eq(raw_status(page, sizeof(page) - 1, &reply), 200);
+  ck_assert_msg(strstr(reply, "p-edge-1") != NULL, "%s", reply);
+  free(reply);
+  /* No path: "/", which is no route. */
+  ck_assert_int_eq(raw_status(probe, sizeof(probe) - 1, &reply), 404);
+  free(reply);
+}
+END_TEST
+
 START_TEST(a_non_utf8_idempotency_key_is_refused_not_dropped) {
   char request[2048];
   char *reply = NULL;
@@ -544,6 +571,7 @@ Suite *suite_edge(void) {
   tcase_add_test(framing, probes_keep_the_rules_of_every_route);
   tcase_add_checked_fixture(headers, edge_setup, edge_teardown);
   tcase_add_test(headers, a_non_utf8_idempotency_key_is_refused_not_dropped);
+  tcase_add_test(headers, a_target_in_absolute_form_is_its_path);
   tcase_add_test(headers, a_non_utf8_if_match_is_refused_not_ignored);
   tcase_add_test(headers, a_non_utf8_identity_header_is_refused_not_absent);
   tcase_add_test(headers, a_non_utf8_negotiation_header_is_refused_not_absent);
