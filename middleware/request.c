@@ -157,16 +157,70 @@ bool url_encoding_is_valid(const char *url) {
   return true;
 }
 
+/* Headers that mean one thing: a second copy, in any case, is a 400. */
+static const char *const SINGLE_HEADERS[] = {"x-client-id",     "x-user-id",    "authorization",
+                                             "x-access-reason", "x-request-id", "idempotency-key",
+                                             "if-match",        "content-type", "content-length",
+                                             "traceparent",     "origin",       "content-encoding"};
+#define SINGLE_HEADER_COUNT (sizeof(SINGLE_HEADERS) / sizeof(SINGLE_HEADERS[0]))
+
+/* Headers whose copies make one list (RFC 9110 section 5.3). Ulfius joins
+ * copies spelt alike; copies in another case arrive as keys of their own,
+ * and a look-up would see only the first. */
+static const char *const LIST_HEADERS[] = {"if-none-match", "accept-encoding"};
+#define LIST_HEADER_COUNT (sizeof(LIST_HEADERS) / sizeof(LIST_HEADERS[0]))
+
+/* Joins the copies of each list header into its first key, in the order
+ * they came, so that every reader sees the whole list. False when out of
+ * memory. */
+static bool join_list_headers(struct _u_map *headers) {
+  for (size_t l = 0; l < LIST_HEADER_COUNT; l++) {
+    const char **keys = u_map_enum_keys(headers);
+    char *first = NULL;
+    char *joined = NULL;
+    char *others[REQUEST_HEADERS_MAX];
+    size_t other_count = 0;
+    bool ok = true;
+
+    for (size_t k = 0; keys != NULL && keys[k] != NULL && ok; k++) {
+      if (strcasecmp(keys[k], LIST_HEADERS[l]) != 0) {
+        continue;
+      }
+      const char *value = u_map_get(headers, keys[k]);
+      if (first == NULL) {
+        first = o_strdup(keys[k]);
+        joined = o_strdup(value != NULL ? value : "");
+        ok = first != NULL && joined != NULL;
+      } else if (other_count < REQUEST_HEADERS_MAX) {
+        char *longer = msprintf("%s, %s", joined, value != NULL ? value : "");
+        o_free(joined);
+        joined = longer;
+        others[other_count] = o_strdup(keys[k]);
+        ok = others[other_count++] != NULL && joined != NULL;
+      }
+    }
+    if (ok && other_count > 0) {
+      ok = u_map_put(headers, first, joined) == U_OK;
+      for (size_t i = 0; i < other_count && ok; i++) {
+        ok = u_map_remove_from_key(headers, others[i]) == U_OK;
+      }
+    }
+    for (size_t i = 0; i < other_count; i++) {
+      o_free(others[i]);
+    }
+    o_free(first);
+    o_free(joined);
+    if (!ok) {
+      return false;
+    }
+  }
+  return true;
+}
+
 /* The limits every request to a known route must keep, each with its own
  * status. MHD enforces the 32 KiB buffer for the request line and headers
  * itself (414/431 without a problem body); these are tighter and answered
  * like every other error. */
-/* Headers that mean one thing: a second copy, in any case, is a 400. */
-static const char *const SINGLE_HEADERS[] = {
-    "x-client-id",     "x-user-id", "authorization", "x-access-reason", "x-request-id",
-    "idempotency-key", "if-match",  "content-type",  "content-length",  "traceparent"};
-#define SINGLE_HEADER_COUNT (sizeof(SINGLE_HEADERS) / sizeof(SINGLE_HEADERS[0]))
-
 static void check_limits(const struct _u_request *request, struct _u_response *response) {
   const char **keys = u_map_enum_keys(request->map_header);
   size_t count = 0;
@@ -293,6 +347,9 @@ bool request_begin(const struct _u_request *request, struct _u_response *respons
     return true;
   }
   check_limits(request, response);
+  if (!request_ctx_of(response)->answered && !join_list_headers(request->map_header)) {
+    problem_send(response, PROBLEM_INTERNAL, "The request could not be read.");
+  }
   if (!request_ctx_of(response)->answered) {
     enum accept_gzip gzip =
         accept_encoding_gzip(u_map_get_case(request->map_header, "Accept-Encoding"));
@@ -314,7 +371,6 @@ static double elapsed_ms(const struct timespec *since) {
   return (double)(now.tv_sec - since->tv_sec) * 1e3 + (double)(now.tv_nsec - since->tv_nsec) / 1e6;
 }
 
-/* Headers every response carries, then the access log line. */
 /* The trace id of a W3C traceparent header ("00-<32 hex>-<16 hex>-<2 hex>",
  * lower case, ids not all zero) copied into out, or NULL when the header is
  * absent or malformed. */
@@ -399,6 +455,7 @@ void request_log_access(const struct access_entry *entry) {
                 entry->trace_id != NULL && entry->span_id != NULL ? entry->span_id : "");
 }
 
+/* Headers every response carries, then the access log line. */
 void request_finish(const struct _u_request *request, struct _u_response *response) {
   struct request_ctx *ctx = request_ctx_of(response);
   if (ctx == NULL) {

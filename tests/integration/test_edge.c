@@ -311,6 +311,40 @@ START_TEST(a_target_in_absolute_form_is_its_path) {
 }
 END_TEST
 
+/* A list header sent on two lines, spelt in two cases, is one list (RFC
+ * 9110 section 5.3): the ETag on the second line still matches, gzip on
+ * the second line is still taken. A one-value header so sent is a 400. */
+START_TEST(list_headers_on_two_lines_are_one_list) {
+  struct http_response r;
+  char etag[96];
+  char request[512];
+  char *reply = NULL;
+  const char origin[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nOrigin: https://a.example\r\n"
+                        "ORIGIN: https://b.example\r\nConnection: close\r\n\r\n";
+
+  ck_assert(http_get_as(server.port, "/user/e1", "customer-support", "agent-edge", &r));
+  ck_assert_int_eq(r.status, 200);
+  ck_assert_ptr_nonnull(http_header(&r, "ETag", etag, sizeof(etag)));
+  http_response_cleanup(&r);
+  snprintf(request, sizeof(request),
+           "GET /user/e1 HTTP/1.1\r\nHost: x\r\nx-client-id: customer-support\r\n"
+           "x-user-id: agent-edge\r\nIf-None-Match: \"l0\"\r\nIF-NONE-MATCH: %s\r\n"
+           "Connection: close\r\n\r\n",
+           etag);
+  ck_assert_int_eq(raw_status(request, strlen(request), &reply), 304);
+  free(reply);
+  snprintf(request, sizeof(request),
+           "GET /openapi.json HTTP/1.1\r\nHost: x\r\nAccept-Encoding: br\r\n"
+           "accept-encoding: gzip\r\nConnection: close\r\n\r\n");
+  ck_assert_int_eq(raw_status(request, strlen(request), &reply), 200);
+  ck_assert_msg(strstr(reply, "Content-Encoding: gzip") != NULL, "%.400s", reply);
+  free(reply);
+  ck_assert_int_eq(raw_status(origin, sizeof(origin) - 1, &reply), 400);
+  ck_assert_msg(strstr(reply, "Header 'origin' may be sent only once") != NULL, "%.400s", reply);
+  free(reply);
+}
+END_TEST
+
 START_TEST(a_non_utf8_idempotency_key_is_refused_not_dropped) {
   char request[2048];
   char *reply = NULL;
@@ -572,6 +606,7 @@ Suite *suite_edge(void) {
   tcase_add_checked_fixture(headers, edge_setup, edge_teardown);
   tcase_add_test(headers, a_non_utf8_idempotency_key_is_refused_not_dropped);
   tcase_add_test(headers, a_target_in_absolute_form_is_its_path);
+  tcase_add_test(headers, list_headers_on_two_lines_are_one_list);
   tcase_add_test(headers, a_non_utf8_if_match_is_refused_not_ignored);
   tcase_add_test(headers, a_non_utf8_identity_header_is_refused_not_absent);
   tcase_add_test(headers, a_non_utf8_negotiation_header_is_refused_not_absent);
