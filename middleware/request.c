@@ -90,6 +90,18 @@ static void request_ctx_free(void *data) {
   free(ctx);
 }
 
+/* How many keys of the header map spell `name`, in any case: copies spelt
+ * alike arrive as one (joined), copies in another case apart. */
+static size_t header_copies(const struct _u_map *headers, const char *name) {
+  const char **keys = u_map_enum_keys(headers);
+  size_t copies = 0;
+
+  for (size_t k = 0; keys != NULL && keys[k] != NULL; k++) {
+    copies += strcasecmp(keys[k], name) == 0;
+  }
+  return copies;
+}
+
 /* Creates the context and hands it to Ulfius; false when out of memory. */
 static bool request_ctx_attach(const struct _u_request *request, struct _u_response *response,
                                const struct route_scope *scope) {
@@ -107,8 +119,10 @@ static bool request_ctx_attach(const struct _u_request *request, struct _u_respo
   ctx->tracker = scope->tracker;
   ctx->cors = scope->cors;
   ctx->route = scope->route;
+  /* A second copy (which check_limits() refuses) makes neither one the
+   * caller's id: the answer gets a fresh one. */
   incoming = u_map_get_case(request->map_header, "X-Request-Id");
-  if (request_id_is_valid(incoming)) {
+  if (header_copies(request->map_header, "X-Request-Id") == 1 && request_id_is_valid(incoming)) {
     memcpy(ctx->request_id, incoming, strlen(incoming) + 1);
   } else {
     request_id_generate(ctx->request_id);

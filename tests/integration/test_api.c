@@ -444,6 +444,16 @@ START_TEST(request_id_is_echoed_or_generated) {
   ck_assert_uint_eq(strlen(buf), 32);
   ck_assert_uint_eq(strspn(buf, "0123456789abcdef"), 32);
   http_response_cleanup(&r);
+
+  /* Two copies in two spellings: a 400, under an id of its own, not the
+   * first copy's. */
+  const char *twice[] = {"X-Request-Id: first-copy", "x-request-id: second-copy", NULL};
+  ck_assert(http_request(server.port, "GET", "/healthz", twice, &r));
+  ck_assert_int_eq(r.status, 400);
+  ck_assert_ptr_nonnull(http_header(&r, "X-Request-Id", buf, sizeof(buf)));
+  ck_assert_uint_eq(strlen(buf), 32);
+  ck_assert_uint_eq(strspn(buf, "0123456789abcdef"), 32);
+  http_response_cleanup(&r);
 }
 END_TEST
 
