@@ -163,6 +163,16 @@ static void check_integer(struct checker *c, const json_t *j_value, const char *
 }
 
 /* An ISO-8601 date or date-time; with a max, not further ahead than it. */
+/* The detail of a date further ahead than its field's limit, max_ms. */
+static void future_detail(int64_t max_ms, char *detail, size_t len) {
+  if (max_ms == DAY_MS) {
+    snprintf(detail, len, "must not be more than a day in the future");
+  } else {
+    snprintf(detail, len, "must not be more than %lld seconds in the future",
+             (long long)(max_ms / 1000));
+  }
+}
+
 static void check_date(struct checker *c, const json_t *j_value, const char *pointer,
                        const struct schema_field *field) {
   char detail[DETAIL_MAX];
@@ -173,12 +183,7 @@ static void check_date(struct checker *c, const json_t *j_value, const char *poi
     return;
   }
   if (field->max > 0 && ms > c->now_ms + field->max) {
-    if (field->max == DAY_MS) {
-      snprintf(detail, sizeof(detail), "must not be more than a day in the future");
-    } else {
-      snprintf(detail, sizeof(detail), "must not be more than %lld seconds in the future",
-               (long long)(field->max / 1000));
-    }
+    future_detail(field->max, detail, sizeof(detail));
     fail(c, pointer, detail);
   }
 }
@@ -347,18 +352,27 @@ static int64_t check_item_totals(struct checker *c, const json_t *j_items, const
   return ok ? sum : -1;
 }
 
-const char *purchase_delivery_date_fault(int64_t purchased_ms, int64_t delivered_ms,
-                                         int64_t now_ms) {
+/* The day (UTC) a time falls on, counted from 1970 (before it, below 0). */
+static int64_t day_of(int64_t ms) {
+  return ms >= 0 ? ms / DAY_MS : -((-ms + DAY_MS - 1) / DAY_MS);
+}
+
+bool purchase_delivery_date_fault(int64_t purchased_ms, int64_t delivered_ms, int64_t now_ms,
+                                  char *detail, size_t len) {
   const struct schema_field *field =
       schema_field_find(schema_field_find(PURCHASE_SCHEMA, "delivery")->children, "dateDelivered");
 
   if (field->max > 0 && delivered_ms > now_ms + field->max) {
-    return "must not be more than a day in the future";
+    future_detail(field->max, detail, len);
+    return true;
   }
-  if (delivered_ms < purchased_ms) {
-    return "must not be before datePurchased";
+  /* By the day: a date without a time is that day's midnight, and a
+   * purchase delivered on the day it was made is not delivered before it. */
+  if (day_of(delivered_ms) < day_of(purchased_ms)) {
+    snprintf(detail, len, "must not be before the day of datePurchased");
+    return true;
   }
-  return NULL;
+  return false;
 }
 
 /* The value of a date that keeps its own rules. */
@@ -395,10 +409,10 @@ static void check_between_fields(struct checker *c, const json_t *j_purchase) {
     fail(c, "/delivery/dateDelivered", "is required when the status is delivered");
   }
   if (j_purchased != NULL && j_delivered != NULL && !json_is_null(j_delivered)) {
-    const char *fault =
-        purchase_delivery_date_fault(ms_of(j_purchased), ms_of(j_delivered), c->now_ms);
-    if (fault != NULL) {
-      fail(c, "/delivery/dateDelivered", fault);
+    char detail[DETAIL_MAX];
+    if (purchase_delivery_date_fault(ms_of(j_purchased), ms_of(j_delivered), c->now_ms, detail,
+                                     sizeof(detail))) {
+      fail(c, "/delivery/dateDelivered", detail);
     }
   }
 }

@@ -26,13 +26,14 @@
 bool purchase_validate(const json_t *j_purchase, const char *id_if_absent, bson_t *doc,
                        json_t **j_errors);
 
-/* What is wrong with delivered_ms as the dateDelivered of a purchase made
- * at purchased_ms, at now_ms: the detail of the error, or NULL when it may
- * stand. A new purchase (purchase_validate) and a change to delivered keep
- * the same rule: no more than the schema's slack in the future, and not
- * before the purchase. */
-const char *purchase_delivery_date_fault(int64_t purchased_ms, int64_t delivered_ms,
-                                         int64_t now_ms);
+/* Whether delivered_ms cannot stand as the dateDelivered of a purchase
+ * made at purchased_ms, at now_ms; if so, the rule broken goes to detail
+ * (len bytes). A new purchase (purchase_validate) and a change to
+ * delivered, with a date or without one (then it is now), keep the same
+ * rule: no further ahead than the schema allows, and not before the day
+ * (UTC) of the purchase. */
+bool purchase_delivery_date_fault(int64_t purchased_ms, int64_t delivered_ms, int64_t now_ms,
+                                  char *detail, size_t len);
 
 /* SHA-256, in hex, of the value serialised compactly with sorted keys: the
  * same for two bodies that differ only in key order or spacing. False when

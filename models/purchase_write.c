@@ -275,14 +275,14 @@ static enum judgement judge_change(const bson_t *doc, const struct status_change
     out->outcome = WRITE_BAD_TRANSITION;
     return JUDGE_REFUSE;
   }
-  if (change->has_date_delivered && bson_iter_init_find(&purchased, doc, "datePurchased") &&
-      BSON_ITER_HOLDS_DATE_TIME(&purchased)) {
-    out->fault = purchase_delivery_date_fault(bson_iter_date_time(&purchased),
-                                              change->date_delivered_ms, now_ms);
-    if (out->fault != NULL) {
-      out->outcome = WRITE_BAD_DATE;
-      return JUDGE_REFUSE;
-    }
+  if (strcmp(change->status, "delivered") == 0 &&
+      bson_iter_init_find(&purchased, doc, "datePurchased") &&
+      BSON_ITER_HOLDS_DATE_TIME(&purchased) &&
+      purchase_delivery_date_fault(bson_iter_date_time(&purchased),
+                                   change->has_date_delivered ? change->date_delivered_ms : now_ms,
+                                   now_ms, out->fault, sizeof(out->fault))) {
+    out->outcome = WRITE_BAD_DATE;
+    return JUDGE_REFUSE;
   }
   return JUDGE_MOVE;
 }

@@ -25,7 +25,7 @@ enum write_outcome {
   WRITE_NOT_FOUND,      /* change: no such purchase for this user */
   WRITE_STALE,          /* change: not at the version the caller expected */
   WRITE_BAD_TRANSITION, /* change: not allowed from the current status */
-  WRITE_BAD_DATE,       /* change: its dateDelivered cannot stand (fault says why) */
+  WRITE_BAD_DATE,       /* change: its dateDelivered, given or now, cannot stand (fault says why) */
   WRITE_UNCHANGED       /* change: it has that status already */
 };
 
@@ -59,7 +59,7 @@ struct change_result {
   char current_status[HISTORY_STATUS_MAX]; /* WRITE_STALE, _BAD_TRANSITION */
   int32_t version;                         /* the purchase's version now */
   json_t *j_purchase;                      /* WRITE_DONE, _UNCHANGED; owned */
-  const char *fault;                       /* WRITE_BAD_DATE: the rule broken; static */
+  char fault[96];                          /* WRITE_BAD_DATE: the rule broken */
 };
 
 /* True when a purchase may go from status `from` to status `to`. */

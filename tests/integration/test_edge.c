@@ -363,47 +363,32 @@ START_TEST(a_non_utf8_idempotency_key_is_refused_not_dropped) {
 }
 END_TEST
 
-START_TEST(a_non_utf8_if_match_is_refused_not_ignored) {
-  const char request[] = "PATCH /user/e1/purchases/p-edge-1 HTTP/1.1\r\nHost: x\r\n"
-                         "x-client-id: checkout\r\nx-user-id: c1\r\nIf-Match: \"v1\xe9\"\r\n"
-                         "Content-Type: application/json\r\nContent-Length: 17\r\n\r\n"
-                         "{\"status\":\"paid\"}";
-  char *reply = NULL;
-  ck_assert_int_eq(raw_status(request, sizeof(request) - 1, &reply), 400);
-  ck_assert_msg(strstr(reply, "If-Match") != NULL, "%s", reply);
-  free(reply);
-}
-END_TEST
+/* A header the service reads whose value is not UTF-8, which Ulfius would
+ * drop: refused naming it, never taken as absent (a change without its
+ * If-Match, the identity headers in place of the token, an answer without
+ * gzip or CORS). */
+static const struct {
+  const char *header;
+  const char *request;
+} NON_UTF8[] = {
+    {"If-Match", "PATCH /user/e1/purchases/p-edge-1 HTTP/1.1\r\nHost: x\r\n"
+                 "x-client-id: checkout\r\nx-user-id: c1\r\nIf-Match: \"v1\xe9\"\r\n"
+                 "Content-Type: application/json\r\nContent-Length: 17\r\n\r\n"
+                 "{\"status\":\"paid\"}"},
+    {"Authorization", "GET /user/e1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \xe9\r\n"
+                      "x-client-id: shop\r\nx-user-id: e1\r\nConnection: close\r\n\r\n"},
+    {"x-user-id", "GET /user/e1 HTTP/1.1\r\nHost: x\r\nx-client-id: shop\r\n"
+                  "x-user-id: e\xe9\r\nConnection: close\r\n\r\n"},
+    {"Accept-Encoding", "GET /healthz HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gz\xe9ip\r\n"
+                        "Connection: close\r\n\r\n"},
+    {"Origin", "GET /healthz HTTP/1.1\r\nHost: x\r\nOrigin: https://sh\xe9p.example\r\n"
+               "Connection: close\r\n\r\n"},
+};
 
-START_TEST(a_non_utf8_identity_header_is_refused_not_absent) {
-  const char request[] = "GET /user/e1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \xe9\r\n"
-                         "x-client-id: shop\r\nx-user-id: e1\r\nConnection: close\r\n\r\n";
-  const char user[] = "GET /user/e1 HTTP/1.1\r\nHost: x\r\nx-client-id: shop\r\n"
-                      "x-user-id: e\xe9\r\nConnection: close\r\n\r\n";
+START_TEST(a_non_utf8_header_the_service_reads_is_refused_not_absent) {
   char *reply = NULL;
-  ck_assert_int_eq(raw_status(request, sizeof(request) - 1, &reply), 400);
-  ck_assert_msg(strstr(reply, "Authorization") != NULL, "%s", reply);
-  free(reply);
-  ck_assert_int_eq(raw_status(user, sizeof(user) - 1, &reply), 400);
-  ck_assert_msg(strstr(reply, "x-user-id") != NULL, "%s", reply);
-  free(reply);
-}
-END_TEST
-
-/* The service reads Accept-Encoding and Origin too: one that Ulfius would
- * drop for not being UTF-8 is refused, not answered as if it were absent
- * (uncompressed, or without CORS). */
-START_TEST(a_non_utf8_negotiation_header_is_refused_not_absent) {
-  const char coding[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gz\xe9ip\r\n"
-                        "Connection: close\r\n\r\n";
-  const char origin[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nOrigin: https://sh\xe9p.example\r\n"
-                        "Connection: close\r\n\r\n";
-  char *reply = NULL;
-  ck_assert_int_eq(raw_status(coding, sizeof(coding) - 1, &reply), 400);
-  ck_assert_msg(strstr(reply, "Accept-Encoding") != NULL, "%s", reply);
-  free(reply);
-  ck_assert_int_eq(raw_status(origin, sizeof(origin) - 1, &reply), 400);
-  ck_assert_msg(strstr(reply, "Origin") != NULL, "%s", reply);
+  ck_assert_int_eq(raw_status(NON_UTF8[_i].request, strlen(NON_UTF8[_i].request), &reply), 400);
+  ck_assert_msg(strstr(reply, NON_UTF8[_i].header) != NULL, "%s: %s", NON_UTF8[_i].header, reply);
   free(reply);
 }
 END_TEST
@@ -607,9 +592,8 @@ Suite *suite_edge(void) {
   tcase_add_test(headers, a_non_utf8_idempotency_key_is_refused_not_dropped);
   tcase_add_test(headers, a_target_in_absolute_form_is_its_path);
   tcase_add_test(headers, list_headers_on_two_lines_are_one_list);
-  tcase_add_test(headers, a_non_utf8_if_match_is_refused_not_ignored);
-  tcase_add_test(headers, a_non_utf8_identity_header_is_refused_not_absent);
-  tcase_add_test(headers, a_non_utf8_negotiation_header_is_refused_not_absent);
+  tcase_add_loop_test(headers, a_non_utf8_header_the_service_reads_is_refused_not_absent, 0,
+                      (int)(sizeof(NON_UTF8) / sizeof(NON_UTF8[0])));
   tcase_add_checked_fixture(uploads, edge_setup, edge_teardown);
   tcase_add_test(uploads, a_thousand_unauthenticated_uploads_cost_no_memory);
   tcase_add_checked_fixture(budget, budget_setup, edge_teardown);

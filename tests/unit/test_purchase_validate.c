@@ -324,15 +324,30 @@ START_TEST(a_delivery_date_follows_the_purchase_and_not_far_ahead_of_now) {
   j = valid();
   json_object_set_new(json_object_get(j, "delivery"), "dateDelivered", json_string("2999-01-01"));
   assert_refused_at(j, "/delivery/dateDelivered");
-  /* The same day as the purchase, to the millisecond: it may stand. */
-  ck_assert_ptr_null(purchase_delivery_date_fault(1713435439039, 1713435439039, 1713435439039));
-  ck_assert_str_eq(purchase_delivery_date_fault(1713435439039, 1713435439038, 1713435439039),
-                   "must not be before datePurchased");
-  ck_assert_str_eq(
-      purchase_delivery_date_fault(0, 1713435439039 + 25LL * 3600 * 1000, 1713435439039),
-      "must not be more than a day in the future");
-  ck_assert_ptr_null(
-      purchase_delivery_date_fault(0, 1713435439039 + 23LL * 3600 * 1000, 1713435439039));
+  /* The day of the purchase as a plain date (its midnight, before the
+   * purchase's 10:17): delivered that day, which may stand. */
+  j = valid();
+  json_object_set_new(json_object_get(j, "delivery"), "dateDelivered", json_string("2024-04-18"));
+  bson_t doc = BSON_INITIALIZER;
+  json_t *j_errors = NULL;
+  ck_assert_msg(purchase_validate(j, "made-1", &doc, &j_errors), "%s", json_dumps(j_errors, 0));
+  bson_destroy(&doc);
+  json_decref(j);
+
+  /* 2024-04-18T10:17:19.039Z; the day before ends at 1713398400000 - 1. */
+  const int64_t made = 1713435439039;
+  char detail[96];
+  ck_assert(!purchase_delivery_date_fault(made, made - 36000000, made, detail, sizeof(detail)));
+  ck_assert(purchase_delivery_date_fault(made, 1713398399999, made, detail, sizeof(detail)));
+  ck_assert_str_eq(detail, "must not be before the day of datePurchased");
+  ck_assert(
+      purchase_delivery_date_fault(0, made + 25LL * 3600 * 1000, made, detail, sizeof(detail)));
+  ck_assert_str_eq(detail, "must not be more than a day in the future");
+  ck_assert(
+      !purchase_delivery_date_fault(0, made + 23LL * 3600 * 1000, made, detail, sizeof(detail)));
+  /* Before 1970 the days count down: 1969-12-31 is before 1970-01-01. */
+  ck_assert(purchase_delivery_date_fault(0, -1, made, detail, sizeof(detail)));
+  ck_assert(!purchase_delivery_date_fault(-1, -86400000, made, detail, sizeof(detail)));
 }
 END_TEST
 
