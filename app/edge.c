@@ -156,12 +156,13 @@ void MHD_destroy_response(struct MHD_Response *response) {
   real_destroy_response(response);
 }
 
-/* The target in origin-form. A server must accept the absolute-form
- * (RFC 9112 section 3.2.2: "http://shop.example/user/1?limit=5"), and
- * Ulfius routes on the string its URI logger is given: its path and query,
- * or "/" when it has neither (with a query but no path it is left as it
- * is, and no route has such a path). The Host header is not read, so the
- * authority is simply left out. Any other target as it is. */
+/* Where the origin-form of a target starts. A server must accept the
+ * absolute-form (RFC 9112 section 3.2.2: "http://shop.example/user/1?a=1"),
+ * and Ulfius routes on the string its URI logger is given: that is the
+ * path and query, "/" when there are neither, and the query alone, whose
+ * "?" the caller puts "/" before (RFC 3986 section 6.2.3), when there is
+ * no path. The Host header is not read, so the authority is simply left
+ * out. Any other target as it is. */
 static const char *origin_form(const char *uri) {
   size_t scheme = strncasecmp(uri, "http://", 7) == 0    ? 7
                   : strncasecmp(uri, "https://", 8) == 0 ? 8
@@ -172,11 +173,13 @@ static const char *origin_form(const char *uri) {
     return uri;
   }
   rest = uri + scheme + strcspn(uri + scheme, "/?");
-  return *rest == '/' ? rest : *rest == '\0' ? "/" : uri;
+  return *rest != '\0' ? rest : "/";
 }
 
 void *edge_uri_logger(void *cls, const char *uri, struct MHD_Connection *connection) {
   struct edge_request *request = calloc(1, sizeof(*request));
+  const char *target = origin_form(uri);
+  char *rooted = NULL;
   (void)connection;
 
   if (request == NULL) {
@@ -185,7 +188,11 @@ void *edge_uri_logger(void *cls, const char *uri, struct MHD_Connection *connect
   clock_gettime(CLOCK_MONOTONIC, &request->started);
   request->uri = uri;
   request->uri_len = strlen(uri);
-  request->ulfius = ulfius_uri_logger(cls, origin_form(uri));
+  if (target[0] == '?') {
+    rooted = msprintf("/%s", target); /* on failure, Ulfius routes the query: a 404 */
+  }
+  request->ulfius = ulfius_uri_logger(cls, rooted != NULL ? rooted : target);
+  o_free(rooted);
   if (request->ulfius == NULL) {
     free(request);
     return NULL;

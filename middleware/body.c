@@ -39,6 +39,29 @@ static bool is_json_media_type(const char *value) {
   return *rest == '\0';
 }
 
+/* True for no Content-Encoding, an empty list of codings, or "identity";
+ * libmicrohttpd keeps a value's trailing white space. */
+static bool is_identity_coding(const char *value) {
+  const char *start = value != NULL ? skip_ows(value) : "";
+  size_t len = strlen(start);
+
+  while (len > 0 && (start[len - 1] == ' ' || start[len - 1] == '\t')) {
+    len--;
+  }
+  return len == 0 || (len == 8 && strncasecmp(start, "identity", 8) == 0);
+}
+
+/* Whether the first byte after white space opens an object or an array. */
+static bool starts_a_document(const void *body, size_t len) {
+  const char *bytes = body;
+  size_t i = 0;
+
+  while (i < len && strchr(" \t\r\n", bytes[i]) != NULL && bytes[i] != '\0') {
+    i++;
+  }
+  return i < len && (bytes[i] == '{' || bytes[i] == '[');
+}
+
 /* What a JSON parser's error code means, in words that repeat nothing of
  * the body (jansson's own text quotes it, and names its flags). */
 static const char *json_fault(const json_error_t *error) {
@@ -77,9 +100,10 @@ json_t *request_json_body(const struct _u_request *request, struct _u_response *
   }
   /* A coded body read as plain JSON would be read wrong, or a mislabelled
    * one right by luck: neither is what the caller said (RFC 9110 8.4). */
-  if (coding != NULL && strcasecmp(skip_ows(coding), "identity") != 0) {
+  if (!is_identity_coding(coding)) {
     problem_send(response, PROBLEM_UNSUPPORTED_MEDIA_TYPE,
                  "The body must not be content-coded: send the JSON without Content-Encoding.");
+    u_map_put(response->map_header, "Accept-Encoding", "identity");
     return NULL;
   }
   if (request->binary_body == NULL || request->binary_body_length == 0) {
@@ -88,7 +112,13 @@ json_t *request_json_body(const struct _u_request *request, struct _u_response *
   }
   j_body =
       json_loadb(request->binary_body, request->binary_body_length, JSON_REJECT_DUPLICATES, &error);
-  if (j_body == NULL) {
+  if (j_body == NULL && json_error_code(&error) == json_error_out_of_memory) {
+    problem_send(response, PROBLEM_INTERNAL, "The body could not be read.");
+  } else if (j_body == NULL &&
+             !starts_a_document(request->binary_body, request->binary_body_length)) {
+    /* jansson takes only an object or an array at the top; "42" is JSON. */
+    problem_send(response, PROBLEM_INVALID_REQUEST, "The body must be a JSON object.");
+  } else if (j_body == NULL) {
     problem_send(response, PROBLEM_INVALID_REQUEST,
                  "The body is not valid JSON (line %d, column %d): %s.", error.line, error.column,
                  json_fault(&error));

@@ -184,9 +184,10 @@ static const char *const SINGLE_HEADERS[] = {"x-client-id",     "x-user-id",    
 static const char *const LIST_HEADERS[] = {"if-none-match", "accept-encoding"};
 #define LIST_HEADER_COUNT (sizeof(LIST_HEADERS) / sizeof(LIST_HEADERS[0]))
 
-/* Joins the copies of each list header into its first key, in the order
- * they came, so that every reader sees the whole list. False when out of
- * memory. */
+/* Joins the copies of each list header into its first key, so that every
+ * reader sees the whole list (in the order of each spelling's first line:
+ * Ulfius has joined the lines spelt alike already, which for these lists
+ * changes nothing). False when out of memory. */
 static bool join_list_headers(struct _u_map *headers) {
   for (size_t l = 0; l < LIST_HEADER_COUNT; l++) {
     const char **keys = u_map_enum_keys(headers);

@@ -261,8 +261,19 @@ START_TEST(bad_bodies_get_their_own_status) {
   http_response_cleanup(&r);
   /* A coded body is refused, not read as if it were plain. */
   const char *coded[] = {"Content-Encoding: gzip", NULL};
+  char accepted[32];
   send_json("POST", "/purchases", "checkout", "{}", coded, &r);
   assert_problem(&r, 415, "Content-Encoding: gzip");
+  ck_assert_str_eq(header(&r, "Accept-Encoding", accepted, sizeof(accepted)), "identity");
+  http_response_cleanup(&r);
+  const char *plain[] = {"Content-Encoding: identity ", NULL};
+  send_json("POST", "/purchases", "checkout", "{}", plain, &r);
+  assert_problem(&r, 422, "Content-Encoding: identity");
+  http_response_cleanup(&r);
+  /* JSON, but not an object: said so, not "breaks the syntax". */
+  send_json("POST", "/purchases", "checkout", " 42", NULL, &r);
+  assert_problem(&r, 400, "a number as the body");
+  ck_assert_msg(strstr(r.body, "must be a JSON object") != NULL, "%s", r.body);
   http_response_cleanup(&r);
   /* An empty media-type parameter is allowed (RFC 9110 8.3.1): the body
    * is read, and here refused for what it holds. */
