@@ -263,7 +263,9 @@ static enum judgement judge_change(const bson_t *doc, const struct status_change
 
   out->version = purchase_version_of(doc);
   snprintf(out->current_status, sizeof(out->current_status), "%s", current != NULL ? current : "");
-  if (change->expected_version >= 0 && change->expected_version != out->version) {
+  if ((change->expected_version >= 0 && change->expected_version != out->version) ||
+      (change->version_allowed != NULL &&
+       !change->version_allowed(out->version, change->version_allowed_arg))) {
     out->outcome = WRITE_STALE;
     return JUDGE_REFUSE;
   }

@@ -52,6 +52,10 @@ struct status_change {
   bool has_date_delivered; /* else delivered means now */
   int64_t date_delivered_ms;
   int32_t expected_version; /* from If-Match; -1 for none */
+  /* A further precondition of the caller's on the current version (the
+   * route's If-None-Match), or NULL: false refuses the change as stale. */
+  bool (*version_allowed)(int32_t version, const void *arg);
+  const void *version_allowed_arg;
 };
 
 struct change_result {

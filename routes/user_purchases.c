@@ -14,6 +14,7 @@
 #include "middleware/query.h"
 #include "middleware/request.h"
 #include "middleware/body.h"
+#include "middleware/encoding.h"
 #include "models/purchase.h"
 #include "models/purchase_write.h"
 #include "routes/cached_read.h"
@@ -319,11 +320,25 @@ static bool read_change(const json_t *j_body, struct status_change *change, json
   return json_array_size(*j_errors) == 0;
 }
 
+/* If-None-Match on a change (RFC 9110 section 13.1.2): the change goes on
+ * only while the purchase's tag, plain or its gzip variant, is not one the
+ * header lists; "*" lists them all. arg is the header's value. */
+static bool none_match(int32_t version, const void *arg) {
+  char etag[ETAG_MAX];
+  char variant[ETAG_MAX + 8];
+
+  etag_format(version, etag);
+  return etag_if_none_match(arg, etag) != ETAG_MATCH &&
+         (!encoding_etag_variant(etag, variant, sizeof(variant)) ||
+          etag_if_none_match(arg, variant) != ETAG_MATCH);
+}
+
 int callback_user_purchase_patch(const struct _u_request *request, struct _u_response *response,
                                  void *user_data) {
   const struct purchases_context *app = user_data;
   struct request_ctx *ctx = request_ctx_of(response);
   const char *if_match = u_map_get_case(request->map_header, "If-Match");
+  const char *if_none_match = u_map_get_case(request->map_header, "If-None-Match");
   struct status_change change = {.expected_version = -1};
   struct change_result result = {0};
   const char *purchase_id;
@@ -345,6 +360,16 @@ int callback_user_purchase_patch(const struct _u_request *request, struct _u_res
     problem_send_invalid(response, PROBLEM_ABOUT_HEADER, "If-Match",
                          "If-Match must be * or one ETag this service sent, such as \"v2\".");
     goto done;
+  }
+  if (if_none_match != NULL) {
+    if (etag_if_none_match(if_none_match, "\"v0\"") == ETAG_MALFORMED) {
+      problem_send_invalid(
+          response, PROBLEM_ABOUT_HEADER, "If-None-Match",
+          "The If-None-Match header must be * or a comma-separated list of entity tags.");
+      goto done;
+    }
+    change.version_allowed = none_match;
+    change.version_allowed_arg = if_none_match;
   }
   j_body = request_json_body(request, response);
   if (j_body == NULL) {
@@ -371,10 +396,17 @@ int callback_user_purchase_patch(const struct _u_request *request, struct _u_res
       break;
     case WRITE_STALE:
       j_extra = json_pack("{ss ss}", "currentStatus", result.current_status, "currentETag", etag);
-      problem_send_extra(response, PROBLEM_PRECONDITION_FAILED, j_extra,
-                         "The purchase has changed since that ETag; it is now %s, %s. Read it "
-                         "again and decide anew.",
-                         etag, result.current_status);
+      if (if_none_match != NULL && !none_match(result.version, if_none_match)) {
+        problem_send_extra(response, PROBLEM_PRECONDITION_FAILED, j_extra,
+                           "If-None-Match names the purchase as it is now (%s, %s); nothing "
+                           "was changed.",
+                           etag, result.current_status);
+      } else {
+        problem_send_extra(response, PROBLEM_PRECONDITION_FAILED, j_extra,
+                           "The purchase has changed since that ETag; it is now %s, %s. Read it "
+                           "again and decide anew.",
+                           etag, result.current_status);
+      }
       u_map_put(response->map_header, "ETag", etag);
       break;
     case WRITE_BAD_DATE:

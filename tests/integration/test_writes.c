@@ -332,6 +332,41 @@ START_TEST(bad_bodies_get_their_own_status) {
 }
 END_TEST
 
+/* If-None-Match on a change (RFC 9110 13.1.2): a tag of the purchase as
+ * it is now, its gzip variant, or "*", refuses the change with 412; any
+ * other tag lets it go on; a malformed header is a 400. */
+START_TEST(if_none_match_guards_a_change_too) {
+  json_t *j_sent = purchase("inm-1", "ines");
+  struct http_response r;
+  char path[] = "/user/ines/purchases/inm-1";
+  const char *star[] = {"If-None-Match: *", NULL};
+  const char *current[] = {"If-None-Match: \"v9\", \"v1\"", NULL};
+  const char *variant[] = {"If-None-Match: W/\"v1-gz\"", NULL};
+  const char *other[] = {"If-None-Match: \"v7\"", NULL};
+  const char *broken[] = {"If-None-Match: v1", NULL};
+  char etag[32];
+
+  post_purchase(j_sent, NULL, &r);
+  ck_assert_int_eq(r.status, 201);
+  http_response_cleanup(&r);
+  const char *const *refused[] = {star, current, variant};
+  for (size_t i = 0; i < 3; i++) {
+    send_json("PATCH", path, "fulfilment", "{\"status\": \"paid\"}", refused[i], &r);
+    assert_problem(&r, 412, refused[i][0]);
+    ck_assert_str_eq(header(&r, "ETag", etag, sizeof(etag)), "\"v1\"");
+    http_response_cleanup(&r);
+  }
+  send_json("PATCH", path, "fulfilment", "{\"status\": \"paid\"}", broken, &r);
+  assert_problem(&r, 400, "If-None-Match: v1");
+  http_response_cleanup(&r);
+  send_json("PATCH", path, "fulfilment", "{\"status\": \"paid\"}", other, &r);
+  ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+  ck_assert_str_eq(header(&r, "ETag", etag, sizeof(etag)), "\"v2\"");
+  http_response_cleanup(&r);
+  json_decref(j_sent);
+}
+END_TEST
+
 START_TEST(statuses_move_forward_only_and_if_match_guards_them) {
   json_t *j_sent = purchase("flow-1", "vera");
   struct http_response r;
@@ -893,6 +928,7 @@ Suite *suite_writes(void) {
   tcase_add_test(tc, a_caller_id_makes_retries_safe_without_a_key);
   tcase_add_test(tc, bad_bodies_get_their_own_status);
   tcase_add_test(tc, statuses_move_forward_only_and_if_match_guards_them);
+  tcase_add_test(tc, if_none_match_guards_a_change_too);
   tcase_add_test(tc, a_retry_storm_creates_exactly_one_purchase);
   tcase_add_test(tc, racing_changes_with_one_etag_let_exactly_one_win);
   tcase_add_test(tc, a_crash_loses_no_acknowledged_create_and_resending_adds_nothing);
