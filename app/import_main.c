@@ -17,6 +17,7 @@
 
 #include "app/cli.h"
 #include "app/logging.h"
+#include "lib/words.h"
 #include "models/db.h"
 #include "models/purchase.h"
 #include "models/purchase_validate.h"
@@ -135,7 +136,8 @@ static void take_line(const char *line, size_t len, unsigned long long number, s
   char id[32];
 
   if (j_purchase == NULL) {
-    fprintf(stderr, "line %llu: not JSON (column %d): %s\n", number, error.column, error.text);
+    fprintf(stderr, "line %llu: not JSON (column %d): %s\n", number, error.column,
+            words_json_fault(&error));
     counts->rejected++;
     goto done;
   }

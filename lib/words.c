@@ -59,3 +59,25 @@ void words_escape(const char *bytes, char *out, size_t out_len) {
   }
   out[n] = '\0';
 }
+
+const char *words_json_fault(const json_error_t *error) {
+  switch (json_error_code(error)) {
+    case json_error_invalid_utf8:
+      return "it is not valid UTF-8";
+    case json_error_premature_end_of_input:
+      return "it ends before the value does";
+    case json_error_end_of_input_expected:
+      return "something follows the value";
+    case json_error_null_character:
+    case json_error_null_byte_in_key:
+      return "a string holds \\u0000";
+    case json_error_duplicate_key:
+      return "an object has a duplicate key";
+    case json_error_numeric_overflow:
+      return "a number is too large";
+    case json_error_stack_overflow:
+      return "it is nested too deeply";
+    default:
+      return "it breaks the JSON syntax";
+  }
+}

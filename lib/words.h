@@ -6,6 +6,8 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 /* Copies bytes someone else chose (a caller's, an operator's argument) for
  * a log line or a terminal: printable ASCII as it is, every other byte (and
  * '"', '\\') as \xHH; cut with "..." to fit out_len (at least 8). */
@@ -14,6 +16,12 @@ void words_escape(const char *bytes, char *out, size_t out_len);
 /* Room for a command-line argument in a message, escaped and cut to fit:
  * enough of it to recognise a typo, not a terminal's worth. */
 #define WORDS_ESCAPED_ARG_MAX 80
+
+/* What a JSON parser's error means, in words that repeat nothing of the
+ * text parsed (jansson's own message quotes it near the fault, which may
+ * be personal data or a terminal's escape sequence, and names its flags):
+ * "it ends before the value does", "an object has a duplicate key", ... */
+const char *words_json_fault(const json_error_t *error);
 
 /* The name at index i of `list`, or NULL past the last one. */
 typedef const char *(*words_at_fn)(const void *list, size_t i);

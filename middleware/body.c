@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "lib/words.h"
 #include "middleware/problem.h"
 
 /* OWS of RFC 9110: spaces and tabs. */
@@ -62,30 +63,6 @@ static bool starts_a_document(const void *body, size_t len) {
   return i < len && (bytes[i] == '{' || bytes[i] == '[');
 }
 
-/* What a JSON parser's error code means, in words that repeat nothing of
- * the body (jansson's own text quotes it, and names its flags). */
-static const char *json_fault(const json_error_t *error) {
-  switch (json_error_code(error)) {
-    case json_error_invalid_utf8:
-      return "it is not valid UTF-8";
-    case json_error_premature_end_of_input:
-      return "it ends before the value does";
-    case json_error_end_of_input_expected:
-      return "something follows the value";
-    case json_error_null_character:
-    case json_error_null_byte_in_key:
-      return "a string holds \\u0000";
-    case json_error_duplicate_key:
-      return "an object has a duplicate key";
-    case json_error_numeric_overflow:
-      return "a number is too large";
-    case json_error_stack_overflow:
-      return "it is nested too deeply";
-    default:
-      return "it breaks the JSON syntax";
-  }
-}
-
 json_t *request_json_body(const struct _u_request *request, struct _u_response *response) {
   const char *type = u_map_get_case(request->map_header, "Content-Type");
   json_error_t error;
@@ -121,7 +98,7 @@ json_t *request_json_body(const struct _u_request *request, struct _u_response *
   } else if (j_body == NULL) {
     problem_send(response, PROBLEM_INVALID_REQUEST,
                  "The body is not valid JSON (line %d, column %d): %s.", error.line, error.column,
-                 json_fault(&error));
+                 words_json_fault(&error));
   }
   return j_body;
 }

@@ -397,7 +397,8 @@ done:
 }
 
 enum model_status purchase_store_apply(struct db *db, const char *purchase_id, int32_t from_version,
-                                       const char *new_status, const int64_t *date_delivered_ms) {
+                                       const char *new_status, const int64_t *date_delivered_ms,
+                                       bool only_if_marked) {
   enum model_status status;
   bson_t filter = BSON_INITIALIZER;
   bson_t update = BSON_INITIALIZER;
@@ -409,6 +410,9 @@ enum model_status purchase_store_apply(struct db *db, const char *purchase_id, i
     BCON_APPEND(&filter, "version", "{", "$exists", BCON_BOOL(false), "}");
   } else {
     BSON_APPEND_INT32(&filter, "version", from_version);
+  }
+  if (only_if_marked) {
+    BSON_APPEND_INT32(&filter, PURCHASE_PENDING_FIELD ".version", from_version + 1);
   }
   BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
   BSON_APPEND_UTF8(&set, "status", new_status);

@@ -90,9 +90,12 @@ bool purchase_pending_of(const bson_t *doc, int32_t *version, int64_t *since_ms)
 /* Moves the purchase from version from_version to the next with
  * new_status (and delivery.dateDelivered when given) and removes its
  * pending-change hint, durably; does nothing if it is no longer at
- * from_version. */
+ * from_version, or, with only_if_marked, if it carries no hint for the
+ * next version (a history entry nobody marked the purchase for is not a
+ * change of it). */
 enum model_status purchase_store_apply(struct db *db, const char *purchase_id, int32_t from_version,
-                                       const char *new_status, const int64_t *date_delivered_ms);
+                                       const char *new_status, const int64_t *date_delivered_ms,
+                                       bool only_if_marked);
 
 /* Sets *any to whether the collection holds at least one purchase. */
 enum model_status purchase_store_any(struct db *db, bool *any);

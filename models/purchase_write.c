@@ -63,16 +63,24 @@ static void user_changed(struct db *db, const char *user_id) {
 }
 
 /* If a change to version+1 was recorded in the history but the process died
- * before the purchase was moved, moves it now. *finished says whether there
- * was one. */
+ * before the purchase was moved, moves it now: only a purchase marked
+ * pending for version+1 (purchase_change_status marks it before it writes
+ * the entry), so that an entry no change wrote is never applied. doc is
+ * the purchase as read, or NULL when the caller marked it itself; then the
+ * database checks the mark. *finished says whether a change was applied. */
 static enum model_status finish_pending_change(struct db *db, const char *user_id,
-                                               const char *purchase_id, int32_t version,
-                                               bool *finished) {
+                                               const char *purchase_id, const bson_t *doc,
+                                               int32_t version, bool *finished) {
   struct history_entry entry;
   char status_buf[HISTORY_STATUS_MAX];
   enum model_status status;
+  int32_t marked = 0;
+  int64_t since_ms;
 
   *finished = false;
+  if (doc != NULL && !(purchase_pending_of(doc, &marked, &since_ms) && marked == version + 1)) {
+    return MODEL_OK;
+  }
   status = history_store_get(db, purchase_id, version + 1, &entry, status_buf);
   if (status == MODEL_NOT_FOUND) {
     return MODEL_OK;
@@ -84,7 +92,7 @@ static enum model_status finish_pending_change(struct db *db, const char *user_i
                 purchase_id);
   *finished = true;
   status = purchase_store_apply(db, purchase_id, version, entry.status,
-                                entry.has_date_delivered ? &entry.date_delivered_ms : NULL);
+                                entry.has_date_delivered ? &entry.date_delivered_ms : NULL, true);
   user_changed(db, user_id);
   return status;
 }
@@ -104,8 +112,8 @@ static enum model_status read_current_changed(struct db *db, const char *user_id
     if (status != MODEL_OK) {
       goto done;
     }
-    status =
-        finish_pending_change(db, user_id, purchase_id, purchase_version_of(*doc_out), &finished);
+    status = finish_pending_change(db, user_id, purchase_id, *doc_out,
+                                   purchase_version_of(*doc_out), &finished);
     if (status != MODEL_OK || !finished) {
       goto done;
     }
@@ -315,7 +323,7 @@ static struct history_entry next_entry(const char *purchase_id, int32_t version,
 static void yield_to_winner(struct db *db, const char *user_id, const char *purchase_id,
                             int32_t version) {
   bool finished;
-  if (finish_pending_change(db, user_id, purchase_id, version, &finished) != MODEL_OK) {
+  if (finish_pending_change(db, user_id, purchase_id, NULL, version, &finished) != MODEL_OK) {
     y_log_message(Y_LOG_LEVEL_WARNING,
                   "purchase: could not finish the change that won over this one");
   }
@@ -376,8 +384,9 @@ enum model_status purchase_change_status(struct db *db, const char *user_id,
     if (status != MODEL_OK) {
       goto done;
     }
-    status = purchase_store_apply(db, purchase_id, version, entry.status,
-                                  entry.has_date_delivered ? &entry.date_delivered_ms : NULL);
+    status =
+        purchase_store_apply(db, purchase_id, version, entry.status,
+                             entry.has_date_delivered ? &entry.date_delivered_ms : NULL, false);
     /* Even a failed apply may have landed: drop what was cached either way. */
     user_changed(db, user_id);
     if (status != MODEL_OK) {
@@ -414,9 +423,9 @@ static char *purchase_body(const bson_t *doc) {
 }
 
 /* The id is taken: by this same purchase (a retry whose key expired, or a
- * race without a key), or by another one. */
+ * race without a key), or by another one. *version is the stored one's. */
 static enum model_status compare_existing(struct db *db, const char *purchase_id, const bson_t *doc,
-                                          struct create_result *out) {
+                                          struct create_result *out, int32_t *version) {
   enum model_status status;
   bson_t *existing = NULL;
   json_t *j_existing = NULL;
@@ -428,6 +437,7 @@ static enum model_status compare_existing(struct db *db, const char *purchase_id
     status = status == MODEL_NOT_FOUND ? MODEL_ERROR : status;
     goto done;
   }
+  *version = purchase_version_of(existing);
   j_existing = purchase_to_json(existing);
   j_new = purchase_to_json(doc);
   if (j_existing == NULL || j_new == NULL) {
@@ -458,6 +468,7 @@ enum model_status purchase_create(struct db *db, const char *client, const char 
   const char *purchase_id = string_field(doc, "id");
   const char *initial_status = string_field(doc, "status");
   struct history_entry first;
+  int32_t existing_version = 0;
 
   memset(out, 0, sizeof(*out));
   if (purchase_id == NULL || initial_status == NULL) {
@@ -482,28 +493,35 @@ enum model_status purchase_create(struct db *db, const char *client, const char 
      * every step of which is safe to repeat. */
   }
 
+  /* The purchase first, then its first history entry: an id that is
+   * taken writes nothing at all, not even a history entry under another
+   * purchase's id. A process that dies between the two leaves a purchase
+   * with no history yet; the caller's retry (a replay of version 1) writes
+   * the entry, which a replay may always do since it is the same one. */
   bson_concat(&stored, doc);
   BSON_APPEND_INT32(&stored, "version", 1);
   first = (struct history_entry){
       .purchase_id = purchase_id, .version = 1, .status = initial_status, .time_ms = now_ms};
-  status = history_store_append(db, &first);
-  if (status != MODEL_OK && status != MODEL_CONFLICT) {
-    goto done;
-  }
   status = purchase_store_create(db, &stored);
-  user_changed(db, string_field(doc, "userId"));
   if (status == MODEL_CONFLICT) {
-    status = compare_existing(db, purchase_id, &stored, out);
+    status = compare_existing(db, purchase_id, &stored, out, &existing_version);
     if (status != MODEL_OK || out->outcome == WRITE_ID_TAKEN) {
       goto done;
     }
   } else if (status != MODEL_OK) {
     goto done;
   } else {
+    user_changed(db, string_field(doc, "userId"));
     out->outcome = WRITE_DONE;
     out->body = purchase_body(&stored);
     if (out->body == NULL) {
       status = MODEL_ERROR;
+      goto done;
+    }
+  }
+  if (out->outcome == WRITE_DONE || existing_version == 1) {
+    status = history_store_append(db, &first);
+    if (status != MODEL_OK && status != MODEL_CONFLICT) {
       goto done;
     }
   }
