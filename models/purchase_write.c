@@ -267,6 +267,7 @@ enum judgement {
 static enum judgement judge_change(const bson_t *doc, const struct status_change *change,
                                    int64_t now_ms, struct change_result *out) {
   const char *current = string_field(doc, "status");
+  bool unchanged = current != NULL && strcmp(current, change->status) == 0;
   bson_iter_t purchased;
 
   out->version = purchase_version_of(doc);
@@ -277,15 +278,13 @@ static enum judgement judge_change(const bson_t *doc, const struct status_change
     out->outcome = WRITE_STALE;
     return JUDGE_REFUSE;
   }
-  if (current != NULL && strcmp(current, change->status) == 0) {
-    out->outcome = WRITE_UNCHANGED;
-    return JUDGE_UNCHANGED;
-  }
-  if (current == NULL || !purchase_transition_allowed(current, change->status)) {
+  if (!unchanged && (current == NULL || !purchase_transition_allowed(current, change->status))) {
     out->outcome = WRITE_BAD_TRANSITION;
     return JUDGE_REFUSE;
   }
-  if (strcmp(change->status, "delivered") == 0 &&
+  /* A date given with the status it has already is judged too, though
+   * not stored: a caller's mistake is answered, not dropped. */
+  if (strcmp(change->status, "delivered") == 0 && (change->has_date_delivered || !unchanged) &&
       bson_iter_init_find(&purchased, doc, "datePurchased") &&
       BSON_ITER_HOLDS_DATE_TIME(&purchased) &&
       purchase_delivery_date_fault(bson_iter_date_time(&purchased),
@@ -293,6 +292,10 @@ static enum judgement judge_change(const bson_t *doc, const struct status_change
                                    now_ms, out->fault, sizeof(out->fault))) {
     out->outcome = WRITE_BAD_DATE;
     return JUDGE_REFUSE;
+  }
+  if (unchanged) {
+    out->outcome = WRITE_UNCHANGED;
+    return JUDGE_UNCHANGED;
   }
   return JUDGE_MOVE;
 }

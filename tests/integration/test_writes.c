@@ -432,10 +432,23 @@ START_TEST(statuses_move_forward_only_and_if_match_guards_them) {
   }
   http_response_cleanup(&r);
 
-  /* The same status again changes nothing. */
+  /* The same status again changes nothing, with a date or without one;
+   * a date that could never stand is still refused, not dropped. */
   patch_status("vera", "flow-1", "{\"status\": \"delivered\"}", NULL, &r);
   ck_assert_int_eq(r.status, 200);
   ck_assert_str_eq(header(&r, "ETag", etag, sizeof(etag)), "\"v4\"");
+  http_response_cleanup(&r);
+  patch_status("vera", "flow-1", "{\"status\": \"delivered\", \"dateDelivered\": \"2024-04-21\"}",
+               NULL, &r);
+  ck_assert_int_eq(r.status, 200);
+  ck_assert_str_eq(header(&r, "ETag", etag, sizeof(etag)), "\"v4\"");
+  ck_assert_str_eq(
+      json_string_value(json_object_get(json_object_get(r.j_body, "delivery"), "dateDelivered")),
+      "2024-04-20T09:30:00.000Z");
+  http_response_cleanup(&r);
+  patch_status("vera", "flow-1", "{\"status\": \"delivered\", \"dateDelivered\": \"2999-01-01\"}",
+               NULL, &r);
+  assert_problem(&r, 422, "delivered again, in 2999");
   http_response_cleanup(&r);
   patch_status("vera", "flow-1", "{\"status\": \"refunded\"}", NULL, &r);
   ck_assert_int_eq(r.status, 200);
