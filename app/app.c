@@ -312,8 +312,9 @@ static void purge_expired_keys(struct app *app) {
 }
 
 /* Until the database is ready: checks it every APP_WATCH_INTERVAL_S. Then
- * pings it every APP_HEALTH_INTERVAL_S (purchases_database_up) and, on
- * FerretDB only, purges expired keys every APP_PURGE_INTERVAL_S. */
+ * pings it every APP_HEALTH_INTERVAL_S (purchases_database_up), makes the
+ * shared cache bumps that waited for Redis, and, on FerretDB only, purges
+ * expired keys every APP_PURGE_INTERVAL_S. */
 static void *watcher_main(void *data) {
   struct app *app = data;
   bool warned = false;
@@ -326,6 +327,9 @@ static void *watcher_main(void *data) {
     if (atomic_load(&app->indexes_ready)) {
       time_t now = time(NULL);
       app_check_database(app);
+      /* A write made while Redis was away reaches the other instances
+       * within this interval of its return, with or without traffic here. */
+      versions_flush(app->versions);
       if (db_is_ferretdb(app->db) && now - purged_at >= APP_PURGE_INTERVAL_S) {
         purge_expired_keys(app);
         purged_at = now;

@@ -288,6 +288,16 @@ void versions_bump(struct versions *versions, const char *const *user_ids, size_
   }
 }
 
+static bool flush_work(redisContext *context, void *data) {
+  return flush_pending(data, context);
+}
+
+void versions_flush(struct versions *versions) {
+  if (versions->redis != NULL && versions_pending(versions) > 0) {
+    (void)redis_pool_run(versions->redis, flush_work, versions);
+  }
+}
+
 size_t versions_pending(struct versions *versions) {
   size_t pending;
   pthread_mutex_lock(&versions->lock);

@@ -59,6 +59,11 @@ void versions_bump(struct versions *versions, const char *const *user_ids, size_
  * be renewed). */
 size_t versions_pending(struct versions *versions);
 
+/* Makes the bumps that wait, if any and if Redis answers now: what the
+ * next read or write would do first, for an instance that gets neither.
+ * Thread-safe. */
+void versions_flush(struct versions *versions);
+
 /* Failed and waiting bumps and the Redis pool's own figures, in the
  * Prometheus text format. */
 void versions_write_metrics(struct versions *versions, FILE *out);

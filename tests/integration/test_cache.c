@@ -291,6 +291,30 @@ START_TEST(redis_down_is_correct_and_recovers) {
 }
 END_TEST
 
+/* Redis unreachable but keeping its data (a partition, a stopped VM; here
+ * SIGSTOP): B's write cannot bump the shared version, and when Redis
+ * answers again A would take its cached answer for current. B makes the
+ * waiting bump by itself within its watcher's interval, with no traffic
+ * of its own, and A's next read is fresh. */
+START_TEST(bumps_that_waited_for_redis_are_made_without_traffic) {
+  int waited_ms = 0;
+
+  create(&a, "w-1", "w-user");
+  ck_assert(lists(&a, "w-user", "w-1") && lists(&a, "w-user", "w-1")); /* cached on A */
+  ck_assert_int_eq(kill(redis.pid, SIGSTOP), 0);
+  create(&b, "w-2", "w-user");
+  ck_assert_double_ge(metric(&b, "purchases_redis_pending_bumps"), 1);
+  ck_assert_int_eq(kill(redis.pid, SIGCONT), 0);
+  /* Only /metrics of B from here on: it makes no bump. */
+  while (metric(&b, "purchases_redis_pending_bumps") != 0 && waited_ms < 30000) {
+    usleep(200 * 1000);
+    waited_ms += 200;
+  }
+  ck_assert_double_eq(metric(&b, "purchases_redis_pending_bumps"), 0);
+  ck_assert(lists(&a, "w-user", "w-2"));
+}
+END_TEST
+
 /* Redis restarted between two requests: the connections the instances
  * kept are dead, and neither has noticed. The next write and read go to a
  * new connection at once, not to "Redis is down". */
@@ -769,6 +793,7 @@ Suite *suite_cache(void) {
   tcase_add_test(tc, every_write_is_seen_at_once_on_both_instances);
   tcase_add_test(tc, an_import_is_seen_by_running_instances);
   tcase_add_test(tc, redis_down_is_correct_and_recovers);
+  tcase_add_test(tc, bumps_that_waited_for_redis_are_made_without_traffic);
   tcase_add_test(tc, kept_connections_outlived_by_redis_are_replaced_at_once);
   tcase_add_test(tc, an_outside_write_is_seen_after_the_ttl);
   tcase_add_test(tc, conditional_requests_follow_rfc_9110);
