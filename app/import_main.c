@@ -44,9 +44,12 @@ struct import_counts {
   unsigned long long bytes;
 };
 
-/* Valid documents waiting for the next insert. */
+/* Valid documents waiting for the next insert, each with its line. */
 struct batch {
   bson_t **docs;
+  unsigned long long *lines;
+  bool *named;     /* the line gave the id itself (else it was made from the content) */
+  bool *duplicate; /* filled by the insert */
   size_t count;
 };
 
@@ -109,13 +112,52 @@ static void report(unsigned long long line, const json_t *j_errors) {
   }
 }
 
+/* The string member `name` of doc, or NULL. */
+static const char *utf8_of(const bson_t *doc, const char *name) {
+  bson_iter_t iter;
+  return bson_iter_init_find(&iter, doc, name) && BSON_ITER_HOLDS_UTF8(&iter)
+             ? bson_iter_utf8(&iter, NULL)
+             : NULL;
+}
+
+/* A line that named an id already stored: "already present" only when the
+ * stored purchase is that user's too; another user's is a conflict, as
+ * POST /purchases says with 409, and the line is rejected. (A made id
+ * comes from the content, the user in it, so it cannot be another's.) */
+static bool counts_as_present(struct db *db, const bson_t *doc, unsigned long long line) {
+  const char *id = utf8_of(doc, "id");
+  bson_t *stored = NULL;
+  bool same_user;
+
+  if (purchase_store_find_doc(db, NULL, id, &stored) != MODEL_OK) {
+    fprintf(stderr, "line %llu: the id is stored, but the purchase could not be read back\n", line);
+    return false;
+  }
+  same_user = strcmp(utf8_of(stored, "userId") != NULL ? utf8_of(stored, "userId") : "",
+                     utf8_of(doc, "userId") != NULL ? utf8_of(doc, "userId") : "") == 0;
+  if (!same_user) {
+    fprintf(stderr, "line %llu: /id: is another user's purchase already\n", line);
+  }
+  bson_destroy(stored);
+  return same_user;
+}
+
 static bool flush(struct db *db, struct batch *batch, struct import_counts *counts) {
   size_t inserted = 0;
   bool ok = purchase_store_insert_many(db, (const bson_t *const *)batch->docs, batch->count,
-                                       &inserted) == MODEL_OK;
+                                       &inserted, batch->duplicate) == MODEL_OK;
   if (ok) {
     counts->added += inserted;
-    counts->present += batch->count - inserted;
+    for (size_t i = 0; i < batch->count; i++) {
+      if (!batch->duplicate[i]) {
+        continue;
+      }
+      if (!batch->named[i] || counts_as_present(db, batch->docs[i], batch->lines[i])) {
+        counts->present++;
+      } else {
+        counts->rejected++;
+      }
+    }
   }
   for (size_t i = 0; i < batch->count; i++) {
     bson_destroy(batch->docs[i]);
@@ -155,6 +197,8 @@ static void take_line(const char *line, size_t len, unsigned long long number, s
     counts->rejected++;
     goto done;
   }
+  batch->lines[batch->count] = number;
+  batch->named[batch->count] = json_object_get(j_purchase, "id") != NULL;
   batch->docs[batch->count++] = doc;
   doc = NULL;
 
@@ -284,8 +328,12 @@ static int run(const struct import_options *options) {
     total = (unsigned long long)st.st_size;
   }
   batch.docs = calloc(options->batch, sizeof(bson_t *));
+  batch.lines = calloc(options->batch, sizeof(*batch.lines));
+  batch.named = calloc(options->batch, sizeof(*batch.named));
+  batch.duplicate = calloc(options->batch, sizeof(*batch.duplicate));
   db = cli_db_open(options->uri, "purchases-import", 5000, err, sizeof(err));
-  if (batch.docs == NULL || db == NULL) {
+  if (batch.docs == NULL || batch.lines == NULL || batch.named == NULL || batch.duplicate == NULL ||
+      db == NULL) {
     fprintf(stderr, "purchases-import: %s\n", db == NULL ? err : "out of memory");
     goto done;
   }
@@ -312,6 +360,9 @@ done:
     bson_destroy(batch.docs[i]);
   }
   free(batch.docs);
+  free(batch.lines);
+  free(batch.named);
+  free(batch.duplicate);
   if (file != NULL && file != stdin) {
     fclose(file);
   }

@@ -104,8 +104,8 @@ static void *seed_job_main(void *data) {
       bool last = u + 1 == job->count && i + 1 == options->per_user;
       if (filled == options->batch || last) {
         size_t inserted = 0;
-        if (purchase_store_insert_many(job->db, (const bson_t *const *)docs, filled, &inserted) !=
-            MODEL_OK) {
+        if (purchase_store_insert_many(job->db, (const bson_t *const *)docs, filled, &inserted,
+                                       NULL) != MODEL_OK) {
           atomic_store(job->failed, true);
         }
         atomic_fetch_add(job->inserted, inserted);

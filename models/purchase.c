@@ -224,8 +224,9 @@ enum model_status purchase_store_ensure_indexes(struct db *db) {
 }
 
 /* True when every write error in an insert reply is a duplicate key, i.e. the
- * purchases were already there. */
-static bool only_duplicate_keys(const bson_t *reply) {
+ * purchases were already there; each one's index is marked in duplicate
+ * (count entries), when given. */
+static bool only_duplicate_keys(const bson_t *reply, bool *duplicate, size_t count) {
   bson_iter_t iter;
   bson_iter_t errors;
   bool any = false;
@@ -236,9 +237,15 @@ static bool only_duplicate_keys(const bson_t *reply) {
   }
   while (bson_iter_next(&errors)) {
     bson_iter_t code;
+    bson_iter_t index;
     if (!BSON_ITER_HOLDS_DOCUMENT(&errors) || !bson_iter_recurse(&errors, &code) ||
         !bson_iter_find(&code, "code") || bson_iter_as_int64(&code) != DB_DUPLICATE_KEY) {
       return false;
+    }
+    if (duplicate != NULL && bson_iter_recurse(&errors, &index) &&
+        bson_iter_find(&index, "index") && bson_iter_as_int64(&index) >= 0 &&
+        (size_t)bson_iter_as_int64(&index) < count) {
+      duplicate[bson_iter_as_int64(&index)] = true;
     }
     any = true;
   }
@@ -271,7 +278,7 @@ static void users_changed(struct db *db, const bson_t *const *docs, size_t count
 }
 
 enum model_status purchase_store_insert_many(struct db *db, const bson_t *const *docs, size_t count,
-                                             size_t *inserted) {
+                                             size_t *inserted, bool *duplicate) {
   enum model_status status = MODEL_ERROR;
   struct db_call call = {0};
   bson_t reply = BSON_INITIALIZER;
@@ -280,6 +287,9 @@ enum model_status purchase_store_insert_many(struct db *db, const bson_t *const 
   bson_error_t error;
 
   *inserted = 0;
+  if (duplicate != NULL) {
+    memset(duplicate, 0, count * sizeof(*duplicate));
+  }
   if (count == 0) {
     status = MODEL_OK;
     goto done;
@@ -292,7 +302,7 @@ enum model_status purchase_store_insert_many(struct db *db, const bson_t *const 
   if (bson_iter_init_find(&iter, &reply, "insertedCount")) {
     *inserted = (size_t)bson_iter_as_int64(&iter);
   }
-  if (!ok && !only_duplicate_keys(&reply)) {
+  if (!ok && !only_duplicate_keys(&reply, duplicate, count)) {
     status = db_call_failed("purchase", "insert", &error);
     goto done;
   }

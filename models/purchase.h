@@ -53,9 +53,10 @@ enum model_status purchase_store_ensure_indexes(struct db *db);
 
 /* Inserts `count` purchase documents, unordered. A purchase whose `id` is
  * already stored is skipped, not an error, which makes re-runs idempotent.
- * *inserted receives how many were new. The documents stay the caller's. */
+ * *inserted receives how many were new; duplicate (count entries, or NULL)
+ * which ones were skipped so. The documents stay the caller's. */
 enum model_status purchase_store_insert_many(struct db *db, const bson_t *const *docs, size_t count,
-                                             size_t *inserted);
+                                             size_t *inserted, bool *duplicate);
 
 /* The purchase's version: how many status changes its history holds (0
  * for a purchase stored without one). */

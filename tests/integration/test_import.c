@@ -160,6 +160,36 @@ START_TEST(imports_valid_lines_reports_bad_ones_and_reruns_add_nothing) {
 }
 END_TEST
 
+/* An id the line names that is stored under another user is a conflict,
+ * not "already present": the line is rejected (POST /purchases would say
+ * 409) and the stored purchase stays as it is. Under the same user it is
+ * already present, as a re-run finds it. */
+START_TEST(an_id_taken_by_another_user_is_rejected_not_present) {
+  char path[256];
+  char line[1024];
+  char *err = NULL;
+
+  snprintf(path, sizeof(path), "%s/owner.ndjson", dir);
+  valid_line(line, sizeof(line), "own-1", "lee");
+  write_file(path, line);
+  ck_assert_int_eq(run_import(db.uri, path, &err), 0);
+  free(err);
+  ck_assert_int_eq(run_import(db.uri, path, &err), 0);
+  ck_assert_msg(strstr(err, "1 lines, 0 added, 1 already present, 0 rejected") != NULL, "%s", err);
+  free(err);
+
+  snprintf(path, sizeof(path), "%s/intruder.ndjson", dir);
+  valid_line(line, sizeof(line), "own-1", "mo");
+  write_file(path, line);
+  ck_assert_int_eq(run_import(db.uri, path, &err), 1);
+  ck_assert_msg(strstr(err, "line 1: /id: is another user's purchase already") != NULL, "%s", err);
+  ck_assert_msg(strstr(err, "1 lines, 0 added, 0 already present, 1 rejected") != NULL, "%s", err);
+  free(err);
+  ck_assert_int_eq(count("{\"id\": \"own-1\", \"userId\": \"lee\"}"), 1);
+  ck_assert_int_eq(count("{\"userId\": \"mo\"}"), 0);
+}
+END_TEST
+
 START_TEST(a_clean_file_exits_0_and_problems_exit_2) {
   char path[256];
   char line[1024];
@@ -194,6 +224,7 @@ Suite *suite_import(void) {
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, imports_valid_lines_reports_bad_ones_and_reruns_add_nothing);
   tcase_add_test(tc, a_clean_file_exits_0_and_problems_exit_2);
+  tcase_add_test(tc, an_id_taken_by_another_user_is_rejected_not_present);
   suite_add_tcase(suite, tc);
   return suite;
 }
