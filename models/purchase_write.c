@@ -462,19 +462,62 @@ done:
   return status;
 }
 
+/* Stores `doc` as version 1 with its first history entry, filling out's
+ * outcome (done, replayed, id taken) and body.
+ *
+ * The purchase first, then its first history entry: an id that is taken
+ * writes nothing at all, not even a history entry under another
+ * purchase's id. A process that dies between the two leaves a purchase
+ * with no history yet; the caller's retry (a replay of version 1) writes
+ * the entry, which a replay may always do since it is the same one. */
+static enum model_status store_new(struct db *db, const bson_t *doc, int64_t now_ms,
+                                   struct create_result *out) {
+  enum model_status status;
+  bson_t stored = BSON_INITIALIZER;
+  const char *purchase_id = string_field(doc, "id");
+  struct history_entry first = {.purchase_id = purchase_id,
+                                .version = 1,
+                                .status = string_field(doc, "status"),
+                                .time_ms = now_ms};
+  int32_t existing_version = 0;
+
+  bson_concat(&stored, doc);
+  BSON_APPEND_INT32(&stored, "version", 1);
+  status = purchase_store_create(db, &stored);
+  if (status == MODEL_CONFLICT) {
+    status = compare_existing(db, purchase_id, &stored, out, &existing_version);
+    if (status != MODEL_OK || out->outcome == WRITE_ID_TAKEN) {
+      goto done;
+    }
+  } else if (status != MODEL_OK) {
+    goto done;
+  } else {
+    user_changed(db, string_field(doc, "userId"));
+    out->outcome = WRITE_DONE;
+    out->body = purchase_body(&stored);
+    if (out->body == NULL) {
+      status = MODEL_ERROR;
+      goto done;
+    }
+  }
+  if (out->outcome == WRITE_DONE || existing_version == 1) {
+    status = history_store_append(db, &first);
+    status = status == MODEL_CONFLICT ? MODEL_OK : status;
+  }
+
+done:
+  bson_destroy(&stored);
+  return status;
+}
+
 enum model_status purchase_create(struct db *db, const char *client, const char *key,
                                   const char *body_hash, const bson_t *doc, int64_t now_ms,
                                   struct create_result *out) {
   enum model_status status = MODEL_ERROR;
   struct idempotency_claim claim = {0};
-  bson_t stored = BSON_INITIALIZER;
-  const char *purchase_id = string_field(doc, "id");
-  const char *initial_status = string_field(doc, "status");
-  struct history_entry first;
-  int32_t existing_version = 0;
 
   memset(out, 0, sizeof(*out));
-  if (purchase_id == NULL || initial_status == NULL) {
+  if (string_field(doc, "id") == NULL || string_field(doc, "status") == NULL) {
     goto done;
   }
   if (key != NULL) {
@@ -496,37 +539,9 @@ enum model_status purchase_create(struct db *db, const char *client, const char 
      * every step of which is safe to repeat. */
   }
 
-  /* The purchase first, then its first history entry: an id that is
-   * taken writes nothing at all, not even a history entry under another
-   * purchase's id. A process that dies between the two leaves a purchase
-   * with no history yet; the caller's retry (a replay of version 1) writes
-   * the entry, which a replay may always do since it is the same one. */
-  bson_concat(&stored, doc);
-  BSON_APPEND_INT32(&stored, "version", 1);
-  first = (struct history_entry){
-      .purchase_id = purchase_id, .version = 1, .status = initial_status, .time_ms = now_ms};
-  status = purchase_store_create(db, &stored);
-  if (status == MODEL_CONFLICT) {
-    status = compare_existing(db, purchase_id, &stored, out, &existing_version);
-    if (status != MODEL_OK || out->outcome == WRITE_ID_TAKEN) {
-      goto done;
-    }
-  } else if (status != MODEL_OK) {
+  status = store_new(db, doc, now_ms, out);
+  if (status != MODEL_OK || out->outcome == WRITE_ID_TAKEN) {
     goto done;
-  } else {
-    user_changed(db, string_field(doc, "userId"));
-    out->outcome = WRITE_DONE;
-    out->body = purchase_body(&stored);
-    if (out->body == NULL) {
-      status = MODEL_ERROR;
-      goto done;
-    }
-  }
-  if (out->outcome == WRITE_DONE || existing_version == 1) {
-    status = history_store_append(db, &first);
-    if (status != MODEL_OK && status != MODEL_CONFLICT) {
-      goto done;
-    }
   }
   if (key != NULL && idempotency_complete(db, client, key, out->body) != MODEL_OK) {
     /* The purchase is stored; a retry finds it by id and gets the same
@@ -541,7 +556,6 @@ done:
     out->body = NULL;
   }
   idempotency_claim_cleanup(&claim);
-  bson_destroy(&stored);
   return status;
 }
 
