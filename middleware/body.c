@@ -4,12 +4,16 @@
 #include <string.h>
 #include <strings.h>
 
+#include "lib/http_syntax.h"
 #include "lib/words.h"
 #include "middleware/problem.h"
 
 /* OWS of RFC 9110: spaces and tabs. */
 static const char *skip_ows(const char *p) {
-  return p + strspn(p, " \t");
+  while (http_is_ows(*p)) {
+    p++;
+  }
+  return p;
 }
 
 /* True for "application/json", any case, alone or with parameters
@@ -46,7 +50,7 @@ static bool is_identity_coding(const char *value) {
   const char *start = value != NULL ? skip_ows(value) : "";
   size_t len = strlen(start);
 
-  while (len > 0 && (start[len - 1] == ' ' || start[len - 1] == '\t')) {
+  while (len > 0 && http_is_ows(start[len - 1])) {
     len--;
   }
   return len == 0 || (len == 8 && strncasecmp(start, "identity", 8) == 0);

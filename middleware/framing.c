@@ -173,7 +173,7 @@ static bool host_is_valid(const char *value, size_t len) {
                                    "-._~!$&'()*+,;=";
   size_t i = 0;
 
-  while (len > 0 && (value[len - 1] == ' ' || value[len - 1] == '\t')) {
+  while (len > 0 && http_is_ows(value[len - 1])) {
     len--;
   }
   if (len > 0 && value[0] == '[') {
