@@ -14,7 +14,6 @@
 #include "middleware/query.h"
 #include "middleware/request.h"
 #include "middleware/body.h"
-#include "middleware/encoding.h"
 #include "models/purchase.h"
 #include "models/purchase_write.h"
 #include "routes/cached_read.h"
@@ -321,31 +320,101 @@ static bool read_change(const json_t *j_body, struct status_change *change, json
 }
 
 /* If-None-Match on a change (RFC 9110 section 13.1.2): the change goes on
- * only while the purchase's tag, plain or its gzip variant, is not one the
- * header lists; "*" lists them all. arg is the header's value. */
+ * only while the purchase's tag, plain or its gzip variant (which
+ * etag_if_none_match() takes for it), is not one the header lists; "*"
+ * lists them all. arg is the header's value. */
 static bool none_match(int32_t version, const void *arg) {
   char etag[ETAG_MAX];
-  char variant[ETAG_MAX + 8];
 
   etag_format(version, etag);
-  return etag_if_none_match(arg, etag) != ETAG_MATCH &&
-         (!encoding_etag_variant(etag, variant, sizeof(variant)) ||
-          etag_if_none_match(arg, variant) != ETAG_MATCH);
+  return etag_if_none_match(arg, etag) != ETAG_MATCH;
+}
+
+/* If-Match and If-None-Match of a change, into change (the header values
+ * stay the request's). False when one is malformed: answered with 400. */
+static bool read_preconditions(const struct _u_request *request, struct _u_response *response,
+                               struct status_change *change) {
+  const char *if_match = u_map_get_case(request->map_header, "If-Match");
+  const char *if_none_match = u_map_get_case(request->map_header, "If-None-Match");
+
+  if (if_match != NULL && !etag_parse_if_match(if_match, &change->expected_version)) {
+    problem_send_invalid(response, PROBLEM_ABOUT_HEADER, "If-Match",
+                         "If-Match must be * or one ETag this service sent, such as \"v2\".");
+    return false;
+  }
+  if (if_none_match != NULL) {
+    if (etag_if_none_match(if_none_match, "\"v0\"") == ETAG_MALFORMED) {
+      problem_send_invalid(
+          response, PROBLEM_ABOUT_HEADER, "If-None-Match",
+          "The If-None-Match header must be * or a comma-separated list of entity tags.");
+      return false;
+    }
+    change->version_allowed = none_match;
+    change->version_allowed_arg = if_none_match;
+  }
+  return true;
+}
+
+/* The answer to what the model made of `change`. */
+static void answer_change(struct _u_response *response, const struct status_change *change,
+                          const struct change_result *result) {
+  json_t *j_extra = NULL;
+  char etag[ETAG_MAX];
+
+  etag_format(result->version, etag);
+  switch (result->outcome) {
+    case WRITE_NOT_FOUND:
+      problem_send(response, PROBLEM_NOT_FOUND, "This user has no purchase with that id.");
+      break;
+    case WRITE_STALE:
+      j_extra = json_pack("{ss ss}", "currentStatus", result->current_status, "currentETag", etag);
+      if (change->version_allowed != NULL &&
+          !change->version_allowed(result->version, change->version_allowed_arg)) {
+        problem_send_extra(response, PROBLEM_PRECONDITION_FAILED, j_extra,
+                           "If-None-Match names the purchase as it is now (%s, %s); nothing "
+                           "was changed.",
+                           etag, result->current_status);
+      } else {
+        problem_send_extra(response, PROBLEM_PRECONDITION_FAILED, j_extra,
+                           "The purchase has changed since that ETag; it is now %s, %s. Read it "
+                           "again and decide anew.",
+                           etag, result->current_status);
+      }
+      u_map_put(response->map_header, "ETag", etag);
+      break;
+    case WRITE_BAD_DATE:
+      j_extra =
+          json_pack("{s[{ss ss}]}", "errors", "pointer", "/dateDelivered", "detail", result->fault);
+      problem_send_extra(response, PROBLEM_INVALID_PURCHASE, j_extra,
+                         "The status change breaks 1 rule(s); each is listed in errors.");
+      break;
+    case WRITE_BAD_TRANSITION:
+      j_extra = json_pack("{ss}", "currentStatus", result->current_status);
+      problem_send_extra(response, PROBLEM_CONFLICT, j_extra,
+                         "A purchase that is %s cannot become %s.", result->current_status,
+                         change->status);
+      break;
+    case WRITE_DONE:
+    case WRITE_UNCHANGED:
+      answer_purchase(response, result->j_purchase, result->version);
+      break;
+    default:
+      problem_send_store_failure(response, MODEL_ERROR);
+      break;
+  }
+  json_decref(j_extra);
 }
 
 int callback_user_purchase_patch(const struct _u_request *request, struct _u_response *response,
                                  void *user_data) {
   const struct purchases_context *app = user_data;
   struct request_ctx *ctx = request_ctx_of(response);
-  const char *if_match = u_map_get_case(request->map_header, "If-Match");
-  const char *if_none_match = u_map_get_case(request->map_header, "If-None-Match");
   struct status_change change = {.expected_version = -1};
   struct change_result result = {0};
   const char *purchase_id;
   json_t *j_body = NULL;
   json_t *j_errors = NULL;
   json_t *j_extra = NULL;
-  char etag[ETAG_MAX];
   struct timespec now;
   enum model_status status;
 
@@ -353,23 +422,8 @@ int callback_user_purchase_patch(const struct _u_request *request, struct _u_res
     goto done;
   }
   purchase_id = purchase_id_of(request, response);
-  if (purchase_id == NULL) {
+  if (purchase_id == NULL || !read_preconditions(request, response, &change)) {
     goto done;
-  }
-  if (if_match != NULL && !etag_parse_if_match(if_match, &change.expected_version)) {
-    problem_send_invalid(response, PROBLEM_ABOUT_HEADER, "If-Match",
-                         "If-Match must be * or one ETag this service sent, such as \"v2\".");
-    goto done;
-  }
-  if (if_none_match != NULL) {
-    if (etag_if_none_match(if_none_match, "\"v0\"") == ETAG_MALFORMED) {
-      problem_send_invalid(
-          response, PROBLEM_ABOUT_HEADER, "If-None-Match",
-          "The If-None-Match header must be * or a comma-separated list of entity tags.");
-      goto done;
-    }
-    change.version_allowed = none_match;
-    change.version_allowed_arg = if_none_match;
   }
   j_body = request_json_body(request, response);
   if (j_body == NULL) {
@@ -389,46 +443,7 @@ int callback_user_purchase_patch(const struct _u_request *request, struct _u_res
     problem_send_store_failure(response, status);
     goto done;
   }
-  etag_format(result.version, etag);
-  switch (result.outcome) {
-    case WRITE_NOT_FOUND:
-      problem_send(response, PROBLEM_NOT_FOUND, "This user has no purchase with that id.");
-      break;
-    case WRITE_STALE:
-      j_extra = json_pack("{ss ss}", "currentStatus", result.current_status, "currentETag", etag);
-      if (if_none_match != NULL && !none_match(result.version, if_none_match)) {
-        problem_send_extra(response, PROBLEM_PRECONDITION_FAILED, j_extra,
-                           "If-None-Match names the purchase as it is now (%s, %s); nothing "
-                           "was changed.",
-                           etag, result.current_status);
-      } else {
-        problem_send_extra(response, PROBLEM_PRECONDITION_FAILED, j_extra,
-                           "The purchase has changed since that ETag; it is now %s, %s. Read it "
-                           "again and decide anew.",
-                           etag, result.current_status);
-      }
-      u_map_put(response->map_header, "ETag", etag);
-      break;
-    case WRITE_BAD_DATE:
-      j_extra =
-          json_pack("{s[{ss ss}]}", "errors", "pointer", "/dateDelivered", "detail", result.fault);
-      problem_send_extra(response, PROBLEM_INVALID_PURCHASE, j_extra,
-                         "The status change breaks 1 rule(s); each is listed in errors.");
-      break;
-    case WRITE_BAD_TRANSITION:
-      j_extra = json_pack("{ss}", "currentStatus", result.current_status);
-      problem_send_extra(response, PROBLEM_CONFLICT, j_extra,
-                         "A purchase that is %s cannot become %s.", result.current_status,
-                         change.status);
-      break;
-    case WRITE_DONE:
-    case WRITE_UNCHANGED:
-      answer_purchase(response, result.j_purchase, result.version);
-      break;
-    default:
-      problem_send_store_failure(response, MODEL_ERROR);
-      break;
-  }
+  answer_change(response, &change, &result);
 
 done:
   change_result_cleanup(&result);
