@@ -187,7 +187,8 @@ static const char *const LIST_HEADERS[] = {"if-none-match", "accept-encoding"};
 /* Joins the copies of each list header into its first key, so that every
  * reader sees the whole list (in the order of each spelling's first line:
  * Ulfius has joined the lines spelt alike already, which for these lists
- * changes nothing). False when out of memory. */
+ * changes nothing). False when out of memory. A header sent once, as
+ * nearly every one is, costs a look at the keys and no allocation. */
 static bool join_list_headers(struct _u_map *headers) {
   for (size_t l = 0; l < LIST_HEADER_COUNT; l++) {
     const char **keys = u_map_enum_keys(headers);
@@ -197,6 +198,9 @@ static bool join_list_headers(struct _u_map *headers) {
     size_t other_count = 0;
     bool ok = true;
 
+    if (header_copies(headers, LIST_HEADERS[l]) < 2) {
+      continue;
+    }
     for (size_t k = 0; keys != NULL && keys[k] != NULL && ok; k++) {
       if (strcasecmp(keys[k], LIST_HEADERS[l]) != 0) {
         continue;
