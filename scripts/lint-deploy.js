@@ -116,7 +116,7 @@ check(seed !== undefined && compose.services.purchases.depends_on[seed[0]] &&
 // The service ignores an environment variable it does not know, so a
 // misspelt setting in a manifest would go unnoticed: every PURCHASES_ name
 // there must be a row of the configuration table (app/config.c).
-const known = new Set([...read('app/config.c').matchAll(/\{"(PURCHASES_[A-Z0-9_]+)"/g)].map((m) => m[1]));
+const known = new Set([...read('app/config.c').matchAll(/\.name = "(PURCHASES_[A-Z0-9_]+)"/g)].map((m) => m[1]));
 const settings = [...Object.keys(env), ...Object.keys(compose.services.purchases.environment)]
   .filter((name) => name.startsWith('PURCHASES_'));
 check(known.size > 20, 'app/config.c: the configuration table found');
