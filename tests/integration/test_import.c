@@ -112,6 +112,18 @@ static void valid_line(char *out, size_t len, const char *id, const char *user) 
            id_member, user);
 }
 
+/* Writes <dir>/<name> holding one valid line of purchase ID of USER, into
+ * PATH (for a run again), and imports it: the program's exit code. */
+static int import_one_line(const char *name, const char *id, const char *user, char *path,
+                           size_t path_len, char **err) {
+  char line[1024];
+
+  snprintf(path, path_len, "%s/%s", dir, name);
+  valid_line(line, sizeof(line), id, user);
+  write_file(path, line);
+  return run_import(db.uri, path, err);
+}
+
 START_TEST(imports_valid_lines_reports_bad_ones_and_reruns_add_nothing) {
   char path[256];
   char a[1024];
@@ -166,22 +178,15 @@ END_TEST
  * already present, as a re-run finds it. */
 START_TEST(an_id_taken_by_another_user_is_rejected_not_present) {
   char path[256];
-  char line[1024];
   char *err = NULL;
 
-  snprintf(path, sizeof(path), "%s/owner.ndjson", dir);
-  valid_line(line, sizeof(line), "own-1", "lee");
-  write_file(path, line);
-  ck_assert_int_eq(run_import(db.uri, path, &err), 0);
+  ck_assert_int_eq(import_one_line("owner.ndjson", "own-1", "lee", path, sizeof(path), &err), 0);
   free(err);
   ck_assert_int_eq(run_import(db.uri, path, &err), 0);
   ck_assert_msg(strstr(err, "1 lines, 0 added, 1 already present, 0 rejected") != NULL, "%s", err);
   free(err);
 
-  snprintf(path, sizeof(path), "%s/intruder.ndjson", dir);
-  valid_line(line, sizeof(line), "own-1", "mo");
-  write_file(path, line);
-  ck_assert_int_eq(run_import(db.uri, path, &err), 1);
+  ck_assert_int_eq(import_one_line("intruder.ndjson", "own-1", "mo", path, sizeof(path), &err), 1);
   ck_assert_msg(strstr(err, "line 1: /id: is another user's purchase already") != NULL, "%s", err);
   ck_assert_msg(strstr(err, "1 lines, 0 added, 0 already present, 1 rejected") != NULL, "%s", err);
   free(err);
@@ -192,13 +197,9 @@ END_TEST
 
 START_TEST(a_clean_file_exits_0_and_problems_exit_2) {
   char path[256];
-  char line[1024];
   char *err = NULL;
 
-  snprintf(path, sizeof(path), "%s/clean.ndjson", dir);
-  valid_line(line, sizeof(line), "clean-1", "kim");
-  write_file(path, line);
-  ck_assert_int_eq(run_import(db.uri, path, &err), 0);
+  ck_assert_int_eq(import_one_line("clean.ndjson", "clean-1", "kim", path, sizeof(path), &err), 0);
   ck_assert(strstr(err, "1 lines, 1 added, 0 already present, 0 rejected") != NULL);
   free(err);
 
