@@ -499,7 +499,7 @@ bool app_start(struct app *app, char *err, size_t err_len) {
   }
 
   if (app->config.workers > 0 &&
-      !edge_start_handoffs(app->config.handoff_threads, APP_THREAD_STACK)) {
+      !edge_start_handoffs(app->config.handoff_threads, app->config.db_wait_ms, APP_THREAD_STACK)) {
     snprintf(err, err_len, "cannot start the hand-off threads");
     return false;
   }

@@ -323,8 +323,8 @@ static const struct config_entry ENTRIES[] = {
      .max = 60000,
      .offset = FIELD(db_wait_ms),
      .parse = parse_uint,
-     .help = "how long a request waits for a database slot before it is shed with 503 and "
-             "Retry-After"},
+     .help = "how long a request waits for a database slot (on epoll workers, with its wait for "
+             "a hand-off thread) before it is shed with 503 and Retry-After"},
     {.name = "PURCHASES_DB_QUERY_TIMEOUT_MS",
      .default_value = "5000",
      .min = 100,

@@ -18,13 +18,16 @@
 #include "middleware/metrics.h"
 #include "middleware/problem.h"
 #include "middleware/request.h"
+#include "models/db.h"
 
 /* Headers looked at per request; a head with more is refused (431). */
 #define EDGE_HEADERS_MAX 100
 
 /* Requests that may wait for a hand-off thread, per thread; past that a
  * worker reads the database itself (and sheds after PURCHASES_DB_WAIT_MS,
- * as without hand-off threads). */
+ * as without hand-off threads). A request that waits in the queue for
+ * PURCHASES_DB_WAIT_MS is taken out of it and run on its worker with the
+ * budget spent (handoff_watch): a free slot, or 503 at once. */
 #define EDGE_HANDOFF_QUEUE_PER_THREAD 4
 
 /* The edge's configuration and Ulfius's request dispatcher behind it. MHD
@@ -47,7 +50,9 @@ struct edge_request {
   /* A request handed off (see hand_off()): what the hand-off thread needs
    * to call Ulfius again, inside MHD's buffers, and the answer it left. */
   bool handed_back;            /* the hand-off thread is done; answer is this pass's */
+  bool expired;                /* its wait in the queue ran out; its worker runs it */
   struct edge_request *queued; /* the next in the hand-off queue */
+  struct timespec queued_at;
   struct MHD_Connection *connection;
   const char *url;
   const char *method;
@@ -61,17 +66,22 @@ struct edge_request {
 static struct {
   pthread_mutex_t lock;
   pthread_cond_t wake;
+  pthread_cond_t watch;      /* the watcher's: the queue was empty, or is stopping */
   struct edge_request *head; /* first in, first out */
   struct edge_request *tail;
   unsigned int waiting; /* in the queue */
   unsigned int limit;   /* beyond this many waiting, a worker runs the request itself */
+  uint32_t wait_ms;     /* PURCHASES_DB_WAIT_MS: the longest wait in the queue */
   bool stopping;        /* nothing more is queued; the threads end once it is empty */
   pthread_t *threads;
   unsigned int thread_count;
+  pthread_t watcher;
+  bool watching;       /* the watcher was started */
   atomic_bool running; /* workers may defer: the threads are there */
   atomic_uint in_hand; /* handed off and not yet given back */
   atomic_ullong handed_off;
   atomic_ullong overflowed;
+  atomic_ullong expired;
 } handoffs = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
 
 /* On a hand-off thread, the request whose answer MHD_queue_response keeps;
@@ -482,8 +492,10 @@ static void run_handed_off(struct edge_request *request) {
 
   capturing = request;
   request_pass_begin(REQUEST_PASS_INLINE, &request->started);
+  db_wait_began(&request->queued_at);
   (void)ulfius_dispatcher(ulfius_dispatcher_cls, connection, request->url, request->method,
                           request->version, "", &none, &request->ulfius);
+  db_wait_began(NULL);
   capturing = NULL;
   request->handed_back = true;
   /* From here on the worker may queue the answer and free the request. */
@@ -515,6 +527,87 @@ static void *handoff_main(void *arg) {
   }
 }
 
+/* When a request queued at `queued_at` has waited as long as it may. */
+static struct timespec queue_deadline(const struct timespec *queued_at) {
+  struct timespec due = *queued_at;
+
+  due.tv_sec += handoffs.wait_ms / 1000;
+  due.tv_nsec += (long)(handoffs.wait_ms % 1000) * 1000000L;
+  if (due.tv_nsec >= 1000000000L) {
+    due.tv_sec++;
+    due.tv_nsec -= 1000000000L;
+  }
+  return due;
+}
+
+static bool earlier(const struct timespec *a, const struct timespec *b) {
+  return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* Takes out of the queue, with its lock held, every request that has
+ * waited its whole budget by `now`: the oldest ones, as all wait alike.
+ * Returns them linked through ->queued. */
+static struct edge_request *take_expired(const struct timespec *now) {
+  struct edge_request *first = NULL;
+  struct edge_request **last = &first;
+
+  while (handoffs.head != NULL) {
+    struct edge_request *request = handoffs.head;
+    struct timespec due = queue_deadline(&request->queued_at);
+    if (earlier(now, &due)) {
+      break;
+    }
+    handoffs.head = request->queued;
+    handoffs.waiting--;
+    request->expired = true;
+    request->queued = NULL;
+    *last = request;
+    last = &request->queued;
+  }
+  if (handoffs.head == NULL) {
+    handoffs.tail = NULL;
+  }
+  return first;
+}
+
+/* The watcher: while every hand-off thread is busy (a slow or stopped
+ * database), a request in the queue would wait for one however long that
+ * takes. At its deadline this gives it back to its worker, which runs it
+ * with the budget spent (edge_access, run_expired). */
+static void *handoff_watch(void *arg) {
+  (void)arg;
+  pthread_mutex_lock(&handoffs.lock);
+  while (!handoffs.stopping) {
+    struct timespec now;
+    struct timespec due;
+    struct edge_request *expired;
+
+    if (handoffs.head == NULL) {
+      pthread_cond_wait(&handoffs.watch, &handoffs.lock);
+      continue;
+    }
+    due = queue_deadline(&handoffs.head->queued_at);
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (earlier(&now, &due)) {
+      pthread_cond_timedwait(&handoffs.watch, &handoffs.lock, &due);
+      continue;
+    }
+    expired = take_expired(&now);
+    pthread_mutex_unlock(&handoffs.lock);
+    while (expired != NULL) {
+      struct edge_request *next = expired->queued;
+      atomic_fetch_add_explicit(&handoffs.expired, 1, memory_order_relaxed);
+      /* From here on the worker runs it and may free it. */
+      MHD_resume_connection(expired->connection);
+      atomic_fetch_sub(&handoffs.in_hand, 1);
+      expired = next;
+    }
+    pthread_mutex_lock(&handoffs.lock);
+  }
+  pthread_mutex_unlock(&handoffs.lock);
+  return NULL;
+}
+
 /* Suspends the connection and queues the request for a hand-off thread;
  * false when the threads are stopping or the queue is full (the worker
  * then runs the request itself). */
@@ -522,7 +615,9 @@ static bool hand_off(struct MHD_Connection *connection, struct edge_request *req
                      const char *url, const char *method, const char *version) {
   bool queued = false;
   bool full;
+  struct timespec now;
 
+  clock_gettime(CLOCK_MONOTONIC, &now);
   pthread_mutex_lock(&handoffs.lock);
   full = handoffs.waiting >= handoffs.limit;
   if (!handoffs.stopping && !full) {
@@ -531,12 +626,14 @@ static bool hand_off(struct MHD_Connection *connection, struct edge_request *req
     request->method = method;
     request->version = version;
     request->queued = NULL;
+    request->queued_at = now;
     atomic_fetch_add(&handoffs.in_hand, 1);
     MHD_suspend_connection(connection);
     if (handoffs.tail != NULL) {
       handoffs.tail->queued = request;
     } else {
       handoffs.head = request;
+      pthread_cond_signal(&handoffs.watch); /* it waits for a first request */
     }
     handoffs.tail = request;
     handoffs.waiting++;
@@ -567,6 +664,23 @@ static enum MHD_Result give_back(struct MHD_Connection *connection, struct edge_
   return queued;
 }
 
+/* The resumed call of a request whose wait in the queue ran out: its chain
+ * runs here, on its worker, with the wait already spent, so that it takes
+ * a slot only if one is free at once and is shed (503) otherwise. */
+static enum MHD_Result run_expired(struct MHD_Connection *connection, struct edge_request *request,
+                                   const char *url, const char *method, const char *version) {
+  enum MHD_Result result;
+  size_t none = 0;
+
+  request->expired = false;
+  request_pass_begin(REQUEST_PASS_INLINE, &request->started);
+  db_wait_began(&request->queued_at);
+  result = ulfius_dispatcher(ulfius_dispatcher_cls, connection, url, method, version, "", &none,
+                             &request->ulfius);
+  db_wait_began(NULL);
+  return result;
+}
+
 /* Ulfius's dispatcher, as a worker's pass when hand-off threads run: if a
  * link defers the request, it is handed off, or run again right here when
  * that cannot be. */
@@ -593,7 +707,28 @@ static enum MHD_Result dispatch(struct MHD_Connection *connection, struct edge_r
                            &request->ulfius);
 }
 
-bool edge_start_handoffs(unsigned int threads, size_t stack_bytes) {
+/* The watcher's condition, on the monotonic clock its deadlines are in,
+ * and the watcher; false when either could not be made. */
+static bool start_watcher(const pthread_attr_t *attr) {
+  pthread_condattr_t clock;
+  bool made = false;
+
+  if (pthread_condattr_init(&clock) != 0) {
+    return false;
+  }
+  if (pthread_condattr_setclock(&clock, CLOCK_MONOTONIC) == 0 &&
+      pthread_cond_init(&handoffs.watch, &clock) == 0) {
+    made = true;
+    handoffs.watching = pthread_create(&handoffs.watcher, attr, handoff_watch, NULL) == 0;
+    if (!handoffs.watching) {
+      pthread_cond_destroy(&handoffs.watch);
+    }
+  }
+  pthread_condattr_destroy(&clock);
+  return made && handoffs.watching;
+}
+
+bool edge_start_handoffs(unsigned int threads, uint32_t wait_ms, size_t stack_bytes) {
   pthread_attr_t attr;
   bool started = true;
 
@@ -608,7 +743,9 @@ bool edge_start_handoffs(unsigned int threads, size_t stack_bytes) {
   }
   pthread_attr_setstacksize(&attr, stack_bytes);
   handoffs.limit = threads * EDGE_HANDOFF_QUEUE_PER_THREAD;
+  handoffs.wait_ms = wait_ms;
   handoffs.stopping = false;
+  started = start_watcher(&attr);
   while (started && handoffs.thread_count < threads) {
     started =
         pthread_create(&handoffs.threads[handoffs.thread_count], &attr, handoff_main, NULL) == 0;
@@ -632,11 +769,19 @@ void edge_stop_handoffs(void) {
   pthread_mutex_lock(&handoffs.lock);
   handoffs.stopping = true;
   pthread_cond_broadcast(&handoffs.wake);
+  if (handoffs.watching) {
+    pthread_cond_signal(&handoffs.watch);
+  }
   pthread_mutex_unlock(&handoffs.lock);
   /* Each thread runs what is queued before it ends: every suspended
    * connection is resumed before MHD stops. */
   for (unsigned int i = 0; i < handoffs.thread_count; i++) {
     pthread_join(handoffs.threads[i], NULL);
+  }
+  if (handoffs.watching) {
+    pthread_join(handoffs.watcher, NULL);
+    pthread_cond_destroy(&handoffs.watch);
+    handoffs.watching = false;
   }
   free(handoffs.threads);
   handoffs.threads = NULL;
@@ -653,11 +798,17 @@ void edge_write_metrics(FILE *out) {
           "hand-off queue was full.\n"
           "# TYPE purchases_handoff_overflows_total counter\n"
           "purchases_handoff_overflows_total %llu\n"
+          "# HELP purchases_handoff_expired_total Requests that waited PURCHASES_DB_WAIT_MS in "
+          "the hand-off queue, every thread busy: run on their worker, shed unless a database "
+          "slot was free.\n"
+          "# TYPE purchases_handoff_expired_total counter\n"
+          "purchases_handoff_expired_total %llu\n"
           "# HELP purchases_handoffs_in_hand Requests handed off and not yet answered.\n"
           "# TYPE purchases_handoffs_in_hand gauge\n"
           "purchases_handoffs_in_hand %u\n",
           (unsigned long long)atomic_load(&handoffs.handed_off),
-          (unsigned long long)atomic_load(&handoffs.overflowed), atomic_load(&handoffs.in_hand));
+          (unsigned long long)atomic_load(&handoffs.overflowed),
+          (unsigned long long)atomic_load(&handoffs.expired), atomic_load(&handoffs.in_hand));
 }
 
 static enum MHD_Result edge_access(void *cls, struct MHD_Connection *connection, const char *url,
@@ -684,6 +835,9 @@ static enum MHD_Result edge_access(void *cls, struct MHD_Connection *connection,
   }
   if (request->handed_back) {
     return give_back(connection, request);
+  }
+  if (request->expired) {
+    return run_expired(connection, request, url, method, version);
   }
   return dispatch(connection, request, url, method, version, upload_data, upload_data_size);
 }

@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include <microhttpd.h>
@@ -45,8 +46,10 @@ void edge_install(const struct edge_config *config);
  * on one of these, and answered on its worker when it is done (see
  * middleware/request.h, request_defer). Started before the daemon, with
  * MHD_ALLOW_SUSPEND_RESUME in its flags; false when a thread could not be
- * started (none then runs). 0 threads: none, and nothing is deferred. */
-bool edge_start_handoffs(unsigned int threads, size_t stack_bytes);
+ * started (none then runs). 0 threads: none, and nothing is deferred.
+ * A request waits in their queue at most wait_ms (PURCHASES_DB_WAIT_MS),
+ * and that wait counts against its wait for a database slot. */
+bool edge_start_handoffs(unsigned int threads, uint32_t wait_ms, size_t stack_bytes);
 
 /* Requests handed off and not yet given back to their worker. */
 unsigned int edge_handoffs_in_hand(void);
@@ -55,8 +58,9 @@ unsigned int edge_handoffs_in_hand(void);
  * connection is left suspended. Idempotent. */
 void edge_stop_handoffs(void);
 
-/* purchases_handoffs_total, purchases_handoff_overflows_total and
- * purchases_handoffs_in_hand, for /metrics. */
+/* purchases_handoffs_total, purchases_handoff_overflows_total,
+ * purchases_handoff_expired_total and purchases_handoffs_in_hand, for
+ * /metrics. */
 void edge_write_metrics(FILE *out);
 
 /* MHD callbacks to pass in the options of ulfius_start_framework_with_mhd_options

@@ -86,6 +86,9 @@ static _Thread_local enum db_op current_op;
 static _Thread_local struct timespec current_started;
 static _Thread_local bool current_has_slot;
 static _Thread_local enum model_status last_pop_failure = MODEL_UNAVAILABLE;
+/* db_wait_began(): when this thread's request began to wait. */
+static _Thread_local bool wait_began_set;
+static _Thread_local struct timespec wait_began;
 
 static double seconds_since(const struct timespec *since) {
   struct timespec now;
@@ -364,7 +367,8 @@ static bool slot_take(struct db_slots *slots) {
   bool taken = false;
 
   clock_gettime(CLOCK_MONOTONIC, &asked);
-  until = asked;
+  until = wait_began_set ? wait_began : asked;
+  wait_began_set = false;
   until.tv_sec += slots->wait_ms / 1000;
   until.tv_nsec += (long)(slots->wait_ms % 1000) * 1000000L;
   if (until.tv_nsec >= 1000000000L) {
@@ -400,6 +404,13 @@ static void slot_give(struct db_slots *slots) {
     atomic_store_explicit(&slots->in_flight, slots->taken, memory_order_relaxed);
   }
   pthread_mutex_unlock(&slots->lock);
+}
+
+void db_wait_began(const struct timespec *at) {
+  wait_began_set = at != NULL;
+  if (at != NULL) {
+    wait_began = *at;
+  }
 }
 
 mongoc_client_t *db_client_pop(struct db *db, enum db_op op) {

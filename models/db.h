@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #include <mongoc/mongoc.h>
 
@@ -100,6 +101,15 @@ void db_client_push(struct db *db, mongoc_client_t *client);
  * was shed (no slot within the wait budget), MODEL_UNAVAILABLE when the
  * pool gave no client. */
 enum model_status db_client_pop_failure(void);
+
+/* The moment this thread's request began to wait for the database, when
+ * that was before its first db_client_pop(): a request an epoll worker
+ * handed off waited in the hand-off queue first (app/edge.c). Its first
+ * wait for a slot then ends at `at` plus the wait budget rather than a
+ * whole budget after it asks, so that the two waits together stay within
+ * it; past that, a free slot is still taken at once. Used by that one
+ * wait, then forgotten; NULL forgets it sooner. */
+void db_wait_began(const struct timespec *at);
 
 /* Writes the database metrics (operation durations, pool waits, errors by
  * kind) in the Prometheus text format. */

@@ -727,6 +727,80 @@ START_TEST(a_worker_answers_hits_while_a_miss_waits) {
 }
 END_TEST
 
+/* A read handed off waits at most PURCHASES_DB_WAIT_MS for the database in
+ * all, in the hand-off queue and for a slot: with the one hand-off thread
+ * and the one slot held by a read of a stopped database, a second read is
+ * shed with 503 and Retry-After once its budget is spent, while the first
+ * still waits (before, it waited in the queue for as long as the first
+ * did, and then was served). */
+struct shed_reader {
+  const struct server *server;
+  long status;
+  bool retry_after;
+  bool problem;
+};
+
+static void *read_expecting_shed(void *data) {
+  struct shed_reader *reader = data;
+  struct http_response r;
+  char value[64];
+
+  get(reader->server, "/user/hw-second", "shop", "hw-second", NULL, &r);
+  reader->status = r.status;
+  reader->retry_after = http_header(&r, "Retry-After", value, sizeof(value)) != NULL;
+  reader->problem = http_header(&r, "Content-Type", value, sizeof(value)) != NULL &&
+                    strcmp(value, "application/problem+json") == 0;
+  http_response_cleanup(&r);
+  return NULL;
+}
+
+START_TEST(a_handed_off_read_waits_at_most_the_db_wait_budget) {
+  const char *env[] = {"PURCHASES_WORKERS=1", "PURCHASES_HANDOFF_THREADS=1",
+                       "PURCHASES_DB_MAX_IN_FLIGHT=1", "PURCHASES_DB_WAIT_MS=300", NULL};
+  struct server c;
+  struct reader first = {&c, 0, "hw-first"};
+  struct shed_reader second = {&c, 0, false, false};
+  pthread_t first_thread;
+  pthread_t second_thread;
+  struct timespec until;
+  double expired;
+  double shed;
+
+  insert("hw-1", "hw-first", 1700000000000);
+  insert("hw-2", "hw-second", 1700000000000);
+  ck_assert(server_start(&c, db.uri, env));
+  ck_assert(wait_for_status(c.port, "/readyz", 200, 15));
+  expired = metric(&c, "purchases_handoff_expired_total");
+  shed = metric(&c, "purchases_db_shed_total");
+  ck_assert_double_ge(expired, 0);
+
+  ferretdb_pause(&db);
+  ck_assert_int_eq(pthread_create(&first_thread, NULL, read_first_page, &first), 0);
+  for (int i = 0; i < 100 && metric(&c, "purchases_handoffs_in_hand") < 1; i++) {
+    usleep(50 * 1000);
+  }
+  ck_assert_double_eq(metric(&c, "purchases_handoffs_in_hand"), 1);
+  ck_assert_int_eq(pthread_create(&second_thread, NULL, read_expecting_shed, &second), 0);
+  /* Far longer than the budget, and the database stays stopped meanwhile. */
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += 20;
+  ck_assert_int_eq(pthread_timedjoin_np(second_thread, NULL, &until), 0);
+  ck_assert_int_eq(second.status, 503);
+  ck_assert(second.retry_after);
+  ck_assert(second.problem);
+  ck_assert_double_eq(metric(&c, "purchases_handoff_expired_total"), expired + 1);
+  ck_assert_double_eq(metric(&c, "purchases_db_shed_total"), shed + 1);
+  ck_assert_double_eq(metric(&c, "purchases_handoffs_in_hand"), 1);
+  ck_assert_int_eq(first.status, 0);
+
+  ferretdb_resume(&db);
+  pthread_join(first_thread, NULL);
+  ck_assert_int_eq(first.status, 200);
+  ck_assert_double_eq(metric(&c, "purchases_handoffs_in_hand"), 0);
+  server_stop(&c, 15);
+}
+END_TEST
+
 /* Two instances, one budget: a burst is limited once, not once each. With
  * Redis gone each limits on its own, and shares again once it is back. */
 START_TEST(rate_limits_are_shared_by_every_instance) {
@@ -804,6 +878,7 @@ Suite *suite_cache(void) {
   tcase_add_test(tc, rate_limits_are_shared_by_every_instance);
   tcase_add_test(tc, concurrent_misses_of_one_page_send_one_query);
   tcase_add_test(tc, a_worker_answers_hits_while_a_miss_waits);
+  tcase_add_test(tc, a_handed_off_read_waits_at_most_the_db_wait_budget);
   suite_add_tcase(s, tc);
   return s;
 }
