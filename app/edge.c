@@ -23,13 +23,6 @@
 /* Headers looked at per request; a head with more is refused (431). */
 #define EDGE_HEADERS_MAX 100
 
-/* Requests that may wait for a hand-off thread, per thread; past that a
- * worker reads the database itself (and sheds after PURCHASES_DB_WAIT_MS,
- * as without hand-off threads). A request that waits in the queue for
- * PURCHASES_DB_WAIT_MS is taken out of it and run on its worker with the
- * budget spent (handoff_watch): a free slot, or 503 at once. */
-#define EDGE_HANDOFF_QUEUE_PER_THREAD 4
-
 /* The edge's configuration and Ulfius's request dispatcher behind it. MHD
  * calls C functions with a cls of Ulfius's choosing, so these live here,
  * written once before the daemon starts and only read afterwards. */
@@ -70,7 +63,7 @@ static struct {
   struct edge_request *head; /* first in, first out */
   struct edge_request *tail;
   unsigned int waiting; /* in the queue */
-  unsigned int limit;   /* beyond this many waiting, a worker runs the request itself */
+  unsigned int idle;    /* threads waiting for a request */
   uint32_t wait_ms;     /* PURCHASES_DB_WAIT_MS: the longest wait in the queue */
   bool stopping;        /* nothing more is queued; the threads end once it is empty */
   pthread_t *threads;
@@ -508,9 +501,11 @@ static void *handoff_main(void *arg) {
   for (;;) {
     struct edge_request *request;
     pthread_mutex_lock(&handoffs.lock);
+    handoffs.idle++;
     while (handoffs.head == NULL && !handoffs.stopping) {
       pthread_cond_wait(&handoffs.wake, &handoffs.lock);
     }
+    handoffs.idle--;
     request = handoffs.head;
     if (request != NULL) {
       handoffs.head = request->queued;
@@ -571,9 +566,10 @@ static struct edge_request *take_expired(const struct timespec *now) {
 }
 
 /* The watcher: while every hand-off thread is busy (a slow or stopped
- * database), a request in the queue would wait for one however long that
- * takes. At its deadline this gives it back to its worker, which runs it
- * with the budget spent (edge_access, run_expired). */
+ * database, more requests than threads), a request in the queue would
+ * wait for one however long that takes. At its deadline, unless a thread
+ * is free to take it that moment, this gives it back to its worker, which
+ * answers it without the database: a hit, or 503 (run_expired). */
 static void *handoff_watch(void *arg) {
   (void)arg;
   pthread_mutex_lock(&handoffs.lock);
@@ -589,6 +585,18 @@ static void *handoff_watch(void *arg) {
     due = queue_deadline(&handoffs.head->queued_at);
     clock_gettime(CLOCK_MONOTONIC, &now);
     if (earlier(&now, &due)) {
+      pthread_cond_timedwait(&handoffs.watch, &handoffs.lock, &due);
+      continue;
+    }
+    if (handoffs.idle > 0) {
+      /* A thread was woken for it and is about to take it: look again in
+       * a millisecond (a budget of 0 makes every request due at once). */
+      due = now;
+      due.tv_nsec += 1000000L;
+      if (due.tv_nsec >= 1000000000L) {
+        due.tv_sec++;
+        due.tv_nsec -= 1000000000L;
+      }
       pthread_cond_timedwait(&handoffs.watch, &handoffs.lock, &due);
       continue;
     }
@@ -609,18 +617,18 @@ static void *handoff_watch(void *arg) {
 }
 
 /* Suspends the connection and queues the request for a hand-off thread;
- * false when the threads are stopping or the queue is full (the worker
- * then runs the request itself). */
+ * false when the threads are stopping (the worker then runs the request
+ * itself). The queue is bounded in time, not in length: a request waits
+ * there at most PURCHASES_DB_WAIT_MS (handoff_watch), and every request in
+ * it is a connection MHD already holds. */
 static bool hand_off(struct MHD_Connection *connection, struct edge_request *request,
                      const char *url, const char *method, const char *version) {
   bool queued = false;
-  bool full;
   struct timespec now;
 
   clock_gettime(CLOCK_MONOTONIC, &now);
   pthread_mutex_lock(&handoffs.lock);
-  full = handoffs.waiting >= handoffs.limit;
-  if (!handoffs.stopping && !full) {
+  if (!handoffs.stopping) {
     request->connection = connection;
     request->url = url;
     request->method = method;
@@ -641,10 +649,8 @@ static bool hand_off(struct MHD_Connection *connection, struct edge_request *req
     queued = true;
   }
   pthread_mutex_unlock(&handoffs.lock);
-  if (queued || full) {
-    atomic_fetch_add_explicit(queued ? &handoffs.handed_off : &handoffs.overflowed, 1,
-                              memory_order_relaxed);
-  }
+  atomic_fetch_add_explicit(queued ? &handoffs.handed_off : &handoffs.overflowed, 1,
+                            memory_order_relaxed);
   return queued;
 }
 
@@ -665,8 +671,9 @@ static enum MHD_Result give_back(struct MHD_Connection *connection, struct edge_
 }
 
 /* The resumed call of a request whose wait in the queue ran out: its chain
- * runs here, on its worker, with the wait already spent, so that it takes
- * a slot only if one is free at once and is shed (503) otherwise. */
+ * runs here, on its worker, which must not wait on the database: a cached
+ * answer is still served, anything that needs a slot is shed (503 with
+ * Retry-After). */
 static enum MHD_Result run_expired(struct MHD_Connection *connection, struct edge_request *request,
                                    const char *url, const char *method, const char *version) {
   enum MHD_Result result;
@@ -674,10 +681,10 @@ static enum MHD_Result run_expired(struct MHD_Connection *connection, struct edg
 
   request->expired = false;
   request_pass_begin(REQUEST_PASS_INLINE, &request->started);
-  db_wait_began(&request->queued_at);
+  db_refuse_slots(true);
   result = ulfius_dispatcher(ulfius_dispatcher_cls, connection, url, method, version, "", &none,
                              &request->ulfius);
-  db_wait_began(NULL);
+  db_refuse_slots(false);
   return result;
 }
 
@@ -742,7 +749,6 @@ bool edge_start_handoffs(unsigned int threads, uint32_t wait_ms, size_t stack_by
     return false;
   }
   pthread_attr_setstacksize(&attr, stack_bytes);
-  handoffs.limit = threads * EDGE_HANDOFF_QUEUE_PER_THREAD;
   handoffs.wait_ms = wait_ms;
   handoffs.stopping = false;
   started = start_watcher(&attr);
@@ -795,12 +801,12 @@ void edge_write_metrics(FILE *out) {
           "# TYPE purchases_handoffs_total counter\n"
           "purchases_handoffs_total %llu\n"
           "# HELP purchases_handoff_overflows_total Requests a worker ran itself because the "
-          "hand-off queue was full.\n"
+          "hand-off threads were stopping.\n"
           "# TYPE purchases_handoff_overflows_total counter\n"
           "purchases_handoff_overflows_total %llu\n"
           "# HELP purchases_handoff_expired_total Requests that waited PURCHASES_DB_WAIT_MS in "
-          "the hand-off queue, every thread busy: run on their worker, shed unless a database "
-          "slot was free.\n"
+          "the hand-off queue, every thread busy: answered by their worker without the "
+          "database (cached, or 503).\n"
           "# TYPE purchases_handoff_expired_total counter\n"
           "purchases_handoff_expired_total %llu\n"
           "# HELP purchases_handoffs_in_hand Requests handed off and not yet answered.\n"

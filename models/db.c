@@ -89,6 +89,8 @@ static _Thread_local enum model_status last_pop_failure = MODEL_UNAVAILABLE;
 /* db_wait_began(): when this thread's request began to wait. */
 static _Thread_local bool wait_began_set;
 static _Thread_local struct timespec wait_began;
+/* db_refuse_slots(). */
+static _Thread_local bool refusing_slots;
 
 static double seconds_since(const struct timespec *since) {
   struct timespec now;
@@ -366,6 +368,10 @@ static bool slot_take(struct db_slots *slots) {
   struct timespec until;
   bool taken = false;
 
+  if (refusing_slots) {
+    atomic_fetch_add_explicit(&slots->shed, 1, memory_order_relaxed);
+    return false;
+  }
   clock_gettime(CLOCK_MONOTONIC, &asked);
   until = wait_began_set ? wait_began : asked;
   wait_began_set = false;
@@ -411,6 +417,10 @@ void db_wait_began(const struct timespec *at) {
   if (at != NULL) {
     wait_began = *at;
   }
+}
+
+void db_refuse_slots(bool refuse) {
+  refusing_slots = refuse;
 }
 
 mongoc_client_t *db_client_pop(struct db *db, enum db_op op) {

@@ -677,6 +677,18 @@ START_TEST(concurrent_misses_of_one_page_send_one_query) {
 }
 END_TEST
 
+/* Stops the database, then starts `reader` on `thread`: returns once its
+ * read has been handed off and waits on the database. */
+static void stop_database_under_a_read(const struct server *server, pthread_t *thread,
+                                       struct reader *reader) {
+  ferretdb_pause(&db);
+  ck_assert_int_eq(pthread_create(thread, NULL, read_first_page, reader), 0);
+  for (int i = 0; i < 100 && metric(server, "purchases_handoffs_in_hand") < 1; i++) {
+    usleep(50 * 1000);
+  }
+  ck_assert_double_eq(metric(server, "purchases_handoffs_in_hand"), 1);
+}
+
 /* On one epoll worker, a read that waits on the database is handed off:
  * while one waits on a paused database, the worker still answers a cached
  * page (without the hand-off that request would wait too, past curl's
@@ -707,12 +719,7 @@ START_TEST(a_worker_answers_hits_while_a_miss_waits) {
   http_response_cleanup(&r);
   ck_assert_double_eq(metric(&c, "purchases_handoffs_total"), handed + 1);
 
-  ferretdb_pause(&db);
-  ck_assert_int_eq(pthread_create(&thread, NULL, read_first_page, &stuck), 0);
-  for (int i = 0; i < 100 && metric(&c, "purchases_handoffs_in_hand") < 1; i++) {
-    usleep(50 * 1000);
-  }
-  ck_assert_double_eq(metric(&c, "purchases_handoffs_in_hand"), 1);
+  stop_database_under_a_read(&c, &thread, &stuck);
   get(&c, "/user/ho-user", "shop", "ho-user", NULL, &r);
   ck_assert_int_eq(r.status, 200);
   http_response_cleanup(&r);
@@ -728,13 +735,17 @@ START_TEST(a_worker_answers_hits_while_a_miss_waits) {
 END_TEST
 
 /* A read handed off waits at most PURCHASES_DB_WAIT_MS for the database in
- * all, in the hand-off queue and for a slot: with the one hand-off thread
- * and the one slot held by a read of a stopped database, a second read is
- * shed with 503 and Retry-After once its budget is spent, while the first
- * still waits (before, it waited in the queue for as long as the first
- * did, and then was served). */
+ * all, in the hand-off queue and for a slot, and its worker never waits on
+ * the database: with the one hand-off thread and the one slot held by a
+ * read of a stopped database, six more reads (more than the queue once
+ * held before a worker ran the rest itself) are each shed with 503 and
+ * Retry-After once their budget is spent, while the first still waits.
+ * Before, they waited in the queue for as long as the first did. */
+#define SHED_READERS 6
+
 struct shed_reader {
   const struct server *server;
+  char user[16];
   long status;
   bool retry_after;
   bool problem;
@@ -743,9 +754,11 @@ struct shed_reader {
 static void *read_expecting_shed(void *data) {
   struct shed_reader *reader = data;
   struct http_response r;
+  char path[64];
   char value[64];
 
-  get(reader->server, "/user/hw-second", "shop", "hw-second", NULL, &r);
+  snprintf(path, sizeof(path), "/user/%s", reader->user);
+  get(reader->server, path, "shop", reader->user, NULL, &r);
   reader->status = r.status;
   reader->retry_after = http_header(&r, "Retry-After", value, sizeof(value)) != NULL;
   reader->problem = http_header(&r, "Content-Type", value, sizeof(value)) != NULL &&
@@ -759,37 +772,41 @@ START_TEST(a_handed_off_read_waits_at_most_the_db_wait_budget) {
                        "PURCHASES_DB_MAX_IN_FLIGHT=1", "PURCHASES_DB_WAIT_MS=300", NULL};
   struct server c;
   struct reader first = {&c, 0, "hw-first"};
-  struct shed_reader second = {&c, 0, false, false};
+  struct shed_reader others[SHED_READERS];
   pthread_t first_thread;
-  pthread_t second_thread;
+  pthread_t threads[SHED_READERS];
   struct timespec until;
   double expired;
   double shed;
+  double overflows;
 
   insert("hw-1", "hw-first", 1700000000000);
-  insert("hw-2", "hw-second", 1700000000000);
   ck_assert(server_start(&c, db.uri, env));
   ck_assert(wait_for_status(c.port, "/readyz", 200, 15));
   expired = metric(&c, "purchases_handoff_expired_total");
   shed = metric(&c, "purchases_db_shed_total");
+  overflows = metric(&c, "purchases_handoff_overflows_total");
   ck_assert_double_ge(expired, 0);
+  ck_assert_double_ge(overflows, 0);
 
-  ferretdb_pause(&db);
-  ck_assert_int_eq(pthread_create(&first_thread, NULL, read_first_page, &first), 0);
-  for (int i = 0; i < 100 && metric(&c, "purchases_handoffs_in_hand") < 1; i++) {
-    usleep(50 * 1000);
+  stop_database_under_a_read(&c, &first_thread, &first);
+  for (int i = 0; i < SHED_READERS; i++) {
+    others[i] = (struct shed_reader){.server = &c};
+    snprintf(others[i].user, sizeof(others[i].user), "hw-other-%d", i);
+    ck_assert_int_eq(pthread_create(&threads[i], NULL, read_expecting_shed, &others[i]), 0);
   }
-  ck_assert_double_eq(metric(&c, "purchases_handoffs_in_hand"), 1);
-  ck_assert_int_eq(pthread_create(&second_thread, NULL, read_expecting_shed, &second), 0);
   /* Far longer than the budget, and the database stays stopped meanwhile. */
   clock_gettime(CLOCK_REALTIME, &until);
   until.tv_sec += 20;
-  ck_assert_int_eq(pthread_timedjoin_np(second_thread, NULL, &until), 0);
-  ck_assert_int_eq(second.status, 503);
-  ck_assert(second.retry_after);
-  ck_assert(second.problem);
-  ck_assert_double_eq(metric(&c, "purchases_handoff_expired_total"), expired + 1);
-  ck_assert_double_eq(metric(&c, "purchases_db_shed_total"), shed + 1);
+  for (int i = 0; i < SHED_READERS; i++) {
+    ck_assert_int_eq(pthread_timedjoin_np(threads[i], NULL, &until), 0);
+    ck_assert_int_eq(others[i].status, 503);
+    ck_assert(others[i].retry_after);
+    ck_assert(others[i].problem);
+  }
+  ck_assert_double_eq(metric(&c, "purchases_handoff_expired_total"), expired + SHED_READERS);
+  ck_assert_double_eq(metric(&c, "purchases_db_shed_total"), shed + SHED_READERS);
+  ck_assert_double_eq(metric(&c, "purchases_handoff_overflows_total"), overflows);
   ck_assert_double_eq(metric(&c, "purchases_handoffs_in_hand"), 1);
   ck_assert_int_eq(first.status, 0);
 
