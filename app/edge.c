@@ -477,17 +477,36 @@ static enum MHD_Result check_head(struct MHD_Connection *connection, struct edge
   return MHD_YES;
 }
 
+/* The second pass of a deferred request: Ulfius's dispatcher once more,
+ * with no body left to hand it. Ulfius 2.7.13 reads Basic credentials
+ * afresh on every call and drops the last call's copies unfreed: the first
+ * pass's are freed here (as Ulfius frees them at the request's end), so
+ * that a request carrying them may be deferred like any other. */
+static enum MHD_Result dispatch_again(struct MHD_Connection *connection,
+                                      struct edge_request *request, const char *url,
+                                      const char *method, const char *version) {
+  struct connection_info_struct *info = request->ulfius;
+  size_t none = 0;
+
+  if (info != NULL && info->request != NULL) {
+    o_free(info->request->auth_basic_user);
+    o_free(info->request->auth_basic_password);
+    info->request->auth_basic_user = NULL;
+    info->request->auth_basic_password = NULL;
+  }
+  return ulfius_dispatcher(ulfius_dispatcher_cls, connection, url, method, version, "", &none,
+                           &request->ulfius);
+}
+
 /* Runs the request on a hand-off thread: the whole chain again, where it
  * may wait, keeping Ulfius's answer; then gives the connection back. */
 static void run_handed_off(struct edge_request *request) {
   struct MHD_Connection *connection = request->connection;
-  size_t none = 0;
 
   capturing = request;
   request_pass_begin(REQUEST_PASS_INLINE, &request->started);
   db_wait_began(&request->queued_at);
-  (void)ulfius_dispatcher(ulfius_dispatcher_cls, connection, request->url, request->method,
-                          request->version, "", &none, &request->ulfius);
+  (void)dispatch_again(connection, request, request->url, request->method, request->version);
   db_wait_began(NULL);
   capturing = NULL;
   request->handed_back = true;
@@ -677,13 +696,11 @@ static enum MHD_Result give_back(struct MHD_Connection *connection, struct edge_
 static enum MHD_Result run_expired(struct MHD_Connection *connection, struct edge_request *request,
                                    const char *url, const char *method, const char *version) {
   enum MHD_Result result;
-  size_t none = 0;
 
   request->expired = false;
   request_pass_begin(REQUEST_PASS_INLINE, &request->started);
   db_refuse_slots(true);
-  result = ulfius_dispatcher(ulfius_dispatcher_cls, connection, url, method, version, "", &none,
-                             &request->ulfius);
+  result = dispatch_again(connection, request, url, method, version);
   db_refuse_slots(false);
   return result;
 }
@@ -695,7 +712,6 @@ static enum MHD_Result dispatch(struct MHD_Connection *connection, struct edge_r
                                 const char *url, const char *method, const char *version,
                                 const char *upload_data, size_t *upload_data_size) {
   enum MHD_Result result;
-  size_t none = 0;
 
   passing = connection;
   request_pass_begin(atomic_load(&handoffs.running) ? REQUEST_PASS_WORKER : REQUEST_PASS_INLINE,
@@ -710,8 +726,7 @@ static enum MHD_Result dispatch(struct MHD_Connection *connection, struct edge_r
     return MHD_YES;
   }
   request_pass_begin(REQUEST_PASS_INLINE, &request->started);
-  return ulfius_dispatcher(ulfius_dispatcher_cls, connection, url, method, version, "", &none,
-                           &request->ulfius);
+  return dispatch_again(connection, request, url, method, version);
 }
 
 /* The watcher's condition, on the monotonic clock its deadlines are in,

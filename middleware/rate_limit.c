@@ -420,7 +420,7 @@ bool rate_limit_settle(const struct _u_request *request, struct _u_response *res
 
 bool rate_limit_defer(const struct _u_request *request, struct _u_response *response,
                       const struct rate_limit_context *limits) {
-  if (!request_defer(request, response)) {
+  if (!request_defer(response)) {
     return false;
   }
   rate_limit_spare(request, response, limits);

@@ -64,16 +64,14 @@ bool request_pass_deferred(void) {
   return current_pass.deferred;
 }
 
-bool request_may_defer(const struct _u_request *request) {
-  /* Ulfius reads Basic credentials anew each time it dispatches, leaking
-   * the first copy: such a request (headers mode ignores them) runs here. */
-  return current_pass.pass == REQUEST_PASS_WORKER && request->auth_basic_user == NULL;
+bool request_may_defer(void) {
+  return current_pass.pass == REQUEST_PASS_WORKER;
 }
 
-bool request_defer(const struct _u_request *request, struct _u_response *response) {
+bool request_defer(struct _u_response *response) {
   struct request_ctx *ctx = request_ctx_of(response);
 
-  if (!request_may_defer(request) || ctx == NULL || ctx->answered) {
+  if (!request_may_defer() || ctx == NULL || ctx->answered) {
     return false;
   }
   ctx->answered = true;

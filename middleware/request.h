@@ -167,14 +167,14 @@ void request_pass_begin(enum request_pass pass, const struct timespec *started);
 bool request_pass_deferred(void);
 
 /* Whether request_defer() would defer the request on this pass. */
-bool request_may_defer(const struct _u_request *request);
+bool request_may_defer(void);
 
 /* For a link about to wait on the database. On a worker's pass: marks the
  * request deferred (and answered, so that no later link runs) and returns
  * true; the caller returns at once, after giving back what it took (a
  * rate-limit token: the second pass takes it again). False anywhere else:
  * the caller goes on and waits. */
-bool request_defer(const struct _u_request *request, struct _u_response *response);
+bool request_defer(struct _u_response *response);
 
 /* The end of every request, however it was answered: X-Request-Id,
  * Cache-Control (private, no-cache and Vary for a 200 or 304 the

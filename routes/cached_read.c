@@ -59,12 +59,11 @@ static void answer_value(struct _u_response *response, const struct cache_value 
 /* The cached answer of read's key, if there is one. A worker that will
  * hand a miss off leaves it to the second pass to count and wait for. */
 static const struct cache_entry *look_up(const struct purchases_context *app,
-                                         const struct _u_request *request,
                                          struct cached_read *read) {
   const struct cache_entry *entry;
 
   cache_key_pack(&read->packed, read->key, read->key_len);
-  if (request_may_defer(request)) {
+  if (request_may_defer()) {
     return cache_get_hit(app->cache, &read->packed, &read->version);
   }
   entry = cache_get(app->cache, &read->packed, &read->version);
@@ -102,7 +101,7 @@ bool cached_read_begin(const struct purchases_context *app, const struct _u_requ
   }
   read->usable = app->cache != NULL && versions_read(app->versions, read->user_id, &read->version);
   if (read->usable) {
-    entry = look_up(app, request, read);
+    entry = look_up(app, read);
   }
   /* A miss, the cache off or the user's version unknown: the database. */
   if (entry == NULL && rate_limit_defer(request, response, app->rate_limit)) {
