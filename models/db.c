@@ -368,10 +368,6 @@ static bool slot_take(struct db_slots *slots) {
   struct timespec until;
   bool taken = false;
 
-  if (refusing_slots) {
-    atomic_fetch_add_explicit(&slots->shed, 1, memory_order_relaxed);
-    return false;
-  }
   clock_gettime(CLOCK_MONOTONIC, &asked);
   until = wait_began_set ? wait_began : asked;
   wait_began_set = false;
@@ -428,6 +424,13 @@ mongoc_client_t *db_client_pop(struct db *db, enum db_op op) {
   struct timespec asked;
   bool has_slot = false;
 
+  if (refusing_slots) {
+    if (db->slots.limit > 0 && op_takes_slot(op)) {
+      atomic_fetch_add_explicit(&db->slots.shed, 1, memory_order_relaxed);
+    }
+    last_pop_failure = MODEL_BUSY;
+    return NULL;
+  }
   if (db->slots.limit > 0 && op_takes_slot(op)) {
     if (!slot_take(&db->slots)) {
       last_pop_failure = MODEL_BUSY;

@@ -111,11 +111,11 @@ enum model_status db_client_pop_failure(void);
  * wait, then forgotten; NULL forgets it sooner. */
 void db_wait_began(const struct timespec *at);
 
-/* While `refuse` holds, this thread's request operations are shed, as
- * when no slot came within the budget (MODEL_BUSY, counted in
- * purchases_db_shed_total), rather than take a slot: an epoll worker
- * answering a request whose whole wait passed in the hand-off queue must
- * not wait on the database itself. */
+/* While `refuse` holds, this thread does no database work: every
+ * db_client_pop() fails with MODEL_BUSY, and a request operation is
+ * counted shed (purchases_db_shed_total), as when no slot came within the
+ * budget. For an epoll worker answering a request whose whole wait passed
+ * in the hand-off queue: it must not wait on the database itself. */
 void db_refuse_slots(bool refuse);
 
 /* Writes the database metrics (operation durations, pool waits, errors by

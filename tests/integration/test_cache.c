@@ -734,6 +734,53 @@ START_TEST(a_worker_answers_hits_while_a_miss_waits) {
 }
 END_TEST
 
+/* /readyz pings the database; on an epoll worker that ping is handed off
+ * too: while it waits on a stopped database, the worker still answers a
+ * cached page, and the probe answers 200 once the database is back. */
+static void *probe_readiness(void *data) {
+  struct reader *reader = data;
+  struct http_response r;
+
+  ck_assert(http_request(reader->server->port, "GET", "/readyz", NULL, &r));
+  reader->status = r.status;
+  http_response_cleanup(&r);
+  return NULL;
+}
+
+START_TEST(a_worker_answers_hits_while_a_readiness_probe_waits) {
+  const char *env[] = {"PURCHASES_WORKERS=1", "PURCHASES_HANDOFF_THREADS=2", NULL};
+  struct server c;
+  struct reader probe = {&c, 0, NULL};
+  struct http_response r;
+  pthread_t thread;
+  double handed;
+
+  insert("rz-1", "rz-user", 1700000000000);
+  ck_assert(server_start(&c, db.uri, env));
+  ck_assert(wait_for_status(c.port, "/readyz", 200, 15));
+  get(&c, "/user/rz-user", "shop", "rz-user", NULL, &r);
+  ck_assert_int_eq(r.status, 200);
+  http_response_cleanup(&r);
+  handed = metric(&c, "purchases_handoffs_total");
+
+  ferretdb_pause(&db);
+  ck_assert_int_eq(pthread_create(&thread, NULL, probe_readiness, &probe), 0);
+  for (int i = 0; i < 100 && metric(&c, "purchases_handoffs_in_hand") < 1; i++) {
+    usleep(50 * 1000);
+  }
+  ck_assert_double_eq(metric(&c, "purchases_handoffs_in_hand"), 1);
+  ck_assert_double_eq(metric(&c, "purchases_handoffs_total"), handed + 1);
+  get(&c, "/user/rz-user", "shop", "rz-user", NULL, &r);
+  ck_assert_int_eq(r.status, 200);
+  http_response_cleanup(&r);
+  ck_assert_int_eq(probe.status, 0);
+  ferretdb_resume(&db);
+  pthread_join(thread, NULL);
+  ck_assert_int_eq(probe.status, 200);
+  ck_assert_int_eq(server_stop(&c, 15), 0);
+}
+END_TEST
+
 /* A request that carries Basic credentials (which headers mode ignores) is
  * handed off like any other, so that no header makes a worker wait on the
  * database, and the credentials Ulfius reads on each pass are not leaked
@@ -920,6 +967,7 @@ Suite *suite_cache(void) {
   tcase_add_test(tc, a_worker_answers_hits_while_a_miss_waits);
   tcase_add_test(tc, a_handed_off_read_waits_at_most_the_db_wait_budget);
   tcase_add_test(tc, a_worker_hands_off_a_read_that_carries_basic_credentials);
+  tcase_add_test(tc, a_worker_answers_hits_while_a_readiness_probe_waits);
   suite_add_tcase(s, tc);
   return s;
 }
