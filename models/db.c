@@ -419,6 +419,10 @@ void db_refuse_slots(bool refuse) {
   refusing_slots = refuse;
 }
 
+bool db_refusing_slots(void) {
+  return refusing_slots;
+}
+
 mongoc_client_t *db_client_pop(struct db *db, enum db_op op) {
   mongoc_client_t *client;
   struct timespec asked;

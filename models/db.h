@@ -117,6 +117,9 @@ void db_wait_began(const struct timespec *at);
  * budget. For an epoll worker answering a request whose whole wait passed
  * in the hand-off queue: it must not wait on the database itself. */
 void db_refuse_slots(bool refuse);
+/* Whether this thread is refusing, so that a caller does not wait on
+ * database work of another request's either (a cache flight). */
+bool db_refusing_slots(void);
 
 /* Writes the database metrics (operation durations, pool waits, errors by
  * kind) in the Prometheus text format. */

@@ -10,6 +10,7 @@
 #include "middleware/problem.h"
 #include "middleware/rate_limit.h"
 #include "middleware/request.h"
+#include "models/db.h"
 #include "routes/etag.h"
 
 /* The longest answer a cached gzip body may inflate to: a page of 100
@@ -68,8 +69,10 @@ static const struct cache_entry *look_up(const struct purchases_context *app,
   }
   entry = cache_get(app->cache, &read->packed, &read->version);
   /* Another request may be reading this very answer: wait for it rather
-   * than send the database the same query again. */
-  if (entry == NULL) {
+   * than send the database the same query again. Not on a worker answering
+   * a hand-off that expired: it waits on no database read, its own or
+   * another's, and sheds the miss. */
+  if (entry == NULL && !db_refusing_slots()) {
     read->claimed = cache_claim(app->cache, &read->packed, app->coalesce_wait_ms);
     if (!read->claimed) {
       entry = cache_get(app->cache, &read->packed, &read->version);

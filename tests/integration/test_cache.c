@@ -888,6 +888,55 @@ START_TEST(a_handed_off_read_waits_at_most_the_db_wait_budget) {
 }
 END_TEST
 
+/* A read whose budget ran out in the hand-off queue while another read of
+ * the same page waits on the database: its worker answers it at once (503,
+ * Retry-After) rather than wait for that other read to end, which here
+ * would take as long as the database stays stopped (one minute of query
+ * time), the worker's other connections waiting with it. */
+START_TEST(an_expired_read_does_not_wait_for_another_read_of_its_page) {
+  const char *env[] = {"PURCHASES_WORKERS=1", "PURCHASES_HANDOFF_THREADS=1",
+                       "PURCHASES_DB_WAIT_MS=300", "PURCHASES_DB_QUERY_TIMEOUT_MS=60000", NULL};
+  struct server c;
+  struct reader first = {&c, 0, "hx-user"};
+  struct shed_reader second = {.server = &c, .user = "hx-user"};
+  pthread_t first_thread;
+  pthread_t second_thread;
+  struct timespec until;
+  struct http_response r;
+  double expired;
+
+  insert("hx-1", "hx-user", 1700000000000);
+  insert("hx-2", "hx-other", 1700000000000);
+  ck_assert(server_start(&c, db.uri, env));
+  ck_assert(wait_for_status(c.port, "/readyz", 200, 15));
+  get(&c, "/user/hx-other", "shop", "hx-other", NULL, &r);
+  ck_assert_int_eq(r.status, 200);
+  http_response_cleanup(&r);
+  expired = metric(&c, "purchases_handoff_expired_total");
+
+  stop_database_under_a_read(&c, &first_thread, &first);
+  ck_assert_int_eq(pthread_create(&second_thread, NULL, read_expecting_shed, &second), 0);
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += 10;
+  ck_assert_int_eq(pthread_timedjoin_np(second_thread, NULL, &until), 0);
+  ck_assert_int_eq(second.status, 503);
+  ck_assert(second.retry_after);
+  ck_assert(second.problem);
+  ck_assert_double_eq(metric(&c, "purchases_handoff_expired_total"), expired + 1);
+  /* The first read still waits, and the worker still answers hits. */
+  get(&c, "/user/hx-other", "shop", "hx-other", NULL, &r);
+  ck_assert_int_eq(r.status, 200);
+  http_response_cleanup(&r);
+  ck_assert_double_eq(metric(&c, "purchases_handoffs_in_hand"), 1);
+  ck_assert_int_eq(first.status, 0);
+
+  ferretdb_resume(&db);
+  pthread_join(first_thread, NULL);
+  ck_assert_int_eq(first.status, 200);
+  ck_assert_int_eq(server_stop(&c, 15), 0);
+}
+END_TEST
+
 /* Two instances, one budget: a burst is limited once, not once each. With
  * Redis gone each limits on its own, and shares again once it is back. */
 START_TEST(rate_limits_are_shared_by_every_instance) {
@@ -966,6 +1015,7 @@ Suite *suite_cache(void) {
   tcase_add_test(tc, concurrent_misses_of_one_page_send_one_query);
   tcase_add_test(tc, a_worker_answers_hits_while_a_miss_waits);
   tcase_add_test(tc, a_handed_off_read_waits_at_most_the_db_wait_budget);
+  tcase_add_test(tc, an_expired_read_does_not_wait_for_another_read_of_its_page);
   tcase_add_test(tc, a_worker_hands_off_a_read_that_carries_basic_credentials);
   tcase_add_test(tc, a_worker_answers_hits_while_a_readiness_probe_waits);
   suite_add_tcase(s, tc);
