@@ -677,16 +677,45 @@ START_TEST(concurrent_misses_of_one_page_send_one_query) {
 }
 END_TEST
 
+/* Returns once one request is handed off and in a hand-off thread's hands. */
+static void wait_until_one_in_hand(const struct server *server) {
+  for (int i = 0; i < 100 && metric(server, "purchases_handoffs_in_hand") < 1; i++) {
+    usleep(50 * 1000);
+  }
+  ck_assert_double_eq(metric(server, "purchases_handoffs_in_hand"), 1);
+}
+
 /* Stops the database, then starts `reader` on `thread`: returns once its
  * read has been handed off and waits on the database. */
 static void stop_database_under_a_read(const struct server *server, pthread_t *thread,
                                        struct reader *reader) {
   ferretdb_pause(&db);
   ck_assert_int_eq(pthread_create(thread, NULL, read_first_page, reader), 0);
-  for (int i = 0; i < 100 && metric(server, "purchases_handoffs_in_hand") < 1; i++) {
-    usleep(50 * 1000);
-  }
+  wait_until_one_in_hand(server);
+}
+
+/* While one request is handed off and waits on the stopped database (its
+ * answer's status, 0 until it has one, in *waiting), the worker answers
+ * `user`'s cached page. */
+static void hit_while_one_waits(const struct server *server, const char *user,
+                                const long *waiting) {
+  struct http_response r;
+  char path[64];
+
+  snprintf(path, sizeof(path), "/user/%s", user);
+  get(server, path, "shop", user, NULL, &r);
+  ck_assert_int_eq(r.status, 200);
+  http_response_cleanup(&r);
   ck_assert_double_eq(metric(server, "purchases_handoffs_in_hand"), 1);
+  ck_assert_int_eq(*waiting, 0);
+}
+
+/* Starts the database again; the waiting request, run on `thread`, then
+ * gets its answer. */
+static void resume_database_for(pthread_t thread, const long *waiting, long status) {
+  ferretdb_resume(&db);
+  pthread_join(thread, NULL);
+  ck_assert_int_eq(*waiting, status);
 }
 
 /* On one epoll worker, a read that waits on the database is handed off:
@@ -720,14 +749,8 @@ START_TEST(a_worker_answers_hits_while_a_miss_waits) {
   ck_assert_double_eq(metric(&c, "purchases_handoffs_total"), handed + 1);
 
   stop_database_under_a_read(&c, &thread, &stuck);
-  get(&c, "/user/ho-user", "shop", "ho-user", NULL, &r);
-  ck_assert_int_eq(r.status, 200);
-  http_response_cleanup(&r);
-  ck_assert_double_eq(metric(&c, "purchases_handoffs_in_hand"), 1);
-  ck_assert_int_eq(stuck.status, 0);
-  ferretdb_resume(&db);
-  pthread_join(thread, NULL);
-  ck_assert_int_eq(stuck.status, 200);
+  hit_while_one_waits(&c, "ho-user", &stuck.status);
+  resume_database_for(thread, &stuck.status, 200);
   ck_assert_double_eq(metric(&c, "purchases_handoffs_in_hand"), 0);
   ck_assert_double_eq(metric(&c, "purchases_handoffs_total"), handed + 2);
   server_stop(&c, 15);
@@ -765,18 +788,10 @@ START_TEST(a_worker_answers_hits_while_a_readiness_probe_waits) {
 
   ferretdb_pause(&db);
   ck_assert_int_eq(pthread_create(&thread, NULL, probe_readiness, &probe), 0);
-  for (int i = 0; i < 100 && metric(&c, "purchases_handoffs_in_hand") < 1; i++) {
-    usleep(50 * 1000);
-  }
-  ck_assert_double_eq(metric(&c, "purchases_handoffs_in_hand"), 1);
+  wait_until_one_in_hand(&c);
   ck_assert_double_eq(metric(&c, "purchases_handoffs_total"), handed + 1);
-  get(&c, "/user/rz-user", "shop", "rz-user", NULL, &r);
-  ck_assert_int_eq(r.status, 200);
-  http_response_cleanup(&r);
-  ck_assert_int_eq(probe.status, 0);
-  ferretdb_resume(&db);
-  pthread_join(thread, NULL);
-  ck_assert_int_eq(probe.status, 200);
+  hit_while_one_waits(&c, "rz-user", &probe.status);
+  resume_database_for(thread, &probe.status, 200);
   ck_assert_int_eq(server_stop(&c, 15), 0);
 }
 END_TEST
@@ -880,9 +895,7 @@ START_TEST(a_handed_off_read_waits_at_most_the_db_wait_budget) {
   ck_assert_double_eq(metric(&c, "purchases_handoffs_in_hand"), 1);
   ck_assert_int_eq(first.status, 0);
 
-  ferretdb_resume(&db);
-  pthread_join(first_thread, NULL);
-  ck_assert_int_eq(first.status, 200);
+  resume_database_for(first_thread, &first.status, 200);
   ck_assert_double_eq(metric(&c, "purchases_handoffs_in_hand"), 0);
   server_stop(&c, 15);
 }
@@ -924,15 +937,8 @@ START_TEST(an_expired_read_does_not_wait_for_another_read_of_its_page) {
   ck_assert(second.problem);
   ck_assert_double_eq(metric(&c, "purchases_handoff_expired_total"), expired + 1);
   /* The first read still waits, and the worker still answers hits. */
-  get(&c, "/user/hx-other", "shop", "hx-other", NULL, &r);
-  ck_assert_int_eq(r.status, 200);
-  http_response_cleanup(&r);
-  ck_assert_double_eq(metric(&c, "purchases_handoffs_in_hand"), 1);
-  ck_assert_int_eq(first.status, 0);
-
-  ferretdb_resume(&db);
-  pthread_join(first_thread, NULL);
-  ck_assert_int_eq(first.status, 200);
+  hit_while_one_waits(&c, "hx-other", &first.status);
+  resume_database_for(first_thread, &first.status, 200);
   ck_assert_int_eq(server_stop(&c, 15), 0);
 }
 END_TEST
