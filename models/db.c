@@ -426,16 +426,17 @@ bool db_refusing_slots(void) {
 mongoc_client_t *db_client_pop(struct db *db, enum db_op op) {
   mongoc_client_t *client;
   struct timespec asked;
+  bool takes_slot = db->slots.limit > 0 && op_takes_slot(op);
   bool has_slot = false;
 
   if (refusing_slots) {
-    if (db->slots.limit > 0 && op_takes_slot(op)) {
+    if (takes_slot) {
       atomic_fetch_add_explicit(&db->slots.shed, 1, memory_order_relaxed);
     }
     last_pop_failure = MODEL_BUSY;
     return NULL;
   }
-  if (db->slots.limit > 0 && op_takes_slot(op)) {
+  if (takes_slot) {
     if (!slot_take(&db->slots)) {
       last_pop_failure = MODEL_BUSY;
       return NULL;
