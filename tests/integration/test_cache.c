@@ -694,11 +694,8 @@ static void stop_database_under_a_read(const struct server *server, pthread_t *t
   wait_until_one_in_hand(server);
 }
 
-/* While one request is handed off and waits on the stopped database (its
- * answer's status, 0 until it has one, in *waiting), the worker answers
- * `user`'s cached page. */
-static void hit_while_one_waits(const struct server *server, const char *user,
-                                const long *waiting) {
+/* `user` reads their own first page through the shop, and gets it. */
+static void read_own_page(const struct server *server, const char *user) {
   struct http_response r;
   char path[64];
 
@@ -706,6 +703,14 @@ static void hit_while_one_waits(const struct server *server, const char *user,
   get(server, path, "shop", user, NULL, &r);
   ck_assert_int_eq(r.status, 200);
   http_response_cleanup(&r);
+}
+
+/* While one request is handed off and waits on the stopped database (its
+ * answer's status, 0 until it has one, in *waiting), the worker answers
+ * `user`'s cached page. */
+static void hit_while_one_waits(const struct server *server, const char *user,
+                                const long *waiting) {
+  read_own_page(server, user);
   ck_assert_double_eq(metric(server, "purchases_handoffs_in_hand"), 1);
   ck_assert_int_eq(*waiting, 0);
 }
@@ -743,9 +748,7 @@ START_TEST(a_worker_answers_hits_while_a_miss_waits) {
   http_response_cleanup(&r);
   ck_assert_double_eq(metric(&c, "purchases_handoffs_total"), handed + 1);
   /* A hit is answered on the worker. */
-  get(&c, "/user/ho-user", "shop", "ho-user", NULL, &r);
-  ck_assert_int_eq(r.status, 200);
-  http_response_cleanup(&r);
+  read_own_page(&c, "ho-user");
   ck_assert_double_eq(metric(&c, "purchases_handoffs_total"), handed + 1);
 
   stop_database_under_a_read(&c, &thread, &stuck);
@@ -774,16 +777,13 @@ START_TEST(a_worker_answers_hits_while_a_readiness_probe_waits) {
   const char *env[] = {"PURCHASES_WORKERS=1", "PURCHASES_HANDOFF_THREADS=2", NULL};
   struct server c;
   struct reader probe = {&c, 0, NULL};
-  struct http_response r;
   pthread_t thread;
   double handed;
 
   insert("rz-1", "rz-user", 1700000000000);
   ck_assert(server_start(&c, db.uri, env));
   ck_assert(wait_for_status(c.port, "/readyz", 200, 15));
-  get(&c, "/user/rz-user", "shop", "rz-user", NULL, &r);
-  ck_assert_int_eq(r.status, 200);
-  http_response_cleanup(&r);
+  read_own_page(&c, "rz-user");
   handed = metric(&c, "purchases_handoffs_total");
 
   ferretdb_pause(&db);
@@ -915,16 +915,13 @@ START_TEST(an_expired_read_does_not_wait_for_another_read_of_its_page) {
   pthread_t first_thread;
   pthread_t second_thread;
   struct timespec until;
-  struct http_response r;
   double expired;
 
   insert("hx-1", "hx-user", 1700000000000);
   insert("hx-2", "hx-other", 1700000000000);
   ck_assert(server_start(&c, db.uri, env));
   ck_assert(wait_for_status(c.port, "/readyz", 200, 15));
-  get(&c, "/user/hx-other", "shop", "hx-other", NULL, &r);
-  ck_assert_int_eq(r.status, 200);
-  http_response_cleanup(&r);
+  read_own_page(&c, "hx-other");
   expired = metric(&c, "purchases_handoff_expired_total");
 
   stop_database_under_a_read(&c, &first_thread, &first);
