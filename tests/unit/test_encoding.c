@@ -1,4 +1,5 @@
 /* gzip (lib/gzip.c) and Accept-Encoding (middleware/encoding.c). */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,6 +39,36 @@ START_TEST(gzip_round_trips_and_refuses_what_is_not_one_whole_stream) {
   ck_assert(!gzip_decompress("not gzip at all", 15, 1 << 20, &back, &back_len));
   free(longer);
   free(packed);
+}
+END_TEST
+
+/* A page of about 9 KB repeats itself across more than 4 KiB (the same
+ * brands, titles and keys item after item): the window must reach back
+ * over the whole answer. 6 KiB that do not compress, twice over, pack to
+ * little more than 6 KiB only if the second copy can point at the first. */
+START_TEST(gzip_reaches_back_over_the_whole_of_a_page) {
+  enum { HALF = 6 * 1024 };
+  unsigned char *text = malloc(2 * HALF);
+  unsigned char *packed = NULL;
+  unsigned char *back = NULL;
+  size_t packed_len = 0;
+  size_t back_len = 0;
+  uint32_t state = 12345;
+
+  ck_assert_ptr_nonnull(text);
+  for (size_t i = 0; i < HALF; i++) {
+    state = state * 1103515245u + 12345u;
+    text[i] = (unsigned char)(state >> 24);
+  }
+  memcpy(text + HALF, text, HALF);
+  ck_assert(gzip_compress(text, 2 * HALF, 6, &packed, &packed_len));
+  ck_assert_uint_lt(packed_len, HALF + HALF / 8);
+  ck_assert(gzip_decompress(packed, packed_len, 2 * HALF, &back, &back_len));
+  ck_assert_uint_eq(back_len, 2 * HALF);
+  ck_assert_mem_eq(back, text, 2 * HALF);
+  free(back);
+  free(packed);
+  free(text);
 }
 END_TEST
 
@@ -84,6 +115,7 @@ Suite *suite_encoding(void) {
   Suite *suite = suite_create("encoding");
   TCase *tc = tcase_create("encoding");
   tcase_add_test(tc, gzip_round_trips_and_refuses_what_is_not_one_whole_stream);
+  tcase_add_test(tc, gzip_reaches_back_over_the_whole_of_a_page);
   tcase_add_test(tc, accept_encoding_follows_rfc_9110);
   suite_add_tcase(suite, tc);
   return suite;
