@@ -592,7 +592,9 @@ static struct edge_request *take_expired(const struct timespec *now) {
 static void *handoff_watch(void *arg) {
   (void)arg;
   pthread_mutex_lock(&handoffs.lock);
-  while (!handoffs.stopping) {
+  /* Stopping, it stays until the queue is empty: what is still queued
+   * when the drain ends keeps its bound. */
+  while (!handoffs.stopping || handoffs.head != NULL) {
     struct timespec now;
     struct timespec due;
     struct edge_request *expired;
@@ -800,6 +802,11 @@ void edge_stop_handoffs(void) {
     pthread_join(handoffs.threads[i], NULL);
   }
   if (handoffs.watching) {
+    /* The queue is empty now; it may sleep until a deadline of a request
+     * a thread took meanwhile. */
+    pthread_mutex_lock(&handoffs.lock);
+    pthread_cond_signal(&handoffs.watch);
+    pthread_mutex_unlock(&handoffs.lock);
     pthread_join(handoffs.watcher, NULL);
     pthread_cond_destroy(&handoffs.watch);
     handoffs.watching = false;

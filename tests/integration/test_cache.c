@@ -940,6 +940,51 @@ START_TEST(an_expired_read_does_not_wait_for_another_read_of_its_page) {
 }
 END_TEST
 
+/* A read still queued for the hand-off thread when the drain ends keeps
+ * its bound: with no time to drain, SIGTERM stops the hand-off at once,
+ * and the queued read is shed with 503 when its budget is spent, while
+ * the read ahead of it still waits on the stopped database. Before, the
+ * queue's watcher ended with the drain and the queued read waited for the
+ * thread, which here is as long as the database stays stopped. */
+START_TEST(a_read_queued_at_shutdown_waits_at_most_the_db_wait_budget) {
+  const char *env[] = {"PURCHASES_WORKERS=1",
+                       "PURCHASES_HANDOFF_THREADS=1",
+                       "PURCHASES_DB_MAX_IN_FLIGHT=1",
+                       "PURCHASES_DB_WAIT_MS=1000",
+                       "PURCHASES_DB_QUERY_TIMEOUT_MS=60000",
+                       "PURCHASES_SHUTDOWN_TIMEOUT_S=0",
+                       NULL};
+  struct server c;
+  struct reader first = {&c, 0, "hs-first"};
+  struct shed_reader second = {.server = &c, .user = "hs-second"};
+  pthread_t first_thread;
+  pthread_t second_thread;
+  struct timespec until;
+
+  insert("hs-1", "hs-first", 1700000000000);
+  ck_assert(server_start(&c, db.uri, env));
+  ck_assert(wait_for_status(c.port, "/readyz", 200, 15));
+
+  stop_database_under_a_read(&c, &first_thread, &first);
+  ck_assert_int_eq(pthread_create(&second_thread, NULL, read_expecting_shed, &second), 0);
+  for (int i = 0; i < 100 && metric(&c, "purchases_handoffs_in_hand") < 2; i++) {
+    usleep(20 * 1000);
+  }
+  ck_assert_double_eq(metric(&c, "purchases_handoffs_in_hand"), 2);
+  kill(c.pid, SIGTERM);
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += 10;
+  ck_assert_int_eq(pthread_timedjoin_np(second_thread, NULL, &until), 0);
+  ck_assert_int_eq(second.status, 503);
+  ck_assert(second.retry_after);
+  ck_assert(second.problem);
+  ck_assert_int_eq(first.status, 0);
+
+  resume_database_for(first_thread, &first.status, 200);
+  ck_assert_int_eq(server_stop(&c, 15), 0);
+}
+END_TEST
+
 /* Two instances, one budget: a burst is limited once, not once each. With
  * Redis gone each limits on its own, and shares again once it is back. */
 START_TEST(rate_limits_are_shared_by_every_instance) {
@@ -1019,6 +1064,7 @@ Suite *suite_cache(void) {
   tcase_add_test(tc, a_worker_answers_hits_while_a_miss_waits);
   tcase_add_test(tc, a_handed_off_read_waits_at_most_the_db_wait_budget);
   tcase_add_test(tc, an_expired_read_does_not_wait_for_another_read_of_its_page);
+  tcase_add_test(tc, a_read_queued_at_shutdown_waits_at_most_the_db_wait_budget);
   tcase_add_test(tc, a_worker_hands_off_a_read_that_carries_basic_credentials);
   tcase_add_test(tc, a_worker_answers_hits_while_a_readiness_probe_waits);
   suite_add_tcase(s, tc);
