@@ -852,6 +852,24 @@ static void *read_expecting_shed(void *data) {
   return NULL;
 }
 
+/* When a wait that started now ends, `seconds` later. */
+static struct timespec deadline_in(int seconds) {
+  struct timespec until;
+
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += seconds;
+  return until;
+}
+
+/* The read on `thread` ends by `until`, shed: 503, a problem, Retry-After. */
+static void assert_shed_by(pthread_t thread, const struct shed_reader *reader,
+                           const struct timespec *until) {
+  ck_assert_int_eq(pthread_timedjoin_np(thread, NULL, until), 0);
+  ck_assert_int_eq(reader->status, 503);
+  ck_assert(reader->retry_after);
+  ck_assert(reader->problem);
+}
+
 START_TEST(a_handed_off_read_waits_at_most_the_db_wait_budget) {
   const char *env[] = {"PURCHASES_WORKERS=1", "PURCHASES_HANDOFF_THREADS=1",
                        "PURCHASES_DB_MAX_IN_FLIGHT=1", "PURCHASES_DB_WAIT_MS=300", NULL};
@@ -881,13 +899,9 @@ START_TEST(a_handed_off_read_waits_at_most_the_db_wait_budget) {
     ck_assert_int_eq(pthread_create(&threads[i], NULL, read_expecting_shed, &others[i]), 0);
   }
   /* Far longer than the budget, and the database stays stopped meanwhile. */
-  clock_gettime(CLOCK_REALTIME, &until);
-  until.tv_sec += 20;
+  until = deadline_in(20);
   for (int i = 0; i < SHED_READERS; i++) {
-    ck_assert_int_eq(pthread_timedjoin_np(threads[i], NULL, &until), 0);
-    ck_assert_int_eq(others[i].status, 503);
-    ck_assert(others[i].retry_after);
-    ck_assert(others[i].problem);
+    assert_shed_by(threads[i], &others[i], &until);
   }
   ck_assert_double_eq(metric(&c, "purchases_handoff_expired_total"), expired + SHED_READERS);
   ck_assert_double_eq(metric(&c, "purchases_db_shed_total"), shed + SHED_READERS);
@@ -926,12 +940,8 @@ START_TEST(an_expired_read_does_not_wait_for_another_read_of_its_page) {
 
   stop_database_under_a_read(&c, &first_thread, &first);
   ck_assert_int_eq(pthread_create(&second_thread, NULL, read_expecting_shed, &second), 0);
-  clock_gettime(CLOCK_REALTIME, &until);
-  until.tv_sec += 10;
-  ck_assert_int_eq(pthread_timedjoin_np(second_thread, NULL, &until), 0);
-  ck_assert_int_eq(second.status, 503);
-  ck_assert(second.retry_after);
-  ck_assert(second.problem);
+  until = deadline_in(10);
+  assert_shed_by(second_thread, &second, &until);
   ck_assert_double_eq(metric(&c, "purchases_handoff_expired_total"), expired + 1);
   /* The first read still waits, and the worker still answers hits. */
   hit_while_one_waits(&c, "hx-other", &first.status);
@@ -972,12 +982,8 @@ START_TEST(a_read_queued_at_shutdown_waits_at_most_the_db_wait_budget) {
   }
   ck_assert_double_eq(metric(&c, "purchases_handoffs_in_hand"), 2);
   kill(c.pid, SIGTERM);
-  clock_gettime(CLOCK_REALTIME, &until);
-  until.tv_sec += 10;
-  ck_assert_int_eq(pthread_timedjoin_np(second_thread, NULL, &until), 0);
-  ck_assert_int_eq(second.status, 503);
-  ck_assert(second.retry_after);
-  ck_assert(second.problem);
+  until = deadline_in(10);
+  assert_shed_by(second_thread, &second, &until);
   ck_assert_int_eq(first.status, 0);
 
   resume_database_for(first_thread, &first.status, 200);
