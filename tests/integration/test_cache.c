@@ -6,6 +6,8 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -612,38 +614,82 @@ static int served_before_429(const struct server *first, const struct server *se
   return served;
 }
 
+/* A read on a thread of its own, for a test that keeps one in flight while
+ * it does something else. It lives on the heap and never asserts: Check
+ * runs these suites in one process and fails a test by jumping out of its
+ * frame, which from a reader's thread would land in the wrong thread, and
+ * a reader still running when its test fails would write into a frame the
+ * test has left. A reader its test failed to wait for is left allocated,
+ * and ends writing into memory of its own. */
 struct reader {
-  const struct server *server;
-  long status;
-  const char *user; /* for read_first_page */
+  pthread_t thread;
+  int port;
+  char path[64];
+  char user[32];      /* empty: no identity headers (a probe) */
+  atomic_long status; /* 0 until the answer; -1 when none came */
+  bool retry_after;
+  bool problem;
 };
 
-static void *read_first_page(void *data) {
+static void *reader_main(void *data) {
   struct reader *reader = data;
   struct http_response r;
-  char path[64];
-  snprintf(path, sizeof(path), "/user/%s", reader->user);
-  get(reader->server, path, "shop", reader->user, NULL, &r);
-  reader->status = r.status;
+  char client_header[32] = "x-client-id: shop";
+  char user_header[96];
+  const char *headers[] = {client_header, user_header, NULL};
+  char value[64];
+
+  snprintf(user_header, sizeof(user_header), "x-user-id: %s", reader->user);
+  if (!http_request(reader->port, "GET", reader->path, reader->user[0] != '\0' ? headers : NULL,
+                    &r)) {
+    atomic_store(&reader->status, -1);
+    return NULL;
+  }
+  reader->retry_after = http_header(&r, "Retry-After", value, sizeof(value)) != NULL;
+  reader->problem = http_header(&r, "Content-Type", value, sizeof(value)) != NULL &&
+                    strcmp(value, "application/problem+json") == 0;
+  atomic_store(&reader->status, r.status);
   http_response_cleanup(&r);
   return NULL;
 }
 
-static void *read_coalesce_user(void *data) {
-  struct reader *reader = data;
-  struct http_response r;
-  get(reader->server, "/user/co-user", "shop", "co-user", NULL, &r);
-  reader->status = r.status;
-  http_response_cleanup(&r);
-  return NULL;
+/* Starts GET `path` on `server`, as customer `user` through the shop (NULL:
+ * with no identity, as a probe asks). */
+static struct reader *reader_start(const struct server *server, const char *path,
+                                   const char *user) {
+  struct reader *reader = calloc(1, sizeof(*reader));
+
+  ck_assert_ptr_nonnull(reader);
+  reader->port = server->port;
+  snprintf(reader->path, sizeof(reader->path), "%s", path);
+  snprintf(reader->user, sizeof(reader->user), "%s", user != NULL ? user : "");
+  ck_assert_int_eq(pthread_create(&reader->thread, NULL, reader_main, reader), 0);
+  return reader;
+}
+
+/* When a wait that starts now ends, `seconds` later. */
+static struct timespec deadline_in(int seconds) {
+  struct timespec until;
+
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += seconds;
+  return until;
+}
+
+/* Waits for the reader's answer until `until`, and fails the test if it has
+ * none by then. The caller frees the reader. */
+static void reader_wait(struct reader *reader, const struct timespec *until) {
+  ck_assert_msg(pthread_timedjoin_np(reader->thread, NULL, until) == 0,
+                "GET %s had no answer in time", reader->path);
+  ck_assert_msg(atomic_load(&reader->status) > 0, "GET %s failed", reader->path);
 }
 
 /* Eight customers' apps asking for the same page at the same moment, while
  * the database is slow: one query, and eight answers. */
 START_TEST(concurrent_misses_of_one_page_send_one_query) {
   const char *series = "purchases_db_operation_duration_seconds_count{operation=\"purchase_list\"}";
-  struct reader readers[8];
-  pthread_t threads[8];
+  struct reader *readers[8];
+  struct timespec until;
   double before;
   double coalesced;
   double hits;
@@ -654,14 +700,15 @@ START_TEST(concurrent_misses_of_one_page_send_one_query) {
   hits = metric(&a, "purchases_cache_hits_total");
   ferretdb_pause(&db);
   for (int i = 0; i < 8; i++) {
-    readers[i] = (struct reader){&a, 0, NULL};
-    ck_assert_int_eq(pthread_create(&threads[i], NULL, read_coalesce_user, &readers[i]), 0);
+    readers[i] = reader_start(&a, "/user/co-user", "co-user");
   }
   usleep(500 * 1000);
   ferretdb_resume(&db);
+  until = deadline_in(30);
   for (int i = 0; i < 8; i++) {
-    pthread_join(threads[i], NULL);
-    ck_assert_int_eq(readers[i].status, 200);
+    reader_wait(readers[i], &until);
+    ck_assert_int_eq(readers[i]->status, 200);
+    free(readers[i]);
   }
   ck_assert_double_eq(metric(&a, series), before + 1);
   coalesced = metric(&a, "purchases_cache_coalesced_total") - coalesced;
@@ -685,13 +732,17 @@ static void wait_until_one_in_hand(const struct server *server) {
   ck_assert_double_eq(metric(server, "purchases_handoffs_in_hand"), 1);
 }
 
-/* Stops the database, then starts `reader` on `thread`: returns once its
- * read has been handed off and waits on the database. */
-static void stop_database_under_a_read(const struct server *server, pthread_t *thread,
-                                       struct reader *reader) {
+/* Stops the database, then starts `user`'s read of their first page:
+ * returns it once it has been handed off and waits on the database. */
+static struct reader *stop_database_under_a_read(const struct server *server, const char *user) {
+  struct reader *reader;
+  char path[64];
+
+  snprintf(path, sizeof(path), "/user/%s", user);
   ferretdb_pause(&db);
-  ck_assert_int_eq(pthread_create(thread, NULL, read_first_page, reader), 0);
+  reader = reader_start(server, path, user);
   wait_until_one_in_hand(server);
+  return reader;
 }
 
 /* `user` reads their own first page through the shop, and gets it. */
@@ -705,22 +756,24 @@ static void read_own_page(const struct server *server, const char *user) {
   http_response_cleanup(&r);
 }
 
-/* While one request is handed off and waits on the stopped database (its
- * answer's status, 0 until it has one, in *waiting), the worker answers
- * `user`'s cached page. */
+/* While `waiting` is handed off and waits on the stopped database, the
+ * worker answers `user`'s cached page. */
 static void hit_while_one_waits(const struct server *server, const char *user,
-                                const long *waiting) {
+                                const struct reader *waiting) {
   read_own_page(server, user);
   ck_assert_double_eq(metric(server, "purchases_handoffs_in_hand"), 1);
-  ck_assert_int_eq(*waiting, 0);
+  ck_assert_int_eq(atomic_load(&waiting->status), 0);
 }
 
-/* Starts the database again; the waiting request, run on `thread`, then
- * gets its answer. */
-static void resume_database_for(pthread_t thread, const long *waiting, long status) {
+/* Starts the database again; `waiting` then gets its answer, `status`. */
+static void resume_database_for(struct reader *waiting, long status) {
+  struct timespec until;
+
   ferretdb_resume(&db);
-  pthread_join(thread, NULL);
-  ck_assert_int_eq(*waiting, status);
+  until = deadline_in(30);
+  reader_wait(waiting, &until);
+  ck_assert_int_eq(waiting->status, status);
+  free(waiting);
 }
 
 /* On one epoll worker, a read that waits on the database is handed off:
@@ -731,9 +784,8 @@ START_TEST(a_worker_answers_hits_while_a_miss_waits) {
   const char *env[] = {"PURCHASES_WORKERS=1", "PURCHASES_HANDOFF_THREADS=2",
                        "PURCHASES_RATE_LIMIT_RPS=1", "PURCHASES_RATE_LIMIT_BURST=10", NULL};
   struct server c;
-  struct reader stuck = {&c, 0, "ho-other"};
+  struct reader *stuck;
   struct http_response r;
-  pthread_t thread;
   char remaining[16];
   double handed;
 
@@ -751,9 +803,9 @@ START_TEST(a_worker_answers_hits_while_a_miss_waits) {
   read_own_page(&c, "ho-user");
   ck_assert_double_eq(metric(&c, "purchases_handoffs_total"), handed + 1);
 
-  stop_database_under_a_read(&c, &thread, &stuck);
-  hit_while_one_waits(&c, "ho-user", &stuck.status);
-  resume_database_for(thread, &stuck.status, 200);
+  stuck = stop_database_under_a_read(&c, "ho-other");
+  hit_while_one_waits(&c, "ho-user", stuck);
+  resume_database_for(stuck, 200);
   ck_assert_double_eq(metric(&c, "purchases_handoffs_in_hand"), 0);
   ck_assert_double_eq(metric(&c, "purchases_handoffs_total"), handed + 2);
   server_stop(&c, 15);
@@ -763,21 +815,10 @@ END_TEST
 /* /readyz pings the database; on an epoll worker that ping is handed off
  * too: while it waits on a stopped database, the worker still answers a
  * cached page, and the probe answers 200 once the database is back. */
-static void *probe_readiness(void *data) {
-  struct reader *reader = data;
-  struct http_response r;
-
-  ck_assert(http_request(reader->server->port, "GET", "/readyz", NULL, &r));
-  reader->status = r.status;
-  http_response_cleanup(&r);
-  return NULL;
-}
-
 START_TEST(a_worker_answers_hits_while_a_readiness_probe_waits) {
   const char *env[] = {"PURCHASES_WORKERS=1", "PURCHASES_HANDOFF_THREADS=2", NULL};
   struct server c;
-  struct reader probe = {&c, 0, NULL};
-  pthread_t thread;
+  struct reader *probe;
   double handed;
 
   insert("rz-1", "rz-user", 1700000000000);
@@ -787,11 +828,11 @@ START_TEST(a_worker_answers_hits_while_a_readiness_probe_waits) {
   handed = metric(&c, "purchases_handoffs_total");
 
   ferretdb_pause(&db);
-  ck_assert_int_eq(pthread_create(&thread, NULL, probe_readiness, &probe), 0);
+  probe = reader_start(&c, "/readyz", NULL);
   wait_until_one_in_hand(&c);
   ck_assert_double_eq(metric(&c, "purchases_handoffs_total"), handed + 1);
-  hit_while_one_waits(&c, "rz-user", &probe.status);
-  resume_database_for(thread, &probe.status, 200);
+  hit_while_one_waits(&c, "rz-user", probe);
+  resume_database_for(probe, 200);
   ck_assert_int_eq(server_stop(&c, 15), 0);
 }
 END_TEST
@@ -828,56 +869,29 @@ END_TEST
  * Before, they waited in the queue for as long as the first did. */
 #define SHED_READERS 6
 
-struct shed_reader {
-  const struct server *server;
-  char user[16];
-  long status;
-  bool retry_after;
-  bool problem;
-};
-
-static void *read_expecting_shed(void *data) {
-  struct shed_reader *reader = data;
-  struct http_response r;
+/* `user`'s read of their first page, to be shed. */
+static struct reader *start_shed_read(const struct server *server, const char *user) {
   char path[64];
-  char value[64];
 
-  snprintf(path, sizeof(path), "/user/%s", reader->user);
-  get(reader->server, path, "shop", reader->user, NULL, &r);
-  reader->status = r.status;
-  reader->retry_after = http_header(&r, "Retry-After", value, sizeof(value)) != NULL;
-  reader->problem = http_header(&r, "Content-Type", value, sizeof(value)) != NULL &&
-                    strcmp(value, "application/problem+json") == 0;
-  http_response_cleanup(&r);
-  return NULL;
+  snprintf(path, sizeof(path), "/user/%s", user);
+  return reader_start(server, path, user);
 }
 
-/* When a wait that started now ends, `seconds` later. */
-static struct timespec deadline_in(int seconds) {
-  struct timespec until;
-
-  clock_gettime(CLOCK_REALTIME, &until);
-  until.tv_sec += seconds;
-  return until;
-}
-
-/* The read on `thread` ends by `until`, shed: 503, a problem, Retry-After. */
-static void assert_shed_by(pthread_t thread, const struct shed_reader *reader,
-                           const struct timespec *until) {
-  ck_assert_int_eq(pthread_timedjoin_np(thread, NULL, until), 0);
+/* The read ends by `until`, shed: 503, a problem, Retry-After. Frees it. */
+static void assert_shed_by(struct reader *reader, const struct timespec *until) {
+  reader_wait(reader, until);
   ck_assert_int_eq(reader->status, 503);
   ck_assert(reader->retry_after);
   ck_assert(reader->problem);
+  free(reader);
 }
 
 START_TEST(a_handed_off_read_waits_at_most_the_db_wait_budget) {
   const char *env[] = {"PURCHASES_WORKERS=1", "PURCHASES_HANDOFF_THREADS=1",
                        "PURCHASES_DB_MAX_IN_FLIGHT=1", "PURCHASES_DB_WAIT_MS=300", NULL};
   struct server c;
-  struct reader first = {&c, 0, "hw-first"};
-  struct shed_reader others[SHED_READERS];
-  pthread_t first_thread;
-  pthread_t threads[SHED_READERS];
+  struct reader *first;
+  struct reader *others[SHED_READERS];
   struct timespec until;
   double expired;
   double shed;
@@ -892,24 +906,24 @@ START_TEST(a_handed_off_read_waits_at_most_the_db_wait_budget) {
   ck_assert_double_ge(expired, 0);
   ck_assert_double_ge(overflows, 0);
 
-  stop_database_under_a_read(&c, &first_thread, &first);
+  first = stop_database_under_a_read(&c, "hw-first");
   for (int i = 0; i < SHED_READERS; i++) {
-    others[i] = (struct shed_reader){.server = &c};
-    snprintf(others[i].user, sizeof(others[i].user), "hw-other-%d", i);
-    ck_assert_int_eq(pthread_create(&threads[i], NULL, read_expecting_shed, &others[i]), 0);
+    char user[16];
+    snprintf(user, sizeof(user), "hw-other-%d", i);
+    others[i] = start_shed_read(&c, user);
   }
   /* Far longer than the budget, and the database stays stopped meanwhile. */
   until = deadline_in(20);
   for (int i = 0; i < SHED_READERS; i++) {
-    assert_shed_by(threads[i], &others[i], &until);
+    assert_shed_by(others[i], &until);
   }
   ck_assert_double_eq(metric(&c, "purchases_handoff_expired_total"), expired + SHED_READERS);
   ck_assert_double_eq(metric(&c, "purchases_db_shed_total"), shed + SHED_READERS);
   ck_assert_double_eq(metric(&c, "purchases_handoff_overflows_total"), overflows);
   ck_assert_double_eq(metric(&c, "purchases_handoffs_in_hand"), 1);
-  ck_assert_int_eq(first.status, 0);
+  ck_assert_int_eq(atomic_load(&first->status), 0);
 
-  resume_database_for(first_thread, &first.status, 200);
+  resume_database_for(first, 200);
   ck_assert_double_eq(metric(&c, "purchases_handoffs_in_hand"), 0);
   server_stop(&c, 15);
 }
@@ -924,10 +938,7 @@ START_TEST(an_expired_read_does_not_wait_for_another_read_of_its_page) {
   const char *env[] = {"PURCHASES_WORKERS=1", "PURCHASES_HANDOFF_THREADS=1",
                        "PURCHASES_DB_WAIT_MS=300", "PURCHASES_DB_QUERY_TIMEOUT_MS=60000", NULL};
   struct server c;
-  struct reader first = {&c, 0, "hx-user"};
-  struct shed_reader second = {.server = &c, .user = "hx-user"};
-  pthread_t first_thread;
-  pthread_t second_thread;
+  struct reader *first;
   struct timespec until;
   double expired;
 
@@ -938,14 +949,13 @@ START_TEST(an_expired_read_does_not_wait_for_another_read_of_its_page) {
   read_own_page(&c, "hx-other");
   expired = metric(&c, "purchases_handoff_expired_total");
 
-  stop_database_under_a_read(&c, &first_thread, &first);
-  ck_assert_int_eq(pthread_create(&second_thread, NULL, read_expecting_shed, &second), 0);
+  first = stop_database_under_a_read(&c, "hx-user");
   until = deadline_in(10);
-  assert_shed_by(second_thread, &second, &until);
+  assert_shed_by(start_shed_read(&c, "hx-user"), &until);
   ck_assert_double_eq(metric(&c, "purchases_handoff_expired_total"), expired + 1);
   /* The first read still waits, and the worker still answers hits. */
-  hit_while_one_waits(&c, "hx-other", &first.status);
-  resume_database_for(first_thread, &first.status, 200);
+  hit_while_one_waits(&c, "hx-other", first);
+  resume_database_for(first, 200);
   ck_assert_int_eq(server_stop(&c, 15), 0);
 }
 END_TEST
@@ -965,28 +975,26 @@ START_TEST(a_read_queued_at_shutdown_waits_at_most_the_db_wait_budget) {
                        "PURCHASES_SHUTDOWN_TIMEOUT_S=0",
                        NULL};
   struct server c;
-  struct reader first = {&c, 0, "hs-first"};
-  struct shed_reader second = {.server = &c, .user = "hs-second"};
-  pthread_t first_thread;
-  pthread_t second_thread;
+  struct reader *first;
+  struct reader *second;
   struct timespec until;
 
   insert("hs-1", "hs-first", 1700000000000);
   ck_assert(server_start(&c, db.uri, env));
   ck_assert(wait_for_status(c.port, "/readyz", 200, 15));
 
-  stop_database_under_a_read(&c, &first_thread, &first);
-  ck_assert_int_eq(pthread_create(&second_thread, NULL, read_expecting_shed, &second), 0);
+  first = stop_database_under_a_read(&c, "hs-first");
+  second = start_shed_read(&c, "hs-second");
   for (int i = 0; i < 100 && metric(&c, "purchases_handoffs_in_hand") < 2; i++) {
     usleep(20 * 1000);
   }
   ck_assert_double_eq(metric(&c, "purchases_handoffs_in_hand"), 2);
   kill(c.pid, SIGTERM);
   until = deadline_in(10);
-  assert_shed_by(second_thread, &second, &until);
-  ck_assert_int_eq(first.status, 0);
+  assert_shed_by(second, &until);
+  ck_assert_int_eq(atomic_load(&first->status), 0);
 
-  resume_database_for(first_thread, &first.status, 200);
+  resume_database_for(first, 200);
   ck_assert_int_eq(server_stop(&c, 15), 0);
 }
 END_TEST
