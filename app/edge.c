@@ -443,7 +443,8 @@ static enum MHD_Result check_head(struct MHD_Connection *connection, struct edge
   switch (head_bytes(connection, request, method, version, &headers)) {
     case FRAMING_BYTES_HIDDEN:
       return refuse(connection, request, method, url, PROBLEM_INVALID_REQUEST,
-                    "The request head holds a NUL byte (in the target or a header).");
+                    "The request head holds bytes its parser could not place: a NUL byte "
+                    "(in the target or a header), or a header line without a name.");
     case FRAMING_BYTES_REBUILT:
       return refuse(connection, request, method, url, PROBLEM_INVALID_REQUEST,
                     "A header is folded onto the next line (obs-fold, RFC 9112 section 5.2): "

@@ -121,6 +121,11 @@ static bool is_read_header(const struct framing_header *h) {
 
 /* One header's name and bytes; false (and the verdict filled) when refused. */
 static bool check_header(const struct framing_header *h, struct framing_verdict *verdict) {
+  if (h->name_len == 0) {
+    refuse(verdict, PROBLEM_INVALID_REQUEST, "A header line has no name before its colon.%s", "",
+           0);
+    return false;
+  }
   if (!is_token(h->name, h->name_len)) {
     refuse(verdict, PROBLEM_INVALID_REQUEST,
            "Header name '%s' holds a byte a header name may not hold (white space before the "
@@ -208,6 +213,15 @@ static bool host_is_valid(const char *value, size_t len) {
   return true;
 }
 
+/* RFC 9112 section 3.2: the origin-form ("/user/1"), the absolute-form
+ * ("http://shop.example/user/1"), and "*" for OPTIONS alone (the
+ * authority-form is CONNECT's, which this server does not implement). */
+static bool target_form_is_valid(const char *method, const char *url) {
+  return url[0] == '/' || strncasecmp(url, "http://", 7) == 0 ||
+         strncasecmp(url, "https://", 8) == 0 ||
+         (strcmp(url, "*") == 0 && strcmp(method, "OPTIONS") == 0);
+}
+
 static bool check_method_and_target(const struct framing_head *head,
                                     struct framing_verdict *verdict) {
   bool known = false;
@@ -223,9 +237,18 @@ static bool check_method_and_target(const struct framing_head *head,
   }
   for (const unsigned char *p = (const unsigned char *)head->url; *p != '\0'; p++) {
     if (*p <= 0x20 || *p == 0x7f) {
-      refuse(verdict, PROBLEM_INVALID_REQUEST, "The request target holds a control byte.%s", "", 0);
+      refuse(verdict, PROBLEM_INVALID_REQUEST,
+             "The request target holds a space or a control byte (sent as such or %%-encoded).%s",
+             "", 0);
       return false;
     }
+  }
+  if (!target_form_is_valid(head->method, head->url)) {
+    refuse(verdict, PROBLEM_INVALID_REQUEST,
+           "The request target must be a path that starts with '/' or an absolute http(s) URI "
+           "(RFC 9112 section 3.2).%s",
+           "", 0);
+    return false;
   }
   return true;
 }

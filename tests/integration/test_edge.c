@@ -174,6 +174,14 @@ static const struct framing_case CASES[] = {
          "NUL"),
     CASE("a control byte in a header name",
          "GET /healthz HTTP/1.1\r\nHost: x\r\nX-A\x01: b\r\n\r\n" SMUGGLED, 400, "header name"),
+    CASE("a header line without a name", "GET /healthz HTTP/1.1\r\nHost: x\r\n: b\r\n\r\n" SMUGGLED,
+         400, "without a name"),
+    /* Ulfius would route "user/6" as "/user/6". */
+    CASE("a target that is not a path from /",
+         "GET user/6 HTTP/1.1\r\nHost: x\r\nx-client-id: shop\r\nx-user-id: 6\r\n\r\n" SMUGGLED,
+         400, "must be a path"),
+    CASE("an encoded space in the target", "GET /healthz%20 HTTP/1.1\r\nHost: x\r\n\r\n" SMUGGLED,
+         400, "a space"),
     /* libmicrohttpd would hand these on as headers named "x-user-id7" and
      * "Authorizationcontinued": the identity would look absent (401), or
      * the headers would be trusted in place of the token. */

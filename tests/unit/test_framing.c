@@ -118,6 +118,67 @@ START_TEST(host_is_a_host_and_a_port) {
 }
 END_TEST
 
+/* RFC 9112 section 3.2: a target is a path from "/", an absolute URI, or
+ * "*" for OPTIONS; anything else is a 400, however Ulfius would route it.
+ * A space (libmicrohttpd hands the target over %-decoded) is refused as
+ * what it is. */
+START_TEST(the_target_is_one_of_its_forms) {
+  static const struct {
+    const char *method;
+    const char *url;
+    const char *refused_for; /* NULL: accepted */
+  } CASES[] = {
+      {"GET", "/user/2", NULL},
+      {"GET", "/", NULL},
+      {"GET", "http://shop.example/user/2", NULL},
+      {"GET", "HTTPS://shop.example", NULL},
+      {"OPTIONS", "*", NULL},
+      {"GET", "user/2", "must be a path"},
+      {"GET", "*", "must be a path"},
+      {"GET", "?limit=1", "must be a path"},
+      {"GET", "ftp://shop.example/user/2", "must be a path"},
+      {"GET", "shop.example:443", "must be a path"},
+      {"GET", "/user/2 ", "a space or a control byte"},
+      {"GET", "/user/\x7f", "a space or a control byte"},
+  };
+  struct framing_header host = {"Host", 4, "x", 1};
+
+  for (size_t i = 0; i < sizeof(CASES) / sizeof(CASES[0]); i++) {
+    struct framing_verdict verdict;
+    framing_check(&(struct framing_head){.method = CASES[i].method,
+                                         .version = "HTTP/1.1",
+                                         .url = CASES[i].url,
+                                         .headers = &host,
+                                         .header_count = 1},
+                  &verdict);
+    ck_assert_msg(verdict.refuse == (CASES[i].refused_for != NULL), "%s '%s': refused %d",
+                  CASES[i].method, CASES[i].url, verdict.refuse);
+    if (verdict.refuse) {
+      ck_assert_int_eq(verdict.type, PROBLEM_INVALID_REQUEST);
+      ck_assert_msg(strstr(verdict.detail, CASES[i].refused_for) != NULL, "'%s': %s", CASES[i].url,
+                    verdict.detail);
+    }
+  }
+}
+END_TEST
+
+/* ": v" is a header line without a name, and is refused as one. */
+START_TEST(a_header_without_a_name_is_refused_as_one) {
+  struct framing_header headers[] = {{"Host", 4, "x", 1}, {"", 0, "v", 1}};
+  struct framing_verdict verdict;
+
+  framing_check(&(struct framing_head){.method = "GET",
+                                       .version = "HTTP/1.1",
+                                       .url = "/healthz",
+                                       .headers = headers,
+                                       .header_count = 2},
+                &verdict);
+  ck_assert(verdict.refuse);
+  ck_assert_int_eq(verdict.type, PROBLEM_INVALID_REQUEST);
+  ck_assert_ptr_nonnull(strstr(verdict.detail, "no name"));
+}
+END_TEST
+
 Suite *suite_framing(void) {
   Suite *suite = suite_create("framing");
   TCase *tc = tcase_create("head bytes");
@@ -126,6 +187,8 @@ Suite *suite_framing(void) {
   tcase_add_test(tc, a_name_built_outside_the_head_is_a_folded_line);
   tcase_add_test(tc, a_parser_that_copies_says_nothing);
   tcase_add_test(tc, host_is_a_host_and_a_port);
+  tcase_add_test(tc, the_target_is_one_of_its_forms);
+  tcase_add_test(tc, a_header_without_a_name_is_refused_as_one);
   suite_add_tcase(suite, tc);
   return suite;
 }
