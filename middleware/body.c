@@ -103,6 +103,12 @@ json_t *request_json_body(const struct _u_request *request, struct _u_response *
     problem_send(response, PROBLEM_INVALID_REQUEST,
                  "The body is not valid JSON (line %d, column %d): %s.", error.line, error.column,
                  words_json_fault(&error));
+  } else if (!json_is_object(j_body)) {
+    /* An array is refused as a number or a string is: every body is one
+     * object. */
+    problem_send(response, PROBLEM_INVALID_REQUEST, "The body must be a JSON object.");
+    json_decref(j_body);
+    j_body = NULL;
   }
   return j_body;
 }

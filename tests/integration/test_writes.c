@@ -251,6 +251,7 @@ static const struct {
     {"duplicate key", NULL, "{\"userId\": \"a\", \"userId\": \"b\"}", 400, "duplicate key", NULL},
     {"a NUL in a string", NULL, "{\"title\": \"Secret\\u0000Gift\"}", 400, "\\\\u0000", "Secret"},
     {"a number as the body", NULL, " 42", 400, "must be a JSON object", NULL},
+    {"an array as the body", NULL, "[{\"userId\": \"w\"}]", 400, "must be a JSON object", NULL},
     {"Content-Encoding: gzip", "Content-Encoding: gzip", "{}", 415, "content-coded", NULL},
     {"Content-Encoding: identity", "Content-Encoding: identity ", "{}", 422, NULL, NULL},
     {"empty body", NULL, "", 400, NULL, NULL},
