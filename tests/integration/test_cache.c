@@ -732,15 +732,21 @@ static void wait_until_one_in_hand(const struct server *server) {
   ck_assert_double_eq(metric(server, "purchases_handoffs_in_hand"), 1);
 }
 
+/* Starts `user`'s read of their own first page, through the shop. */
+static struct reader *start_page_read(const struct server *server, const char *user) {
+  char path[64];
+
+  snprintf(path, sizeof(path), "/user/%s", user);
+  return reader_start(server, path, user);
+}
+
 /* Stops the database, then starts `user`'s read of their first page:
  * returns it once it has been handed off and waits on the database. */
 static struct reader *stop_database_under_a_read(const struct server *server, const char *user) {
   struct reader *reader;
-  char path[64];
 
-  snprintf(path, sizeof(path), "/user/%s", user);
   ferretdb_pause(&db);
-  reader = reader_start(server, path, user);
+  reader = start_page_read(server, user);
   wait_until_one_in_hand(server);
   return reader;
 }
@@ -869,14 +875,6 @@ END_TEST
  * Before, they waited in the queue for as long as the first did. */
 #define SHED_READERS 6
 
-/* `user`'s read of their first page, to be shed. */
-static struct reader *start_shed_read(const struct server *server, const char *user) {
-  char path[64];
-
-  snprintf(path, sizeof(path), "/user/%s", user);
-  return reader_start(server, path, user);
-}
-
 /* The read ends by `until`, shed: 503, a problem, Retry-After. Frees it. */
 static void assert_shed_by(struct reader *reader, const struct timespec *until) {
   reader_wait(reader, until);
@@ -910,7 +908,7 @@ START_TEST(a_handed_off_read_waits_at_most_the_db_wait_budget) {
   for (int i = 0; i < SHED_READERS; i++) {
     char user[16];
     snprintf(user, sizeof(user), "hw-other-%d", i);
-    others[i] = start_shed_read(&c, user);
+    others[i] = start_page_read(&c, user);
   }
   /* Far longer than the budget, and the database stays stopped meanwhile. */
   until = deadline_in(20);
@@ -951,7 +949,7 @@ START_TEST(an_expired_read_does_not_wait_for_another_read_of_its_page) {
 
   first = stop_database_under_a_read(&c, "hx-user");
   until = deadline_in(10);
-  assert_shed_by(start_shed_read(&c, "hx-user"), &until);
+  assert_shed_by(start_page_read(&c, "hx-user"), &until);
   ck_assert_double_eq(metric(&c, "purchases_handoff_expired_total"), expired + 1);
   /* The first read still waits, and the worker still answers hits. */
   hit_while_one_waits(&c, "hx-other", first);
@@ -984,7 +982,7 @@ START_TEST(a_read_queued_at_shutdown_waits_at_most_the_db_wait_budget) {
   ck_assert(wait_for_status(c.port, "/readyz", 200, 15));
 
   first = stop_database_under_a_read(&c, "hs-first");
-  second = start_shed_read(&c, "hs-second");
+  second = start_page_read(&c, "hs-second");
   for (int i = 0; i < 100 && metric(&c, "purchases_handoffs_in_hand") < 2; i++) {
     usleep(20 * 1000);
   }
