@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include <ulfius.h>
@@ -167,9 +166,7 @@ void MHD_destroy_response(struct MHD_Response *response) {
  * no path. The Host header is not read, so the authority is simply left
  * out. Any other target as it is. */
 static const char *origin_form(const char *uri) {
-  size_t scheme = strncasecmp(uri, "http://", 7) == 0    ? 7
-                  : strncasecmp(uri, "https://", 8) == 0 ? 8
-                                                         : 0;
+  size_t scheme = framing_absolute_scheme(uri);
   const char *rest;
 
   if (scheme == 0) {

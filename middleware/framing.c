@@ -213,12 +213,17 @@ static bool host_is_valid(const char *value, size_t len) {
   return true;
 }
 
+size_t framing_absolute_scheme(const char *target) {
+  return strncasecmp(target, "http://", 7) == 0    ? 7
+         : strncasecmp(target, "https://", 8) == 0 ? 8
+                                                   : 0;
+}
+
 /* RFC 9112 section 3.2: the origin-form ("/user/1"), the absolute-form
  * ("http://shop.example/user/1"), and "*" for OPTIONS alone (the
  * authority-form is CONNECT's, which this server does not implement). */
 static bool target_form_is_valid(const char *method, const char *url) {
-  return url[0] == '/' || strncasecmp(url, "http://", 7) == 0 ||
-         strncasecmp(url, "https://", 8) == 0 ||
+  return url[0] == '/' || framing_absolute_scheme(url) > 0 ||
          (strcmp(url, "*") == 0 && strcmp(method, "OPTIONS") == 0);
 }
 

@@ -84,4 +84,8 @@ enum framing_bytes framing_head_bytes(const char *start, size_t size,
  * surrogates, nothing above U+10FFFF). */
 bool framing_is_utf8(const char *bytes, size_t len);
 
+/* The length of the "http://" or "https://" (any case) that starts an
+ * absolute-form target (RFC 9112 section 3.2.2); 0 for any other target. */
+size_t framing_absolute_scheme(const char *target);
+
 #endif
