@@ -43,7 +43,6 @@ enum etag_condition etag_if_none_match(const char *value, const char *etag) {
   const char *p = value;
   size_t etag_len = strlen(etag);
   bool matched = false;
-  bool any = false;
 
   if (value == NULL) {
     return ETAG_ABSENT;
@@ -56,7 +55,9 @@ enum etag_condition etag_if_none_match(const char *value, const char *etag) {
     }
     return *p == '\0' ? ETAG_MATCH : ETAG_MALFORMED;
   }
-  /* #entity-tag: elements between commas, empty ones allowed. */
+  /* #entity-tag: elements between commas, empty ones allowed (RFC 9110
+   * section 5.6.1), so an empty value or commas alone is a list that names
+   * no tag, which nothing matches. */
   for (;;) {
     while (http_is_ows(*p) || *p == ',') {
       p++;
@@ -78,16 +79,12 @@ enum etag_condition etag_if_none_match(const char *value, const char *etag) {
     }
     p++;
     matched = matched || same_representation(tag, (size_t)(p - tag), etag, etag_len);
-    any = true;
     while (http_is_ows(*p)) {
       p++;
     }
     if (*p != ',' && *p != '\0') {
       return ETAG_MALFORMED;
     }
-  }
-  if (!any) {
-    return ETAG_MALFORMED;
   }
   return matched ? ETAG_MATCH : ETAG_NO_MATCH;
 }

@@ -23,7 +23,7 @@ bool etag_of_body(const char *body, size_t len, char out[LIST_ETAG_MAX]);
 enum etag_condition {
   ETAG_ABSENT,    /* no header: answer as usual */
   ETAG_MATCH,     /* "*" or a tag that matches (weak comparison): 304 */
-  ETAG_NO_MATCH,  /* a well-formed list without it: answer as usual */
+  ETAG_NO_MATCH,  /* a well-formed list without it (or empty): answer as usual */
   ETAG_MALFORMED, /* not "*" nor a list of entity-tags (RFC 9110): 400 */
 };
 
