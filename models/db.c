@@ -496,8 +496,7 @@ void db_write_metrics(struct db *db, FILE *out) {
           "# HELP purchases_db_in_flight Request operations holding a database slot now.\n"
           "# TYPE purchases_db_in_flight gauge\n"
           "purchases_db_in_flight %u\n"
-          "# HELP purchases_db_in_flight_limit Database slots (PURCHASES_DB_MAX_IN_FLIGHT; 0: no "
-          "bound).\n"
+          "# HELP purchases_db_in_flight_limit Database slots (PURCHASES_DB_MAX_IN_FLIGHT).\n"
           "# TYPE purchases_db_in_flight_limit gauge\n"
           "purchases_db_in_flight_limit %u\n",
           atomic_load_explicit(&db->slots.in_flight, memory_order_relaxed), db->slots.limit);
