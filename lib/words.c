@@ -60,6 +60,23 @@ void words_escape(const char *bytes, char *out, size_t out_len) {
   out[n] = '\0';
 }
 
+void words_json_pointer(const char *base, const char *name, char *out, size_t len) {
+  size_t n = (size_t)snprintf(out, len, "%s/", base);
+
+  if (n >= len) {
+    n = len - 1;
+  }
+  for (const unsigned char *p = (const unsigned char *)name; *p != '\0' && n + 3 < len; p++) {
+    if (*p == '~' || *p == '/') {
+      out[n++] = '~';
+      out[n++] = *p == '~' ? '0' : '1';
+    } else {
+      out[n++] = *p >= 0x20 && *p < 0x7f ? (char)*p : '?';
+    }
+  }
+  out[n] = '\0';
+}
+
 const char *words_json_fault(const json_error_t *error) {
   switch (json_error_code(error)) {
     case json_error_invalid_utf8:

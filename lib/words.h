@@ -13,6 +13,13 @@
  * '"', '\\') as \xHH; cut with "..." to fit out_len (at least 8). */
 void words_escape(const char *bytes, char *out, size_t out_len);
 
+/* base + "/" + name as an RFC 6901 JSON pointer for a problem's errors
+ * ('~' and '/' escaped as "~0" and "~1") into out (len bytes, always
+ * terminated, cut to fit). name is the caller's own text: a byte that is
+ * not printable ASCII shows as '?', so the pointer is always valid UTF-8
+ * however the name was cut. */
+void words_json_pointer(const char *base, const char *name, char *out, size_t len);
+
 /* Room for a command-line argument in a message, escaped and cut to fit:
  * enough of it to recognise a typo, not a terminal's worth. */
 #define WORDS_ESCAPED_ARG_MAX 80

@@ -34,25 +34,6 @@ static void fail(struct checker *c, const char *pointer, const char *detail) {
   }
 }
 
-/* base + "/" + name as a JSON pointer ('~' and '/' escaped). A name that is
- * not plain ASCII (only unknown fields can be) shows '?' for those bytes. */
-static void pointer_of(char out[POINTER_MAX], const char *base, const char *name) {
-  size_t n = (size_t)snprintf(out, POINTER_MAX, "%s/", base);
-  if (n >= POINTER_MAX) {
-    n = POINTER_MAX - 1;
-  }
-  for (const unsigned char *p = (const unsigned char *)name; *p != '\0' && n + 3 < POINTER_MAX;
-       p++) {
-    if (*p == '~' || *p == '/') {
-      out[n++] = '~';
-      out[n++] = *p == '~' ? '0' : '1';
-    } else {
-      out[n++] = *p >= 0x20 && *p < 0x7f ? (char)*p : '?';
-    }
-  }
-  out[n] = '\0';
-}
-
 /* Every member of the object must be a field of `fields`. */
 static void check_known_fields(struct checker *c, const json_t *j_object, const char *base,
                                const struct schema_field *fields) {
@@ -62,7 +43,7 @@ static void check_known_fields(struct checker *c, const json_t *j_object, const 
 
   json_object_foreach((json_t *)j_object, key, j_value) {
     if (schema_field_find(fields, key) == NULL) {
-      pointer_of(pointer, base, key);
+      words_json_pointer(base, key, pointer, sizeof(pointer));
       fail(c, pointer, "is not a field of this object");
     }
   }
@@ -252,7 +233,7 @@ static void check_field(struct checker *c, const json_t *j_object, const char *b
   const json_t *j_value = json_object_get(j_object, field->name);
   char pointer[POINTER_MAX];
 
-  pointer_of(pointer, base, field->name);
+  words_json_pointer(base, field->name, pointer, sizeof(pointer));
   if (j_value == NULL && (field->generated || field->optional)) {
     return;
   }
@@ -332,7 +313,7 @@ static int64_t check_item_totals(struct checker *c, const json_t *j_items, const
     const json_t *j_total = sound(c, j_item, base, fields, "priceTotalPence");
     if (j_currency != NULL && currency != NULL &&
         strcmp(json_string_value(j_currency), currency) != 0) {
-      pointer_of(pointer, base, "currency");
+      words_json_pointer(base, "currency", pointer, sizeof(pointer));
       fail(c, pointer, "must be the purchase's currency");
     }
     if (j_unit == NULL || j_quantity == NULL || j_total == NULL) {
@@ -342,7 +323,7 @@ static int64_t check_item_totals(struct checker *c, const json_t *j_items, const
     /* Within the schema's ranges unit * quantity cannot overflow 64 bits. */
     if (json_integer_value(j_unit) * json_integer_value(j_quantity) !=
         json_integer_value(j_total)) {
-      pointer_of(pointer, base, "priceTotalPence");
+      words_json_pointer(base, "priceTotalPence", pointer, sizeof(pointer));
       fail(c, pointer, "must equal pricePerUnitPence times quantity");
       ok = false;
       continue;

@@ -266,57 +266,61 @@ done:
   return U_CALLBACK_CONTINUE;
 }
 
+/* Adds {"pointer", "detail"} to a change's errors; always false, the
+ * answer of the rule that found it. pointer is plain ASCII. */
+static bool change_fault(json_t *j_errors, const char *pointer, const char *detail) {
+  json_array_append_new(j_errors, json_pack("{ss ss}", "pointer", pointer, "detail", detail));
+  return false;
+}
+
 /* Reads {"status": ..., "dateDelivered": ...} into *change. On a bad body
- * returns false with *j_errors as purchase_validate() gives them. */
+ * returns false with *j_errors as purchase_validate() gives them. The
+ * answer is decided by the rules broken, never by how many errors could be
+ * listed. */
 static bool read_change(const json_t *j_body, struct status_change *change, json_t **j_errors) {
   const char *key;
   json_t *j_value;
   const char *status = NULL;
-  bool known = false;
+  bool valid = true;
 
   *j_errors = json_array();
   if (*j_errors == NULL) {
     return false;
   }
   if (!json_is_object(j_body)) {
-    json_array_append_new(*j_errors,
-                          json_pack("{ss ss}", "pointer", "", "detail", "must be an object"));
+    change_fault(*j_errors, "", "must be an object");
     return false;
   }
   json_object_foreach((json_t *)j_body, key, j_value) {
     if (strcmp(key, "status") != 0 && strcmp(key, "dateDelivered") != 0) {
       /* The pointer names the field; its name is the caller's own text. */
       char pointer[80];
-      snprintf(pointer, sizeof(pointer), "/%.70s", key);
-      json_array_append_new(*j_errors,
-                            json_pack("{ss ss}", "pointer", pointer, "detail",
-                                      "is not a field of a status change (status, dateDelivered)"));
+      words_json_pointer("", key, pointer, sizeof(pointer));
+      valid = change_fault(*j_errors, pointer,
+                           "is not a field of a status change (status, dateDelivered)");
     }
   }
   status = json_string_value(json_object_get(j_body, "status"));
-  known = status != NULL && purchase_status_index(status) >= 0;
-  if (!known) {
+  if (status == NULL || purchase_status_index(status) < 0) {
     char names[128];
     char detail[160];
     words_join(words_of_array, PURCHASE_STATUSES, "or", names, sizeof(names));
     snprintf(detail, sizeof(detail), "is required: %s", names);
-    json_array_append_new(*j_errors, json_pack("{ss ss}", "pointer", "/status", "detail", detail));
+    valid = change_fault(*j_errors, "/status", detail);
   }
   change->status = status;
   j_value = json_object_get(j_body, "dateDelivered");
   if (j_value != NULL && !json_is_null(j_value)) {
     if (!json_is_string(j_value) ||
         !parse_timestamp(json_string_value(j_value), &change->date_delivered_ms)) {
-      json_array_append_new(*j_errors, json_pack("{ss ss}", "pointer", "/dateDelivered", "detail",
-                                                 "must be an ISO-8601 date or date-time"));
+      valid = change_fault(*j_errors, "/dateDelivered", "must be an ISO-8601 date or date-time");
     } else if (status != NULL && strcmp(status, "delivered") != 0) {
-      json_array_append_new(*j_errors, json_pack("{ss ss}", "pointer", "/dateDelivered", "detail",
-                                                 "is only for a change to delivered"));
+      valid = change_fault(*j_errors, "/dateDelivered", "is only for a change to delivered");
     } else {
       change->has_date_delivered = true;
     }
   }
-  return json_array_size(*j_errors) == 0;
+  return valid;
 }
 
 /* If-None-Match on a change (RFC 9110 section 13.1.2): the change goes on

@@ -336,6 +336,62 @@ START_TEST(bad_bodies_get_their_own_status) {
 }
 END_TEST
 
+/* A change naming a field it has no rule for is refused, whatever the
+ * name: the error's pointer escapes it as RFC 6901 says and shows '?' for
+ * bytes that are not printable ASCII, and a name cut short in the middle
+ * of a character still refuses the change. */
+static const struct {
+  const char *key; /* as JSON text */
+  const char *pointer;
+} UNKNOWN_CHANGE_FIELDS[] = {
+    {"note", "/note"}, {"a/b", "/a~1b"},      {"a~b", "/a~0b"},         {"~1", "/~01"},
+    {"", "/"},         {"a\\u0001b", "/a?b"}, {"caf\\u00e9", "/caf??"},
+};
+
+START_TEST(a_change_with_an_unknown_field_is_refused_whatever_its_name) {
+  json_t *j_sent = purchase("odd-1", "yan");
+  struct http_response r;
+  char body[512];
+  char etag[32];
+
+  post_purchase(j_sent, NULL, &r);
+  ck_assert_int_eq(r.status, 201);
+  http_response_cleanup(&r);
+  for (size_t i = 0; i < sizeof(UNKNOWN_CHANGE_FIELDS) / sizeof(UNKNOWN_CHANGE_FIELDS[0]); i++) {
+    snprintf(body, sizeof(body), "{\"status\": \"paid\", \"%s\": 1}", UNKNOWN_CHANGE_FIELDS[i].key);
+    patch_status("yan", "odd-1", body, NULL, &r);
+    assert_problem(&r, 422, UNKNOWN_CHANGE_FIELDS[i].key);
+    json_t *j_errors = json_object_get(r.j_body, "errors");
+    ck_assert_uint_eq(json_array_size(j_errors), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(j_errors, 0), "pointer")),
+                     UNKNOWN_CHANGE_FIELDS[i].pointer);
+    http_response_cleanup(&r);
+  }
+  /* Names long enough to be cut, at every byte of a two-byte character. */
+  for (size_t len = 60; len < 200; len++) {
+    char key[256];
+    memset(key, 'a', len);
+    memcpy(key + len, "\\u00e9", 7);
+    snprintf(body, sizeof(body), "{\"%s\": 1, \"status\": \"paid\"}", key);
+    patch_status("yan", "odd-1", body, NULL, &r);
+    ck_assert_msg(r.status == 422, "a name of %zu bytes and an e-acute: %ld %s", len, r.status,
+                  r.body);
+    const char *pointer = json_string_value(
+        json_object_get(json_array_get(json_object_get(r.j_body, "errors"), 0), "pointer"));
+    ck_assert_ptr_nonnull(pointer);
+    ck_assert_int_eq(
+        strncmp(pointer, "/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 57), 0);
+    http_response_cleanup(&r);
+  }
+  /* None of it changed the purchase. */
+  patch_status("yan", "odd-1", "{\"status\": \"placed\"}", "\"v1\"", &r);
+  ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+  ck_assert_str_eq(header(&r, "ETag", etag, sizeof(etag)), "\"v1\"");
+  http_response_cleanup(&r);
+  json_decref(j_sent);
+}
+END_TEST
+
 /* If-None-Match on a change (RFC 9110 13.1.2): a tag of the purchase as
  * it is now, its gzip variant, or "*", refuses the change with 412; any
  * other tag lets it go on; a malformed header is a 400. */
@@ -1001,6 +1057,7 @@ Suite *suite_writes(void) {
   tcase_add_test(tc, a_caller_id_makes_retries_safe_without_a_key);
   tcase_add_test(tc, bad_bodies_get_their_own_status);
   tcase_add_test(tc, statuses_move_forward_only_and_if_match_guards_them);
+  tcase_add_test(tc, a_change_with_an_unknown_field_is_refused_whatever_its_name);
   tcase_add_test(tc, if_none_match_guards_a_change_too);
   tcase_add_test(tc, a_retry_storm_creates_exactly_one_purchase);
   tcase_add_test(tc, racing_changes_with_one_etag_let_exactly_one_win);

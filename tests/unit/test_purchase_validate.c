@@ -88,6 +88,12 @@ START_TEST(each_rule_names_its_field) {
 
   j = valid(), json_object_set_new(j, "colour", json_string("blue"));
   assert_refused_at(j, "/colour");
+  j = valid(), json_object_set_new(j, "a/b~c", json_true());
+  assert_refused_at(j, "/a~1b~0c");
+  j = valid(), json_object_set_new(j, "caf\xc3\xa9", json_true());
+  assert_refused_at(j, "/caf??");
+  j = valid(), json_object_set_new(json_object_get(j, "payment"), "", json_true());
+  assert_refused_at(j, "/payment/");
   j = valid(), json_object_set_new(j, "id", json_string("p.1"));
   assert_refused_at(j, "/id");
   j = valid(), json_object_del(j, "userId");
