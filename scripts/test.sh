@@ -44,6 +44,10 @@ export PURCHASES_TEST_TMP
 passed=0
 failed=0
 status=0
+# Every failing check's line, said again just before the summary: a CI
+# page that shows only the end of the output still names them.
+failures_seen=$PURCHASES_TEST_TMP/failures
+: >"$failures_seen"
 # check_run NAME COMMAND...: runs a Check binary and adds its summary.
 check_run() {
   local name=$1 output code summary checks failures errors
@@ -51,9 +55,10 @@ check_run() {
   output=$("$@" 2>&1)
   code=$?
   echo "$output"
+  grep -E ':[FE]:' <<<"$output" | sed "s/^/$name: /" >>"$failures_seen"
   summary=$(grep -Eo 'Checks: [0-9]+, Failures: [0-9]+, Errors: [0-9]+' <<<"$output" | tail -1)
   if [[ -z $summary ]]; then
-    echo "$name: no Check summary (exit $code)"
+    echo "$name: no Check summary (exit $code)" | tee -a "$failures_seen"
     failed=$((failed + 1))
     status=1
     return
@@ -96,7 +101,7 @@ if [[ -z $only || $only == fuzz ]]; then
     line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' <<<"$output" | tail -1)
     if ((code != 0)) || [[ -z $line ]]; then
       echo "$output" | tail -40
-      echo "fuzz $name: FAILED (exit $code)"
+      echo "fuzz $name: FAILED (exit $code)" | tee -a "$failures_seen"
       failed=$((failed + 1))
       status=1
       continue
@@ -114,10 +119,12 @@ script_test() {
   output=$("$script" "$PURCHASES_TEST_PG_URL" 2>&1)
   code=$?
   echo "$output" | grep -v "^$name: [0-9]* passed" || true
+  grep -F "$name: FAILED" <<<"$output" >>"$failures_seen"
   line=$(grep -E "^$name: [0-9]+ passed, [0-9]+ failed\$" <<<"$output" | tail -1)
   echo "$line"
   passed=$((passed + $(sed -E 's/.*: ([0-9]+) passed.*/\1/' <<<"${line:-x: 0 passed}")))
   if ((code != 0)) || [[ -z $line ]]; then
+    echo "$name: exit $code" >>"$failures_seen"
     failed=$((failed + 1))
     status=1
   fi
@@ -143,7 +150,7 @@ if [[ -z $only || $only == contract ]]; then
     passed=$((passed + 1))
   else
     echo "$output" | tail -40
-    echo "redocly lint: FAILED"
+    echo "redocly lint: FAILED" | tee -a "$failures_seen"
     failed=$((failed + 1))
     status=1
   fi
@@ -156,6 +163,7 @@ lint() {
     passed=$((passed + 1))
   else
     echo "$output"
+    echo "$*: FAILED" >>"$failures_seen"
     failed=$((failed + 1))
     status=1
   fi
@@ -166,6 +174,10 @@ if [[ -z $only || $only == contract ]]; then
   # The deployment files no engine runs here: parsed and checked for what
   # docs/operations.md promises.
   lint node scripts/lint-deploy.js
+fi
+if [[ -s $failures_seen ]]; then
+  echo "== failed checks"
+  cut -c1-400 "$failures_seen"
 fi
 echo "tests: $passed passed, $failed failed"
 if ((failed > 0)); then status=1; fi
