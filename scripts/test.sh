@@ -28,7 +28,7 @@ if [[ ${FERRETDB_HANDLER:-postgresql} == postgresql && (-z $only || $only == int
   fi
   export PURCHASES_TEST_PG_URL
   echo "== engine: FerretDB on PostgreSQL at $PURCHASES_TEST_PG_URL"
-else
+elif [[ -z $only || $only == integration ]]; then
   echo "== engine: FerretDB on SQLite"
 fi
 stop_postgres() {
