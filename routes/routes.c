@@ -68,20 +68,31 @@ static const struct route BENCH_ROUTES[] = {
 _Static_assert(ROUTE_COUNT + BENCH_ROUTE_COUNT + ROUTES_MAX_SCOPES <= ROUTES_MAX,
                "raise ROUTES_MAX");
 
-/* Whether each segment of path matches pattern's, ":name" matching any
- * non-empty segment. */
+/* The next non-empty segment of *path, its length in *len, and *path moved
+ * past it; NULL when none is left. Empty segments are skipped, as the
+ * router does: "/user//123/" is "/user/123". */
+static const char *next_segment(const char **path, size_t *len) {
+  const char *segment = *path + strspn(*path, "/");
+
+  *len = strcspn(segment, "/");
+  *path = segment + *len;
+  return *len > 0 ? segment : NULL;
+}
+
+/* Whether path has pattern's segments, ":name" matching any segment. */
 static bool path_matches(const char *pattern, const char *path) {
-  while (*pattern == '/' && *path == '/') {
-    size_t p_len = strcspn(pattern + 1, "/");
-    size_t s_len = strcspn(path + 1, "/");
-    if (pattern[1] == ':' ? s_len == 0
-                          : (p_len != s_len || strncmp(pattern + 1, path + 1, p_len) != 0)) {
+  for (;;) {
+    size_t p_len;
+    size_t s_len;
+    const char *p = next_segment(&pattern, &p_len);
+    const char *segment = next_segment(&path, &s_len);
+    if (p == NULL || segment == NULL) {
+      return p == NULL && segment == NULL;
+    }
+    if (p[0] != ':' && (p_len != s_len || strncmp(p, segment, p_len) != 0)) {
       return false;
     }
-    pattern += 1 + p_len;
-    path += 1 + s_len;
   }
-  return *pattern == '\0' && *path == '\0';
 }
 
 enum route_body_rule routes_body_rule(const char *method, const char *path) {

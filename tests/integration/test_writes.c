@@ -392,6 +392,33 @@ START_TEST(a_change_with_an_unknown_field_is_refused_whatever_its_name) {
 }
 END_TEST
 
+/* Empty segments of a path are ignored (docs/api.md) for a request with a
+ * body as for one without: the check of a body before the chain matches
+ * routes as the router does. */
+START_TEST(a_path_with_empty_segments_takes_its_routes_body) {
+  json_t *j_sent = purchase("slash-1", "xia");
+  char *body = json_dumps(j_sent, JSON_COMPACT);
+  const char *shop[] = {"x-client-id: shop", "x-user-id: xia", "Content-Type: application/json",
+                        NULL};
+  struct http_response r;
+
+  send_json("POST", "/purchases/", "checkout", body, NULL, &r);
+  ck_assert_msg(r.status == 201, "POST /purchases/: %ld %s", r.status, r.body);
+  http_response_cleanup(&r);
+  patch_status("/xia/", "slash-1//", "{\"status\": \"paid\"}", NULL, &r);
+  ck_assert_msg(r.status == 200, "PATCH //xia//purchases/slash-1//: %ld %s", r.status, r.body);
+  http_response_cleanup(&r);
+  ck_assert(http_request_body(server.port, "GET", "/user/xia/", shop, "{}", &r));
+  assert_problem(&r, 413, "a body on GET /user/xia/");
+  http_response_cleanup(&r);
+  ck_assert(http_request_body(server.port, "POST", "/purchase/", shop, "{}", &r));
+  assert_problem(&r, 404, "a body for no route");
+  http_response_cleanup(&r);
+  free(body);
+  json_decref(j_sent);
+}
+END_TEST
+
 /* If-None-Match on a change (RFC 9110 13.1.2): a tag of the purchase as
  * it is now, its gzip variant, or "*", refuses the change with 412; any
  * other tag lets it go on; a malformed header is a 400. */
@@ -1058,6 +1085,7 @@ Suite *suite_writes(void) {
   tcase_add_test(tc, bad_bodies_get_their_own_status);
   tcase_add_test(tc, statuses_move_forward_only_and_if_match_guards_them);
   tcase_add_test(tc, a_change_with_an_unknown_field_is_refused_whatever_its_name);
+  tcase_add_test(tc, a_path_with_empty_segments_takes_its_routes_body);
   tcase_add_test(tc, if_none_match_guards_a_change_too);
   tcase_add_test(tc, a_retry_storm_creates_exactly_one_purchase);
   tcase_add_test(tc, racing_changes_with_one_etag_let_exactly_one_win);
