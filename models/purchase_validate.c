@@ -58,9 +58,12 @@ static size_t utf8_length(const char *text) {
   return n;
 }
 
+/* C0, DEL and C1 (U+0080 to U+009F, in UTF-8 0xc2 0x80 to 0xc2 0x9f: a
+ * terminal reads U+009B as the start of an escape sequence, as it does
+ * ESC). text is valid UTF-8, as jansson guarantees. */
 static bool has_control_characters(const char *text) {
   for (const unsigned char *p = (const unsigned char *)text; *p != '\0'; p++) {
-    if (*p < 0x20 || *p == 0x7f) {
+    if (*p < 0x20 || *p == 0x7f || (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)) {
       return true;
     }
   }

@@ -88,6 +88,23 @@ START_TEST(each_rule_names_its_field) {
 
   j = valid(), json_object_set_new(j, "colour", json_string("blue"));
   assert_refused_at(j, "/colour");
+  j = valid(), json_object_set_new(json_array_get(json_object_get(j, "items"), 0), "title",
+                                   json_string("Fig\xc2\x9b"
+                                               "31m"));
+  assert_refused_at(j, "/items/0/title");
+  j = valid(), json_object_set_new(json_array_get(json_object_get(j, "items"), 0), "brand",
+                                   json_string("G\xc2\x80"));
+  assert_refused_at(j, "/items/0/brand");
+  j = valid(), json_object_set_new(json_array_get(json_object_get(j, "items"), 0), "brand",
+                                   json_string("Caf\xc3\xa9 \xc2\xa0" "Co"));
+  {
+    /* Past C1, U+00A0 (no-break space) and the rest are text. */
+    bson_t doc = BSON_INITIALIZER;
+    json_t *j_errors = NULL;
+    ck_assert(purchase_validate(j, "made-1", &doc, &j_errors));
+    bson_destroy(&doc);
+    json_decref(j);
+  }
   j = valid(), json_object_set_new(j, "a/b~c", json_true());
   assert_refused_at(j, "/a~1b~0c");
   j = valid(), json_object_set_new(j, "caf\xc3\xa9", json_true());
