@@ -295,9 +295,10 @@ static void check_limits(const struct _u_request *request, struct _u_response *r
     return;
   }
   /* The other methods take no body; one is refused, not ignored, so a
-   * request smuggled inside it cannot be mistaken for the next request. */
+   * request smuggled inside it cannot be mistaken for the next request.
+   * The length is digits (the edge refused anything else): "00" is 0. */
   if (u_map_get_case(request->map_header, "Transfer-Encoding") != NULL ||
-      (length != NULL && strcmp(length, "0") != 0) || request->binary_body_length > 0) {
+      (length != NULL && strtoull(length, NULL, 10) != 0) || request->binary_body_length > 0) {
     problem_send(response, PROBLEM_BODY_NOT_ALLOWED, "This route takes no request body.");
   }
 }

@@ -856,6 +856,10 @@ START_TEST(a_request_body_is_413) {
                          "\r\n5\r\nhello\r\n0\r\n\r\n";
   ck_assert_int_eq(raw_exchange(hostile_server.port, request, sizeof(request) - 1, 10), 413);
   ck_assert_int_eq(raw_exchange(hostile_server.port, chunked, sizeof(chunked) - 1, 10), 413);
+  /* A length of zero however it is written is no body. */
+  const char zeros[] = "GET /user/hank HTTP/1.1\r\nHost: x\r\nx-client-id: shop\r\n"
+                       "x-user-id: hank\r\nContent-Length: 00\r\nConnection: close\r\n\r\n";
+  ck_assert_int_eq(raw_exchange(hostile_server.port, zeros, sizeof(zeros) - 1, 10), 200);
 }
 END_TEST
 
