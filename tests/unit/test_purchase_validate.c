@@ -96,7 +96,8 @@ START_TEST(each_rule_names_its_field) {
                                    json_string("G\xc2\x80"));
   assert_refused_at(j, "/items/0/brand");
   j = valid(), json_object_set_new(json_array_get(json_object_get(j, "items"), 0), "brand",
-                                   json_string("Caf\xc3\xa9 \xc2\xa0" "Co"));
+                                   json_string("Caf\xc3\xa9 \xc2\xa0"
+                                               "Co"));
   {
     /* Past C1, U+00A0 (no-break space) and the rest are text. */
     bson_t doc = BSON_INITIALIZER;
