@@ -560,8 +560,14 @@ void app_stop(struct app *app) {
       sleep_ms(APP_DRAIN_GRACE_MS);
     }
     /* Waits for what is handed off (each bounded by the database's
-     * timeouts): MHD must not stop with a connection suspended. */
+     * timeouts): MHD must not stop with a connection suspended. A thread
+     * gives its answer back to the worker, which sends it: the same grace
+     * lets those answers out before MHD closes their connections. */
+    bool handed_off = edge_handoffs_in_hand() > 0;
     edge_stop_handoffs();
+    if (handed_off) {
+      sleep_ms(APP_DRAIN_GRACE_MS);
+    }
     ulfius_stop_framework(&app->instance);
     if (listen_fd != MHD_INVALID_SOCKET) {
       close(listen_fd);
