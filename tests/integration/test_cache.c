@@ -739,8 +739,8 @@ END_TEST
  * worker may send the answer first: a client can see its answer a moment
  * before the gauge does. */
 static void wait_until_in_hand(const struct server *server, double count) {
-  for (int i = 0; i < 100 && metric(server, "purchases_handoffs_in_hand") != count; i++) {
-    usleep(50 * 1000);
+  for (int i = 0; i < 250 && metric(server, "purchases_handoffs_in_hand") != count; i++) {
+    usleep(20 * 1000);
   }
   ck_assert_double_eq(metric(server, "purchases_handoffs_in_hand"), count);
 }
@@ -996,10 +996,7 @@ START_TEST(a_read_queued_at_shutdown_waits_at_most_the_db_wait_budget) {
 
   first = stop_database_under_a_read(&c, "hs-first");
   second = start_page_read(&c, "hs-second");
-  for (int i = 0; i < 100 && metric(&c, "purchases_handoffs_in_hand") < 2; i++) {
-    usleep(20 * 1000);
-  }
-  ck_assert_double_eq(metric(&c, "purchases_handoffs_in_hand"), 2);
+  wait_until_in_hand(&c, 2);
   kill(c.pid, SIGTERM);
   until = deadline_in(10);
   assert_shed_by(second, &until);
