@@ -44,7 +44,8 @@ export PURCHASES_TEST_TMP
 passed=0
 failed=0
 status=0
-# Every failing check's line, said again just before the summary: a CI
+# Every failing check's line (Check marks a failed test F, an error E, a
+# failed checked fixture S), said again just before the summary: a CI
 # page that shows only the end of the output still names them.
 failures_seen=$PURCHASES_TEST_TMP/failures
 : >"$failures_seen"
@@ -55,7 +56,7 @@ check_run() {
   output=$("$@" 2>&1)
   code=$?
   echo "$output"
-  grep -E ':[FE]:' <<<"$output" | sed "s/^/$name: /" >>"$failures_seen"
+  grep -E ':[FES]:' <<<"$output" | sed "s/^/$name: /" >>"$failures_seen"
   summary=$(grep -Eo 'Checks: [0-9]+, Failures: [0-9]+, Errors: [0-9]+' <<<"$output" | tail -1)
   if [[ -z $summary ]]; then
     echo "$name: no Check summary (exit $code)" | tee -a "$failures_seen"
@@ -74,19 +75,19 @@ for suite in unit integration; do
   echo "== $suite ($binary)"
   check_run "$suite" "$binary"
 done
-# The serving model of PURCHASES_WORKERS, the one the deploy files run:
-# every suite again, on two epoll workers instead of a thread per connection
-# (a test that chose its model itself keeps it).
+# The other serving model: every suite again with a thread per connection
+# (PURCHASES_WORKERS=0) instead of the default, one epoll worker a CPU (a test
+# that chose its model itself keeps it).
 if [[ -z $only || $only == integration ]]; then
   suites=$(sed -n 's/^Suite \*suite_\([a-z_]*\)(void);$/\1/p' tests/integration/suites.h)
   if [[ -z $suites ]]; then
-    echo "tests/integration/suites.h names no suite: the workers pass would test nothing"
+    echo "tests/integration/suites.h names no suite: the second pass would test nothing"
     failed=$((failed + 1))
     status=1
   fi
   for suite in $suites; do
-    echo "== integration, suite $suite, PURCHASES_WORKERS=2"
-    check_run "$suite (2 workers)" env PURCHASES_TEST_WORKERS=2 CK_RUN_SUITE="$suite" \
+    echo "== integration, suite $suite, PURCHASES_WORKERS=0 (a thread per connection)"
+    check_run "$suite (thread per connection)" env PURCHASES_TEST_WORKERS=0 CK_RUN_SUITE="$suite" \
       "$build/tests/integration_tests"
   done
 fi
