@@ -1,6 +1,8 @@
 #include "app/config.h"
 
 #include <errno.h>
+#include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -75,6 +77,53 @@ static bool parse_uint(const struct config_entry *entry, const char *value, stru
 
 bad:
   snprintf(err, err_len, "%s must be a whole number from %u to %u", entry->name, entry->min,
+           entry->max);
+  return false;
+}
+
+/* The CPUs this process may run on: its affinity mask, lowered to a cgroup v2
+ * CPU quota (cpu.max, "QUOTA PERIOD", rounded up) when the container has one;
+ * at least 1. */
+static uint32_t usable_cpus(void) {
+  cpu_set_t set;
+  long cpus = 1;
+  FILE *quota = NULL;
+  char max[32] = "";
+  unsigned long long period = 0;
+
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    cpus = CPU_COUNT(&set);
+  }
+  quota = fopen("/sys/fs/cgroup/cpu.max", "r");
+  if (quota != NULL && fscanf(quota, "%31s %llu", max, &period) == 2 && period > 0 &&
+      max[0] >= '0' && max[0] <= '9') {
+    unsigned long long limit = (strtoull(max, NULL, 10) + period - 1) / period;
+    if (limit < (unsigned long long)cpus) {
+      cpus = (long)limit;
+    }
+  }
+  if (quota != NULL) {
+    fclose(quota);
+  }
+  return cpus < 1 ? 1u : (uint32_t)cpus;
+}
+
+/* PURCHASES_WORKERS: "auto" (one epoll worker for each usable CPU, within
+ * the row's bounds), or a number as parse_uint takes it. */
+static bool parse_workers(const struct config_entry *entry, const char *value,
+                          struct config *config, char *err, size_t err_len) {
+  uint32_t *field = (uint32_t *)((char *)config + entry->offset);
+
+  if (strcmp(value, "auto") == 0) {
+    uint32_t cpus = usable_cpus();
+    *field = cpus > entry->max ? entry->max : cpus;
+    return true;
+  }
+  if (parse_uint(entry, value, config, err, err_len)) {
+    return true;
+  }
+  snprintf(err, err_len, "%s must be auto or a whole number from %u to %u", entry->name, entry->min,
            entry->max);
   return false;
 }
@@ -261,15 +310,15 @@ static const struct config_entry ENTRIES[] = {
      .parse = parse_uint,
      .help = "concurrent connections from one address; 0: no limit (behind a gateway)"},
     {.name = "PURCHASES_WORKERS",
-     .default_value = "0",
+     .default_value = "auto",
      .min = 0,
      .max = 256,
      .offset = FIELD(workers),
-     .parse = parse_uint,
-     .help =
-         "0: a thread per connection (the default); N: N threads, each serving its share of the "
-         "connections from an epoll loop, handing what waits on the database to "
-         "PURCHASES_HANDOFF_THREADS (faster when the cache answers most reads)"},
+     .parse = parse_workers,
+     .help = "auto (the default): one epoll worker for each CPU the process may use (its "
+             "affinity, and a cgroup v2 quota); N: N threads, each serving its share of the "
+             "connections from an epoll loop, handing what waits on the database to "
+             "PURCHASES_HANDOFF_THREADS; 0: a thread per connection instead"},
     {.name = "PURCHASES_HANDOFF_THREADS",
      .default_value = "16",
      .min = 0,

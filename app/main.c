@@ -148,7 +148,8 @@ static int serve(struct app *app, sigset_t *signals) {
   }
   char serving[48] = "a thread per connection";
   if (app->config.workers > 0) {
-    snprintf(serving, sizeof(serving), "%u epoll workers", app->config.workers);
+    snprintf(serving, sizeof(serving), "%u epoll worker%s", app->config.workers,
+             app->config.workers == 1 ? "" : "s");
   }
   y_log_message(Y_LOG_LEVEL_INFO,
                 "purchases %s (%s) listening on %s:%u; at most %u connections (%s), %u database "

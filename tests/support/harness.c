@@ -380,8 +380,9 @@ bool server_start(struct server *server, const char *mongodb_uri, const char *co
   /* Tests that are not about rate limiting must never meet it. */
   full_env[n++] = "PURCHASES_RATE_LIMIT_RPS=0";
   full_env[n++] = "PURCHASES_AUTH_FAILURES_RPS=0";
-  /* scripts/test.sh runs suites again with epoll workers this way, unless
-   * the test chose its serving model itself. */
+  /* scripts/test.sh runs suites again with a thread per connection this way
+   * (PURCHASES_TEST_WORKERS=0), unless the test chose its serving model
+   * itself; without it the server takes its default. */
   const char *workers = getenv("PURCHASES_TEST_WORKERS");
   bool chosen = false;
   for (size_t i = 0; env != NULL && env[i] != NULL; i++) {

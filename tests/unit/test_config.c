@@ -1,3 +1,4 @@
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,7 +88,7 @@ START_TEST(numeric_defaults_apply_when_nothing_is_set) {
   ck_assert_uint_eq(config.db_query_timeout_ms, 5000);
   ck_assert_uint_eq(config.db_max_in_flight, 16);
   ck_assert_uint_eq(config.db_wait_ms, 2000);
-  ck_assert_uint_eq(config.workers, 0); /* a thread per connection */
+  ck_assert_uint_ge(config.workers, 1); /* auto: one epoll worker a usable CPU */
 }
 END_TEST
 
@@ -240,6 +241,35 @@ START_TEST(malformed_clients_are_rejected) {
 }
 END_TEST
 
+START_TEST(workers_default_to_one_per_usable_cpu) {
+  cpu_set_t set;
+  uint32_t cpus;
+
+  CPU_ZERO(&set);
+  ck_assert_int_eq(sched_getaffinity(0, sizeof(set), &set), 0);
+  cpus = (uint32_t)CPU_COUNT(&set);
+  ck_assert_msg(config_load(&config, fake_getenv, err, sizeof(err)), "%s", err);
+  /* A cgroup quota may lower it, never raise it; never below one. */
+  ck_assert_uint_ge(config.workers, 1);
+  ck_assert_uint_le(config.workers, cpus);
+  config_cleanup(&config);
+  setup();
+  set_env("PURCHASES_WORKERS", "auto");
+  ck_assert_msg(config_load(&config, fake_getenv, err, sizeof(err)), "%s", err);
+  ck_assert_uint_ge(config.workers, 1);
+  ck_assert_uint_le(config.workers, cpus);
+  config_cleanup(&config);
+  setup();
+  set_env("PURCHASES_WORKERS", "0");
+  ck_assert_msg(config_load(&config, fake_getenv, err, sizeof(err)), "%s", err);
+  ck_assert_uint_eq(config.workers, 0);
+  config_cleanup(&config);
+  assert_load_fails("PURCHASES_WORKERS", "Auto");
+  assert_load_fails("PURCHASES_WORKERS", "auto ");
+  assert_load_fails("PURCHASES_WORKERS", "");
+}
+END_TEST
+
 START_TEST(workers_within_bounds) {
   set_env("PURCHASES_WORKERS", "2");
   ck_assert_msg(config_load(&config, fake_getenv, err, sizeof(err)), "%s", err);
@@ -350,6 +380,7 @@ Suite *suite_config(void) {
   tcase_add_test(reject, hostname_bind_address_is_rejected);
   tcase_add_test(reject, malformed_clients_are_rejected);
   tcase_add_test(reject, db_timeout_below_minimum_is_rejected);
+  tcase_add_test(reject, workers_default_to_one_per_usable_cpu);
   tcase_add_test(reject, workers_within_bounds);
   tcase_add_test(reject, handoff_threads_default_and_bounds);
   tcase_add_test(reject, failure_after_allocations_does_not_leak);
