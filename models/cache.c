@@ -16,6 +16,8 @@ struct cache_entry {
   struct cache_entry *chain; /* next in the hash slot */
   struct cache_entry *newer; /* LRU neighbours; newest at the shard's head */
   struct cache_entry *older;
+  struct cache_entry *later; /* expiry order; the shard's first to expire at its head */
+  struct cache_entry *sooner;
   uint64_t hash;
   uint64_t expires_ms;
   struct user_version version;
@@ -49,6 +51,11 @@ struct shard {
   struct cache_entry *slots[1u << SLOTS_SHIFT];
   struct cache_entry *newest;
   struct cache_entry *oldest;
+  /* Every entry by expiry. The TTL is one for the whole cache and an entry
+   * keeps the expiry it was stored with, so storing order is expiry order:
+   * a store appends, and the expired are always at the head. */
+  struct cache_entry *first_to_expire;
+  struct cache_entry *last_to_expire;
   size_t bytes;
   size_t entries;
 };
@@ -63,6 +70,7 @@ struct cache {
   atomic_ullong misses_expired;
   atomic_ullong stores;
   atomic_ullong evictions;
+  atomic_ullong reclaimed; /* expired entries freed before anyone asked for them */
   atomic_ullong too_large;
   atomic_ullong coalesced; /* misses that waited for another caller's read */
 };
@@ -168,6 +176,33 @@ static void lru_push_newest(struct shard *shard, struct cache_entry *entry) {
   }
 }
 
+static void expiry_unlink(struct shard *shard, struct cache_entry *entry) {
+  if (entry->sooner != NULL) {
+    entry->sooner->later = entry->later;
+  } else {
+    shard->first_to_expire = entry->later;
+  }
+  if (entry->later != NULL) {
+    entry->later->sooner = entry->sooner;
+  } else {
+    shard->last_to_expire = entry->sooner;
+  }
+  entry->later = NULL;
+  entry->sooner = NULL;
+}
+
+static void expiry_append(struct shard *shard, struct cache_entry *entry) {
+  entry->sooner = shard->last_to_expire;
+  entry->later = NULL;
+  if (shard->last_to_expire != NULL) {
+    shard->last_to_expire->later = entry;
+  }
+  shard->last_to_expire = entry;
+  if (shard->first_to_expire == NULL) {
+    shard->first_to_expire = entry;
+  }
+}
+
 /* Takes `entry` out of the table; it is freed now, or by the last
  * cache_release() of a holder. Called with the shard lock held. */
 static void drop(struct shard *shard, struct cache_entry *entry) {
@@ -177,6 +212,7 @@ static void drop(struct shard *shard, struct cache_entry *entry) {
   }
   *link = entry->chain;
   lru_unlink(shard, entry);
+  expiry_unlink(shard, entry);
   entry->linked = false;
   shard->bytes -= entry->size;
   shard->entries--;
@@ -278,6 +314,7 @@ bool cache_put(struct cache *cache, const struct cache_key *key, const struct us
       sizeof(struct cache_entry) + key->len + value->body_len + 1 + etag_len + 1 + extra_len + 1;
   struct cache_entry *entry;
   struct cache_entry *old;
+  uint64_t now_ms;
 
   if (key->len == 0 || size > cache->shard_budget || etag_len >= CACHE_ETAG_MAX ||
       extra_len >= CACHE_EXTRA_MAX) {
@@ -290,7 +327,6 @@ bool cache_put(struct cache *cache, const struct cache_key *key, const struct us
   }
   memset(entry, 0, sizeof(*entry));
   entry->hash = key->hash;
-  entry->expires_ms = clock_monotonic_ms() + cache->ttl_ms;
   entry->version = *version;
   entry->size = size;
   entry->linked = true;
@@ -307,9 +343,20 @@ bool cache_put(struct cache *cache, const struct cache_key *key, const struct us
   memcpy(entry->data + entry->extra_at, value->extra, extra_len + 1);
 
   pthread_mutex_lock(&shard->lock);
+  /* Read under the lock, so that the shard's stores are in expiry order. */
+  now_ms = clock_monotonic_ms();
+  entry->expires_ms = now_ms + cache->ttl_ms;
   old = find(shard, key);
   if (old != NULL) {
     drop(shard, old);
+  }
+  /* What can no longer be served goes before anything still good: without
+   * this, expired pages would stay until the budget pushed them out, and a
+   * long-running instance would hold PURCHASES_CACHE_BYTES whatever its
+   * traffic. Their memory goes to the entries stored after them. */
+  while (shard->first_to_expire != NULL && shard->first_to_expire->expires_ms <= now_ms) {
+    drop(shard, shard->first_to_expire);
+    atomic_fetch_add_explicit(&cache->reclaimed, 1, memory_order_relaxed);
   }
   while (shard->bytes + size > cache->shard_budget && shard->oldest != NULL) {
     drop(shard, shard->oldest);
@@ -318,6 +365,7 @@ bool cache_put(struct cache *cache, const struct cache_key *key, const struct us
   entry->chain = *slot_of(shard, key->hash);
   *slot_of(shard, key->hash) = entry;
   lru_push_newest(shard, entry);
+  expiry_append(shard, entry);
   shard->bytes += size;
   shard->entries++;
   pthread_mutex_unlock(&shard->lock);
@@ -435,6 +483,10 @@ void cache_write_metrics(struct cache *cache, FILE *out) {
           "PURCHASES_CACHE_BYTES.\n"
           "# TYPE purchases_cache_evictions_total counter\n"
           "purchases_cache_evictions_total %llu\n"
+          "# HELP purchases_cache_reclaimed_total Expired entries freed when a store came to "
+          "their shard, before the budget needed their room.\n"
+          "# TYPE purchases_cache_reclaimed_total counter\n"
+          "purchases_cache_reclaimed_total %llu\n"
           "# HELP purchases_cache_too_large_total Answers too large to cache.\n"
           "# TYPE purchases_cache_too_large_total counter\n"
           "purchases_cache_too_large_total %llu\n"
@@ -457,6 +509,7 @@ void cache_write_metrics(struct cache *cache, FILE *out) {
           (unsigned long long)atomic_load(&cache->misses_expired),
           (unsigned long long)atomic_load(&cache->stores),
           (unsigned long long)atomic_load(&cache->evictions),
+          (unsigned long long)atomic_load(&cache->reclaimed),
           (unsigned long long)atomic_load(&cache->too_large),
           (unsigned long long)atomic_load(&cache->coalesced), bytes, cache->shard_budget * SHARDS,
           entries);

@@ -159,6 +159,38 @@ START_TEST(an_entry_outlives_nothing_past_its_ttl) {
 }
 END_TEST
 
+/* An expired entry is freed by the next store to its shard, before the
+ * budget needs its room: a cache far from full does not keep dead pages. */
+START_TEST(expired_entries_are_freed_by_later_stores) {
+  struct cache *cache = cache_new(1 << 20, 1);
+  struct cache_value value = text("a page that can no longer be served");
+  char key[16];
+
+  for (int i = 0; i < 64; i++) {
+    snprintf(key, sizeof(key), "old-%d", i);
+    ck_assert(cache_put(cache, K(key, strlen(key)), &V1, &value));
+  }
+  ck_assert_double_eq(counter(cache, "purchases_cache_entries"), 64);
+  sleep(2);
+  /* Enough stores that every shard of sixteen gets one. */
+  for (int i = 0; i < 256; i++) {
+    snprintf(key, sizeof(key), "new-%d", i);
+    ck_assert(cache_put(cache, K(key, strlen(key)), &V1, &value));
+  }
+  ck_assert_double_eq(counter(cache, "purchases_cache_entries"), 256);
+  ck_assert_double_eq(counter(cache, "purchases_cache_reclaimed_total"), 64);
+  ck_assert_double_eq(counter(cache, "purchases_cache_evictions_total"), 0);
+  /* The new entries are all there, in expiry order behind the freed ones. */
+  for (int i = 0; i < 256; i++) {
+    snprintf(key, sizeof(key), "new-%d", i);
+    const struct cache_entry *entry = cache_get(cache, K(key, strlen(key)), &V1);
+    ck_assert_ptr_nonnull(entry);
+    cache_release(cache, entry);
+  }
+  cache_free(cache);
+}
+END_TEST
+
 START_TEST(the_least_recently_used_go_first_and_bytes_stay_bounded) {
   /* Sixteen shards of 4 KiB: each holds a handful of 1 KiB bodies. */
   struct cache *cache = cache_new(16 * 4096, 30);
@@ -334,6 +366,7 @@ Suite *suite_cache(void) {
   tcase_add_test(tc, a_lookup_before_a_hand_off_counts_only_hits);
   tcase_add_test(tc, a_key_past_the_limit_is_never_cached);
   tcase_add_test(tc, an_entry_outlives_nothing_past_its_ttl);
+  tcase_add_test(tc, expired_entries_are_freed_by_later_stores);
   tcase_add_test(tc, the_least_recently_used_go_first_and_bytes_stay_bounded);
   tcase_add_test(tc, a_held_entry_survives_its_replacement);
   tcase_add_test(tc, zero_bytes_or_ttl_is_no_cache);
