@@ -10,3 +10,10 @@ bool http_is_tchar(unsigned char c) {
 bool http_is_ows(char c) {
   return c == ' ' || c == '\t';
 }
+
+size_t http_ows_trimmed_len(const char *value, size_t len) {
+  while (len > 0 && http_is_ows(value[len - 1])) {
+    len--;
+  }
+  return len;
+}

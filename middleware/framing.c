@@ -178,9 +178,7 @@ static bool host_is_valid(const char *value, size_t len) {
                                    "-._~!$&'()*+,;=";
   size_t i = 0;
 
-  while (len > 0 && http_is_ows(value[len - 1])) {
-    len--;
-  }
+  len = http_ows_trimmed_len(value, len);
   if (len > 0 && value[0] == '[') {
     for (i = 1; i < len && value[i] != ']'; i++) {
       if (value[i] == '\0' || (value[i] != ':' && strchr(NAME_BYTES, value[i]) == NULL)) {

@@ -12,6 +12,7 @@
 #include <gnutls/gnutls.h>
 #include <yder.h>
 
+#include "lib/http_syntax.h"
 #include "lib/words.h"
 #include "middleware/metrics.h"
 #include "middleware/cors.h"
@@ -106,7 +107,10 @@ static bool request_ctx_attach(const struct _u_request *request, struct _u_respo
   struct request_ctx *ctx = calloc(1, sizeof(*ctx));
   const char *incoming;
 
-  if (ctx == NULL) {
+  /* Every reader of a header value, from here to the controller, reads
+   * it without the white space that ends it. */
+  if (ctx == NULL || !request_headers_trim(request->map_header)) {
+    free(ctx);
     return false;
   }
   if (current_pass.timed) {
@@ -167,6 +171,41 @@ bool url_encoding_is_valid(const char *url) {
     }
   }
   return true;
+}
+
+bool request_headers_trim(struct _u_map *headers) {
+  size_t k = 0;
+  bool ok = true;
+
+  /* u_map_put() would keep the longer length of the value it replaces: a
+   * trimmed value is removed and put again, at the end of the keys, where
+   * this loop sees it once more, trimmed. */
+  while (ok) {
+    const char **keys = u_map_enum_keys(headers);
+    const char *value = NULL;
+    char *key = NULL;
+    char *trimmed = NULL;
+    size_t len;
+    size_t kept;
+
+    if (keys == NULL || keys[k] == NULL) {
+      break;
+    }
+    value = u_map_get(headers, keys[k]);
+    len = value != NULL ? strlen(value) : 0;
+    kept = http_ows_trimmed_len(value, len);
+    if (kept == len) {
+      k++;
+      continue;
+    }
+    key = o_strdup(keys[k]);
+    trimmed = o_strndup(value, kept);
+    ok = key != NULL && trimmed != NULL && u_map_remove_from_key(headers, key) == U_OK &&
+         u_map_put(headers, key, trimmed) == U_OK;
+    o_free(key);
+    o_free(trimmed);
+  }
+  return ok;
 }
 
 /* Headers that mean one thing: a second copy, in any case, is a 400. */

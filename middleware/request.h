@@ -83,6 +83,14 @@ bool request_id_is_valid(const char *id);
  * and no escape encodes a NUL byte (which would cut a decoded value short). */
 bool url_encoding_is_valid(const char *url);
 
+/* Drops the white space (SP, HTAB) that ends each header value, in place:
+ * RFC 9110 section 5.5 leaves it out of the value, and libmicrohttpd drops
+ * only the white space before it. A value of white space alone becomes
+ * empty, never absent; a trimmed header moves to the end of the keys.
+ * False when out of memory (a header may then be lost: the request is to
+ * be refused). The map keeps ownership of every value. */
+bool request_headers_trim(struct _u_map *headers);
+
 /* The trace id of a W3C traceparent header, copied into out, or NULL when
  * the value is absent or not a well-formed version-00 traceparent. (The
  * access line names it trace_id, with a span_id of the request's own, as

@@ -401,6 +401,26 @@ START_TEST(a_non_utf8_header_the_service_reads_is_refused_not_absent) {
 }
 END_TEST
 
+/* RFC 9110 section 5.5: a field value excludes the white space around it,
+ * trailing as well as leading. A value of white space alone is still a
+ * header that was sent, empty: 401 as documented, never read as absent
+ * on one path and present on another. */
+START_TEST(white_space_after_a_header_value_is_not_part_of_it) {
+  char *reply = NULL;
+  const char trailing[] = "GET /user/123 HTTP/1.1\r\nHost: x\r\nx-client-id: shop\t\r\n"
+                          "x-user-id: 123 \t\r\nConnection: close\r\n\r\n";
+  const char only_space[] = "GET /user/123 HTTP/1.1\r\nHost: x\r\nx-client-id: shop\r\n"
+                            "x-user-id:  \t \r\nConnection: close\r\n\r\n";
+
+  ck_assert_int_eq(raw_status(trailing, sizeof(trailing) - 1, &reply), 200);
+  ck_assert_msg(strstr(reply, "\"data\"") != NULL, "%.400s", reply);
+  free(reply);
+  ck_assert_int_eq(raw_status(only_space, sizeof(only_space) - 1, &reply), 401);
+  ck_assert_msg(strstr(reply, "x-user-id") != NULL, "%.400s", reply);
+  free(reply);
+}
+END_TEST
+
 /* ---- bodies before authentication ---------------------------------------- */
 
 static long rss_kib(pid_t pid) {
@@ -600,6 +620,7 @@ Suite *suite_edge(void) {
   tcase_add_test(headers, a_non_utf8_idempotency_key_is_refused_not_dropped);
   tcase_add_test(headers, a_target_in_absolute_form_is_its_path);
   tcase_add_test(headers, list_headers_on_two_lines_are_one_list);
+  tcase_add_test(headers, white_space_after_a_header_value_is_not_part_of_it);
   tcase_add_loop_test(headers, a_non_utf8_header_the_service_reads_is_refused_not_absent, 0,
                       (int)(sizeof(NON_UTF8) / sizeof(NON_UTF8[0])));
   tcase_add_checked_fixture(uploads, edge_setup, edge_teardown);

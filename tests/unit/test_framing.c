@@ -162,6 +162,38 @@ START_TEST(the_target_is_one_of_its_forms) {
 }
 END_TEST
 
+/* RFC 9110 section 5.5 leaves the white space after a value out of it,
+ * and the service reads every value so. The two that frame the body stay
+ * exact: libmicrohttpd frames it from the value as sent, and takes
+ * "chunked " for a coding it does not decode, "5 " for no number. */
+START_TEST(the_values_that_frame_a_body_are_read_as_sent) {
+  static const struct {
+    const char *name;
+    const char *value;
+  } CASES[] = {
+      {"Content-Length", "5 "},
+      {"Content-Length", "5\t"},
+      {"Transfer-Encoding", "chunked "},
+      {"Transfer-Encoding", "chunked\t"},
+  };
+
+  for (size_t i = 0; i < sizeof(CASES) / sizeof(CASES[0]); i++) {
+    struct framing_header headers[] = {
+        {"Host", 4, "x ", 2},
+        {CASES[i].name, strlen(CASES[i].name), CASES[i].value, strlen(CASES[i].value)}};
+    struct framing_verdict verdict;
+    framing_check(&(struct framing_head){.method = "POST",
+                                         .version = "HTTP/1.1",
+                                         .url = "/purchases",
+                                         .headers = headers,
+                                         .header_count = 2},
+                  &verdict);
+    ck_assert_msg(verdict.refuse, "%s '%s' was taken", CASES[i].name, CASES[i].value);
+    ck_assert_ptr_nonnull(strstr(verdict.detail, CASES[i].name));
+  }
+}
+END_TEST
+
 /* ": v" is a header line without a name, and is refused as one. */
 START_TEST(a_header_without_a_name_is_refused_as_one) {
   struct framing_header headers[] = {{"Host", 4, "x", 1}, {"", 0, "v", 1}};
@@ -189,6 +221,7 @@ Suite *suite_framing(void) {
   tcase_add_test(tc, host_is_a_host_and_a_port);
   tcase_add_test(tc, the_target_is_one_of_its_forms);
   tcase_add_test(tc, a_header_without_a_name_is_refused_as_one);
+  tcase_add_test(tc, the_values_that_frame_a_body_are_read_as_sent);
   suite_add_tcase(suite, tc);
   return suite;
 }

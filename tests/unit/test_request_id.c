@@ -122,6 +122,36 @@ START_TEST(trace_id_is_read_from_a_well_formed_traceparent) {
 }
 END_TEST
 
+/* RFC 9110 section 5.5: a field value excludes its trailing white space,
+ * as libmicrohttpd already drops the leading one. A value of white space
+ * alone stays a header, empty, and inner white space stays. */
+START_TEST(header_values_lose_their_trailing_white_space) {
+  static const struct {
+    const char *sent;
+    const char *read;
+  } CASES[] = {
+      {"123 ", "123"}, {"123\t", "123"}, {"123 \t \t", "123"},
+      {"a b", "a b"},  {"a b ", "a b"},  {" ", ""},
+      {"\t \t", ""},   {"", ""},         {"123", "123"},
+  };
+  struct _u_map headers;
+
+  for (size_t i = 0; i < sizeof(CASES) / sizeof(CASES[0]); i++) {
+    ck_assert_int_eq(u_map_init(&headers), U_OK);
+    ck_assert_int_eq(u_map_put(&headers, "x-user-id", CASES[i].sent), U_OK);
+    ck_assert_int_eq(u_map_put(&headers, "Host", "x"), U_OK);
+    ck_assert(request_headers_trim(&headers));
+    ck_assert_msg(u_map_get(&headers, "x-user-id") != NULL, "'%s' made the header absent",
+                  CASES[i].sent);
+    ck_assert_str_eq(u_map_get(&headers, "x-user-id"), CASES[i].read);
+    ck_assert_int_eq(u_map_get_length(&headers, "x-user-id"), (ssize_t)strlen(CASES[i].read) + 1);
+    ck_assert_str_eq(u_map_get(&headers, "Host"), "x");
+    ck_assert_int_eq(u_map_count(&headers), 2);
+    u_map_clean(&headers);
+  }
+}
+END_TEST
+
 Suite *suite_request_id(void) {
   Suite *suite = suite_create("request_id");
   TCase *valid = tcase_create("request_id_is_valid");
@@ -144,6 +174,7 @@ Suite *suite_request_id(void) {
   TCase *url = tcase_create("url_encoding_is_valid");
   tcase_add_test(url, url_encoding_accepts_well_formed_escapes);
   tcase_add_test(url, url_encoding_rejects_malformed_escapes);
+  tcase_add_test(url, header_values_lose_their_trailing_white_space);
   suite_add_tcase(suite, url);
   return suite;
 }
