@@ -88,11 +88,14 @@ enum accept_gzip accept_encoding_gzip(const char *value) {
     if (*p != ',' && *p != '\0') {
       return ACCEPT_GZIP_MALFORMED;
     }
+    /* A coding listed more than once takes the lowest of its weights:
+     * "gzip;q=0, gzip" refuses gzip as "gzip, gzip;q=0" does, whatever
+     * order a proxy joined the lines in. */
     if ((name_len == 4 && strncasecmp(name, "gzip", 4) == 0) ||
         (name_len == 6 && strncasecmp(name, "x-gzip", 6) == 0)) {
-      gzip_q = q;
+      gzip_q = gzip_q < 0 || q < gzip_q ? q : gzip_q;
     } else if (name_len == 1 && name[0] == '*') {
-      star_q = q;
+      star_q = star_q < 0 || q < star_q ? q : star_q;
     }
   }
   if (gzip_q >= 0) {

@@ -102,6 +102,16 @@ START_TEST(accept_encoding_follows_rfc_9110) {
       {"gzip deflate", ACCEPT_GZIP_MALFORMED},
       {"gz(ip)", ACCEPT_GZIP_MALFORMED},
       {";q=1", ACCEPT_GZIP_MALFORMED},
+      /* A coding listed twice takes its lowest weight, whatever the order. */
+      {"gzip;q=0, gzip", ACCEPT_GZIP_NO},
+      {"gzip, gzip;q=0", ACCEPT_GZIP_NO},
+      {"gzip, br, GZIP;q=0", ACCEPT_GZIP_NO},
+      {"gzip, x-gzip;q=0", ACCEPT_GZIP_NO}, /* x-gzip is gzip (RFC 9110 section 8.4.1.3) */
+      {"x-gzip;q=0, gzip", ACCEPT_GZIP_NO},
+      {"gzip;q=0.5, gzip;q=0.2", ACCEPT_GZIP_YES},
+      {"*;q=0, *", ACCEPT_GZIP_NO},
+      {"*, *;q=0", ACCEPT_GZIP_NO},
+      {"*;q=0, gzip, gzip;q=0.1", ACCEPT_GZIP_YES},
   };
   for (size_t i = 0; i < sizeof(CASES) / sizeof(CASES[0]); i++) {
     ck_assert_msg(accept_encoding_gzip(CASES[i].value) == CASES[i].expected, "'%s' gave %d",
