@@ -75,6 +75,27 @@ static bool is_currency_code(const char *text) {
          text[1] <= 'Z' && text[2] >= 'A' && text[2] <= 'Z';
 }
 
+/* True when every byte of text is one RFC 3986 (section 2) lets a URI
+ * hold: unreserved, reserved (gen-delims and sub-delims), or a '%' that
+ * starts an escape of two hexadecimal digits. */
+static bool is_uri_characters(const char *text) {
+  static const char ALLOWED[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+                                "-._~:/?#[]@!$&'()*+,;=";
+  static const char HEX[] = "0123456789ABCDEFabcdef";
+
+  for (const char *p = text; *p != '\0'; p++) {
+    if (*p == '%') {
+      if (p[1] == '\0' || strchr(HEX, p[1]) == NULL || p[2] == '\0' || strchr(HEX, p[2]) == NULL) {
+        return false;
+      }
+      p += 2;
+    } else if (strchr(ALLOWED, *p) == NULL) {
+      return false;
+    }
+  }
+  return true;
+}
+
 /* A string of the field's length, without control characters, then its
  * rule. */
 static void check_string(struct checker *c, const json_t *j_value, const char *pointer,
@@ -121,6 +142,10 @@ static void check_string(struct checker *c, const json_t *j_value, const char *p
     case RULE_URL:
       if (strncmp(text, "https://", 8) != 0 && strncmp(text, "http://", 7) != 0) {
         fail(c, pointer, "must be an http or https URL, or null");
+      } else if (!is_uri_characters(text)) {
+        fail(c, pointer,
+             "must hold only the characters a URL may (RFC 3986): a space or any other "
+             "byte %-encoded as %XX");
       }
       break;
     case RULE_CURRENCY:

@@ -146,6 +146,57 @@ START_TEST(each_rule_names_its_field) {
 }
 END_TEST
 
+/* RFC 3986 section 2: a URI holds unreserved and reserved characters and
+ * %XX escapes, nothing else; a space, a quote, a backslash or a byte
+ * beyond ASCII is refused, as the other URL rules are (422). */
+START_TEST(a_url_holds_only_the_characters_rfc_3986_allows) {
+  static const struct {
+    const char *url;
+    bool valid;
+  } CASES[] = {
+      {"https://img.example/k.jpg", true},
+      {"http://img.example/a-b_c.~d/e?f=g&h=i;j#k", true},
+      {"https://u@img.example:8443/[x]/!$'()*+,=:@", true},
+      {"https://img.example/a%20b%2Fc%e9", true},
+      {"http://a b", false},
+      {"https://img.example/a b.jpg", false},
+      {"https://img.example/a\tb", false},
+      {"https://img.example/\"k\".jpg", false},
+      {"https://img.example/<k>.jpg", false},
+      {"https://img.example\\evil/k.jpg", false},
+      {"https://img.example/{k}|^`.jpg", false},
+      {"https://img.example/caf\u00e9.jpg", false},
+      {"https://img.example/%zz.jpg", false},
+      {"https://img.example/%2", false},
+      {"https://img.example/100%", false},
+  };
+
+  for (size_t i = 0; i < sizeof(CASES) / sizeof(CASES[0]); i++) {
+    json_t *j = valid();
+    json_t *j_item = json_array_get(json_object_get(j, "items"), 0);
+    bson_t doc = BSON_INITIALIZER;
+    json_t *j_errors = NULL;
+
+    json_object_set_new(j_item, "imgUrl", json_string(CASES[i].url));
+    if (!CASES[i].valid) {
+      assert_refused_at(j, "/items/0/imgUrl");
+      continue;
+    }
+    ck_assert_msg(purchase_validate(j, "made-1", &doc, &j_errors), "'%s' refused: %s", CASES[i].url,
+                  j_errors != NULL ? json_dumps(j_errors, 0) : "");
+    json_decref(j);
+    bson_destroy(&doc);
+  }
+  /* The rule is the one of every URL field. */
+  {
+    json_t *j = valid();
+    json_object_set_new(json_object_get(j, "payment"), "receiptUrl",
+                        json_string("https://shop.example/receipts/r 1"));
+    assert_refused_at(j, "/payment/receiptUrl");
+  }
+}
+END_TEST
+
 START_TEST(item_rules_point_into_the_item) {
   json_t *j;
   json_t *j_item;
@@ -423,6 +474,7 @@ Suite *suite_purchase_validate(void) {
   tcase_add_test(tc, an_absent_id_is_the_one_given);
   tcase_add_test(tc, each_rule_names_its_field);
   tcase_add_test(tc, item_rules_point_into_the_item);
+  tcase_add_test(tc, a_url_holds_only_the_characters_rfc_3986_allows);
   tcase_add_test(tc, card_numbers_are_refused_without_being_repeated);
   tcase_add_test(tc, every_error_is_reported_up_to_the_cap);
   tcase_add_test(tc, body_hash_ignores_key_order_and_spacing);
