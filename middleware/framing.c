@@ -225,8 +225,36 @@ static bool target_form_is_valid(const char *method, const char *url) {
          (strcmp(url, "*") == 0 && strcmp(method, "OPTIONS") == 0);
 }
 
+/* What is wrong with the authority of an absolute-form target, or NULL
+ * when nothing is: RFC 3986 section 3.2 makes it host[:port] after an
+ * optional "userinfo@", which RFC 9110 section 4.2.4 has a recipient treat
+ * as an error in an http(s) URI; section 4.2.1 refuses an empty host. A
+ * request target has no fragment (RFC 9112 section 3.2). libmicrohttpd
+ * hands the target over %-decoded and without its query, so "%40" is an
+ * '@' here, refused as one. */
+static const char *absolute_target_problem(const char *url) {
+  const char *authority = url + framing_absolute_scheme(url);
+  size_t len = strcspn(authority, "/?#");
+  const char *problem = NULL;
+
+  if (memchr(authority, '@', len) != NULL) {
+    problem = "The request target's authority holds userinfo (an '@'), which an http(s) URI "
+              "may not carry (RFC 9110 section 4.2.4).%s";
+  } else if (len == 0) {
+    problem = "The request target has no host after its scheme (RFC 9110 section 4.2.1).%s";
+  } else if (!host_is_valid(authority, len)) {
+    problem = "The request target's authority must be a host and an optional port (RFC 3986 "
+              "section 3.2).%s";
+  } else if (strchr(authority, '#') != NULL) {
+    problem = "The request target holds a fragment ('#'), which a request never sends (RFC "
+              "9112 section 3.2).%s";
+  }
+  return problem;
+}
+
 static bool check_method_and_target(const struct framing_head *head,
                                     struct framing_verdict *verdict) {
+  const char *problem = NULL;
   bool known = false;
 
   for (size_t i = 0; i < COUNT(KNOWN_METHODS); i++) {
@@ -251,6 +279,11 @@ static bool check_method_and_target(const struct framing_head *head,
            "The request target must be a path that starts with '/' or an absolute http(s) URI "
            "(RFC 9112 section 3.2).%s",
            "", 0);
+    return false;
+  }
+  problem = framing_absolute_scheme(head->url) > 0 ? absolute_target_problem(head->url) : NULL;
+  if (problem != NULL) {
+    refuse(verdict, PROBLEM_INVALID_REQUEST, problem, "", 0);
     return false;
   }
   return true;

@@ -180,6 +180,25 @@ static const struct framing_case CASES[] = {
     CASE("a target that is not a path from /",
          "GET user/6 HTTP/1.1\r\nHost: x\r\nx-client-id: shop\r\nx-user-id: 6\r\n\r\n" SMUGGLED,
          400, "must be a path"),
+    /* The authority of an absolute-form target is a host and a port, or
+     * the target is refused: anything else is read one way here and
+     * another way by the proxy in front. */
+    CASE("a fragment after the authority",
+         "GET http://x#/user/41 HTTP/1.1\r\nHost: x\r\nx-client-id: shop\r\n"
+         "x-user-id: 41\r\n\r\n" SMUGGLED,
+         400, "fragment"),
+    CASE("userinfo in the authority",
+         "GET http://u:p@x/user/42 HTTP/1.1\r\nHost: x\r\nx-client-id: shop\r\n"
+         "x-user-id: 42\r\n\r\n" SMUGGLED,
+         400, "userinfo"),
+    CASE("a backslash before an @ in the authority",
+         "GET http://x\\@evil/user/43 HTTP/1.1\r\nHost: x\r\nx-client-id: shop\r\n"
+         "x-user-id: 43\r\n\r\n" SMUGGLED,
+         400, "userinfo"),
+    CASE("an authority that is no host",
+         "GET http://x\\evil/user/44 HTTP/1.1\r\nHost: x\r\nx-client-id: shop\r\n"
+         "x-user-id: 44\r\n\r\n" SMUGGLED,
+         400, "host and an optional port"),
     CASE("an encoded space in the target", "GET /healthz%20 HTTP/1.1\r\nHost: x\r\n\r\n" SMUGGLED,
          400, "a space"),
     /* libmicrohttpd would hand these on as headers named "x-user-id7" and

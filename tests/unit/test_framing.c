@@ -140,6 +140,21 @@ START_TEST(the_target_is_one_of_its_forms) {
       {"GET", "shop.example:443", "must be a path"},
       {"GET", "/user/2 ", "a space or a control byte"},
       {"GET", "/user/\x7f", "a space or a control byte"},
+      /* The authority of an absolute-form target: host[:port] (RFC 3986
+       * section 3.2), no userinfo (RFC 9110 section 4.2.4). */
+      {"GET", "http://shop.example:8080/user/2", NULL},
+      {"GET", "http://127.0.0.1/user/2", NULL},
+      {"GET", "http://[::1]:80/user/2", NULL},
+      {"GET", "http://x#/user/1", "fragment"},
+      {"GET", "http://x/user/1#top", "fragment"},
+      {"GET", "http://u:p@x/user/1", "userinfo"},
+      {"GET", "http://u@x/user/1", "userinfo"},
+      {"GET", "https://x\\@evil/user/1", "userinfo"},
+      {"GET", "http://x\\evil/user/1", "host and an optional port"},
+      {"GET", "http://x:8o/user/1", "host and an optional port"},
+      {"GET", "http://[::1/user/1", "host and an optional port"},
+      {"GET", "http:///user/1", "no host"},
+      {"GET", "http://", "no host"},
   };
   struct framing_header host = {"Host", 4, "x", 1};
 
