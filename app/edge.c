@@ -12,6 +12,7 @@
 #include <ulfius.h>
 #include <yder.h>
 
+#include "lib/http_syntax.h"
 #include "middleware/authn.h"
 #include "middleware/framing.h"
 #include "middleware/metrics.h"
@@ -330,6 +331,24 @@ static const char *header_of(struct MHD_Connection *connection, const char *name
   return MHD_lookup_connection_value(connection, MHD_HEADER_KIND, name);
 }
 
+/* A header's value as the chain reads it (request_headers_trim()): without
+ * the white space that ends it. The value itself when nothing ends it, else
+ * a copy in *copy, which the caller frees with o_free(); NULL when the
+ * header is absent (or out of memory). */
+static const char *trimmed_header_of(struct MHD_Connection *connection, const char *name,
+                                     char **copy) {
+  const char *value = header_of(connection, name);
+  size_t len = value != NULL ? strlen(value) : 0;
+  size_t kept = value != NULL ? http_ows_trimmed_len(value, len) : 0;
+
+  *copy = NULL;
+  if (value == NULL || kept == len) {
+    return value;
+  }
+  *copy = o_strndup(value, kept);
+  return *copy;
+}
+
 /* Whether the caller could be an ingest client, judged the way the chain
  * will judge it; PROBLEM_INTERNAL means yes. The chain checks everything
  * again (ids, repeats, the route's rules) once the body is in. A 401 or 403
@@ -338,7 +357,9 @@ static const char *header_of(struct MHD_Connection *connection, const char *name
  * is verified. */
 static enum problem_type upload_refusal(struct MHD_Connection *connection, const char **detail,
                                         uint32_t *retry_after_s) {
-  const char *authorization = header_of(connection, "Authorization");
+  char *authorization_copy = NULL;
+  char *client_id_copy = NULL;
+  const char *authorization = trimmed_header_of(connection, "Authorization", &authorization_copy);
   const char *token = bearer_token_of(authorization);
   const union MHD_ConnectionInfo *peer =
       MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -351,7 +372,8 @@ static enum problem_type upload_refusal(struct MHD_Connection *connection, const
   }
   if (!auth_failures_allow(edge.auth_failures, key, retry_after_s)) {
     *detail = "Too many failed authentications from this address; try again later.";
-    return PROBLEM_TOO_MANY_REQUESTS;
+    refusal = PROBLEM_TOO_MANY_REQUESTS;
+    goto done;
   }
   if (edge.auth_mode != AUTH_HEADERS && (token != NULL || edge.auth_mode == AUTH_JWT)) {
     struct jwt_identity identity;
@@ -364,7 +386,7 @@ static enum problem_type upload_refusal(struct MHD_Connection *connection, const
     }
     client = client_table_find(edge.clients, identity.client_id);
   } else {
-    const char *client_id = header_of(connection, "x-client-id");
+    const char *client_id = trimmed_header_of(connection, "x-client-id", &client_id_copy);
     if (client_id == NULL || header_of(connection, "x-user-id") == NULL) {
       *detail = "Identify the caller (x-client-id and x-user-id) before a request body.";
       refusal = PROBLEM_UNAUTHENTICATED;
@@ -378,9 +400,11 @@ static enum problem_type upload_refusal(struct MHD_Connection *connection, const
   }
 
 done:
-  if (refusal != PROBLEM_INTERNAL) {
+  if (refusal != PROBLEM_INTERNAL && refusal != PROBLEM_TOO_MANY_REQUESTS) {
     auth_failures_count(edge.auth_failures, key);
   }
+  o_free(authorization_copy);
+  o_free(client_id_copy);
   return refusal;
 }
 
