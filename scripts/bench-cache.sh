@@ -6,24 +6,61 @@
 #      mongo-c-driver;
 #   3. the peer: bench/peers/node-fastify, the same endpoint on Node.js,
 #      Fastify 5 and the official mongodb driver;
-#   4. this service: random users with the cache cold and warm, revalidation
-#      (304), a heavy user's first and 200th page, a filtered query;
+#   4. this service on its default serving model: random users with the
+#      cache cold, the same with the cache off (the footprint the peer is
+#      compared with), warm, revalidation (304), a heavy user's first and
+#      200th page, a filtered query;
+#   5. the framework's ceiling, cold and warm again on the other serving
+#      model (BENCH_OTHER_WORKERS);
 # and a soak (BENCH_SOAK_S, default 300 s). Writes bench/results/cache-*.json
-# and summary-issue13.json; sets failed=1 when a target is missed.
+# and summary-issue13.json; sets failed=1 when the default model misses a
+# target.
 #
-#   BENCH_WARM_USERS  users whose first page is cached before the warm runs
-#                     and the soak (default 10000)
-#   BENCH_SOAK_S      seconds of the soak (default 300)
-#   BENCH_WORKERS     PURCHASES_WORKERS of the second serving model measured
-#                     (epoll workers with the default 16 hand-off threads
-#                     behind them; default 2, one per core)
+#   BENCH_WARM_USERS     users whose first page is cached before the warm runs
+#                        and the soak (default 10000)
+#   BENCH_SOAK_S         seconds of the soak (default 300)
+#   BENCH_OTHER_WORKERS  PURCHASES_WORKERS of the second serving model
+#                        measured (default 0, a thread per connection)
+#   BENCH_CORES          split (the default on 2 CPUs or more): the server and
+#                        the peer run on the upper half of the CPUs, wrk on
+#                        the lower half, so that a latency is the server's and
+#                        not wrk's turn on a shared core; the database runs
+#                        anywhere. shared: every process on every CPU, as
+#                        runs before 2026-12-07 were made.
 
 warm_users=${BENCH_WARM_USERS:-10000}
 soak_s=${BENCH_SOAK_S:-300}
-bench_workers=${BENCH_WORKERS:-2}
+other_workers=${BENCH_OTHER_WORKERS:-0}
+cores=${BENCH_CORES:-split}
 peer_port=8091
 peer_base="http://127.0.0.1:$peer_port"
-connections=64 threads=2
+connections=64
+
+cpus=$(nproc)
+if [[ $cores == split ]] && ((cpus >= 2)); then
+  load_cpus=$(seq -s, 0 $((cpus / 2 - 1)))
+  serve_cpus=$(seq -s, $((cpus / 2)) $((cpus - 1)))
+  wrk_threads=$((cpus / 2))
+  serve_prefix=(taskset -c "$serve_cpus")
+  # Every wrk of this part, load() and measure() alike, on the load's CPUs.
+  wrk_program=$(type -P wrk)
+  wrk() { taskset -c "$load_cpus" "$wrk_program" "$@"; }
+else
+  cores=shared load_cpus=all serve_cpus=all wrk_threads=2
+fi
+threads=$wrk_threads
+cores_json=$(jq -n --arg mode "$cores" --arg server "$serve_cpus" --arg wrk "$load_cpus" \
+  '{mode: $mode, serverAndPeerCpus: $server, wrkCpus: $wrk}')
+# The serving model the server takes (PURCHASES_WORKERS, default auto: one
+# epoll worker for each CPU it may run on; this machine sets no cgroup CPU
+# quota): a line for the files and the tables.
+model_of() {
+  case ${1:-auto} in
+    auto) echo "auto: $("${serve_prefix[@]}" nproc) epoll worker(s)" ;;
+    0) echo "a thread per connection" ;;
+    *) echo "$1 epoll worker(s)" ;;
+  esac
+}
 
 # Resident memory of a process in KiB: now, and the peak since the last
 # reset_peak (writing 5 to clear_refs resets VmHWM; Linux 4.0 and later).
@@ -63,11 +100,11 @@ cache_counters() {
 load() {
   local name=$1 target=$2 pid=$3 users=$4 prefix=$5 description=$6 seconds=${7:-$duration}
   local out json socket before after peak cpu_before cpu_after
-  wrk -t2 -c64 -d3s --timeout 10s -s bench/random-user.lua "$target" -- "$users" "$prefix" random 2 gzip light >/dev/null
+  wrk -t"$wrk_threads" -c64 -d3s --timeout 10s -s bench/random-user.lua "$target" -- "$users" "$prefix" random 2 gzip light >/dev/null
   before=$(cache_counters)
   reset_peak "$pid"
   cpu_before=$(cpu_ticks "$pid")
-  out=$(wrk -t2 -c64 -d"${seconds}s" --timeout 10s -s bench/random-user.lua "$target" -- "$users" "$prefix" random 2 gzip light)
+  out=$(wrk -t"$wrk_threads" -c64 -d"${seconds}s" --timeout 10s -s bench/random-user.lua "$target" -- "$users" "$prefix" random 2 gzip light)
   cpu_after=$(cpu_ticks "$pid")
   json=$(grep '^{' <<<"$out" | tail -1)
   after=$(cache_counters)
@@ -78,6 +115,7 @@ load() {
     --arg path "$prefix<random 1..$users>" --argjson peak "$peak" \
     --argjson cpuTicks "$((cpu_after - cpu_before))" --argjson hz "$clock_ticks" \
     --argjson before "$before" --argjson after "$after" --argjson meta "$(metadata)" \
+    --argjson wrkThreads "$wrk_threads" --argjson cores "$cores_json" \
     --argjson service "$([[ $target == "$base" ]] && echo true || echo false)" \
     'def d(k): if $after[k] == null or $before[k] == null then null else $after[k] - $before[k] end;
      {name: $name, description: $description, path: $path} + $m +
@@ -91,8 +129,8 @@ load() {
                                           else null end),
                                entries: $after.entries, bytes: $after.bytes, evictions: d("evictions")}
               else null end),
-      wrk: {threads: 2, connections: 64, durationSeconds: $seconds, timeoutSeconds: 10,
-            script: "bench/random-user.lua", answersRead: false}} + $meta' >"$results/$name.json"
+      wrk: {threads: $wrkThreads, connections: 64, durationSeconds: $seconds, timeoutSeconds: 10,
+            script: "bench/random-user.lua", answersRead: false}, cores: $cores} + $meta' >"$results/$name.json"
   jq -r '"bench: \(.name): \(.okPerSecond) 2xx/s, p50 \(.latencyMs.p50) ms, p99 \(.latencyMs.p99) ms, non-2xx \(.non2xx), socket errors \(.socketErrors | add), peak RSS \(.peakResidentKiB) KiB, CPU \(.cpuUsPerRequest) us a request\(if .cache then ", cache hit ratio \(.cache.hitRatio)" else "" end)"' \
     "$results/$name.json"
 }
@@ -117,7 +155,8 @@ warm_cache() {
   return 1
 }
 
-echo "bench: issue 13: the cache, the framework, the database and the Node.js peer, 64 connections"
+echo "bench: issue 13: the cache, the framework, the database and the Node.js peer, 64 connections;" \
+  "cores: $cores (server and peer on CPUs $serve_cpus, wrk on $load_cpus)"
 # Every request says Accept-Encoding: gzip, as the shop's browsers do (the
 # peer, like a plain Fastify service, answers uncompressed all the same).
 # Answers stay cached for 10 minutes rather than the default 30 s, so that
@@ -126,17 +165,19 @@ cache_env=(PURCHASES_CACHE_TTL_S=600)
 stop_server
 start_server "${cache_env[@]}"
 check_server "the cache runs"
-reset_peak "$server_pid"
+model=$(model_of auto)
+echo "bench: the default serving model here: $model"
 
 # 1 and 2: the ceilings.
 load cache-framework-ceiling "$base" "$server_pid" "$regular_users" /bench/fixed/ \
-  "GET /bench/fixed/<random user>: the whole chain of a customer's read, a fixed answer"
+  "GET /bench/fixed/<random user>: the whole chain of a customer's read, a fixed answer ($model)"
 measure_ceiling cache-database-ceiling "first pages of random users 1..100000, 64 threads, pool of 64" \
   --connections 64 --users "$regular_users"
 
-# 3: the peer.
+# 3: the peer, on the same CPUs as the server.
 scripts/peer.sh install
-QUERY_TIMEOUT_MS=60000 scripts/peer.sh start "$peer_port" "$uri" >>var/log/peer-bench.log 2>&1 &
+"${serve_prefix[@]}" env QUERY_TIMEOUT_MS=60000 scripts/peer.sh start "$peer_port" "$uri" \
+  >>var/log/peer-bench.log 2>&1 &
 peer_pid=$!
 for _ in $(seq 100); do
   if curl -s -o /dev/null "$peer_base/user/1"; then break; fi
@@ -148,20 +189,28 @@ kill -TERM "$peer_pid" 2>/dev/null || true
 wait "$peer_pid" 2>/dev/null || true
 peer_pid=""
 
-# 4: this service, cold (a new process: an empty cache), then warm.
+# 4: this service, cold (a new process: an empty cache), then the same with
+# the cache off: the peer keeps no answers, so that is the footprint to set
+# beside its own; the cold run's peak adds the answers the cache kept.
 stop_server
 start_server "${cache_env[@]}"
 reset_peak "$server_pid"
 load cache-cold "$base" "$server_pid" "$regular_users" /user/ \
-  "first pages of random users 1..100000, the cache empty at the start"
+  "first pages of random users 1..100000, the cache empty at the start ($model)"
 cold_peak=$(peak_kib "$server_pid")
+stop_server
+start_server PURCHASES_CACHE_BYTES=0
+reset_peak "$server_pid"
+load cache-off-cold "$base" "$server_pid" "$regular_users" /user/ \
+  "the same with the cache off (PURCHASES_CACHE_BYTES=0): every read from the database ($model)"
+uncached_peak=$(peak_kib "$server_pid")
 # Warm: a new process again, so that what the cache holds is exactly users
 # 1..$warm_users (warm_cache counts entries).
 stop_server
 start_server "${cache_env[@]}"
 warm_cache
 load cache-warm "$base" "$server_pid" "$warm_users" /user/ \
-  "first pages of random users 1..$warm_users, every one cached"
+  "first pages of random users 1..$warm_users, every one cached ($model)"
 
 as_customer 123
 headers+=(-H "Accept-Encoding: gzip")
@@ -202,26 +251,27 @@ measure cache-single-warm-redis "/user/123" \
 kill -TERM "$redis_pid" 2>/dev/null || true
 wait "$redis_pid" 2>/dev/null || true
 redis_pid=""
-connections=64 threads=2
+connections=64 threads=$wrk_threads
 
-# 5: the same service on PURCHASES_WORKERS epoll workers instead of a thread
-# per connection: the framework's ceiling, cold, warm.
-workers_env=("${cache_env[@]}" PURCHASES_WORKERS="$bench_workers")
+# 5: the same service on the other serving model (BENCH_OTHER_WORKERS; by
+# default a thread per connection): the framework's ceiling, cold, warm.
+other_env=("${cache_env[@]}" PURCHASES_WORKERS="$other_workers")
 stop_server
-start_server "${workers_env[@]}"
-load cache-workers-framework-ceiling "$base" "$server_pid" "$regular_users" /bench/fixed/ \
-  "GET /bench/fixed/<random user> on $bench_workers epoll workers"
+start_server "${other_env[@]}"
+other_model=$(model_of "$other_workers")
+load cache-other-framework-ceiling "$base" "$server_pid" "$regular_users" /bench/fixed/ \
+  "GET /bench/fixed/<random user> ($other_model)"
 stop_server
-start_server "${workers_env[@]}"
+start_server "${other_env[@]}"
 reset_peak "$server_pid"
-load cache-workers-cold "$base" "$server_pid" "$regular_users" /user/ \
-  "first pages of random users 1..100000 on $bench_workers epoll workers, the cache empty at the start"
-workers_cold_peak=$(peak_kib "$server_pid")
+load cache-other-cold "$base" "$server_pid" "$regular_users" /user/ \
+  "first pages of random users 1..100000, the cache empty at the start ($other_model)"
+other_cold_peak=$(peak_kib "$server_pid")
 stop_server
-start_server "${workers_env[@]}"
+start_server "${other_env[@]}"
 warm_cache
-load cache-workers-warm "$base" "$server_pid" "$warm_users" /user/ \
-  "first pages of random users 1..$warm_users on $bench_workers epoll workers, every one cached"
+load cache-other-warm "$base" "$server_pid" "$warm_users" /user/ \
+  "first pages of random users 1..$warm_users, every one cached ($other_model)"
 
 stop_server
 start_server "${cache_env[@]}"
@@ -232,68 +282,74 @@ warm_cache
 load cache-soak-warmup "$base" "$server_pid" "$warm_users" /user/ "the soak's first minute" 60
 soak_start_kib=$(rss_kib "$server_pid")
 load cache-soak "$base" "$server_pid" "$warm_users" /user/ \
-  "random users 1..$warm_users for ${soak_s} s after a minute of the same" "$soak_s"
+  "random users 1..$warm_users for ${soak_s} s after a minute of the same ($model)" "$soak_s"
 soak_end_kib=$(rss_kib "$server_pid")
 check_server "the end of the soak"
 
 jq -n --slurpfile fixed "$results/cache-framework-ceiling.json" \
   --slurpfile db "$results/cache-database-ceiling.json" --slurpfile peer "$results/cache-peer.json" \
   --slurpfile cold "$results/cache-cold.json" --slurpfile warm "$results/cache-warm.json" \
+  --slurpfile off "$results/cache-off-cold.json" \
   --slurpfile reval "$results/cache-revalidate.json" --slurpfile soak "$results/cache-soak.json" \
   --slurpfile single "$results/cache-single-warm.json" \
   --slurpfile singleRedis "$results/cache-single-warm-redis.json" \
-  --slurpfile wFixed "$results/cache-workers-framework-ceiling.json" \
-  --slurpfile wCold "$results/cache-workers-cold.json" \
-  --slurpfile wWarm "$results/cache-workers-warm.json" \
-  --argjson workers "$bench_workers" --argjson workersPeak "$workers_cold_peak" \
+  --slurpfile oFixed "$results/cache-other-framework-ceiling.json" \
+  --slurpfile oCold "$results/cache-other-cold.json" \
+  --slurpfile oWarm "$results/cache-other-warm.json" \
+  --arg model "$model" --arg otherModel "$other_model" --argjson cores "$cores_json" \
+  --argjson otherPeak "$other_cold_peak" --argjson uncachedPeak "$uncached_peak" \
   --argjson servicePeak "$cold_peak" --argjson warmPeak "$service_peak" \
   --argjson soakStart "$soak_start_kib" \
   --argjson soakEnd "$soak_end_kib" --argjson meta "$(metadata)" '
   def r: . * 100 | round / 100;
   {
+    model: $model, cores: $cores,
     okPerSecond: {framework: $fixed[0].okPerSecond, database: $db[0].requestsPerSecond,
                   peer: $peer[0].okPerSecond, cold: $cold[0].okPerSecond, warm: $warm[0].okPerSecond,
-                  revalidate: $reval[0].requestsPerSecond},
+                  coldCacheOff: $off[0].okPerSecond, revalidate: $reval[0].requestsPerSecond},
     p99Ms: {framework: $fixed[0].latencyMs.p99, peer: $peer[0].latencyMs.p99,
             cold: $cold[0].latencyMs.p99, warm: $warm[0].latencyMs.p99,
-            revalidate: $reval[0].latencyMs.p99},
+            coldCacheOff: $off[0].latencyMs.p99, revalidate: $reval[0].latencyMs.p99},
     ratios: {
       warmPerFramework: ($warm[0].okPerSecond / $fixed[0].okPerSecond | r),
       warmPerPeer: ($warm[0].okPerSecond / $peer[0].okPerSecond | r),
       coldPerPeer: ($cold[0].okPerSecond / $peer[0].okPerSecond | r),
       coldPerDatabase: ($cold[0].okPerSecond / $db[0].requestsPerSecond | r),
-      servicePeakPerPeerPeak: ($servicePeak / $peer[0].peakResidentKiB | r)
+      servicePeakPerPeerPeak: ($uncachedPeak / $peer[0].peakResidentKiB | r),
+      servicePeakWithCachePerPeerPeak: ($servicePeak / $peer[0].peakResidentKiB | r)
     },
     cpuUsPerRequest: {framework: $fixed[0].cpuUsPerRequest, peer: $peer[0].cpuUsPerRequest,
                       cold: $cold[0].cpuUsPerRequest, warm: $warm[0].cpuUsPerRequest,
-                      workersFramework: $wFixed[0].cpuUsPerRequest,
-                      workersCold: $wCold[0].cpuUsPerRequest, workersWarm: $wWarm[0].cpuUsPerRequest,
+                      coldCacheOff: $off[0].cpuUsPerRequest,
+                      otherFramework: $oFixed[0].cpuUsPerRequest,
+                      otherCold: $oCold[0].cpuUsPerRequest, otherWarm: $oWarm[0].cpuUsPerRequest,
                       note: "CPU time of the serving process (every thread, user and system) over the answers it gave; the database and wrk are not counted"},
     cpuRatios: {warmPerFramework: ($fixed[0].cpuUsPerRequest / $warm[0].cpuUsPerRequest | r),
-                workersWarmPerFramework: ($wFixed[0].cpuUsPerRequest / $wWarm[0].cpuUsPerRequest | r),
+                otherWarmPerFramework: ($oFixed[0].cpuUsPerRequest / $oWarm[0].cpuUsPerRequest | r),
                 peerPerCold: ($peer[0].cpuUsPerRequest / $cold[0].cpuUsPerRequest | r),
                 peerPerWarm: ($peer[0].cpuUsPerRequest / $warm[0].cpuUsPerRequest | r),
                 note: "answers per CPU second, the first over the second: how many times as many answers a core gives"},
-    peakResidentKiB: {service: $servicePeak, peer: $peer[0].peakResidentKiB,
-                      serviceWarm: $warmPeak,
-                      note: "service and peer: the same load (random users 1..100000, 64 connections); serviceWarm: after the warm runs, its cache holding the warm users"},
+    peakResidentKiB: {service: $uncachedPeak, serviceWithCache: $servicePeak,
+                      cachedBytes: $cold[0].cache.bytes, cachedPages: $cold[0].cache.entries,
+                      peer: $peer[0].peakResidentKiB, serviceWarm: $warmPeak,
+                      note: "the same load for all (random users 1..100000, 64 connections): service, with the cache off (the peer keeps no answers either); serviceWithCache, the cold run, whose cache kept cachedBytes of answers (bounded by PURCHASES_CACHE_BYTES); serviceWarm: after the warm runs, its cache holding the warm users"},
     redisOnHitP50Ms: {without: $single[0].latencyMs.p50, with: $singleRedis[0].latencyMs.p50,
                       added: (($singleRedis[0].latencyMs.p50 - $single[0].latencyMs.p50) * 1000 | round / 1000)},
     soak: {seconds: $soak[0].durationSeconds, non2xx: $soak[0].non2xx,
            socketErrors: ($soak[0].socketErrors | add), startKiB: $soakStart, endKiB: $soakEnd,
            growth: (($soakEnd - $soakStart) / $soakStart * 1000 | round / 1000)},
-    errors: {cold: $cold[0].non2xx, warm: $warm[0].non2xx, peer: $peer[0].non2xx,
-             workersCold: $wCold[0].non2xx, workersWarm: $wWarm[0].non2xx},
-    workers: {count: $workers,
-              okPerSecond: {framework: $wFixed[0].okPerSecond, cold: $wCold[0].okPerSecond,
-                            warm: $wWarm[0].okPerSecond},
-              p99Ms: {framework: $wFixed[0].latencyMs.p99, cold: $wCold[0].latencyMs.p99,
-                      warm: $wWarm[0].latencyMs.p99},
-              ratios: {warmPerFramework: ($wWarm[0].okPerSecond / $wFixed[0].okPerSecond | r),
-                       warmPerPeer: ($wWarm[0].okPerSecond / $peer[0].okPerSecond | r),
-                       coldPerPeer: ($wCold[0].okPerSecond / $peer[0].okPerSecond | r),
-                       servicePeakPerPeerPeak: ($workersPeak / $peer[0].peakResidentKiB | r)},
-              peakResidentKiB: $workersPeak},
+    errors: {cold: $cold[0].non2xx, coldCacheOff: $off[0].non2xx, warm: $warm[0].non2xx,
+             peer: $peer[0].non2xx, otherCold: $oCold[0].non2xx, otherWarm: $oWarm[0].non2xx},
+    other: {model: $otherModel,
+            okPerSecond: {framework: $oFixed[0].okPerSecond, cold: $oCold[0].okPerSecond,
+                          warm: $oWarm[0].okPerSecond},
+            p99Ms: {framework: $oFixed[0].latencyMs.p99, cold: $oCold[0].latencyMs.p99,
+                    warm: $oWarm[0].latencyMs.p99},
+            ratios: {warmPerFramework: ($oWarm[0].okPerSecond / $oFixed[0].okPerSecond | r),
+                     warmPerPeer: ($oWarm[0].okPerSecond / $peer[0].okPerSecond | r),
+                     coldPerPeer: ($oCold[0].okPerSecond / $peer[0].okPerSecond | r),
+                     servicePeakWithCachePerPeerPeak: ($otherPeak / $peer[0].peakResidentKiB | r)},
+            peakResidentKiB: $otherPeak},
     targets: {warmPerFramework: ">= 0.8", warmP99Ms: "< 5", warmPerPeer: ">= 50",
               coldPerPeer: ">= 1.0 at a lower p99", servicePeakPerPeerPeak: "<= 0.25",
               soak: "no errors, resident memory grows < 10% after the first minute",
@@ -307,29 +363,28 @@ jq -n --slurpfile fixed "$results/cache-framework-ceiling.json" \
     soakErrors: (.soak.non2xx == 0 and .soak.socketErrors == 0),
     soakGrowth: (.soak.growth < 0.1),
     redisOnHitP50Ms: (.redisOnHitP50Ms.added < 0.5)
-  } | .passWithWorkers = {
-    warmPerFramework: (.workers.ratios.warmPerFramework >= 0.8),
-    warmP99Ms: (.workers.p99Ms.warm < 5),
-    warmPerPeer: (.workers.ratios.warmPerPeer >= 50),
-    coldPerPeer: (.workers.ratios.coldPerPeer >= 1.0 and .workers.p99Ms.cold < .p99Ms.peer),
-    servicePeakPerPeerPeak: (.workers.ratios.servicePeakPerPeerPeak <= 0.25)
+  } | .passOther = {
+    warmPerFramework: (.other.ratios.warmPerFramework >= 0.8),
+    warmP99Ms: (.other.p99Ms.warm < 5),
+    warmPerPeer: (.other.ratios.warmPerPeer >= 50),
+    coldPerPeer: (.other.ratios.coldPerPeer >= 1.0 and .other.p99Ms.cold < .p99Ms.peer)
   } | . + $meta' >"$results/summary-issue13.json"
 
-jq -r '
+jq -r '.other.model as $otherModel |
+  "bench: default model \(.model), cores \(.cores.mode)",
   "bench: warm / framework = \(.ratios.warmPerFramework) (\(.okPerSecond.warm) / \(.okPerSecond.framework) 2xx/s; target >= 0.8), warm p99 \(.p99Ms.warm) ms (target < 5)",
   "bench: warm / peer = \(.ratios.warmPerPeer) (target >= 50); cold / peer = \(.ratios.coldPerPeer) at p99 \(.p99Ms.cold) vs \(.p99Ms.peer) ms (target >= 1.0, lower p99)",
-  "bench: peak RSS service \(.peakResidentKiB.service) KiB, peer \(.peakResidentKiB.peer) KiB: \(.ratios.servicePeakPerPeerPeak) (target <= 0.25)",
+  "bench: peak RSS, cache off \(.peakResidentKiB.service) KiB, peer \(.peakResidentKiB.peer) KiB: \(.ratios.servicePeakPerPeerPeak) (target <= 0.25); with the cold cache \(.peakResidentKiB.serviceWithCache) KiB (\(.ratios.servicePeakWithCachePerPeerPeak); \(.peakResidentKiB.cachedBytes) bytes in \(.peakResidentKiB.cachedPages) pages kept)",
   "bench: Redis on a cached read, one connection: p50 \(.redisOnHitP50Ms.without) -> \(.redisOnHitP50Ms.with) ms (+\(.redisOnHitP50Ms.added); target < 0.5)",
   "bench: soak \(.soak.seconds) s: non-2xx \(.soak.non2xx), socket errors \(.soak.socketErrors), RSS \(.soak.startKiB) -> \(.soak.endKiB) KiB (\(.soak.growth); target < 0.1)",
-  "bench: CPU a request: framework \(.cpuUsPerRequest.framework) us, warm \(.cpuUsPerRequest.warm) us (\(.cpuRatios.warmPerFramework) of the framework), cold \(.cpuUsPerRequest.cold) us, peer \(.cpuUsPerRequest.peer) us (\(.cpuRatios.peerPerCold) times our cold, \(.cpuRatios.peerPerWarm) times our warm); on workers \(.cpuUsPerRequest.workersFramework) / \(.cpuUsPerRequest.workersWarm) us (\(.cpuRatios.workersWarmPerFramework))",
-  "bench: on \(.workers.count) epoll workers: warm / framework = \(.workers.ratios.warmPerFramework), warm p99 \(.workers.p99Ms.warm) ms, warm / peer = \(.workers.ratios.warmPerPeer), cold / peer = \(.workers.ratios.coldPerPeer) at p99 \(.workers.p99Ms.cold) ms, peak RSS / peer = \(.workers.ratios.servicePeakPerPeerPeak)",
-  (.pass | to_entries[] | select(.value | not) | "bench: target missed with a thread per connection: \(.key)"),
-  (.passWithWorkers | to_entries[] | select(.value | not) | "bench: target missed on epoll workers: \(.key)")' \
+  "bench: CPU a request: framework \(.cpuUsPerRequest.framework) us, warm \(.cpuUsPerRequest.warm) us (\(.cpuRatios.warmPerFramework) of the framework), cold \(.cpuUsPerRequest.cold) us, peer \(.cpuUsPerRequest.peer) us (\(.cpuRatios.peerPerCold) times our cold, \(.cpuRatios.peerPerWarm) times our warm); \(.other.model): \(.cpuUsPerRequest.otherFramework) / \(.cpuUsPerRequest.otherWarm) us (\(.cpuRatios.otherWarmPerFramework))",
+  "bench: \(.other.model): warm / framework = \(.other.ratios.warmPerFramework), warm p99 \(.other.p99Ms.warm) ms, warm / peer = \(.other.ratios.warmPerPeer), cold / peer = \(.other.ratios.coldPerPeer) at p99 \(.other.p99Ms.cold) ms, peak RSS with the cache / peer = \(.other.ratios.servicePeakWithCachePerPeerPeak)",
+  (.pass | to_entries[] | select(.value | not) | "bench: target missed on the default model: \(.key)"),
+  (.passOther | to_entries[] | select(.value | not) | "bench: (for information) missed on \($otherModel): \(.key)")' \
   "$results/summary-issue13.json"
-# The bench passes when one serving model meets every target (the soak and
-# the Redis figure, measured on the default model, count for both); a target
-# met by each model in turn is not met by the service.
-if ! jq -e '(.pass | all) or ((.passWithWorkers | all) and .pass.soakErrors and .pass.soakGrowth
-            and .pass.redisOnHitP50Ms)' "$results/summary-issue13.json" >/dev/null; then
+# The bench passes when the default serving model, the one the service
+# runs unless told otherwise, meets every target; the other model's figures
+# are there to choose by.
+if ! jq -e '.pass | all' "$results/summary-issue13.json" >/dev/null; then
   failed=1
 fi

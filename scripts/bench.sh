@@ -133,8 +133,11 @@ echo "bench: index $has_index in place, PostgreSQL $pg_version"
 # thousands a second), the bench's fixed route on, and the extra settings
 # given as NAME=value arguments. Its log: var/log/purchases-bench.log.
 base="http://127.0.0.1:$http_port"
+# serve_prefix: a command the server runs under (scripts/bench-cache.sh sets
+# taskset there to give it CPUs of its own); none here.
+serve_prefix=()
 start_server() {
-  env PURCHASES_PORT=$http_port PURCHASES_BIND_ADDRESS=127.0.0.1 MONGODB_URI=$uri \
+  "${serve_prefix[@]}" env PURCHASES_PORT=$http_port PURCHASES_BIND_ADDRESS=127.0.0.1 MONGODB_URI=$uri \
     PURCHASES_LOG_LEVEL=warning PURCHASES_DB_QUERY_TIMEOUT_MS=60000 PURCHASES_RATE_LIMIT_RPS=0 \
     PURCHASES_CURSOR_KEY=bench-cursor-key-0123456789abcdef0123 PURCHASES_BENCH_ROUTES=1 "$@" \
     build-release/purchases >>var/log/purchases-bench.log 2>&1 &
