@@ -12,12 +12,25 @@
 #define SHARDS      16
 #define SLOTS_SHIFT 12 /* 4,096 hash slots a shard */
 
+struct cache_entry;
+
+/* An entry's place in one of its shard's two lists. */
+struct link {
+  struct cache_entry *prev; /* toward the head */
+  struct cache_entry *next; /* toward the tail */
+};
+
+/* A list of entries through one of their links; added at the tail, taken
+ * from the head. */
+struct list {
+  struct cache_entry *head;
+  struct cache_entry *tail;
+};
+
 struct cache_entry {
   struct cache_entry *chain; /* next in the hash slot */
-  struct cache_entry *newer; /* LRU neighbours; newest at the shard's head */
-  struct cache_entry *older;
-  struct cache_entry *later; /* expiry order; the shard's first to expire at its head */
-  struct cache_entry *sooner;
+  struct link by_use;        /* in the shard's by_use list */
+  struct link by_expiry;     /* in the shard's by_expiry list */
   uint64_t hash;
   uint64_t expires_ms;
   struct user_version version;
@@ -49,13 +62,12 @@ struct shard {
   pthread_mutex_t lock;
   struct flight *flights;
   struct cache_entry *slots[1u << SLOTS_SHIFT];
-  struct cache_entry *newest;
-  struct cache_entry *oldest;
+  /* Every entry by its last use, the least recently used at the head. */
+  struct list by_use;
   /* Every entry by expiry. The TTL is one for the whole cache and an entry
    * keeps the expiry it was stored with, so storing order is expiry order:
    * a store appends, and the expired are always at the head. */
-  struct cache_entry *first_to_expire;
-  struct cache_entry *last_to_expire;
+  struct list by_expiry;
   size_t bytes;
   size_t entries;
 };
@@ -128,11 +140,11 @@ void cache_free(struct cache *cache) {
     return;
   }
   for (size_t i = 0; i < SHARDS; i++) {
-    struct cache_entry *entry = cache->shards[i].newest;
+    struct cache_entry *entry = cache->shards[i].by_use.head;
     while (entry != NULL) {
-      struct cache_entry *older = entry->older;
+      struct cache_entry *next = entry->by_use.next;
       free(entry);
-      entry = older;
+      entry = next;
     }
     while (cache->shards[i].flights != NULL) {
       struct flight *flight = cache->shards[i].flights;
@@ -149,59 +161,45 @@ static struct cache_entry **slot_of(struct shard *shard, uint64_t hash) {
   return &shard->slots[hash & ((1u << SLOTS_SHIFT) - 1)];
 }
 
-static void lru_unlink(struct shard *shard, struct cache_entry *entry) {
-  if (entry->newer != NULL) {
-    entry->newer->older = entry->older;
-  } else {
-    shard->newest = entry->older;
-  }
-  if (entry->older != NULL) {
-    entry->older->newer = entry->newer;
-  } else {
-    shard->oldest = entry->newer;
-  }
-  entry->newer = NULL;
-  entry->older = NULL;
+/* The link of `entry` at `at`: offsetof(struct cache_entry, by_use) or
+ * offsetof(struct cache_entry, by_expiry). */
+static struct link *link_at(struct cache_entry *entry, size_t at) {
+  return (struct link *)((char *)entry + at);
 }
 
-static void lru_push_newest(struct shard *shard, struct cache_entry *entry) {
-  entry->older = shard->newest;
-  entry->newer = NULL;
-  if (shard->newest != NULL) {
-    shard->newest->newer = entry;
+static void list_unlink(struct list *list, struct cache_entry *entry, size_t at) {
+  struct link *link = link_at(entry, at);
+
+  if (link->prev != NULL) {
+    link_at(link->prev, at)->next = link->next;
+  } else {
+    list->head = link->next;
   }
-  shard->newest = entry;
-  if (shard->oldest == NULL) {
-    shard->oldest = entry;
+  if (link->next != NULL) {
+    link_at(link->next, at)->prev = link->prev;
+  } else {
+    list->tail = link->prev;
+  }
+  link->prev = NULL;
+  link->next = NULL;
+}
+
+static void list_append(struct list *list, struct cache_entry *entry, size_t at) {
+  struct link *link = link_at(entry, at);
+
+  link->prev = list->tail;
+  link->next = NULL;
+  if (list->tail != NULL) {
+    link_at(list->tail, at)->next = entry;
+  }
+  list->tail = entry;
+  if (list->head == NULL) {
+    list->head = entry;
   }
 }
 
-static void expiry_unlink(struct shard *shard, struct cache_entry *entry) {
-  if (entry->sooner != NULL) {
-    entry->sooner->later = entry->later;
-  } else {
-    shard->first_to_expire = entry->later;
-  }
-  if (entry->later != NULL) {
-    entry->later->sooner = entry->sooner;
-  } else {
-    shard->last_to_expire = entry->sooner;
-  }
-  entry->later = NULL;
-  entry->sooner = NULL;
-}
-
-static void expiry_append(struct shard *shard, struct cache_entry *entry) {
-  entry->sooner = shard->last_to_expire;
-  entry->later = NULL;
-  if (shard->last_to_expire != NULL) {
-    shard->last_to_expire->later = entry;
-  }
-  shard->last_to_expire = entry;
-  if (shard->first_to_expire == NULL) {
-    shard->first_to_expire = entry;
-  }
-}
+#define BY_USE    offsetof(struct cache_entry, by_use)
+#define BY_EXPIRY offsetof(struct cache_entry, by_expiry)
 
 /* Takes `entry` out of the table; it is freed now, or by the last
  * cache_release() of a holder. Called with the shard lock held. */
@@ -211,8 +209,8 @@ static void drop(struct shard *shard, struct cache_entry *entry) {
     link = &(*link)->chain;
   }
   *link = entry->chain;
-  lru_unlink(shard, entry);
-  expiry_unlink(shard, entry);
+  list_unlink(&shard->by_use, entry, BY_USE);
+  list_unlink(&shard->by_expiry, entry, BY_EXPIRY);
   entry->linked = false;
   shard->bytes -= entry->size;
   shard->entries--;
@@ -251,8 +249,8 @@ static const struct cache_entry *look_up(struct cache *cache, const struct cache
   if (missed == NULL) {
     atomic_fetch_add_explicit(&cache->hits, 1, memory_order_relaxed);
     entry->refs++;
-    lru_unlink(shard, entry);
-    lru_push_newest(shard, entry);
+    list_unlink(&shard->by_use, entry, BY_USE);
+    list_append(&shard->by_use, entry, BY_USE);
   } else if (settle) {
     atomic_fetch_add_explicit(missed, 1, memory_order_relaxed);
     if (entry != NULL) {
@@ -354,18 +352,18 @@ bool cache_put(struct cache *cache, const struct cache_key *key, const struct us
    * this, expired pages would stay until the budget pushed them out, and a
    * long-running instance would hold PURCHASES_CACHE_BYTES whatever its
    * traffic. Their memory goes to the entries stored after them. */
-  while (shard->first_to_expire != NULL && shard->first_to_expire->expires_ms <= now_ms) {
-    drop(shard, shard->first_to_expire);
+  while (shard->by_expiry.head != NULL && shard->by_expiry.head->expires_ms <= now_ms) {
+    drop(shard, shard->by_expiry.head);
     atomic_fetch_add_explicit(&cache->reclaimed, 1, memory_order_relaxed);
   }
-  while (shard->bytes + size > cache->shard_budget && shard->oldest != NULL) {
-    drop(shard, shard->oldest);
+  while (shard->bytes + size > cache->shard_budget && shard->by_use.head != NULL) {
+    drop(shard, shard->by_use.head);
     atomic_fetch_add_explicit(&cache->evictions, 1, memory_order_relaxed);
   }
   entry->chain = *slot_of(shard, key->hash);
   *slot_of(shard, key->hash) = entry;
-  lru_push_newest(shard, entry);
-  expiry_append(shard, entry);
+  list_append(&shard->by_use, entry, BY_USE);
+  list_append(&shard->by_expiry, entry, BY_EXPIRY);
   shard->bytes += size;
   shard->entries++;
   pthread_mutex_unlock(&shard->lock);
