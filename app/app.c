@@ -414,12 +414,12 @@ static unsigned int connection_limit(const struct config *config) {
 static bool start_listening(struct app *app, char *err, size_t err_len) {
   struct sockaddr_in *bind_address = &app->bind_address;
 
-  /* By default one thread per connection (a request blocks on the database;
-   * see docs/performance.md for the measured comparison with MHD's epoll
-   * worker pool), with small stacks so thousands of them fit; poll() rather
-   * than select() so descriptors above 1024 work. With PURCHASES_WORKERS,
-   * that many epoll workers share the connections instead. Either way an
-   * inter-thread channel, so we can quiesce. */
+  /* PURCHASES_WORKERS epoll workers share the connections (by default one
+   * a CPU), handing what waits on the database to the hand-off threads
+   * (app/edge.h). With 0, a thread per connection instead, with small
+   * stacks so thousands of them fit, and poll() rather than select() so
+   * descriptors above 1024 work (docs/performance.md compares the two).
+   * Either way an inter-thread channel, so we can quiesce. */
   unsigned int flags = app->config.workers > 0
                            ? MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG
                            : MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
