@@ -241,6 +241,20 @@ START_TEST(malformed_clients_are_rejected) {
 }
 END_TEST
 
+/* config.workers after loading with PURCHASES_WORKERS=value (NULL: unset). */
+static uint32_t workers_loaded(const char *value) {
+  uint32_t workers;
+
+  setup();
+  if (value != NULL) {
+    set_env("PURCHASES_WORKERS", value);
+  }
+  ck_assert_msg(config_load(&config, fake_getenv, err, sizeof(err)), "%s", err);
+  workers = config.workers;
+  config_cleanup(&config);
+  return workers;
+}
+
 START_TEST(workers_default_to_one_per_usable_cpu) {
   cpu_set_t set;
   uint32_t cpus;
@@ -248,22 +262,11 @@ START_TEST(workers_default_to_one_per_usable_cpu) {
   CPU_ZERO(&set);
   ck_assert_int_eq(sched_getaffinity(0, sizeof(set), &set), 0);
   cpus = (uint32_t)CPU_COUNT(&set);
-  ck_assert_msg(config_load(&config, fake_getenv, err, sizeof(err)), "%s", err);
   /* A cgroup quota may lower it, never raise it; never below one. */
-  ck_assert_uint_ge(config.workers, 1);
-  ck_assert_uint_le(config.workers, cpus);
-  config_cleanup(&config);
-  setup();
-  set_env("PURCHASES_WORKERS", "auto");
-  ck_assert_msg(config_load(&config, fake_getenv, err, sizeof(err)), "%s", err);
-  ck_assert_uint_ge(config.workers, 1);
-  ck_assert_uint_le(config.workers, cpus);
-  config_cleanup(&config);
-  setup();
-  set_env("PURCHASES_WORKERS", "0");
-  ck_assert_msg(config_load(&config, fake_getenv, err, sizeof(err)), "%s", err);
-  ck_assert_uint_eq(config.workers, 0);
-  config_cleanup(&config);
+  ck_assert_uint_ge(workers_loaded(NULL), 1);
+  ck_assert_uint_le(workers_loaded(NULL), cpus);
+  ck_assert_uint_eq(workers_loaded("auto"), workers_loaded(NULL));
+  ck_assert_uint_eq(workers_loaded("0"), 0);
   assert_load_fails("PURCHASES_WORKERS", "Auto");
   assert_load_fails("PURCHASES_WORKERS", "auto ");
   assert_load_fails("PURCHASES_WORKERS", "");
