@@ -182,16 +182,17 @@ bool request_headers_trim(struct _u_map *headers) {
    * this loop sees it once more, trimmed. */
   while (ok) {
     const char **keys = u_map_enum_keys(headers);
+    const char **values = u_map_enum_values(headers);
     const char *value = NULL;
     char *key = NULL;
     char *trimmed = NULL;
     size_t len;
     size_t kept;
 
-    if (keys == NULL || keys[k] == NULL) {
+    if (keys == NULL || values == NULL || keys[k] == NULL) {
       break;
     }
-    value = u_map_get(headers, keys[k]);
+    value = values[k]; /* beside its key: no lookup by name on every request */
     len = value != NULL ? strlen(value) : 0;
     kept = http_ows_trimmed_len(value, len);
     if (kept == len) {
