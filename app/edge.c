@@ -487,14 +487,16 @@ static enum MHD_Result check_head(struct MHD_Connection *connection, struct edge
     case ROUTE_INGEST_BODY:
       break;
   }
-  if (!verdict.chunked && verdict.content_length > edge.body_max) {
-    return refuse(connection, request, method, url, PROBLEM_BODY_TOO_LARGE,
-                  "The request body is larger than this service accepts.");
-  }
+  /* Who sends it first: a caller who may not send a body at all hears
+   * that (401, 403), whatever its size. */
   refusal = upload_refusal(connection, &detail, &retry_after_s);
   if (refusal != PROBLEM_INTERNAL) {
     request->retry_after_s = retry_after_s;
     return refuse(connection, request, method, url, refusal, detail);
+  }
+  if (!verdict.chunked && verdict.content_length > edge.body_max) {
+    return refuse(connection, request, method, url, PROBLEM_BODY_TOO_LARGE,
+                  "The request body is larger than this service accepts.");
   }
   return MHD_YES;
 }
