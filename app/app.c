@@ -41,6 +41,9 @@
 /* Descriptors kept back from HTTP connections: the listening socket, the
  * database pool, logs, the watcher. */
 #define APP_RESERVED_FDS 128
+/* The most sockets lingering at once (app/connections.h), each a
+ * descriptor beside the connections: their room is kept back too. */
+#define APP_LINGER_MAX 1024
 /* The most connections sized automatically (PURCHASES_MAX_CONNECTIONS=0):
  * each is a thread, so this bounds threads and memory too. */
 #define APP_AUTO_MAX_CONNECTIONS 16384
@@ -139,6 +142,13 @@ static bool caching_start(struct app *app, char *err, size_t err_len) {
   return true;
 }
 
+/* /metrics' view of the serving model: hand-offs and connections. */
+static void write_serving_metrics(void *arg, FILE *out) {
+  struct app *app = arg;
+  edge_write_metrics(out);
+  conn_watch_write_metrics(app->connections, out);
+}
+
 /* The probes' way to app_wake_watcher, through struct probes_context. */
 static void wake_watcher(void *arg) {
   app_wake_watcher(arg);
@@ -203,7 +213,8 @@ static void contexts_fill(struct app *app) {
                                         .cache = app->cache,
                                         .versions = app->versions,
                                         .rate_limit = &app->rate_limit,
-                                        .write_serving_metrics = edge_write_metrics,
+                                        .write_serving_metrics = write_serving_metrics,
+                                        .serving_metrics_arg = app,
                                         .started_at = app->started_at};
   app->routes = (struct routes){.instance = &app->instance,
                                 .tracker = &app->tracker,
@@ -386,8 +397,9 @@ static unsigned int connection_capacity(void) {
       limit.rlim_cur = was;
     }
   }
-  usable = limit.rlim_cur > APP_RESERVED_FDS * 2 ? limit.rlim_cur - APP_RESERVED_FDS
-                                                 : limit.rlim_cur / 2;
+  usable = limit.rlim_cur > (APP_RESERVED_FDS + APP_LINGER_MAX) * 2
+               ? limit.rlim_cur - APP_RESERVED_FDS - APP_LINGER_MAX
+               : limit.rlim_cur / 2;
   return usable > UINT32_MAX ? UINT32_MAX : (unsigned int)usable;
 }
 
@@ -431,6 +443,8 @@ static bool start_listening(struct app *app, char *err, size_t err_len) {
       /* The edge's wrappers of Ulfius's own two (app/edge.h). */
       {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)edge_request_completed, NULL},
       {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)edge_uri_logger, NULL},
+      /* Peer closes, head budgets and lingering (app/connections.h). */
+      {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)conn_watch_notify, app->connections},
       {MHD_OPTION_SOCK_ADDR, 0, bind_address},
       {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)app->config.connection_timeout_s, NULL},
       {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)app->connection_limit, NULL},
@@ -448,7 +462,7 @@ static bool start_listening(struct app *app, char *err, size_t err_len) {
       {MHD_OPTION_END, 0, NULL},
       {MHD_OPTION_END, 0, NULL},
   };
-  size_t n = 10;
+  size_t n = 11;
   if (app->config.workers > 0) {
     options[n++] =
         (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)app->config.workers, NULL};
@@ -498,6 +512,17 @@ bool app_start(struct app *app, char *err, size_t err_len) {
     return false;
   }
 
+  app->connections = conn_watch_new(
+      &(struct conn_watch_options){.header_timeout_ms = app->config.header_timeout_s * 1000,
+                                   .idle_timeout_ms = app->config.connection_timeout_s * 1000,
+                                   .linger_time_ms = app->config.linger_time_s * 1000,
+                                   .linger_timeout_ms = app->config.linger_timeout_s * 1000,
+                                   .linger_bytes = app->config.linger_bytes,
+                                   .linger_max = APP_LINGER_MAX},
+      err, err_len);
+  if (app->connections == NULL) {
+    return false;
+  }
   if (app->config.workers > 0 &&
       !edge_start_handoffs(app->config.handoff_threads, app->config.db_wait_ms, APP_THREAD_STACK)) {
     snprintf(err, err_len, "cannot start the hand-off threads");
@@ -574,6 +599,9 @@ void app_stop(struct app *app) {
     }
     app->serving = false;
   }
+  /* MHD has closed every connection; what lingers is closed now. */
+  conn_watch_free(app->connections);
+  app->connections = NULL;
   if (app->watcher_running) {
     pthread_mutex_lock(&app->watcher_lock);
     app->watcher_stop = true;

@@ -11,6 +11,7 @@
 #include <ulfius.h>
 
 #include "app/config.h"
+#include "app/connections.h"
 #include "middleware/jwt.h"
 #include "middleware/rate_limit.h"
 #include "middleware/request.h"
@@ -33,6 +34,7 @@ struct app {
   unsigned int connection_limit;   /* HTTP connections at once, sized at start */
   bool instance_ready;             /* ulfius_init_instance succeeded */
   bool serving;                    /* the HTTP daemon runs */
+  struct conn_watch *connections;  /* peer closes, head budgets, lingering; NULL until start */
   struct cursor_key cursor_key;
   struct jwt_verifier *jwt;     /* NULL in headers mode */
   struct rate_limiter *limiter; /* NULL when rate limiting is off */

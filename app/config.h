@@ -28,6 +28,10 @@ struct config {
   uint32_t workers;                /* 0: a thread per connection; else that many epoll workers */
   uint32_t handoff_threads;        /* with workers: where what waits on the database runs */
   uint32_t connection_timeout_s;
+  uint32_t header_timeout_s; /* a request head must arrive whole within it */
+  uint32_t linger_time_s;    /* lingering close: at most this long in all; 0: off */
+  uint32_t linger_timeout_s; /* ...this long without a byte */
+  uint32_t linger_bytes;     /* ...and this many bytes read and dropped */
   uint32_t shutdown_timeout_s;
   uint32_t drain_delay_ms; /* after SIGTERM, not ready but serving, before closing */
   uint32_t db_timeout_ms;

@@ -12,6 +12,7 @@
 #include <ulfius.h>
 #include <yder.h>
 
+#include "app/connections.h"
 #include "lib/http_syntax.h"
 #include "middleware/authn.h"
 #include "middleware/framing.h"
@@ -181,8 +182,8 @@ void *edge_uri_logger(void *cls, const char *uri, struct MHD_Connection *connect
   struct edge_request *request = calloc(1, sizeof(*request));
   const char *target = origin_form(uri);
   char *rooted = NULL;
-  (void)connection;
 
+  conn_watch_request_line(connection);
   if (request == NULL) {
     return NULL;
   }
@@ -211,6 +212,7 @@ void edge_request_completed(void *cls, struct MHD_Connection *connection, void *
                             enum MHD_RequestTerminationCode toe) {
   struct edge_request *request = *con_cls;
 
+  conn_watch_request_done(connection);
   if (request == NULL) {
     return;
   }
@@ -277,6 +279,9 @@ static enum MHD_Result refuse_about(struct MHD_Connection *connection, struct ed
   struct access_entry entry = {.request_id = id, .method = method, .route = "-", .path = url};
 
   request->refused = true;
+  /* The connection closes after this answer, with whatever the client
+   * still sends unread: it lingers, so that the client reads the answer. */
+  conn_watch_linger_on_close(connection);
   request_id_generate(id);
   j_problem = problem_build(type, detail, id);
   if (j_problem != NULL && type == PROBLEM_INVALID_REQUEST && header != NULL && header[0] != '\0') {
@@ -875,6 +880,9 @@ static enum MHD_Result edge_access(void *cls, struct MHD_Connection *connection,
   if (!request->checked) {
     enum MHD_Result result;
     request->checked = true;
+    if (!conn_watch_head_done(connection)) {
+      return MHD_NO; /* its budget ran out first: the connection is closing */
+    }
     result = check_head(connection, request, url, method, version);
     if (request->refused || result != MHD_YES) {
       return result;

@@ -38,7 +38,9 @@ struct probes_context {
   struct cache *cache; /* NULL when off */
   struct versions *versions;
   const struct rate_limit_context *rate_limit; /* its limiter and Redis pool */
-  void (*write_serving_metrics)(FILE *out);    /* the app's, such as hand-offs; NULL: none */
+  /* The app's own, such as hand-offs and connections; NULL: none. */
+  void (*write_serving_metrics)(void *arg, FILE *out);
+  void *serving_metrics_arg;
   time_t started_at;
 };
 

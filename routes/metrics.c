@@ -80,7 +80,7 @@ int callback_metrics_get(const struct _u_request *request, struct _u_response *r
   }
   metrics_write_http(out, atomic_load(&probes->tracker->in_flight));
   if (probes->write_serving_metrics != NULL) {
-    probes->write_serving_metrics(out);
+    probes->write_serving_metrics(probes->serving_metrics_arg, out);
   }
   db_write_metrics(probes->db, out);
   fprintf(out,

@@ -6,6 +6,7 @@
 Suite *suite_api(void);
 Suite *suite_cache(void);
 Suite *suite_capacity(void);
+Suite *suite_connections(void);
 Suite *suite_contract(void);
 Suite *suite_edge(void);
 Suite *suite_import(void);

@@ -178,7 +178,8 @@ END_TEST
 static void crowd_setup(void) {
   /* A long idle timeout: a server that lets half-requests hold its slots
    * would hold them for far longer than the test waits. */
-  const char *env[] = {"PURCHASES_CONNECTION_TIMEOUT_S=120", NULL};
+  const char *env[] = {"PURCHASES_CONNECTION_TIMEOUT_S=120", "PURCHASES_HEADER_TIMEOUT_S=120",
+                       NULL};
   ck_assert(ferretdb_start(&db, "crowd"));
   seed(db.uri, 300, 2);
   ck_assert(server_start(&server, db.uri, env));

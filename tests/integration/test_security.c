@@ -939,7 +939,7 @@ static struct server per_ip_server;
 /* Slow connections are kept a minute here, far longer than the test. */
 static void per_ip_setup(void) {
   const char *env[] = {CLIENTS, "PURCHASES_CONNECTION_TIMEOUT_S=60",
-                       "PURCHASES_MAX_CONNECTIONS_PER_IP=3", NULL};
+                       "PURCHASES_HEADER_TIMEOUT_S=60", "PURCHASES_MAX_CONNECTIONS_PER_IP=3", NULL};
   ck_assert(ferretdb_start(&per_ip_db, "security_per_ip"));
   ck_assert(server_start(&per_ip_server, per_ip_db.uri, env));
 }
