@@ -21,8 +21,9 @@
 #include "middleware/request.h"
 #include "models/db.h"
 
-/* Headers looked at per request; a head with more is refused (431). */
-#define EDGE_HEADERS_MAX 100
+/* Header lines collected per request: one more than a head may hold, so
+ * that the check of the lines sees a head with too many (431). */
+#define EDGE_HEADERS_MAX (FRAMING_HEADERS_MAX + 1)
 
 /* The edge's configuration and Ulfius's request dispatcher behind it. MHD
  * calls C functions with a cls of Ulfius's choosing, so these live here,
@@ -247,7 +248,6 @@ void edge_request_completed(void *cls, struct MHD_Connection *connection, void *
 struct header_list {
   struct framing_header items[EDGE_HEADERS_MAX];
   size_t count;
-  bool overflow;
 };
 
 static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -255,8 +255,7 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
   struct header_list *list = cls;
   (void)kind;
   if (list->count == EDGE_HEADERS_MAX) {
-    list->overflow = true;
-    return MHD_NO;
+    return MHD_NO; /* too many already: framing_check says so */
   }
   list->items[list->count++] = (struct framing_header){.name = key,
                                                        .name_len = key_size,
@@ -450,12 +449,7 @@ static enum MHD_Result check_head(struct MHD_Connection *connection, struct edge
   enum problem_type refusal;
 
   headers.count = 0;
-  headers.overflow = false;
   MHD_get_connection_values_n(connection, MHD_HEADER_KIND, collect_header, &headers);
-  if (headers.overflow) {
-    return refuse(connection, request, method, url, PROBLEM_HEADERS_TOO_LARGE,
-                  "At most 100 headers are accepted.");
-  }
   framing_check(&(struct framing_head){.method = method,
                                        .version = version,
                                        .url = url,

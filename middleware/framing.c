@@ -110,6 +110,55 @@ static bool name_is(const struct framing_header *h, const char *name) {
   return h->name_len == strlen(name) && strncasecmp(h->name, name, h->name_len) == 0;
 }
 
+/* Headers that mean one thing: a second line of one, in any case, is a 400,
+ * where a parser would join the two or a look-up see only the first. (Host,
+ * Content-Length and Transfer-Encoding have messages of their own.) */
+static const char *const SINGLE_HEADERS[] = {
+    "x-client-id",  "x-user-id",       "authorization",   "x-access-reason",
+    "x-request-id", "idempotency-key", "if-match",        "content-type",
+    "traceparent",  "origin",          "content-encoding"};
+
+/* The limits on the header lines (431), then the headers sent twice. */
+static bool check_lines(const struct framing_head *head, struct framing_verdict *verdict) {
+  size_t seen[COUNT(SINGLE_HEADERS)] = {0};
+  size_t total = 0;
+
+  if (head->header_count > FRAMING_HEADERS_MAX) {
+    verdict->refuse = true;
+    verdict->type = PROBLEM_HEADERS_TOO_LARGE;
+    snprintf(verdict->detail, sizeof(verdict->detail), "At most %d header lines are accepted.",
+             FRAMING_HEADERS_MAX);
+    return false;
+  }
+  for (size_t i = 0; i < head->header_count; i++) {
+    const struct framing_header *h = &head->headers[i];
+    if (h->value_len > FRAMING_HEADER_VALUE_MAX) {
+      _Static_assert(FRAMING_HEADER_VALUE_MAX == 8192, "say the limit below");
+      refuse(verdict, PROBLEM_HEADERS_TOO_LARGE, "Header '%s' is longer than 8192 bytes.", h->name,
+             h->name_len);
+      return false;
+    }
+    total += h->name_len + h->value_len;
+  }
+  if (total > FRAMING_HEADERS_TOTAL_MAX) {
+    verdict->refuse = true;
+    verdict->type = PROBLEM_HEADERS_TOO_LARGE;
+    snprintf(verdict->detail, sizeof(verdict->detail),
+             "The header lines hold more than %d bytes in all.", FRAMING_HEADERS_TOTAL_MAX);
+    return false;
+  }
+  for (size_t i = 0; i < head->header_count; i++) {
+    for (size_t s = 0; s < COUNT(SINGLE_HEADERS); s++) {
+      if (name_is(&head->headers[i], SINGLE_HEADERS[s]) && ++seen[s] > 1) {
+        refuse(verdict, PROBLEM_INVALID_REQUEST, "Header '%s' may be sent only once.",
+               SINGLE_HEADERS[s], strlen(SINGLE_HEADERS[s]));
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
 static bool is_read_header(const struct framing_header *h) {
   for (size_t i = 0; i < COUNT(READ_HEADERS); i++) {
     if (name_is(h, READ_HEADERS[i])) {
@@ -298,6 +347,10 @@ void framing_check(const struct framing_head *head, struct framing_verdict *verd
   if (!check_method_and_target(head, verdict)) {
     return;
   }
+  if (head->header_count > FRAMING_HEADERS_MAX) {
+    (void)check_lines(head, verdict);
+    return;
+  }
   for (size_t i = 0; i < head->header_count; i++) {
     const struct framing_header *h = &head->headers[i];
     if (!check_header(h, verdict)) {
@@ -336,6 +389,9 @@ void framing_check(const struct framing_head *head, struct framing_verdict *verd
   }
   if (hosts > 1) {
     refuse(verdict, PROBLEM_INVALID_REQUEST, "Header '%s' may be sent only once.", "Host", 4);
+    return;
+  }
+  if (!check_lines(head, verdict)) {
     return;
   }
   if (length != NULL && coding != NULL) {

@@ -14,6 +14,12 @@
 
 #include "middleware/problem.h"
 
+/* Limits on the header lines as the client sent them (a header sent on
+ * two lines is two), each a 431. */
+#define FRAMING_HEADERS_MAX       64    /* lines */
+#define FRAMING_HEADER_VALUE_MAX  8192  /* bytes of one line's value; a JWT fits */
+#define FRAMING_HEADERS_TOTAL_MAX 16384 /* bytes of every name and value */
+
 /* One header as received: the name and value with their lengths, which
  * reveal a NUL that a C string would hide. */
 struct framing_header {
@@ -45,7 +51,10 @@ struct framing_verdict {
   uint64_t content_length;
 };
 
-/* Checks the head; fills *verdict. Never fails otherwise. */
+/* Checks the head; fills *verdict. Never fails otherwise. The header lines
+ * are checked against the limits above, and a header that means one thing
+ * (x-client-id, Origin, ...: see SINGLE_HEADERS in framing.c) sent on two
+ * lines, spelt alike or not, is a 400 naming it. */
 void framing_check(const struct framing_head *head, struct framing_verdict *verdict);
 
 /* One string that the parser of the head points at inside the buffer it

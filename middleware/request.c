@@ -17,6 +17,7 @@
 #include "middleware/metrics.h"
 #include "middleware/cors.h"
 #include "middleware/encoding.h"
+#include "middleware/framing.h"
 #include "middleware/problem.h"
 #include "middleware/query.h"
 
@@ -209,13 +210,6 @@ bool request_headers_trim(struct _u_map *headers) {
   return ok;
 }
 
-/* Headers that mean one thing: a second copy, in any case, is a 400. */
-static const char *const SINGLE_HEADERS[] = {"x-client-id",     "x-user-id",    "authorization",
-                                             "x-access-reason", "x-request-id", "idempotency-key",
-                                             "if-match",        "content-type", "content-length",
-                                             "traceparent",     "origin",       "content-encoding"};
-#define SINGLE_HEADER_COUNT (sizeof(SINGLE_HEADERS) / sizeof(SINGLE_HEADERS[0]))
-
 /* Headers whose copies make one list (RFC 9110 section 5.3). Ulfius joins
  * copies spelt alike; copies in another case arrive as keys of their own,
  * and a look-up would see only the first. */
@@ -232,7 +226,7 @@ static bool join_list_headers(struct _u_map *headers) {
     const char **keys = u_map_enum_keys(headers);
     char *first = NULL;
     char *joined = NULL;
-    char *others[REQUEST_HEADERS_MAX];
+    char *others[FRAMING_HEADERS_MAX];
     size_t other_count = 0;
     bool ok = true;
 
@@ -248,7 +242,7 @@ static bool join_list_headers(struct _u_map *headers) {
         first = o_strdup(keys[k]);
         joined = o_strdup(value != NULL ? value : "");
         ok = first != NULL && joined != NULL;
-      } else if (other_count < REQUEST_HEADERS_MAX) {
+      } else if (other_count < FRAMING_HEADERS_MAX) {
         char *longer = msprintf("%s, %s", joined, value != NULL ? value : "");
         o_free(joined);
         joined = longer;
@@ -276,51 +270,13 @@ static bool join_list_headers(struct _u_map *headers) {
 
 /* The limits every request to a known route must keep, each with its own
  * status. MHD enforces the 32 KiB buffer for the request line and headers
- * itself (414/431 without a problem body); these are tighter and answered
- * like every other error. */
+ * itself (414/431 without a problem body), and the edge the limits on the
+ * header lines as they were sent, their bytes and the headers sent twice
+ * (middleware/framing.h); these are the URL's and the body's. */
 static void check_limits(const struct _u_request *request, struct _u_response *response) {
-  const char **keys = u_map_enum_keys(request->map_header);
-  size_t count = 0;
-  size_t total = 0;
-  unsigned int seen[SINGLE_HEADER_COUNT] = {0};
-
   if (strlen(request->http_url) > REQUEST_URL_MAX) {
     problem_send(response, PROBLEM_URI_TOO_LONG, "The URL is longer than %d bytes.",
                  REQUEST_URL_MAX);
-    return;
-  }
-  for (; keys != NULL && keys[count] != NULL; count++) {
-    const char *value = u_map_get(request->map_header, keys[count]);
-    for (size_t s = 0; s < SINGLE_HEADER_COUNT; s++) {
-      /* Ulfius joins repeats spelt alike into one value, which the checks
-       * of each header refuse; repeats in another case arrive as keys of
-       * their own, and the first one would silently win. */
-      if (strcasecmp(keys[count], SINGLE_HEADERS[s]) == 0 && ++seen[s] > 1) {
-        problem_send_invalid(response, PROBLEM_ABOUT_HEADER, SINGLE_HEADERS[s],
-                             "Header '%s' may be sent only once.", SINGLE_HEADERS[s]);
-        return;
-      }
-    }
-    size_t len = value != NULL ? strlen(value) : 0;
-    total += strlen(keys[count]) + len;
-    if (len > REQUEST_HEADER_VALUE_MAX) {
-      problem_send(response, PROBLEM_HEADERS_TOO_LARGE, "Header '%.64s' is longer than %d bytes.",
-                   keys[count], REQUEST_HEADER_VALUE_MAX);
-      return;
-    }
-    for (size_t i = 0; i < len; i++) {
-      unsigned char c = (unsigned char)value[i];
-      if ((c < 0x20 && c != '\t') || c == 0x7f) {
-        problem_send_invalid(response, PROBLEM_ABOUT_HEADER, keys[count],
-                             "Header '%.64s' holds a control character.", keys[count]);
-        return;
-      }
-    }
-  }
-  if (count > REQUEST_HEADERS_MAX || total > REQUEST_HEADERS_TOTAL_MAX) {
-    problem_send(response, PROBLEM_HEADERS_TOO_LARGE,
-                 "At most %d headers of %d bytes in all are accepted.", REQUEST_HEADERS_MAX,
-                 REQUEST_HEADERS_TOTAL_MAX);
     return;
   }
   const char *length = u_map_get_case(request->map_header, "Content-Length");
