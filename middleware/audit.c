@@ -12,12 +12,13 @@
 /* Only reads that passed authorization have a target. Every read by a
  * support or service principal is recorded, even of the user id it claims
  * itself: staff and customer ids share one namespace, so an agent whose id
- * is "u42" reading /user/u42 is reading customer u42. Only customers
- * reading their own purchases (the one thing they may read) are not
- * recorded. */
+ * is "u42" reading /user/u42 is reading customer u42. Not recorded:
+ * customers reading their own purchases (the one thing they may read), and
+ * requests the rate limit refused, even in the controller (a conditional
+ * read it settled): nothing was read. */
 bool audit_is_required(const struct request_ctx *ctx) {
   return ctx != NULL && ctx->client != NULL && ctx->target_user_id[0] != '\0' &&
-         ctx->client->role != ROLE_CUSTOMER;
+         ctx->client->role != ROLE_CUSTOMER && ctx->rate_charge != RATE_REFUSED;
 }
 
 int callback_audit(const struct _u_request *request, struct _u_response *response,

@@ -335,9 +335,13 @@ static void put_headers(struct _u_response *response, const struct rate_decision
   u_map_put(response->map_header, "RateLimit-Reset", number);
 }
 
-static void refuse(const struct rate_limit_context *limits, struct _u_response *response,
-                   uint32_t retry_after_s) {
+/* The 429, from the link or from rate_limit_settle(). The request is marked
+ * RATE_REFUSED, so that the audit link, which runs after a controller that
+ * settled, records no read that never happened. */
+static void refuse(const struct rate_limit_context *limits, struct request_ctx *ctx,
+                   struct _u_response *response, uint32_t retry_after_s) {
   char number[16];
+  ctx->rate_charge = RATE_REFUSED;
   metrics_count_rate_limited();
   snprintf(number, sizeof(number), "%u", retry_after_s);
   problem_send(response, PROBLEM_TOO_MANY_REQUESTS,
@@ -374,7 +378,7 @@ int callback_rate_limit(const struct _u_request *request, struct _u_response *re
   decision = decide(limits, key, SHARED_LIMIT_TAKE);
   put_headers(response, &decision);
   if (!decision.allowed) {
-    refuse(limits, response, decision.retry_after_s);
+    refuse(limits, ctx, response, decision.retry_after_s);
   } else {
     ctx->rate_charge = RATE_CHARGED;
   }
@@ -411,7 +415,7 @@ bool rate_limit_settle(const struct _u_request *request, struct _u_response *res
   decision = decide(limits, key, SHARED_LIMIT_TAKE);
   put_headers(response, &decision);
   if (!decision.allowed) {
-    refuse(limits, response, decision.retry_after_s);
+    refuse(limits, ctx, response, decision.retry_after_s);
     return false;
   }
   ctx->rate_charge = RATE_CHARGED;

@@ -44,6 +44,8 @@ enum rate_charge {
   RATE_NOT_CHARGED, /* no limiting, or not yet */
   RATE_CHARGED,     /* a token was taken */
   RATE_DEFERRED,    /* a conditional read with an empty bucket: decided by the controller */
+  RATE_REFUSED,     /* answered 429, by the link or by rate_limit_settle(): nothing was read,
+                     * so nothing is audited */
 };
 
 /* The Vary of every answer a caller may keep: what decides who is asking. */

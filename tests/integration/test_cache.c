@@ -16,6 +16,8 @@
 
 #include <sys/wait.h>
 
+#include <mongoc/mongoc.h>
+
 #include "../support/harness.h"
 #include "lib/gzip.h"
 #include "suites.h"
@@ -522,6 +524,110 @@ START_TEST(audited_reads_are_audited_on_a_cache_hit) {
   http_response_cleanup(&r);
   ck_assert_double_ge(hits(&a), before + 2);
   ck_assert_uint_eq(audited("au-user"), 4);
+}
+END_TEST
+
+/* Audit records of reads of `user`, counted in the database itself. */
+static int64_t audit_records(const char *user) {
+  mongoc_client_t *client = mongoc_client_new(db.uri);
+  mongoc_collection_t *coll;
+  bson_error_t error;
+  bson_t *filter = BCON_NEW("userId", BCON_UTF8(user));
+  int64_t n;
+
+  ck_assert_ptr_nonnull(client);
+  coll = mongoc_client_get_collection(client, DATABASE, "audit");
+  n = mongoc_collection_count_documents(coll, filter, NULL, NULL, NULL, &error);
+  ck_assert_msg(n >= 0, "count: %s", error.message);
+  bson_destroy(filter);
+  mongoc_collection_destroy(coll);
+  mongoc_client_destroy(client);
+  return n;
+}
+
+/* What a burst of conditional reads by a principal with an empty bucket
+ * got: 429s, and the reads answered because a token came back meanwhile
+ * (one a second; each takes it again). */
+struct revalidations {
+  int refused;
+  int answered;
+};
+
+/* Reads `path` as client/user, without a condition, until the bucket is
+ * empty (a 429). */
+static void exhaust(const struct server *server, const char *path, const char *client,
+                    const char *user) {
+  struct http_response r;
+  long status = 0;
+  for (int i = 0; i < 10 && status != 429; i++) {
+    get(server, path, client, user, NULL, &r);
+    status = r.status;
+    ck_assert_msg(status == 200 || status == 429, "%s: %ld", path, status);
+    http_response_cleanup(&r);
+  }
+  ck_assert_int_eq(status, 429);
+}
+
+/* `n` reads of `path` with If-None-Match `etag` as client/user, counted
+ * into *seen; every refusal says when to retry. */
+static void revalidate(const struct server *server, const char *path, const char *client,
+                       const char *user, const char *etag, int n, struct revalidations *seen) {
+  struct http_response r;
+  char header[96];
+  char retry[16];
+  for (int i = 0; i < n; i++) {
+    get(server, path, client, user, if_none_match(etag, header, sizeof(header)), &r);
+    if (r.status == 429) {
+      ck_assert_ptr_nonnull(http_header(&r, "Retry-After", retry, sizeof(retry)));
+      ck_assert_ptr_nonnull(http_header(&r, "RateLimit-Remaining", retry, sizeof(retry)));
+      seen->refused++;
+    } else {
+      ck_assert_msg(r.status == 304, "%s: %ld", path, r.status);
+      seen->answered++;
+    }
+    http_response_cleanup(&r);
+  }
+}
+
+/* Issue 35: a support or service reader out of budget had its conditional
+ * reads refused 429 in the controller, and each refusal was audited as if
+ * it had been a read. A refused request writes nothing, on either route,
+ * for either role; the trail lists only the reads that were answered. */
+START_TEST(a_rate_limited_conditional_read_is_not_audited) {
+  static const char *const PATHS[] = {"/user/rf-user", "/user/rf-user/purchases/rf-1"};
+  static const char *const READERS[][2] = {{"customer-support", "agent-rf"},
+                                           {"invoicing", "billing-rf"}};
+  struct server c;
+  struct http_response r;
+  char etags[2][64];
+  const char *env[] = {redis_env, "PURCHASES_RATE_LIMIT_RPS=1", "PURCHASES_RATE_LIMIT_BURST=3",
+                       NULL};
+
+  ck_assert(server_start(&c, db.uri, env));
+  insert("rf-1", "rf-user", 1700000000000);
+  for (size_t who = 0; who < 2; who++) {
+    const char *client = READERS[who][0];
+    const char *user = READERS[who][1];
+    struct revalidations seen = {0};
+    int64_t before;
+
+    for (size_t p = 0; p < 2; p++) {
+      get(&c, PATHS[p], client, user, NULL, &r);
+      ck_assert_int_eq(r.status, 200);
+      ck_assert_ptr_nonnull(http_header(&r, "ETag", etags[p], sizeof(etags[p])));
+      http_response_cleanup(&r);
+    }
+    exhaust(&c, PATHS[0], client, user);
+    before = audit_records("rf-user");
+    for (size_t p = 0; p < 2; p++) {
+      revalidate(&c, PATHS[p], client, user, etags[p], 20, &seen);
+    }
+    ck_assert_msg(seen.refused >= 20, "%s: only %d of 40 refused", client, seen.refused);
+    ck_assert_msg(audit_records("rf-user") == before + seen.answered,
+                  "%s: %d refused and %d answered, but %lld records were added", client,
+                  seen.refused, seen.answered, (long long)(audit_records("rf-user") - before));
+  }
+  server_stop(&c, 15);
 }
 END_TEST
 
@@ -1079,6 +1185,7 @@ Suite *suite_cache(void) {
   tcase_add_test(tc, conditional_requests_follow_rfc_9110);
   tcase_add_test(tc, a_304_from_the_cache_spares_the_rate_limit);
   tcase_add_test(tc, audited_reads_are_audited_on_a_cache_hit);
+  tcase_add_test(tc, a_rate_limited_conditional_read_is_not_audited);
   tcase_add_test(tc, the_bench_route_exists_only_when_asked_for);
   tcase_add_test(tc, answers_are_gzipped_when_asked_and_only_then);
   tcase_add_test(tc, rate_limits_are_shared_by_every_instance);
