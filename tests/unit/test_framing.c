@@ -226,6 +226,76 @@ START_TEST(a_header_without_a_name_is_refused_as_one) {
 }
 END_TEST
 
+/* What framing_check says of `count` lines named `name` with values of
+ * `value_len` bytes after Host. */
+static struct framing_verdict check_lines_of(const char *name, size_t count, size_t value_len) {
+  static struct framing_header headers[FRAMING_HEADERS_MAX + 2];
+  static char value[FRAMING_HEADERS_TOTAL_MAX];
+  struct framing_verdict verdict;
+
+  ck_assert_uint_le(count + 1, sizeof(headers) / sizeof(headers[0]));
+  ck_assert_uint_lt(value_len, sizeof(value));
+  memset(value, 'v', value_len);
+  value[value_len] = '\0';
+  headers[0] = (struct framing_header){"Host", 4, "x", 1};
+  for (size_t i = 1; i <= count; i++) {
+    headers[i] = (struct framing_header){name, strlen(name), value, value_len};
+  }
+  framing_check(&(struct framing_head){.method = "GET",
+                                       .version = "HTTP/1.1",
+                                       .url = "/healthz",
+                                       .headers = headers,
+                                       .header_count = count + 1},
+                &verdict);
+  return verdict;
+}
+
+/* The limits are on the lines as sent: their number, each value, their
+ * sum; each at its edge. */
+START_TEST(header_lines_are_counted_and_measured_as_sent) {
+  static const struct {
+    size_t lines; /* besides Host */
+    size_t value_len;
+    bool refused;
+  } CASES[] = {
+      {FRAMING_HEADERS_MAX - 1, 8, false},
+      {FRAMING_HEADERS_MAX, 8, true},
+      {1, FRAMING_HEADER_VALUE_MAX, false},
+      {1, FRAMING_HEADER_VALUE_MAX + 1, true},
+      {2, 8000, false},
+      {3, 6000, true},
+  };
+
+  for (size_t i = 0; i < sizeof(CASES) / sizeof(CASES[0]); i++) {
+    struct framing_verdict verdict = check_lines_of("x-note", CASES[i].lines, CASES[i].value_len);
+    ck_assert_msg(verdict.refuse == CASES[i].refused, "%zu lines of %zu bytes: %s", CASES[i].lines,
+                  CASES[i].value_len, verdict.refuse ? verdict.detail : "taken");
+    if (verdict.refuse) {
+      ck_assert_int_eq(verdict.type, PROBLEM_HEADERS_TOO_LARGE);
+    }
+  }
+}
+END_TEST
+
+/* A header that means one thing, on two lines: a 400 naming it, spelt
+ * alike or not; a list header may come on as many lines as fit. */
+START_TEST(a_one_value_header_on_two_lines_is_refused) {
+  static const char *const ONE_VALUE[] = {"Origin", "x-client-id", "AUTHORIZATION",
+                                          "Idempotency-Key"};
+  struct framing_verdict verdict;
+
+  for (size_t i = 0; i < sizeof(ONE_VALUE) / sizeof(ONE_VALUE[0]); i++) {
+    verdict = check_lines_of(ONE_VALUE[i], 2, 4);
+    ck_assert_msg(verdict.refuse, "%s twice was taken", ONE_VALUE[i]);
+    ck_assert_int_eq(verdict.type, PROBLEM_INVALID_REQUEST);
+    ck_assert_ptr_nonnull(strstr(verdict.detail, "may be sent only once"));
+    ck_assert_str_ne(verdict.header, "");
+  }
+  verdict = check_lines_of("Accept-Encoding", 40, 248);
+  ck_assert_msg(!verdict.refuse, "%s", verdict.detail);
+}
+END_TEST
+
 Suite *suite_framing(void) {
   Suite *suite = suite_create("framing");
   TCase *tc = tcase_create("head bytes");
@@ -237,6 +307,8 @@ Suite *suite_framing(void) {
   tcase_add_test(tc, the_target_is_one_of_its_forms);
   tcase_add_test(tc, a_header_without_a_name_is_refused_as_one);
   tcase_add_test(tc, the_values_that_frame_a_body_are_read_as_sent);
+  tcase_add_test(tc, header_lines_are_counted_and_measured_as_sent);
+  tcase_add_test(tc, a_one_value_header_on_two_lines_is_refused);
   suite_add_tcase(suite, tc);
   return suite;
 }
