@@ -1,5 +1,6 @@
 #include "harness.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -290,8 +291,49 @@ void ferretdb_stop(struct ferretdb *db, bool keep_data) {
   }
 }
 
+/* Whether every thread of process `pid` is stopped (state T in its stat). */
+static bool all_threads_stopped(pid_t pid) {
+  char path[64];
+  DIR *tasks;
+  bool stopped = true;
+
+  snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+  tasks = opendir(path);
+  if (tasks == NULL) {
+    return true; /* gone: nothing runs */
+  }
+  for (struct dirent *task = readdir(tasks); task != NULL && stopped; task = readdir(tasks)) {
+    char stat_path[sizeof(path) + 256 + 8];
+    char stat[512] = "";
+    const char *state;
+    FILE *file;
+    if (task->d_name[0] == '.') {
+      continue;
+    }
+    snprintf(stat_path, sizeof(stat_path), "%s/%s/stat", path, task->d_name);
+    file = fopen(stat_path, "r");
+    if (file == NULL) {
+      continue; /* the thread ended meanwhile */
+    }
+    if (fgets(stat, sizeof(stat), file) != NULL) {
+      /* "tid (comm) S ...": the state follows the last ')'. */
+      state = strrchr(stat, ')');
+      stopped = state != NULL && (state[2] == 'T' || state[2] == 't');
+    }
+    fclose(file);
+  }
+  closedir(tasks);
+  return stopped;
+}
+
 void ferretdb_pause(struct ferretdb *db) {
+  /* kill() returns before the signal has stopped every thread, and a
+   * thread still running may answer one more query: wait (up to 2 s) until
+   * the kernel says each one is stopped. */
   kill(db->pid, SIGSTOP);
+  for (int i = 0; i < 200 && !all_threads_stopped(db->pid); i++) {
+    usleep(10 * 1000);
+  }
 }
 
 void ferretdb_resume(struct ferretdb *db) {
