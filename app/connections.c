@@ -58,7 +58,11 @@ LIST_HEAD(watch_list, watch_entry);
 
 struct conn_watch {
   struct conn_watch_options options;
+  /* The connections, asking for EPOLLRDHUP: looked at once a tick, never
+   * waited on, so that a close costs no wake-up of its own. */
   int epoll_fd;
+  /* The lingering sockets and stop_fd: what the thread waits on. */
+  int linger_fd;
   int stop_fd; /* an eventfd: written once to end the thread */
   pthread_t thread;
   bool running;
@@ -222,7 +226,7 @@ static bool linger_start(struct conn_watch *watch, int fd) {
   entry->linger_until_ms = now_ms + watch->options.linger_time_ms;
   entry->quiet_until_ms = now_ms + watch->options.linger_timeout_ms;
   event.data.ptr = entry;
-  if (epoll_ctl(watch->epoll_fd, EPOLL_CTL_ADD, copy, &event) != 0) {
+  if (epoll_ctl(watch->linger_fd, EPOLL_CTL_ADD, copy, &event) != 0) {
     goto done;
   }
   LIST_INSERT_HEAD(&watch->lingering, entry, link);
@@ -292,7 +296,7 @@ static void peer_left(struct conn_watch *watch, struct watch_entry *entry) {
 }
 
 static void linger_end(struct conn_watch *watch, struct watch_entry *entry, bool cut) {
-  epoll_ctl(watch->epoll_fd, EPOLL_CTL_DEL, entry->fd, NULL);
+  epoll_ctl(watch->linger_fd, EPOLL_CTL_DEL, entry->fd, NULL);
   close(entry->fd);
   LIST_REMOVE(entry, link);
   watch->lingering_count--;
@@ -361,6 +365,19 @@ static void free_list(struct watch_list *list) {
   }
 }
 
+/* The closes and resets reported since the last look (the lock held). */
+static void look_for_departures(struct conn_watch *watch) {
+  struct epoll_event events[WATCH_EVENTS];
+  int n;
+
+  do {
+    n = epoll_wait(watch->epoll_fd, events, WATCH_EVENTS, 0);
+    for (int i = 0; i < n; i++) {
+      peer_left(watch, events[i].data.ptr);
+    }
+  } while (n == WATCH_EVENTS);
+}
+
 static void *watcher_main(void *arg) {
   struct conn_watch *watch = arg;
   struct epoll_event events[WATCH_EVENTS];
@@ -373,28 +390,27 @@ static void *watcher_main(void *arg) {
     uint64_t now_ms = clock_monotonic_ms();
     int n;
 
-    /* Entries retired before this wait cannot be among its events. */
+    /* Entries retired before this look cannot be among its events. */
     pthread_mutex_lock(&watch->lock);
     while ((entry = LIST_FIRST(&watch->retired)) != NULL) {
       LIST_REMOVE(entry, link);
       LIST_INSERT_HEAD(&freeable, entry, link);
     }
     pthread_mutex_unlock(&watch->lock);
-    n = epoll_wait(watch->epoll_fd, events, WATCH_EVENTS,
+    n = epoll_wait(watch->linger_fd, events, WATCH_EVENTS,
                    now_ms >= next_tick_ms ? 0 : (int)(next_tick_ms - now_ms));
     pthread_mutex_lock(&watch->lock);
     for (int i = 0; i < n; i++) {
       entry = events[i].data.ptr;
       if (entry == NULL) {
         stopping = true; /* the stop_fd */
-      } else if (entry->kind == WATCH_CONNECTION) {
-        peer_left(watch, entry);
       } else {
         linger_read(watch, entry);
       }
     }
     now_ms = clock_monotonic_ms();
     if (now_ms >= next_tick_ms) {
+      look_for_departures(watch);
       tick(watch, now_ms);
       next_tick_ms = now_ms + WATCH_TICK_MS;
     }
@@ -418,15 +434,17 @@ struct conn_watch *conn_watch_new(const struct conn_watch_options *options, char
   }
   watch->options = *options;
   watch->epoll_fd = -1;
+  watch->linger_fd = -1;
   watch->stop_fd = -1;
   pthread_mutex_init(&watch->lock, NULL);
   LIST_INIT(&watch->live);
   LIST_INIT(&watch->retired);
   LIST_INIT(&watch->lingering);
   watch->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+  watch->linger_fd = epoll_create1(EPOLL_CLOEXEC);
   watch->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (watch->epoll_fd < 0 || watch->stop_fd < 0 ||
-      epoll_ctl(watch->epoll_fd, EPOLL_CTL_ADD, watch->stop_fd, &stop) != 0) {
+  if (watch->epoll_fd < 0 || watch->linger_fd < 0 || watch->stop_fd < 0 ||
+      epoll_ctl(watch->linger_fd, EPOLL_CTL_ADD, watch->stop_fd, &stop) != 0) {
     snprintf(err, err_len, "cannot make the connection watch's epoll set: %s", strerror(errno));
     goto done;
   }
@@ -467,6 +485,9 @@ void conn_watch_free(struct conn_watch *watch) {
   }
   if (watch->epoll_fd >= 0) {
     close(watch->epoll_fd);
+  }
+  if (watch->linger_fd >= 0) {
+    close(watch->linger_fd);
   }
   pthread_mutex_destroy(&watch->lock);
   free(watch);

@@ -9,9 +9,11 @@
  *     that arrives with the last bytes of a half-sent head raises no new
  *     event, and the connection would hold its slot and descriptor for the
  *     whole idle timeout. The watch keeps the connections in an epoll set
- *     of its own, asking only for EPOLLRDHUP (a close, never plain data:
- *     no wake-up per request), and on a close shuts the socket for reading,
- *     which wakes MHD to read the end and free the connection.
+ *     of its own, asking only for EPOLLRDHUP (a close, never plain data),
+ *     which it looks at every 200 ms without ever waiting on it, so that
+ *     neither a request nor a close costs a wake-up. A connection that
+ *     closed and is still open then is shut for reading, which wakes MHD
+ *     to read the end and free it.
  *   - A request head has a budget of its own (PURCHASES_HEADER_TIMEOUT_S),
  *     much shorter than the idle timeout and not renewed by each byte:
  *     from the accept on a new connection, from its request line on a
