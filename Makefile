@@ -43,12 +43,12 @@ install: release
 
 # What a user would deploy, and only the two programs run.sh starts.
 run: release-configure
-	cmake --build $(RELEASE_DIR) -j$(JOBS) --target purchases purchases-seed
+	cmake --build $(RELEASE_DIR) -j$(JOBS) --target purchases purchases-seed purchases-migrate
 	@BUILD_DIR=$(RELEASE_DIR) scripts/run.sh
 
 # Several of the same behind HAProxy, supervised (docs/cluster.md).
 cluster: release-configure
-	cmake --build $(RELEASE_DIR) -j$(JOBS) --target purchases purchases-seed
+	cmake --build $(RELEASE_DIR) -j$(JOBS) --target purchases purchases-seed purchases-migrate
 	@BUILD_DIR=$(RELEASE_DIR) scripts/cluster.sh run
 
 test: build format-check

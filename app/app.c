@@ -18,6 +18,7 @@
 #include "models/audit.h"
 #include "models/history.h"
 #include "models/idempotency.h"
+#include "models/migrate.h"
 #include "models/purchase.h"
 
 /* Largest request line plus headers MHD buffers per connection; beyond it
@@ -288,9 +289,33 @@ done:
   return result;
 }
 
+/* Whether the database still has the shape of the release before
+ * per-customer ids; said in the log once each time it changes. History is
+ * read by purchase id until purchases-migrate has run (models/history.h). */
+static void check_shape(struct app *app) {
+  bool earlier = false;
+  bool was = db_earlier_shape(app->db);
+
+  if (migrate_detect_earlier(app->db, &earlier) != MODEL_OK || earlier == was) {
+    return;
+  }
+  db_set_earlier_shape(app->db, earlier);
+  if (earlier) {
+    y_log_message(Y_LOG_LEVEL_WARNING,
+                  "database: it has the shape of the release before per-customer purchase ids; "
+                  "served as it is, but not shardable: run purchases-migrate once every "
+                  "instance runs this release (docs/scaling.md)");
+  } else {
+    y_log_message(Y_LOG_LEVEL_INFO, "database: migrated; history is read by customer");
+  }
+}
+
 enum model_status app_check_database(struct app *app) {
   enum model_status status = db_ping(app->db);
   atomic_store(&app->database_up, status == MODEL_OK);
+  if (status == MODEL_OK) {
+    check_shape(app);
+  }
   if (status == MODEL_OK && !atomic_load(&app->indexes_ready)) {
     if (purchase_store_ensure_indexes(app->db) == MODEL_OK &&
         history_store_ensure_indexes(app->db) == MODEL_OK &&

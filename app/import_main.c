@@ -120,26 +120,25 @@ static const char *utf8_of(const bson_t *doc, const char *name) {
              : NULL;
 }
 
-/* A line that named an id already stored: "already present" only when the
- * stored purchase is that user's too; another user's is a conflict, as
- * POST /purchases says with 409, and the line is rejected. (A made id
- * comes from the content, the user in it, so it cannot be another's.) */
+/* A line that named an id already stored: "already present" when the
+ * user has a purchase of that id. A purchase id is unique per customer, so
+ * a duplicate is that user's own, except in a database of the earlier
+ * shape, whose ids were unique across customers: there it may be another
+ * user's, a conflict, as POST /purchases says with 409, and the line is
+ * rejected. (A made id comes from the content, the user in it, so it
+ * cannot be another's.) */
 static bool counts_as_present(struct db *db, const bson_t *doc, unsigned long long line) {
-  const char *id = utf8_of(doc, "id");
   bson_t *stored = NULL;
-  bool same_user;
+  enum model_status status =
+      purchase_store_find_doc(db, utf8_of(doc, "userId"), utf8_of(doc, "id"), &stored);
 
-  if (purchase_store_find_doc(db, NULL, id, &stored) != MODEL_OK) {
-    fprintf(stderr, "line %llu: the id is stored, but the purchase could not be read back\n", line);
-    return false;
-  }
-  same_user = strcmp(utf8_of(stored, "userId") != NULL ? utf8_of(stored, "userId") : "",
-                     utf8_of(doc, "userId") != NULL ? utf8_of(doc, "userId") : "") == 0;
-  if (!same_user) {
-    fprintf(stderr, "line %llu: /id: is another user's purchase already\n", line);
-  }
   bson_destroy(stored);
-  return same_user;
+  if (status == MODEL_NOT_FOUND) {
+    fprintf(stderr, "line %llu: /id: is another user's purchase already\n", line);
+  } else if (status != MODEL_OK) {
+    fprintf(stderr, "line %llu: the id is stored, but the purchase could not be read back\n", line);
+  }
+  return status == MODEL_OK;
 }
 
 static bool flush(struct db *db, struct batch *batch, struct import_counts *counts) {

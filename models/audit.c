@@ -21,7 +21,7 @@ enum model_status audit_store_insert(struct db *db, const struct audit_record *r
   bson_append_utf8(&doc, "client", -1, record->client, -1);
   bson_append_utf8(&doc, "role", -1, record->role, -1);
   bson_append_utf8(&doc, "actor", -1, record->actor, -1);
-  bson_append_utf8(&doc, "userId", -1, record->user_id, -1);
+  shard_filter_begin(&doc, AUDIT_COLLECTION, record->user_id);
   bson_append_utf8(&doc, "method", -1, record->method, -1);
   bson_append_utf8(&doc, "route", -1, record->route, -1);
   if (record->purchase_id != NULL) {
@@ -154,7 +154,7 @@ enum model_status audit_store_list(struct db *db, const char *user_id, uint32_t 
     status = MODEL_INVALID;
     goto done;
   }
-  bson_append_utf8(&filter, "userId", -1, user_id, -1);
+  shard_filter_begin(&filter, AUDIT_COLLECTION, user_id);
   if (after != NULL) {
     bson_oid_init_from_string(&oid, after->id);
     append_keyset(after, &oid, up, &filter);

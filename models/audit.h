@@ -6,13 +6,13 @@
 
 #include <jansson.h>
 
+#include "models/collections.h"
 #include "models/db.h"
 #include "models/page_walk.h"
 #include "models/purchase_query.h"
 #include "models/status.h"
 
 /* The collection that holds one record per audited read. */
-#define AUDIT_COLLECTION "audit"
 #define AUDIT_REASON_MAX 200
 
 /* Who read whose data, when, through which route, and with what result. */

@@ -1,3 +1,4 @@
+#include "models/shard_check.h"
 #include "models/db.h"
 
 #include <errno.h>
@@ -69,6 +70,7 @@ struct db {
   uint32_t timeout_ms;
   uint32_t query_timeout_ms;
   atomic_bool is_ferretdb;
+  atomic_bool earlier_shape; /* see db_set_earlier_shape */
   struct db_slots slots;
   struct histogram operations[DB_OP_COUNT];
   struct histogram pool_wait;
@@ -251,6 +253,7 @@ struct db *db_new(const struct db_options *options, char *err, size_t err_len) {
   db->timeout_ms = options->timeout_ms;
   db->query_timeout_ms = options->query_timeout_ms;
   atomic_init(&db->is_ferretdb, false);
+  atomic_init(&db->earlier_shape, false);
   if (!slots_init(&db->slots, options->max_in_flight, options->wait_ms)) {
     snprintf(err, err_len, "cannot create the database slots");
     goto done;
@@ -261,6 +264,8 @@ struct db *db_new(const struct db_options *options, char *err, size_t err_len) {
     goto done;
   }
   mongoc_client_pool_set_error_api(db->pool, MONGOC_ERROR_API_VERSION_2);
+  /* Before the first pop: the test build's shard-key check. */
+  shard_check_install(db->pool, options->app_name);
   result = db;
   db = NULL;
 
@@ -286,6 +291,7 @@ void db_destroy(struct db *db) {
   }
   if (db->pool != NULL) {
     mongoc_client_pool_destroy(db->pool);
+    shard_check_finish();
   }
   if (db->slots.wait_ms != UINT32_MAX) {
     pthread_condattr_destroy(&db->slots.clock);
@@ -708,6 +714,14 @@ done:
 
 bool db_is_ferretdb(const struct db *db) {
   return atomic_load(&db->is_ferretdb);
+}
+
+void db_set_earlier_shape(struct db *db, bool earlier) {
+  atomic_store(&db->earlier_shape, earlier);
+}
+
+bool db_earlier_shape(const struct db *db) {
+  return atomic_load(&db->earlier_shape);
 }
 
 /* Creates one index. Creating one that exists with the same keys and name is

@@ -200,6 +200,14 @@ uint64_t db_operation_limit_ms(const struct db *db);
  * it could not be reached. */
 enum model_status db_ping(struct db *db);
 
+/* Whether the database still has the shape of the release before
+ * per-customer purchase ids (history entries without userId, ids unique
+ * across customers): until purchases-migrate has run, history is read by
+ * purchase id alone (models/history.h). Set by the app's watcher from the
+ * indexes it finds; false by default. */
+void db_set_earlier_shape(struct db *db, bool earlier);
+bool db_earlier_shape(const struct db *db);
+
 /* True when the server said it is FerretDB (buildInfo has ferretdbVersion).
  * Only meaningful after a successful db_ping(). */
 bool db_is_ferretdb(const struct db *db);

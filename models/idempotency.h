@@ -10,12 +10,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "models/collections.h"
 #include "models/db.h"
 #include "models/status.h"
 
-#define IDEMPOTENCY_COLLECTION "idempotency_keys"
-#define IDEMPOTENCY_KEY_MAX    128
-#define IDEMPOTENCY_TTL_S      (24 * 3600)
+#define IDEMPOTENCY_KEY_MAX 128
+#define IDEMPOTENCY_TTL_S   (24 * 3600)
 /* What a finished record's responseStatus holds. The member is a marker
  * for "finished" now (0 or absent: not yet); every record written so far,
  * by any version of the service, holds 201 there, so a new one does too

@@ -214,8 +214,10 @@ static const struct db_index PURCHASE_INDEXES[] = {
      {"userId", "status", "datePurchased", "id"},
      {1, 1, -1, -1},
      false},
-    /* The public id is unique: it makes seeding and imports idempotent. */
-    {"id_1", true, {"id", NULL}, {1}, false},
+    /* A purchase id is unique per customer: it makes seeding and imports
+     * idempotent, and serves the one-purchase read. It begins with the
+     * shard key, so that a sharded cluster can enforce it. */
+    {"userId_1_id_1", true, {"userId", "id", NULL}, {1, 1}, false},
 };
 
 enum model_status purchase_store_ensure_indexes(struct db *db) {
@@ -316,7 +318,7 @@ done:
   return status;
 }
 
-enum model_status purchase_store_any(struct db *db, bool *any) {
+enum model_status purchase_store_user_has_any(struct db *db, const char *user_id, bool *any) {
   enum model_status status = MODEL_ERROR;
   struct db_call call = {0};
   bson_t filter = BSON_INITIALIZER;
@@ -324,7 +326,8 @@ enum model_status purchase_store_any(struct db *db, bool *any) {
   bson_t *doc = NULL;
 
   *any = false;
-  if (db_call_begin(&call, db, DB_OP_PURCHASE_ANY, PURCHASE_COLLECTION, &status)) {
+  if (shard_filter_begin(&filter, PURCHASE_COLLECTION, user_id) &&
+      db_call_begin(&call, db, DB_OP_PURCHASE_ANY, PURCHASE_COLLECTION, &status)) {
     status = db_find_one(db, call.collection, &filter, projection, &doc, "purchase", "lookup");
   }
   if (status == MODEL_NOT_FOUND || status == MODEL_OK) {
@@ -366,11 +369,9 @@ enum model_status purchase_store_find_doc(struct db *db, const char *user_id,
   bson_t *projection = BCON_NEW("_id", BCON_INT32(0));
 
   *doc_out = NULL;
-  BSON_APPEND_UTF8(&filter, "id", purchase_id);
-  if (user_id != NULL) {
-    BSON_APPEND_UTF8(&filter, "userId", user_id);
-  }
-  if (db_call_begin(&call, db, DB_OP_PURCHASE_FIND, PURCHASE_COLLECTION, &status)) {
+  if (shard_filter_begin(&filter, PURCHASE_COLLECTION, user_id) &&
+      BSON_APPEND_UTF8(&filter, "id", purchase_id) &&
+      db_call_begin(&call, db, DB_OP_PURCHASE_FIND, PURCHASE_COLLECTION, &status)) {
     status = db_find_one(db, call.collection, &filter, projection, doc_out, "purchase", "find");
   }
   db_call_end(&call);
@@ -406,15 +407,23 @@ done:
   return status;
 }
 
-enum model_status purchase_store_apply(struct db *db, const char *purchase_id, int32_t from_version,
-                                       const char *new_status, const int64_t *date_delivered_ms,
-                                       bool only_if_marked) {
-  enum model_status status;
+/* The filter of one purchase of a user: the shard key, then the id. */
+static bool one_purchase(bson_t *filter, const char *user_id, const char *purchase_id) {
+  return shard_filter_begin(filter, PURCHASE_COLLECTION, user_id) &&
+         BSON_APPEND_UTF8(filter, "id", purchase_id);
+}
+
+enum model_status purchase_store_apply(struct db *db, const char *user_id, const char *purchase_id,
+                                       int32_t from_version, const char *new_status,
+                                       const int64_t *date_delivered_ms, bool only_if_marked) {
+  enum model_status status = MODEL_ERROR;
   bson_t filter = BSON_INITIALIZER;
   bson_t update = BSON_INITIALIZER;
   bson_t set;
 
-  BSON_APPEND_UTF8(&filter, "id", purchase_id);
+  if (!one_purchase(&filter, user_id, purchase_id)) {
+    goto done;
+  }
   if (from_version == 0) {
     /* Purchases loaded before histories existed have no version yet. */
     BCON_APPEND(&filter, "version", "{", "$exists", BCON_BOOL(false), "}");
@@ -438,43 +447,55 @@ enum model_status purchase_store_apply(struct db *db, const char *purchase_id, i
   /* Matching nothing is fine: whoever moved it on applied this same
    * history entry, since only one writer can hold each version. */
   status = update_purchase(db, DB_OP_PURCHASE_APPLY, "apply", &filter, &update);
+
+done:
   bson_destroy(&update);
   bson_destroy(&filter);
   return status;
 }
 
-enum model_status purchase_store_mark_pending(struct db *db, const char *purchase_id,
-                                              int32_t from_version, int64_t now_ms) {
-  enum model_status status;
+enum model_status purchase_store_mark_pending(struct db *db, const char *user_id,
+                                              const char *purchase_id, int32_t from_version,
+                                              int64_t now_ms) {
+  enum model_status status = MODEL_ERROR;
   bson_t filter = BSON_INITIALIZER;
   bson_t *update =
       BCON_NEW("$set", "{", PURCHASE_PENDING_FIELD, "{", "version", BCON_INT32(from_version + 1),
                "since", BCON_DATE_TIME(now_ms), "}", "}");
 
-  BSON_APPEND_UTF8(&filter, "id", purchase_id);
+  if (!one_purchase(&filter, user_id, purchase_id)) {
+    goto done;
+  }
   if (from_version == 0) {
     BCON_APPEND(&filter, "version", "{", "$exists", BCON_BOOL(false), "}");
   } else {
     BSON_APPEND_INT32(&filter, "version", from_version);
   }
   status = update_purchase(db, DB_OP_PURCHASE_APPLY, "mark", &filter, update);
+
+done:
   bson_destroy(update);
   bson_destroy(&filter);
   return status;
 }
 
-enum model_status purchase_store_clear_pending(struct db *db, const char *purchase_id,
-                                               int32_t pending_version) {
-  enum model_status status;
-  bson_t *filter = BCON_NEW("id", BCON_UTF8(purchase_id));
+enum model_status purchase_store_clear_pending(struct db *db, const char *user_id,
+                                               const char *purchase_id, int32_t pending_version) {
+  enum model_status status = MODEL_ERROR;
+  bson_t filter = BSON_INITIALIZER;
   bson_t *update = BCON_NEW("$unset", "{", PURCHASE_PENDING_FIELD, BCON_UTF8(""), "}");
 
-  if (pending_version > 0) {
-    BSON_APPEND_INT32(filter, PURCHASE_PENDING_FIELD ".version", pending_version);
+  if (!one_purchase(&filter, user_id, purchase_id)) {
+    goto done;
   }
-  status = update_purchase(db, DB_OP_PURCHASE_APPLY, "clear", filter, update);
+  if (pending_version > 0) {
+    BSON_APPEND_INT32(&filter, PURCHASE_PENDING_FIELD ".version", pending_version);
+  }
+  status = update_purchase(db, DB_OP_PURCHASE_APPLY, "clear", &filter, update);
+
+done:
   bson_destroy(update);
-  bson_destroy(filter);
+  bson_destroy(&filter);
   return status;
 }
 

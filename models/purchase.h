@@ -7,6 +7,7 @@
 #include <bson/bson.h>
 #include <jansson.h>
 
+#include "models/collections.h"
 #include "models/db.h"
 #include "models/page_walk.h"
 #include "models/purchase_query.h"
@@ -14,7 +15,6 @@
 #include "models/status.h"
 
 /* The collection that holds one document per purchase. */
-#define PURCHASE_COLLECTION "purchases"
 
 /* The field a status change sets on the purchase before it writes the
  * history entry, and clears when it moves the purchase: {version: v + 1,
@@ -63,11 +63,14 @@ enum model_status purchase_store_insert_many(struct db *db, const bson_t *const 
 int32_t purchase_version_of(const bson_t *doc);
 
 /* Inserts one purchase, durably (majority, journaled): MODEL_OK only once
- * the database confirmed it. MODEL_CONFLICT when its id is taken. */
+ * the database confirmed it. MODEL_CONFLICT when its id is taken: by the
+ * same customer, or, in a database of the earlier shape (ids unique across
+ * customers), by anyone. */
 enum model_status purchase_store_create(struct db *db, const bson_t *doc);
 
-/* Reads the stored document of purchase `purchase_id`, of `user_id` unless
- * that is NULL. On MODEL_OK *doc_out is a copy the caller bson_destroy()s. */
+/* Reads the stored document of `user_id`'s purchase `purchase_id` (both
+ * required: the user is the shard key). On MODEL_OK *doc_out is a copy the
+ * caller bson_destroy()s. */
 enum model_status purchase_store_find_doc(struct db *db, const char *user_id,
                                           const char *purchase_id, bson_t **doc_out);
 
@@ -75,14 +78,15 @@ enum model_status purchase_store_find_doc(struct db *db, const char *user_id,
  * move to from_version + 1: sets PURCHASE_PENDING_FIELD to {version:
  * from_version + 1, since: now_ms}, durably. Does nothing if it is no
  * longer at from_version. Need not be atomic: it is only a hint. */
-enum model_status purchase_store_mark_pending(struct db *db, const char *purchase_id,
-                                              int32_t from_version, int64_t now_ms);
+enum model_status purchase_store_mark_pending(struct db *db, const char *user_id,
+                                              const char *purchase_id, int32_t from_version,
+                                              int64_t now_ms);
 
 /* Removes PURCHASE_PENDING_FIELD from the purchase if its version is still
  * pending_version (a newer hint is left alone); whatever it holds when
  * pending_version is 0. */
-enum model_status purchase_store_clear_pending(struct db *db, const char *purchase_id,
-                                               int32_t pending_version);
+enum model_status purchase_store_clear_pending(struct db *db, const char *user_id,
+                                               const char *purchase_id, int32_t pending_version);
 
 /* The pending-change hint of a stored document: true, with its version and
  * time, when it has a usable one. */
@@ -94,11 +98,11 @@ bool purchase_pending_of(const bson_t *doc, int32_t *version, int64_t *since_ms)
  * from_version, or, with only_if_marked, if it carries no hint for the
  * next version (a history entry nobody marked the purchase for is not a
  * change of it). */
-enum model_status purchase_store_apply(struct db *db, const char *purchase_id, int32_t from_version,
-                                       const char *new_status, const int64_t *date_delivered_ms,
-                                       bool only_if_marked);
+enum model_status purchase_store_apply(struct db *db, const char *user_id, const char *purchase_id,
+                                       int32_t from_version, const char *new_status,
+                                       const int64_t *date_delivered_ms, bool only_if_marked);
 
-/* Sets *any to whether the collection holds at least one purchase. */
-enum model_status purchase_store_any(struct db *db, bool *any);
+/* Sets *any to whether `user_id` has at least one purchase. */
+enum model_status purchase_store_user_has_any(struct db *db, const char *user_id, bool *any);
 
 #endif

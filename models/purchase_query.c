@@ -1,3 +1,4 @@
+#include "models/collections.h"
 #include "models/purchase_query.h"
 
 #include <string.h>
@@ -221,8 +222,9 @@ void purchase_query_filter(const struct purchase_query *query, bool from_positio
   bson_t and_array;
   uint32_t and_count = 0;
 
-  /* Equality on the user first: every index we keep starts with userId. */
-  bson_append_utf8(filter, "userId", -1, query->user_id, -1);
+  /* Equality on the user first: the shard key, and every index we keep
+   * starts with it. */
+  shard_filter_begin(filter, PURCHASE_COLLECTION, query->user_id);
   for (int f = PURCHASE_FILTER_NONE + 1; f < PURCHASE_FILTER_COUNT; f++) {
     if (!CLAUSES[f].active(query)) {
       continue;

@@ -81,7 +81,7 @@ static enum model_status finish_pending_change(struct db *db, const char *user_i
   if (doc != NULL && !(purchase_pending_of(doc, &marked, &since_ms) && marked == version + 1)) {
     return MODEL_OK;
   }
-  status = history_store_get(db, purchase_id, version + 1, &entry, status_buf);
+  status = history_store_get(db, user_id, purchase_id, version + 1, &entry, status_buf);
   if (status == MODEL_NOT_FOUND) {
     return MODEL_OK;
   }
@@ -91,7 +91,7 @@ static enum model_status finish_pending_change(struct db *db, const char *user_i
   y_log_message(Y_LOG_LEVEL_INFO, "purchase: finishing change %d of purchase %s", version + 1,
                 purchase_id);
   *finished = true;
-  status = purchase_store_apply(db, purchase_id, version, entry.status,
+  status = purchase_store_apply(db, user_id, purchase_id, version, entry.status,
                                 entry.has_date_delivered ? &entry.date_delivered_ms : NULL, true);
   user_changed(db, user_id);
   return status;
@@ -183,7 +183,7 @@ static enum model_status settle_pending(struct db *db, const char *user_id, cons
     /* No entry version + 1 exists (read_current_changed looked): the
      * change was applied, or its writer gave up or died before writing its
      * history entry, or the hint is unusable. */
-    status = purchase_store_clear_pending(db, purchase_id, has_hint ? pending_version : 0);
+    status = purchase_store_clear_pending(db, user_id, purchase_id, has_hint ? pending_version : 0);
   }
 
 done:
@@ -235,7 +235,7 @@ enum model_status purchase_read(struct db *db, const char *user_id, const char *
   if (status != MODEL_OK) {
     goto done;
   }
-  status = history_store_list(db, purchase_id, &j_history);
+  status = history_store_list(db, user_id, purchase_id, &j_history);
   if (status != MODEL_OK) {
     goto done;
   }
@@ -300,11 +300,13 @@ static enum judgement judge_change(const bson_t *doc, const struct status_change
   return JUDGE_MOVE;
 }
 
-/* The history entry of the move of `purchase_id` from version `version`
- * (status `from`) by `change` at now_ms; delivered gets its date. */
-static struct history_entry next_entry(const char *purchase_id, int32_t version, const char *from,
+/* The history entry of the move of `user_id`'s `purchase_id` from version
+ * `version` (status `from`) by `change` at now_ms; delivered gets its date. */
+static struct history_entry next_entry(const char *user_id, const char *purchase_id,
+                                       int32_t version, const char *from,
                                        const struct status_change *change, int64_t now_ms) {
   struct history_entry entry = {
+      .user_id = user_id,
       .purchase_id = purchase_id,
       .version = version + 1,
       .status = change->status,
@@ -365,10 +367,10 @@ enum model_status purchase_change_status(struct db *db, const char *user_id,
         break;
     }
     version = out->version;
-    entry = next_entry(purchase_id, version, string_field(doc, "status"), change, now_ms);
+    entry = next_entry(user_id, purchase_id, version, string_field(doc, "status"), change, now_ms);
     /* Lists do not look at the history: the hint tells them this purchase
      * may soon be behind it, should the process die after the entry. */
-    status = purchase_store_mark_pending(db, purchase_id, version, now_ms);
+    status = purchase_store_mark_pending(db, user_id, purchase_id, version, now_ms);
     if (status != MODEL_OK) {
       goto done;
     }
@@ -388,7 +390,7 @@ enum model_status purchase_change_status(struct db *db, const char *user_id,
       goto done;
     }
     status =
-        purchase_store_apply(db, purchase_id, version, entry.status,
+        purchase_store_apply(db, user_id, purchase_id, version, entry.status,
                              entry.has_date_delivered ? &entry.date_delivered_ms : NULL, false);
     /* Even a failed apply may have landed: drop what was cached either way. */
     user_changed(db, user_id);
@@ -426,18 +428,25 @@ static char *purchase_body(const bson_t *doc) {
 }
 
 /* The id is taken: by this same purchase (a retry whose key expired, or a
- * race without a key), or by another one. *version is the stored one's. */
-static enum model_status compare_existing(struct db *db, const char *purchase_id, const bson_t *doc,
+ * race without a key), or by another one of the customer's. In a database
+ * of the earlier shape, whose ids are unique across customers, it may be
+ * another customer's: the customer's own then is not there, and the id is
+ * taken all the same. *version is the stored one's. */
+static enum model_status compare_existing(struct db *db, const char *user_id,
+                                          const char *purchase_id, const bson_t *doc,
                                           struct create_result *out, int32_t *version) {
   enum model_status status;
   bson_t *existing = NULL;
   json_t *j_existing = NULL;
   json_t *j_new = NULL;
 
-  status = purchase_store_find_doc(db, NULL, purchase_id, &existing);
+  status = purchase_store_find_doc(db, user_id, purchase_id, &existing);
+  if (status == MODEL_NOT_FOUND) {
+    out->outcome = WRITE_ID_TAKEN;
+    status = MODEL_OK;
+    goto done;
+  }
   if (status != MODEL_OK) {
-    /* MODEL_NOT_FOUND here means it vanished between two calls. */
-    status = status == MODEL_NOT_FOUND ? MODEL_ERROR : status;
     goto done;
   }
   *version = purchase_version_of(existing);
@@ -475,7 +484,9 @@ static enum model_status store_new(struct db *db, const bson_t *doc, int64_t now
   enum model_status status;
   bson_t stored = BSON_INITIALIZER;
   const char *purchase_id = string_field(doc, "id");
-  struct history_entry first = {.purchase_id = purchase_id,
+  const char *user_id = string_field(doc, "userId");
+  struct history_entry first = {.user_id = user_id,
+                                .purchase_id = purchase_id,
                                 .version = 1,
                                 .status = string_field(doc, "status"),
                                 .time_ms = now_ms};
@@ -485,14 +496,14 @@ static enum model_status store_new(struct db *db, const bson_t *doc, int64_t now
   BSON_APPEND_INT32(&stored, "version", 1);
   status = purchase_store_create(db, &stored);
   if (status == MODEL_CONFLICT) {
-    status = compare_existing(db, purchase_id, &stored, out, &existing_version);
+    status = compare_existing(db, user_id, purchase_id, &stored, out, &existing_version);
     if (status != MODEL_OK || out->outcome == WRITE_ID_TAKEN) {
       goto done;
     }
   } else if (status != MODEL_OK) {
     goto done;
   } else {
-    user_changed(db, string_field(doc, "userId"));
+    user_changed(db, user_id);
     out->outcome = WRITE_DONE;
     out->body = purchase_body(&stored);
     if (out->body == NULL) {
@@ -517,7 +528,8 @@ enum model_status purchase_create(struct db *db, const char *client, const char 
   struct idempotency_claim claim = {0};
 
   memset(out, 0, sizeof(*out));
-  if (string_field(doc, "id") == NULL || string_field(doc, "status") == NULL) {
+  if (string_field(doc, "id") == NULL || string_field(doc, "userId") == NULL ||
+      string_field(doc, "status") == NULL) {
     goto done;
   }
   if (key != NULL) {

@@ -12,13 +12,16 @@
 #include "middleware/problem.h"
 #include "middleware/query.h"
 #include "middleware/request.h"
+#include "lib/ids.h"
 #include "models/idempotency.h"
 #include "models/purchase_validate.h"
 #include "models/purchase_write.h"
 #include "routes/etag.h"
 
-/* Room for "key:" and the longest key. */
+/* Room for "key:" and the longest key, or "id:", a user id, "/" and a
+ * purchase id. */
 #define SCOPED_KEY_MAX (IDEMPOTENCY_KEY_MAX + 8)
+_Static_assert(3 + ID_MAX + 1 + ID_MAX < SCOPED_KEY_MAX, "an id-scoped key fits");
 /* "p" or "k" and 24 hexadecimal digits. */
 #define MADE_ID_LEN 26
 
@@ -151,14 +154,16 @@ int callback_purchases_post(const struct _u_request *request, struct _u_response
     goto done;
   }
 
-  /* Retries are recognised by the caller's key, else by the caller's id;
-   * a purchase with neither is simply created. */
+  /* Retries are recognised by the caller's key, else by the caller's id,
+   * which is the customer's (ids are unique per customer: "/" is in
+   * neither); a purchase with neither is simply created. */
   given_id = json_string_value(json_object_get(j_body, "id"));
   if (key_header != NULL) {
     snprintf(scoped_key, sizeof(scoped_key), "key:%s", key_header);
     key = scoped_key;
   } else if (given_id != NULL) {
-    snprintf(scoped_key, sizeof(scoped_key), "id:%s", given_id);
+    snprintf(scoped_key, sizeof(scoped_key), "id:%s/%s",
+             json_string_value(json_object_get(j_body, "userId")), given_id);
     key = scoped_key;
   }
   clock_gettime(CLOCK_REALTIME, &now);

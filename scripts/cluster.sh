@@ -243,7 +243,7 @@ cmd_run() {
       exit 1
     fi
   done
-  for program in "$build/purchases" "$build/purchases-seed"; do
+  for program in "$build/purchases" "$build/purchases-seed" "$build/purchases-migrate"; do
     if [[ ! -x $program ]]; then
       say "$program is missing (make release builds it)"
       exit 1

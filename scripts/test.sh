@@ -41,6 +41,10 @@ trap stop_postgres EXIT
 PURCHASES_TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/purchases-tests.XXXXXX")
 export PURCHASES_TEST_TMP
 
+# Every process the integration suites start records here the commands a
+# sharded cluster could not target (models/shard_check.h); read at the end.
+export PURCHASES_SHARD_CHECK_FILE=$PURCHASES_TEST_TMP/shard-check.log
+
 passed=0
 failed=0
 status=0
@@ -130,7 +134,36 @@ script_test() {
     status=1
   fi
 }
-# The command lines of the three programs.
+# The shard keys: no command of any process the suites started may miss its
+# collection's shard key, and the check must have seen the commands.
+if [[ -z $only || $only == integration ]]; then
+  echo "== shard keys (every command of the integration suites)"
+  checked=$(awk '/^checked / {sum += $3} END {print sum + 0}' "$PURCHASES_SHARD_CHECK_FILE" 2>/dev/null || echo 0)
+  violations=$(grep -c '^violation' "$PURCHASES_SHARD_CHECK_FILE" 2>/dev/null || true)
+  if ((checked == 0)); then
+    echo "shard keys: FAILED: the check saw no command" | tee -a "$failures_seen"
+    failed=$((failed + 1))
+    status=1
+  elif ((${violations:-0} > 0)); then
+    grep '^violation' "$PURCHASES_SHARD_CHECK_FILE" | cut -c1-600 | sort | uniq -c | sort -rn | head -20
+    echo "shard keys: FAILED: $violations commands without their shard key" | tee -a "$failures_seen"
+    failed=$((failed + 1))
+    status=1
+  else
+    echo "shard keys: $checked commands checked, every one targeted"
+    passed=$((passed + 1))
+  fi
+  # Each named exception must still be needed by some command of the run.
+  exceptions=$(sed -n 's/^allowed [0-9]* of \([0-9]*\):.*/\1/p' "$PURCHASES_SHARD_CHECK_FILE" 2>/dev/null | head -1)
+  used=$(sed -n 's/^allowed \([0-9]*\) of .*/\1/p' "$PURCHASES_SHARD_CHECK_FILE" 2>/dev/null | sort -u | wc -l)
+  if [[ -n $exceptions ]] && ((used < exceptions)); then
+    echo "shard keys: FAILED: only $used of the $exceptions exceptions of models/shard_check.c were used: remove the others" |
+      tee -a "$failures_seen"
+    failed=$((failed + 1))
+    status=1
+  fi
+fi
+# The command lines of the four programs.
 if [[ -z $only || $only == integration ]]; then
   BUILD_DIR=$build script_test cli tests/scripts/cli.sh
 fi
@@ -174,7 +207,7 @@ if [[ -z $only || $only == contract ]]; then
   lint scripts/lint-layers.sh "$build"
   # The deployment files no engine runs here: parsed and checked for what
   # docs/operations.md promises.
-  lint node scripts/lint-deploy.js
+  PURCHASES_MIGRATE_BIN=$build/purchases-migrate lint node scripts/lint-deploy.js
 fi
 if [[ -s $failures_seen ]]; then
   echo "== failed checks"

@@ -1,8 +1,10 @@
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <mongoc/mongoc.h>
 
+#include "../support/harness.h"
 #include "suites.h"
 
 /* The harness talks to FerretDB directly; keep the driver's warnings but
@@ -21,6 +23,14 @@ int main(void) {
 
   mongoc_init();
   mongoc_log_set_handler(driver_log, NULL);
+  /* Every process the suites start (the server, the tools) records the
+   * commands a sharded cluster could not target here, for scripts/test.sh
+   * (models/shard_check.h). */
+  static char check_file[512];
+  if (getenv("PURCHASES_SHARD_CHECK_FILE") == NULL) {
+    snprintf(check_file, sizeof(check_file), "%s/shard-check.log", harness_tmp());
+    setenv("PURCHASES_SHARD_CHECK_FILE", check_file, 0);
+  }
   runner = srunner_create(suite_api());
   srunner_add_suite(runner, suite_query());
   srunner_add_suite(runner, suite_security());
@@ -29,6 +39,7 @@ int main(void) {
   srunner_add_suite(runner, suite_operations());
   srunner_add_suite(runner, suite_contract());
   srunner_add_suite(runner, suite_lifecycle());
+  srunner_add_suite(runner, suite_migrate());
   srunner_add_suite(runner, suite_capacity());
   srunner_add_suite(runner, suite_edge());
   srunner_add_suite(runner, suite_connections());

@@ -11,6 +11,7 @@ Suite *suite_contract(void);
 Suite *suite_edge(void);
 Suite *suite_import(void);
 Suite *suite_lifecycle(void);
+Suite *suite_migrate(void);
 Suite *suite_operations(void);
 Suite *suite_query(void);
 Suite *suite_security(void);

@@ -796,7 +796,7 @@ static json_t *listed(const struct http_response *r, const char *id) {
 /* What a process killed between the two writes of a change leaves now: the
  * hint set first, then the history entry of version 2, the purchase still
  * at version 1. */
-static void cut_short_after_history(const char *id, const char *since) {
+static void cut_short_after_history(const char *user, const char *id, const char *since) {
   char filter[128];
   char update[256];
   char entry[256];
@@ -807,9 +807,9 @@ static void cut_short_after_history(const char *id, const char *since) {
            since);
   update_json("purchases", filter, update);
   snprintf(entry, sizeof(entry),
-           "{\"purchaseId\": \"%s\", \"version\": 2, \"status\": \"paid\", \"from\": "
-           "\"placed\", \"time\": {\"$date\": \"2024-04-18T11:00:00Z\"}}",
-           id);
+           "{\"userId\": \"%s\", \"purchaseId\": \"%s\", \"version\": 2, \"status\": "
+           "\"paid\", \"from\": \"placed\", \"time\": {\"$date\": \"2024-04-18T11:00:00Z\"}}",
+           user, id);
   insert_json("purchase_history", entry);
 }
 
@@ -836,13 +836,13 @@ START_TEST(a_change_cut_short_by_a_crash_is_finished_by_the_next_read) {
   /* What a process killed between the two writes of a change leaves: the
    * purchase marked pending for version 2, the history entry of version 2,
    * the purchase still at version 1. */
-  cut_short_after_history("half-1", now);
+  cut_short_after_history("hana", "half-1", now);
   ck_assert_int_eq(count("purchases", "{\"id\": \"half-1\", \"status\": \"placed\"}"), 1);
   /* An entry no change marked its purchase for is not a change of it:
    * older builds left one under a taken id on a refused create. */
-  insert_json("purchase_history", "{\"purchaseId\": \"stray-1\", \"version\": 2, \"status\": "
-                                  "\"paid\", \"from\": \"placed\", \"time\": {\"$date\": "
-                                  "\"2024-04-18T11:00:00Z\"}}");
+  insert_json("purchase_history",
+              "{\"userId\": \"hana\", \"purchaseId\": \"stray-1\", \"version\": 2, \"status\": "
+              "\"paid\", \"from\": \"placed\", \"time\": {\"$date\": \"2024-04-18T11:00:00Z\"}}");
 
   ck_assert(http_get_as(server.port, "/user/hana/purchases/half-1", "shop", "hana", &r));
   ck_assert_int_eq(r.status, 200);
@@ -866,12 +866,13 @@ START_TEST(a_change_cut_short_by_a_crash_is_finished_by_the_next_read) {
 }
 END_TEST
 
-/* A create refused because the id belongs to another purchase writes
- * nothing: not its history, not a change of the other purchase, whose
- * owner's cached answer stays right. A loaded purchase (no version, no
- * history, as purchases-seed and purchases-import store them) is the
- * case where a stray first entry was taken for a change cut short. */
-START_TEST(a_refused_create_leaves_the_purchase_that_has_the_id_alone) {
+/* A purchase id is unique per customer: a create of an id another
+ * customer holds is a purchase of its own, and writes nothing of the
+ * other's: not its history, not a change of it, whose owner's cached
+ * answer stays right. A loaded purchase (no version, no history, as
+ * purchases-seed and purchases-import store them) is the case where a
+ * stray first entry was once taken for a change cut short. */
+START_TEST(a_create_of_an_id_another_customer_holds_leaves_theirs_alone) {
   struct http_response r;
   char etag[32];
   json_t *j_sent = purchase("loaded-1", "intruder");
@@ -889,9 +890,13 @@ START_TEST(a_refused_create_leaves_the_purchase_that_has_the_id_alone) {
   http_response_cleanup(&r);
 
   post_purchase(j_sent, NULL, &r);
-  assert_problem(&r, 409, "an id another user's purchase has");
+  ck_assert_msg(r.status == 201, "an id another customer's purchase has: %ld %s", r.status, r.body);
+  ck_assert_str_eq(json_string_value(json_object_get(r.j_body, "userId")), "intruder");
   http_response_cleanup(&r);
-  ck_assert_int_eq(count("purchase_history", "{\"purchaseId\": \"loaded-1\"}"), 0);
+  ck_assert_int_eq(
+      count("purchase_history", "{\"userId\": \"owner\", \"purchaseId\": \"loaded-1\"}"), 0);
+  ck_assert_int_eq(
+      count("purchase_history", "{\"userId\": \"intruder\", \"purchaseId\": \"loaded-1\"}"), 1);
   /* The owner's cached answer, and a service's read (another role: not
    * cached yet, so from the database, finishing any change it finds). */
   const char *readers[][2] = {{"shop", "owner"}, {"invoicing", "job-1"}};
@@ -923,7 +928,7 @@ START_TEST(a_list_read_first_sees_a_change_cut_short_like_the_single_read) {
     ck_assert_int_eq(r.status, 201);
     http_response_cleanup(&r);
     json_decref(j_sent);
-    cut_short_after_history(ids[i], now);
+    cut_short_after_history("hugo", ids[i], now);
   }
   ck_assert_int_eq(count("purchases", "{\"userId\": \"hugo\", \"status\": \"placed\"}"), 2);
 
@@ -1072,6 +1077,101 @@ START_TEST(the_server_exits_cleanly_after_all_of_it) {
 }
 END_TEST
 
+/* What GET `path` answers `client` (as user "sam-agent" for staff), with
+ * an optional If-None-Match; the caller cleans up. */
+static void read_as(const struct server *at, const char *path, const char *client, const char *user,
+                    const char *if_none_match, struct http_response *out) {
+  char client_header[64];
+  char user_header[64];
+  char match_header[64];
+  const char *headers[] = {client_header, user_header, match_header, NULL};
+
+  snprintf(client_header, sizeof(client_header), "x-client-id: %s", client);
+  snprintf(user_header, sizeof(user_header), "x-user-id: %s", user);
+  snprintf(match_header, sizeof(match_header), "If-None-Match: %s",
+           if_none_match != NULL ? if_none_match : "\"none\"");
+  ck_assert(http_request(at->port, "GET", path, headers, out));
+}
+
+/* A purchase id is unique per customer (docs/api.md): two customers may
+ * hold the same id, and never share its history, a change, a cached
+ * answer, a 304 or an audit record. The same customer reusing an id with
+ * another purchase is still a 409. */
+START_TEST(two_customers_may_hold_the_same_purchase_id) {
+  const char *cached_env[] = {CLIENTS, NULL};
+  struct server cached;
+  struct http_response r;
+  json_t *j_ann = purchase("same-1", "ann");
+  json_t *j_bob = purchase("same-1", "bob");
+  char ann_etag[32];
+  char bob_etag[32];
+
+  json_object_set_new(json_object_get(j_bob, "payment"), "lastDigits", json_string("1111"));
+  ck_assert(server_start(&cached, db.uri, cached_env));
+  ck_assert(wait_for_status(cached.port, "/readyz", 200, 15));
+  post_purchase(j_ann, NULL, &r);
+  ck_assert_msg(r.status == 201, "ann: %ld %s", r.status, r.body);
+  http_response_cleanup(&r);
+  post_purchase(j_bob, NULL, &r);
+  ck_assert_msg(r.status == 201, "bob, the same id: %ld %s", r.status, r.body);
+  http_response_cleanup(&r);
+
+  /* Each reads their own, through the cache too. */
+  for (int pass = 0; pass < 2; pass++) {
+    read_as(&cached, "/user/bob/purchases/same-1", "shop", "bob", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(r.j_body, "payment"), "lastDigits")),
+        "1111");
+    header(&r, "ETag", bob_etag, sizeof(bob_etag));
+    http_response_cleanup(&r);
+    read_as(&cached, "/user/bob", "shop", "bob", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_uint_eq(json_array_size(json_object_get(r.j_body, "data")), 1);
+    http_response_cleanup(&r);
+  }
+
+  /* Ann's purchase moves on; Bob's does not. */
+  patch_status("ann", "same-1", "{\"status\": \"paid\"}", NULL, &r);
+  ck_assert_int_eq(r.status, 200);
+  header(&r, "ETag", ann_etag, sizeof(ann_etag));
+  ck_assert_uint_eq(json_array_size(json_object_get(r.j_body, "statusHistory")), 2);
+  http_response_cleanup(&r);
+  read_as(&cached, "/user/bob/purchases/same-1", "shop", "bob", ann_etag, &r);
+  ck_assert_msg(r.status == 200, "Ann's ETag on Bob's purchase: %ld", r.status);
+  ck_assert_str_eq(json_string_value(json_object_get(r.j_body, "status")), "placed");
+  ck_assert_uint_eq(json_array_size(json_object_get(r.j_body, "statusHistory")), 1);
+  http_response_cleanup(&r);
+  read_as(&cached, "/user/bob/purchases/same-1", "shop", "bob", bob_etag, &r);
+  ck_assert_int_eq(r.status, 304);
+  http_response_cleanup(&r);
+  read_as(&cached, "/user/ann/purchases/same-1", "shop", "ann", bob_etag, &r);
+  ck_assert_int_eq(r.status, 200);
+  ck_assert_str_eq(json_string_value(json_object_get(r.j_body, "status")), "paid");
+  http_response_cleanup(&r);
+  ck_assert_int_eq(count("purchase_history", "{\"userId\": \"ann\", \"purchaseId\": \"same-1\"}"),
+                   2);
+  ck_assert_int_eq(count("purchase_history", "{\"userId\": \"bob\", \"purchaseId\": \"same-1\"}"),
+                   1);
+
+  /* Support reads Bob's: one record, his. */
+  read_as(&cached, "/user/bob/purchases/same-1", "customer-support", "sam-agent", NULL, &r);
+  ck_assert_int_eq(r.status, 200);
+  http_response_cleanup(&r);
+  ck_assert_int_eq(count("audit", "{\"userId\": \"bob\", \"purchaseId\": \"same-1\"}"), 1);
+  ck_assert_int_eq(count("audit", "{\"userId\": \"ann\", \"purchaseId\": \"same-1\"}"), 0);
+
+  /* Ann reusing her own id for another purchase: 409. */
+  json_object_set_new(json_object_get(j_ann, "payment"), "lastDigits", json_string("9999"));
+  post_purchase(j_ann, NULL, &r);
+  ck_assert_int_eq(r.status, 409);
+  http_response_cleanup(&r);
+  server_stop(&cached, 15);
+  json_decref(j_ann);
+  json_decref(j_bob);
+}
+END_TEST
+
 Suite *suite_writes(void) {
   Suite *suite = suite_create("writes");
   TCase *tc = tcase_create("writes");
@@ -1091,7 +1191,8 @@ Suite *suite_writes(void) {
   tcase_add_test(tc, racing_changes_with_one_etag_let_exactly_one_win);
   tcase_add_test(tc, a_crash_loses_no_acknowledged_create_and_resending_adds_nothing);
   tcase_add_test(tc, a_change_cut_short_by_a_crash_is_finished_by_the_next_read);
-  tcase_add_test(tc, a_refused_create_leaves_the_purchase_that_has_the_id_alone);
+  tcase_add_test(tc, a_create_of_an_id_another_customer_holds_leaves_theirs_alone);
+  tcase_add_test(tc, two_customers_may_hold_the_same_purchase_id);
   tcase_add_test(tc, a_list_read_first_sees_a_change_cut_short_like_the_single_read);
   tcase_add_test(tc, a_hint_with_nothing_ahead_is_kept_while_fresh_and_dropped_when_stale);
   tcase_add_test(tc, an_expired_key_counts_as_absent_and_is_purged);

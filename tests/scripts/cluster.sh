@@ -19,7 +19,8 @@ if [[ -z $pg_base ]]; then
   if ! scripts/postgres.sh status test; then started_postgres=true; fi
   pg_base=$(scripts/postgres.sh start test) || exit 1
 fi
-if [[ ! -x build-release/purchases || ! -x build-release/purchases-seed ]]; then
+if [[ ! -x build-release/purchases || ! -x build-release/purchases-seed ||
+  ! -x build-release/purchases-migrate ]]; then
   make --no-print-directory release >/dev/null || {
     echo "cluster: FAILED: make release"
     echo "cluster: 0 passed, 1 failed"

@@ -25,5 +25,6 @@ Suite *suite_purchase_validate(void);
 Suite *suite_query(void);
 Suite *suite_rate_limit(void);
 Suite *suite_request_id(void);
+Suite *suite_shard_check(void);
 
 #endif

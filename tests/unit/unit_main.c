@@ -14,6 +14,7 @@ int main(void) {
   srunner_add_suite(runner, suite_encoding());
   srunner_add_suite(runner, suite_etag());
   srunner_add_suite(runner, suite_framing());
+  srunner_add_suite(runner, suite_shard_check());
   srunner_add_suite(runner, suite_ids());
   srunner_add_suite(runner, suite_jwt());
   srunner_add_suite(runner, suite_lifecycle());
