@@ -153,6 +153,31 @@ for (const [, name] of read('CMakeLists.txt').matchAll(/pkg_check_modules\(\w+ R
   }
 }
 
+// The shard keys of deploy/mongodb/shard.js are the service's own table, as
+// purchases-migrate --shard-keys prints it (PURCHASES_MIGRATE_BIN, given by
+// scripts/test.sh; without it only the script's own table is read).
+const shardScript = read('deploy/mongodb/shard.js');
+const between = shardScript.split('// shard-keys:begin')[1];
+let scriptKeys = null;
+try {
+  scriptKeys = JSON.parse(between.split('// shard-keys:end')[0]);
+} catch (e) {
+  check(false, 'mongodb/shard.js: a JSON table between shard-keys:begin and shard-keys:end');
+}
+if (scriptKeys !== null && process.env.PURCHASES_MIGRATE_BIN) {
+  const output = require('child_process').execFileSync(process.env.PURCHASES_MIGRATE_BIN,
+    ['--shard-keys'], {encoding: 'utf8'});
+  const table = JSON.parse(output).collections;
+  for (const row of table) {
+    check(JSON.stringify(scriptKeys[row.collection]) === JSON.stringify(row.key),
+      `mongodb/shard.js: ${row.collection} on ${JSON.stringify(row.key)} as the code says`);
+  }
+  check(Object.keys(scriptKeys).length === table.length,
+    'mongodb/shard.js: exactly the collections of the code\'s table');
+}
+check(/sh\.shardCollection\(/.test(shardScript) && /createIndex\(key\)/.test(shardScript),
+  'mongodb/shard.js: the hashed index, then shardCollection');
+
 const unit = read('deploy/systemd/purchases.service');
 for (const key of ['ExecStart=', 'DynamicUser=yes', 'RestartPreventExitStatus=2', 'NoNewPrivileges=yes']) {
   check(unit.includes(key), `systemd: ${key}`);
@@ -162,4 +187,4 @@ if (problems.length > 0) {
   console.log(problems.map((p) => `deploy lint: ${p}: missing or wrong`).join('\n'));
   process.exit(1);
 }
-console.log('deploy lint: 4 files valid');
+console.log('deploy lint: 5 files valid');
