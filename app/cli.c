@@ -1,6 +1,7 @@
 #include "app/cli.h"
 
 #include <getopt.h>
+#include <stdlib.h>
 
 #include <yder.h>
 
@@ -44,4 +45,19 @@ int cli_common_option(int opt, const char *program, char *const argv[], void (*u
       usage(stderr);
       return 2;
   }
+}
+
+bool cli_parse_count(const char *text, uint32_t max, uint32_t *out) {
+  char *end = NULL;
+  unsigned long value;
+
+  if (text[0] < '0' || text[0] > '9') {
+    return false;
+  }
+  value = strtoul(text, &end, 10);
+  if (*end != '\0' || value < 1 || value > max) {
+    return false;
+  }
+  *out = (uint32_t)value;
+  return true;
 }

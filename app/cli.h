@@ -1,6 +1,7 @@
 #ifndef PURCHASES_APP_CLI_H
 #define PURCHASES_APP_CLI_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -14,6 +15,10 @@
  * prints the usage on stderr, returning 2. The loops set opterr to 0, so
  * that getopt itself writes nothing. */
 int cli_common_option(int opt, const char *program, char *const argv[], void (*usage)(FILE *out));
+
+/* Parses `text` as a whole number from 1 to max into *out: digits only,
+ * nothing after them. False (and *out untouched) otherwise. */
+bool cli_parse_count(const char *text, uint32_t max, uint32_t *out);
 
 /* What a tool's work runs between: logging (warnings and errors, on the
  * console) and the driver's global state; cli_end() undoes cli_begin(). */

@@ -378,7 +378,6 @@ int main(int argc, char **argv) {
   };
   struct import_options options = {
       .batch = 500, .uri = getenv("MONGODB_URI"), .redis_url = getenv("PURCHASES_REDIS_URL")};
-  char *end = NULL;
   int opt;
   int rc;
 
@@ -391,16 +390,12 @@ int main(int argc, char **argv) {
   opterr = 0; /* cli_common_option() names a refused option, escaped */
   while ((opt = getopt_long(argc, argv, ":hV", LONG_OPTIONS, NULL)) != -1) {
     switch (opt) {
-      case 'b': {
-        unsigned long value = strtoul(optarg, &end, 10);
-        if (optarg[0] < '0' || optarg[0] > '9' || *end != '\0' || value < 1 ||
-            value > IMPORT_BATCH_MAX) {
+      case 'b':
+        if (!cli_parse_count(optarg, IMPORT_BATCH_MAX, &options.batch)) {
           fprintf(stderr, "purchases-import: --batch takes 1 to %d\n", IMPORT_BATCH_MAX);
           return 2;
         }
-        options.batch = (uint32_t)value;
         break;
-      }
       case 'q':
         options.quiet = true;
         break;

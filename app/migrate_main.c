@@ -109,7 +109,6 @@ int main(int argc, char **argv) {
       {"version", no_argument, NULL, 'V'},     {NULL, 0, NULL, 0},
   };
   struct migrate_options options = {.batch = 500, .uri = getenv("MONGODB_URI")};
-  char *end = NULL;
   int opt;
   int rc;
 
@@ -119,16 +118,12 @@ int main(int argc, char **argv) {
   opterr = 0; /* cli_common_option() names a refused option, escaped */
   while ((opt = getopt_long(argc, argv, ":hV", LONG_OPTIONS, NULL)) != -1) {
     switch (opt) {
-      case 'b': {
-        unsigned long value = strtoul(optarg, &end, 10);
-        if (optarg[0] < '0' || optarg[0] > '9' || *end != '\0' || value < 1 ||
-            value > MIGRATE_BATCH_MAX) {
+      case 'b':
+        if (!cli_parse_count(optarg, MIGRATE_BATCH_MAX, &options.batch)) {
           fprintf(stderr, "purchases-migrate: --batch takes 1 to %d\n", MIGRATE_BATCH_MAX);
           return 2;
         }
-        options.batch = (uint32_t)value;
         break;
-      }
       case 'n':
         options.dry_run = true;
         break;

@@ -649,6 +649,34 @@ void http_response_cleanup(struct http_response *response) {
   memset(response, 0, sizeof(*response));
 }
 
+int64_t db_count(const char *uri, const char *collection_name, const char *filter_json) {
+  mongoc_client_t *client = mongoc_client_new(uri);
+  mongoc_uri_t *parsed = mongoc_uri_new(uri);
+  mongoc_collection_t *collection = NULL;
+  bson_t *filter = NULL;
+  bson_error_t error;
+  int64_t n = -1;
+
+  filter = bson_new_from_json((const uint8_t *)filter_json, -1, &error);
+  if (client == NULL || parsed == NULL || filter == NULL) {
+    fprintf(stderr, "harness: cannot count %s %s\n", collection_name, filter_json);
+    goto done;
+  }
+  collection =
+      mongoc_client_get_collection(client, mongoc_uri_get_database(parsed), collection_name);
+  n = mongoc_collection_count_documents(collection, filter, NULL, NULL, NULL, &error);
+  if (n < 0) {
+    fprintf(stderr, "harness: count of %s failed: %s\n", collection_name, error.message);
+  }
+
+done:
+  bson_destroy(filter);
+  mongoc_collection_destroy(collection);
+  mongoc_uri_destroy(parsed);
+  mongoc_client_destroy(client);
+  return n;
+}
+
 bool db_insert(const char *uri, const bson_t *const *docs, size_t count) {
   mongoc_client_t *client = mongoc_client_new(uri);
   mongoc_uri_t *parsed = mongoc_uri_new(uri);

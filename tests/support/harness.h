@@ -140,6 +140,10 @@ const char *http_header(const struct http_response *response, const char *name, 
 
 void http_response_cleanup(struct http_response *response);
 
+/* How many documents of `collection` of the database at `uri` match the
+ * JSON filter; -1 (and why, on stderr) when the count fails. */
+int64_t db_count(const char *uri, const char *collection, const char *filter_json);
+
 /* Inserts documents straight into the purchases collection at `uri`. */
 bool db_insert(const char *uri, const bson_t *const *docs, size_t count);
 
