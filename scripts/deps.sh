@@ -16,6 +16,7 @@ PACKAGES=(
 SUDO=""
 if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; fi
 missing=()
+apt_updated=false
 for package in "${PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$package")
@@ -24,6 +25,7 @@ done
 if ((${#missing[@]} > 0)); then
   echo "deps: installing ${missing[*]}"
   $SUDO apt-get update -qq
+  apt_updated=true
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
@@ -114,6 +116,7 @@ if [[ ! -x $FERRETDB || tools/ferretdb/main.go -nt $FERRETDB || tools/ferretdb/g
     echo "deps: no Go $go_need or newer here; fetching the official toolchain into .tools/go" \
       "from the Go module proxy with $fetcher"
     if [[ -z $bootstrap ]]; then
+      if ! $apt_updated; then $SUDO apt-get update -qq; fi
       DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends golang-go >/dev/null
       bootstrap=/usr/bin/go
     fi
