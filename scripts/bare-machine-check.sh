@@ -186,10 +186,11 @@ in_root() {
 }
 # isolated COMMAND: the same in a network namespace of its own with only a
 # loopback, and SIGINT at its default (as in a terminal), in a process group
-# of its own whose id is the pid of this function's last background job.
+# of its own. Started with `&`, $! is that group's id and a process in that
+# namespace: the function's subshell becomes setsid, then the rest, by exec.
 isolated() {
   # shellcheck disable=SC2016 # $1 to $3 are the inner shell's arguments
-  setsid unshare --net -- env --default-signal=INT /bin/sh -c \
+  exec setsid unshare --net -- env --default-signal=INT /bin/sh -c \
     'ip link set lo up && exec chroot "$1" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
        PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
        /bin/bash -c "cd $2 && $3"' _ "$root" "$inside" "$1"
