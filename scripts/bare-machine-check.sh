@@ -42,6 +42,7 @@ for tool in unshare nsenter ip curl python3 git; do
   fi
 done
 
+script_started=$SECONDS
 bare=$checkout/.bare
 base=$bare/base
 root=$bare/root
@@ -282,15 +283,20 @@ wait "$test_pid" || test_code=$?
 test_s=$((SECONDS - test_started))
 summary=$(grep -E '^tests: [0-9]+ passed, [0-9]+ failed' "$logs/test.log" | tail -1 || true)
 if ((test_code != 0)) || [[ $summary != *" 0 failed" ]]; then
-  sed -n '/^== failed checks/,$p' "$logs/test.log" | head -40
-  tail -5 "$logs/test.log"
+  # Its failed checks and its last line, or the end of what it said.
+  if grep -q '^== failed checks' "$logs/test.log"; then
+    sed -n '/^== failed checks/,/^tests: /p' "$logs/test.log" | head -40
+  else
+    tail -20 "$logs/test.log"
+  fi
   fail "make test (exit $test_code): ${summary:-no summary}"
 else
   say "make test: $summary"
 fi
 
 say "time to first answer: ${first_answer_s}s (make deps ${deps_s}s);" \
-  "make test: ${test_s}s; in all (after the base system): $((SECONDS - started))s"
+  "make test: ${test_s}s; both: $((SECONDS - started))s; with the base system and the clone:" \
+  "$((SECONDS - script_started))s"
 if ((failures > 0)); then
   say "$failures check(s) failed; logs in .bare/log"
   exit 1
