@@ -13,10 +13,10 @@
 #   2. `make test`, in a network namespace of its own too.
 #
 # It prints the time to the first answer (from `make run` to the README's
-# curl answering) and the time of `make test`. Downloads a few hundred MB
-# from Debian's archive (the mirror this machine's apt uses), the Go module
-# proxy and the npm registry, and takes 20 to 40 minutes: not part of
-# `make test`. Needs root, debootstrap (installed when missing), unshare,
+# curl answering) and the time of `make test`. Downloads about 800 MB from
+# Debian's archive (the mirror this machine's apt uses), the Go module proxy
+# and the npm registry, fills about 5.5 GB of .bare/, and takes about 10
+# minutes on 2 cores: not part of `make test`. Needs root, debootstrap (installed when missing), unshare,
 # nsenter, ip, curl and python3 on this machine.
 #
 #   scripts/bare-machine-check.sh            reuses the debootstrapped base in
