@@ -6,7 +6,8 @@
 #                                given) and FerretDB as `make run` starts them,
 #                                demo data when empty, a Redis, the instances,
 #                                HAProxy; then supervises the instances until
-#                                Ctrl-C or SIGTERM stops all that it started
+#                                Ctrl-C, SIGINT or SIGTERM stops all that it
+#                                started
 #   scripts/cluster.sh status    one line per instance: NAME PID PORT
 #   scripts/cluster.sh restart   replaces the instances one at a time, with no
 #                                failed request; exits 0 when all are replaced
@@ -30,6 +31,22 @@
 #   DEMO_PER_USER, BUILD_DIR as for scripts/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# SIGINT stops the supervisor like SIGTERM, even when it was started with
+# SIGINT ignored, as a script's background job is (`make cluster &` in CI,
+# stopped later by SIGINT to its process group). A shell cannot trap a signal
+# ignored on entry ("help trap"), so the instances would stop and the
+# supervisor would start them again. It starts itself again instead, with
+# SIGINT at its default, in the same process (same pid, same group).
+sigint_ignored() {
+  local mask
+  mask=$(awk '/^SigIgn:/ {print $2}' "/proc/$$/status" 2>/dev/null || true)
+  [[ -n $mask ]] && (((16#$mask & 2) != 0))
+}
+if [[ ${1:-} == run && -z ${CLUSTER_SIGINT_RESET:-} ]] && sigint_ignored; then
+  exec env --default-signal=INT CLUSTER_SIGINT_RESET=1 scripts/cluster.sh "$@"
+fi
+unset CLUSTER_SIGINT_RESET
 
 command=${1:-}
 dir=${CLUSTER_DIR:-var/cluster}

@@ -52,7 +52,11 @@ fi
 if [[ $(id -u) -eq 0 ]]; then
   checkout_id=$(pwd -P | sha256sum | cut -c1-12)
   data=${PURCHASES_PG_DATA:-/var/lib/purchases/$checkout_id/postgresql/$purpose}
-  as_owner() { runuser -u postgres -- "$@"; }
+  if [[ $data != /* ]]; then data=$PWD/$data; fi
+  # From /, not from the checkout: PostgreSQL's programs go back to the
+  # folder they were started in, and `postgres` cannot enter root's home
+  # ('could not change directory to "/root/purchases": Permission denied').
+  as_owner() { (cd / && runuser -u postgres -- "$@"); }
 else
   data=${PURCHASES_PG_DATA:-$PWD/var/postgresql/$purpose}
   as_owner() { "$@"; }

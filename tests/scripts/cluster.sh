@@ -3,7 +3,9 @@
 # HAProxy, with a Redis of its own, on free loopback ports and a database of
 # the test cluster. Checks status, supervision after a SIGKILL, a rolling
 # restart and POSTs retried across a kill, all under traffic through the
-# balancer, the edge's refusals, and that SIGTERM leaves nothing behind.
+# balancer, the edge's refusals, and that SIGTERM leaves nothing behind; then
+# a second, smaller one started as a script's background job and stopped by
+# SIGINT to its process group, which must stop it just as well.
 # Usage: tests/scripts/cluster.sh [PG_BASE_URL]   (prints "cluster: N passed, N failed")
 # Without PG_BASE_URL it uses (and starts, and then stops) `scripts/postgres.sh ... test`.
 set -uo pipefail
@@ -371,6 +373,60 @@ gone() { ! ss -ltnH "sport = :$1" | grep -q .; }
 for port in "$front" "$ferret_port" "${instance_ports[@]}" ${redis_port:+"$redis_port"}; do
   check "nothing listens on port $port" gone "$port"
 done
+
+# --- SIGINT to its process group, as a CI script stops what it started in
+# the background (where SIGINT starts out ignored, as it does here): it
+# stops like SIGTERM and starts no instance again
+front2=$(free_port)
+ferret_port2=$(free_port)
+instance_ports2=("$(free_port)" "$(free_port)")
+state2=$(mktemp -d)
+log2=$work/cluster-sigint.log
+PURCHASES_INSTANCES=2 PURCHASES_PORT=$front2 CLUSTER_PORTS="${instance_ports2[*]}" CLUSTER_DIR=$state2 \
+  CLUSTER_OWN_REDIS=1 FERRETDB_PORT=$ferret_port2 FERRETDB_POSTGRESQL_URL=$pg_base/$database \
+  DEMO_USERS=20 PURCHASES_SHUTDOWN_TIMEOUT_S=5 BUILD_DIR=build-release \
+  setsid scripts/cluster.sh run >"$log2" 2>&1 &
+cluster2_pid=$!
+up=false
+for _ in $(seq 180); do
+  if [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$front2/readyz") == 200 ]]; then
+    up=true
+    break
+  fi
+  alive "$cluster2_pid" || break
+  sleep 0.5
+done
+check "a second cluster, for SIGINT, comes up" $up
+kill -INT -- "-$cluster2_pid" 2>/dev/null
+for _ in $(seq 300); do
+  alive "$cluster2_pid" || break
+  sleep 0.1
+done
+stopped=true
+if alive "$cluster2_pid"; then
+  stopped=false
+  kill -TERM "$cluster2_pid"
+fi
+check "SIGINT to its process group stops it within 30 s" $stopped
+wait "$cluster2_pid"
+code=$?
+check "after SIGINT to its process group the cluster exits 0 (got $code)" test "$code" -eq 0
+check "after SIGINT it started no instance again" bash -c '! grep -q "starting it again" "$1"' _ "$log2"
+for _ in $(seq 30); do
+  left=$(pgrep -s "$cluster2_pid" | xargs)
+  [[ -z $left ]] && break
+  sleep 0.1
+done
+check "after SIGINT no process it started remains (left: ${left:-none})" test -z "$left"
+if [[ -n $left ]]; then
+  read -r -a left_pids <<<"$left"
+  kill -KILL "${left_pids[@]}" 2>/dev/null
+fi
+for port in "$front2" "$ferret_port2" "${instance_ports2[@]}"; do
+  check "after SIGINT nothing listens on port $port" gone "$port"
+done
+if ((failed > 0)); then tail -20 "$log2"; fi
+rm -rf "$state2"
 
 if ((failed > 0)); then
   tail -40 "$log"
