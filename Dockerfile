@@ -10,7 +10,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       cmake make gcc pkg-config git ca-certificates \
       libulfius-dev liborcania-dev libyder-dev libjansson-dev libmicrohttpd-dev \
-      libmongoc-dev libbson-dev libgnutls28-dev librhonabwy-dev libhiredis-dev zlib1g-dev \
+      libmongoc-dev libbson-dev libgnutls28-dev librhonabwy-dev libhiredis-dev zlib1g-dev libnats-dev \
       nodejs npm \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
@@ -28,7 +28,7 @@ FROM debian:bookworm-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libulfius2.7 liborcania2.3 libyder2.0 libjansson4 libmicrohttpd12 \
-      libmongoc-1.0-0 libbson-1.0-0 libgnutls30 librhonabwy1.1 libhiredis0.14 zlib1g \
+      libmongoc-1.0-0 libbson-1.0-0 libgnutls30 librhonabwy1.1 libhiredis0.14 zlib1g libnats3.4 \
       ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin purchases

@@ -43,7 +43,8 @@ install: release
 
 # What a user would deploy, and only the two programs run.sh starts.
 run: release-configure
-	cmake --build $(RELEASE_DIR) -j$(JOBS) --target purchases purchases-seed purchases-migrate
+	cmake --build $(RELEASE_DIR) -j$(JOBS) --target purchases purchases-seed purchases-migrate \
+	  purchases-events
 	@BUILD_DIR=$(RELEASE_DIR) scripts/run.sh
 
 # Several of the same behind HAProxy, supervised (docs/cluster.md).

@@ -148,6 +148,7 @@ static void write_serving_metrics(void *arg, FILE *out) {
   struct app *app = arg;
   edge_write_metrics(out);
   conn_watch_write_metrics(app->connections, out);
+  relay_write_metrics(app->relay, out);
 }
 
 /* The probes' way to app_wake_watcher, through struct probes_context. */
@@ -280,6 +281,8 @@ struct app *app_new(struct config *config, char *err, size_t err_len) {
   if (app->db == NULL || !caching_start(app, err, err_len)) {
     goto done;
   }
+  /* Writes record their events from the first one on (models/events.h). */
+  db_set_events(app->db, app->config.nats_url != NULL);
   contexts_fill(app);
   result = app;
   app = NULL;
@@ -537,6 +540,22 @@ bool app_start(struct app *app, char *err, size_t err_len) {
     return false;
   }
 
+  if (app->config.nats_url != NULL) {
+    app->relay = relay_new(
+        &(struct relay_options){.url = app->config.nats_url,
+                                .stream = app->config.events_stream,
+                                .source = "/purchases",
+                                .max_age_s = app->config.events_max_age_s,
+                                .replicas = app->config.events_replicas,
+                                .duplicate_window_s = app->config.events_duplicate_window_s,
+                                .db = app->db},
+        err, err_len);
+    if (app->relay == NULL) {
+      return false;
+    }
+  } else {
+    y_log_message(Y_LOG_LEVEL_INFO, "events: off (PURCHASES_NATS_URL is not set)");
+  }
   app->connections = conn_watch_new(
       &(struct conn_watch_options){.header_timeout_ms = app->config.header_timeout_s * 1000,
                                    .idle_timeout_ms = app->config.connection_timeout_s * 1000,
@@ -645,6 +664,8 @@ void app_destroy(struct app *app) {
   if (app->instance_ready) {
     ulfius_clean_instance(&app->instance);
   }
+  /* The relay reads and writes the database: it goes first. */
+  relay_free(app->relay);
   db_destroy(app->db);
   cache_free(app->cache);
   versions_free(app->versions);

@@ -12,6 +12,7 @@
 
 #include "app/config.h"
 #include "app/connections.h"
+#include "app/relay.h"
 #include "middleware/jwt.h"
 #include "middleware/rate_limit.h"
 #include "middleware/request.h"
@@ -35,6 +36,7 @@ struct app {
   bool instance_ready;             /* ulfius_init_instance succeeded */
   bool serving;                    /* the HTTP daemon runs */
   struct conn_watch *connections;  /* peer closes, head budgets, lingering; NULL until start */
+  struct relay *relay;             /* events to NATS; NULL when events are off */
   struct cursor_key cursor_key;
   struct jwt_verifier *jwt;     /* NULL in headers mode */
   struct rate_limiter *limiter; /* NULL when rate limiting is off */

@@ -240,6 +240,27 @@ static bool parse_redis_url(const struct config_entry *entry, const char *value,
   return parse_optional(entry, value, config, err, err_len);
 }
 
+/* An optional nats:// (or tls://) URL, checked for its scheme now. */
+static bool parse_nats_url(const struct config_entry *entry, const char *value,
+                           struct config *config, char *err, size_t err_len) {
+  if (value[0] != '\0' && strncmp(value, "nats://", 7) != 0 && strncmp(value, "tls://", 6) != 0) {
+    snprintf(err, err_len, "%s must be a nats:// or tls:// URL", entry->name);
+    return false;
+  }
+  return parse_optional(entry, value, config, err, err_len);
+}
+
+/* A JetStream stream name: letters, digits, _ and -. */
+static bool parse_stream_name(const struct config_entry *entry, const char *value,
+                              struct config *config, char *err, size_t err_len) {
+  size_t len = strspn(value, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-");
+  if (len == 0 || value[len] != '\0' || len > 64) {
+    snprintf(err, err_len, "%s must be 1 to 64 letters, digits, _ or -", entry->name);
+    return false;
+  }
+  return parse_string(entry, value, config, err, err_len);
+}
+
 /* An optional path to a file that must be readable now, not at first use. */
 static bool parse_file(const struct config_entry *entry, const char *value, struct config *config,
                        char *err, size_t err_len) {
@@ -528,6 +549,40 @@ static const struct config_entry ENTRIES[] = {
      .parse = parse_uint,
      .help = "longest wait for Redis to connect or answer; past it the answer comes from the "
              "database"},
+    {.name = "PURCHASES_NATS_URL",
+     .default_value = "",
+     .offset = FIELD(nats_url),
+     .parse = parse_nats_url,
+     .help = "nats://host:port of NATS with JetStream: every create and status change records "
+             "its event beside the change and a relay publishes it there (docs/events.md); "
+             "unset: events are off"},
+    {.name = "PURCHASES_EVENTS_STREAM",
+     .default_value = "PURCHASES",
+     .offset = FIELD(events_stream),
+     .parse = parse_stream_name,
+     .help = "the JetStream stream of the events (subjects purchases.events.>), created or "
+             "updated at start"},
+    {.name = "PURCHASES_EVENTS_MAX_AGE_S",
+     .default_value = "2592000",
+     .min = 60,
+     .max = 315360000,
+     .offset = FIELD(events_max_age_s),
+     .parse = parse_uint,
+     .help = "how long the stream keeps an event (30 days)"},
+    {.name = "PURCHASES_EVENTS_REPLICAS",
+     .default_value = "1",
+     .min = 1,
+     .max = 5,
+     .offset = FIELD(events_replicas),
+     .parse = parse_uint,
+     .help = "the stream's replicas: 1 on one server, 3 on a production cluster"},
+    {.name = "PURCHASES_EVENTS_DUPLICATE_WINDOW_S",
+     .default_value = "120",
+     .min = 1,
+     .max = 86400,
+     .offset = FIELD(events_duplicate_window_s),
+     .parse = parse_uint,
+     .help = "JetStream drops a second copy of an event id published within this many seconds"},
 };
 
 #define ENTRY_COUNT (sizeof(ENTRIES) / sizeof(ENTRIES[0]))
@@ -578,6 +633,10 @@ void config_cleanup(struct config *config) {
   free(config->log_file);
   free(config->redis_url);
   config->redis_url = NULL;
+  free(config->nats_url);
+  config->nats_url = NULL;
+  free(config->events_stream);
+  config->events_stream = NULL;
   config->bind_address = NULL;
   config->mongodb_uri = NULL;
   config->cursor_key = NULL;

@@ -53,6 +53,11 @@ struct config {
   uint32_t cache_ttl_s; /* 0: no response cache */
   char *redis_url;      /* NULL: versions are this instance's own */
   uint32_t redis_timeout_ms;
+  char *nats_url;      /* NULL: events are off */
+  char *events_stream; /* the JetStream stream */
+  uint32_t events_max_age_s;
+  uint32_t events_replicas;
+  uint32_t events_duplicate_window_s;
   uint32_t bench_routes;  /* 1: the routes make bench measures the framework with */
   struct cors_table cors; /* empty: no cross-origin calls from browsers */
 };

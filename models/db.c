@@ -71,6 +71,7 @@ struct db {
   uint32_t query_timeout_ms;
   atomic_bool is_ferretdb;
   atomic_bool earlier_shape; /* see db_set_earlier_shape */
+  bool events;               /* see db_set_events */
   struct db_slots slots;
   struct histogram operations[DB_OP_COUNT];
   struct histogram pool_wait;
@@ -714,6 +715,14 @@ done:
 
 bool db_is_ferretdb(const struct db *db) {
   return atomic_load(&db->is_ferretdb);
+}
+
+void db_set_events(struct db *db, bool on) {
+  db->events = on;
+}
+
+bool db_events(const struct db *db) {
+  return db->events;
 }
 
 void db_set_earlier_shape(struct db *db, bool earlier) {

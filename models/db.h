@@ -200,6 +200,12 @@ uint64_t db_operation_limit_ms(const struct db *db);
  * it could not be reached. */
 enum model_status db_ping(struct db *db);
 
+/* Whether purchase writes record their events in the purchase's outbox
+ * (models/events.h): on with PURCHASES_NATS_URL. Set before the first
+ * operation; off by default. */
+void db_set_events(struct db *db, bool on);
+bool db_events(const struct db *db);
+
 /* Whether the database still has the shape of the release before
  * per-customer purchase ids (history entries without userId, ids unique
  * across customers): until purchases-migrate has run, history is read by

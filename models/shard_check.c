@@ -19,6 +19,9 @@ static const struct {
      "before the collection is sharded (docs/scaling.md)"},
     {"purchases-migrate: entries without a customer",
      "the migration walks the whole history once, on a replica set, before sharding"},
+    {"purchases: the relay's look for pending events",
+     "the relay looks for purchases with events to publish across every customer: the one "
+     "read that is cross-customer by nature (docs/scaling.md); outboxPending is indexed"},
     {"purchases-migrate: customers of these purchases",
      "the migration looks up the customers of the ids it found, before sharding"},
     {"purchases-migrate: an entry given its customer",

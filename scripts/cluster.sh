@@ -280,6 +280,7 @@ cmd_run() {
   mkdir -p var/db var/log
 
   ferret_pid=""
+  nats_pid=""
   redis_pid=""
   haproxy_pid=""
   tick_pid=""
@@ -303,6 +304,10 @@ cmd_run() {
     if [[ -n $redis_pid ]]; then
       if alive "$redis_pid"; then kill -TERM "$redis_pid"; fi
       stop_pid "$redis_pid" 5
+    fi
+    if [[ -n $nats_pid ]]; then
+      if alive "$nats_pid"; then kill -TERM "$nats_pid"; fi
+      stop_pid "$nats_pid" 5
     fi
     if alive "$ferret_pid"; then kill -TERM "$ferret_pid"; fi
     stop_pid "$ferret_pid" 10
@@ -339,6 +344,7 @@ cmd_run() {
   source scripts/engine.sh
   engine_start
   engine_seed
+  engine_nats
 
   # One Redis for all instances.
   if [[ -z ${PURCHASES_REDIS_URL:-} ]]; then

@@ -8,8 +8,8 @@ PACKAGES=(
   cmake pkg-config gcc make git clang-format
   libulfius-dev liborcania-dev libyder-dev libjansson-dev libmicrohttpd-dev
   libmongoc-dev libbson-dev libgnutls28-dev libcurl4-gnutls-dev check libsubunit-dev
-  librhonabwy-dev libhiredis-dev zlib1g-dev redis-server haproxy socat wrk jq curl python3
-  iproute2 procps
+  librhonabwy-dev libhiredis-dev zlib1g-dev libnats-dev nats-server redis-server haproxy socat wrk
+  jq curl python3 iproute2 procps
   postgresql postgresql-client prometheus chromium
 )
 

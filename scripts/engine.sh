@@ -8,6 +8,9 @@
 #                  waiting until it accepts connections
 #   engine_seed    demo data when the collection is empty (DEMO_USERS x
 #                  DEMO_PER_USER, default 1000 x 3)
+#   engine_nats    unless PURCHASES_NATS_URL names one: nats-server with
+#                  JetStream on 127.0.0.1:${NATS_PORT:-14222}, its store in
+#                  var/nats/<port>; sets nats_pid, exports PURCHASES_NATS_URL
 
 engine_start() {
   local pg_args=() pg_url where
@@ -55,4 +58,25 @@ engine_seed() {
   # first (docs/scaling.md); on any other it does nothing.
   "$build/purchases-migrate" --quiet
   "$build/purchases-seed" --if-empty --users "${DEMO_USERS:-1000}" --per-user "${DEMO_PER_USER:-3}"
+}
+
+engine_nats() {
+  local port=${NATS_PORT:-14222}
+  if [[ -n ${PURCHASES_NATS_URL:-} ]]; then
+    say "events to $PURCHASES_NATS_URL"
+    return
+  fi
+  mkdir -p "var/nats/$port" var/log
+  nats-server -js -a 127.0.0.1 -p "$port" -sd "var/nats/$port" >>var/log/nats.log 2>&1 &
+  nats_pid=$!
+  for _ in $(seq 100); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
+    if ! kill -0 "$nats_pid" 2>/dev/null; then
+      say "nats-server did not start (is port $port in use? set NATS_PORT); see var/log/nats.log"
+      exit 1
+    fi
+    sleep 0.1
+  done
+  say "NATS with JetStream on 127.0.0.1:$port, its store in var/nats/$port; log in var/log/nats.log"
+  export PURCHASES_NATS_URL=nats://127.0.0.1:$port
 }

@@ -140,7 +140,7 @@ const DEBIAN = {
   'libmongoc-1.0': ['libmongoc-dev', 'libmongoc-1.0-0'],
   libmicrohttpd: ['libmicrohttpd-dev', 'libmicrohttpd12'], gnutls: ['libgnutls28-dev', 'libgnutls30'],
   librhonabwy: ['librhonabwy-dev', 'librhonabwy1.1'], hiredis: ['libhiredis-dev', 'libhiredis0.14'],
-  zlib: ['zlib1g-dev', 'zlib1g'],
+  zlib: ['zlib1g-dev', 'zlib1g'], libnats: ['libnats-dev', 'libnats3.4'],
 };
 const [buildStage, runStage] = dockerfile.split(/^FROM debian:bookworm-slim/m);
 for (const [, name] of read('CMakeLists.txt').matchAll(/pkg_check_modules\(\w+ REQUIRED IMPORTED_TARGET ([\w.-]+)\)/g)) {

@@ -22,11 +22,12 @@ build=${BUILD_DIR:-build-release}
 mkdir -p var/db var/log
 
 ferret_pid=""
+nats_pid=""
 server_pid=""
 started_postgres=false
 stop() {
   trap - INT TERM EXIT
-  for pid in $server_pid $ferret_pid; do
+  for pid in $server_pid $nats_pid $ferret_pid; do
     if kill -0 "$pid" 2>/dev/null; then
       kill -TERM "$pid" 2>/dev/null || true
       wait "$pid" 2>/dev/null || true
@@ -44,6 +45,7 @@ say() { echo "run: $*" >&2; }
 source scripts/engine.sh
 engine_start
 engine_seed
+engine_nats
 
 # Loopback unless the caller opens it: in the default headers mode anyone who
 # reaches the port can claim any identity.

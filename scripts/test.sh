@@ -163,7 +163,7 @@ if [[ -z $only || $only == integration ]]; then
     status=1
   fi
 fi
-# The command lines of the four programs.
+# The command lines of the five programs.
 if [[ -z $only || $only == integration ]]; then
   BUILD_DIR=$build script_test cli tests/scripts/cli.sh
 fi

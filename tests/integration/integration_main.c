@@ -43,6 +43,7 @@ int main(void) {
   srunner_add_suite(runner, suite_capacity());
   srunner_add_suite(runner, suite_edge());
   srunner_add_suite(runner, suite_connections());
+  srunner_add_suite(runner, suite_events());
   srunner_add_suite(runner, suite_cache());
   /* The fixtures own child processes (FerretDB, the server) that only this
    * process can wait for, so tests run in-process, in order. Every wait in

@@ -9,6 +9,7 @@ Suite *suite_capacity(void);
 Suite *suite_connections(void);
 Suite *suite_contract(void);
 Suite *suite_edge(void);
+Suite *suite_events(void);
 Suite *suite_import(void);
 Suite *suite_lifecycle(void);
 Suite *suite_migrate(void);

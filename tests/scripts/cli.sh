@@ -22,7 +22,7 @@ exits() {
 says() { grep -q -- "$2" "$1"; }
 not_says() { ! grep -q -- "$2" "$1"; }
 
-for program in purchases purchases-seed purchases-import purchases-migrate; do
+for program in purchases purchases-seed purchases-import purchases-migrate purchases-events; do
   binary=$build/$program
   for flag in -h --help; do
     check "$program $flag exits 0" exits 0 "$binary" "$flag"
@@ -44,6 +44,8 @@ check "purchases-seed writes no control byte of it" not_says "$err" $'\x1b'
 check "purchases-seed --users x exits 2" exits 2 "$build/purchases-seed" --users x
 check "purchases-seed --users x names the option and the value" says "$err" "users: x"
 check "purchases-import without a file exits 2" exits 2 "$build/purchases-import"
+check "purchases-events without tail exits 2" exits 2 "$build/purchases-events"
+check "purchases-events tail --since x exits 2" exits 2 "$build/purchases-events" tail --since x
 check "purchases-migrate --batch 0 exits 2" exits 2 "$build/purchases-migrate" --batch 0
 check "purchases-migrate with an argument exits 2" exits 2 "$build/purchases-migrate" extra
 check "purchases-migrate --shard-keys exits 0" exits 0 "$build/purchases-migrate" --shard-keys

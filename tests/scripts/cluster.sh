@@ -42,7 +42,7 @@ shop=(-H 'x-client-id: shop' -H 'x-user-id: 123')
 
 PURCHASES_INSTANCES=3 PURCHASES_PORT=$front CLUSTER_PORTS="${instance_ports[*]}" CLUSTER_DIR=$state \
   CLUSTER_OWN_REDIS=1 FERRETDB_PORT=$ferret_port FERRETDB_POSTGRESQL_URL=$pg_base/$database \
-  DEMO_USERS=20 PURCHASES_RATE_LIMIT_RPS=1 PURCHASES_RATE_LIMIT_BURST=30 \
+  NATS_PORT=$(free_port) DEMO_USERS=20 PURCHASES_RATE_LIMIT_RPS=1 PURCHASES_RATE_LIMIT_BURST=30 \
   PURCHASES_SHUTDOWN_TIMEOUT_S=5 BUILD_DIR=build-release \
   setsid scripts/cluster.sh run >"$log" 2>&1 &
 cluster_pid=$!
@@ -384,7 +384,7 @@ state2=$(mktemp -d)
 log2=$work/cluster-sigint.log
 PURCHASES_INSTANCES=2 PURCHASES_PORT=$front2 CLUSTER_PORTS="${instance_ports2[*]}" CLUSTER_DIR=$state2 \
   CLUSTER_OWN_REDIS=1 FERRETDB_PORT=$ferret_port2 FERRETDB_POSTGRESQL_URL=$pg_base/$database \
-  DEMO_USERS=20 PURCHASES_SHUTDOWN_TIMEOUT_S=5 BUILD_DIR=build-release \
+  NATS_PORT=$(free_port) DEMO_USERS=20 PURCHASES_SHUTDOWN_TIMEOUT_S=5 BUILD_DIR=build-release \
   setsid scripts/cluster.sh run >"$log2" 2>&1 &
 cluster2_pid=$!
 up=false

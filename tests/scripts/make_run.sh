@@ -13,10 +13,11 @@ source tests/scripts/lib.sh
 
 http_port=$(free_port)
 ferret_port=$(free_port)
+nats_port=$(free_port)
 database=make_run_check_$$
 log=$(mktemp)
 PURCHASES_PORT=$http_port FERRETDB_PORT=$ferret_port FERRETDB_POSTGRESQL_URL=$pg_base/$database \
-  DEMO_USERS=123 setsid make --no-print-directory run >"$log" 2>&1 &
+  NATS_PORT=$nats_port DEMO_USERS=123 setsid make --no-print-directory run >"$log" 2>&1 &
 make_pid=$!
 
 for _ in $(seq 600); do
@@ -41,6 +42,18 @@ if [[ -n $server_pid ]]; then
   # 123 users give user 123 what the default 1,000 give.
   check "the docs' examples answer as written" \
     tests/scripts/doc_examples.py "127.0.0.1:$http_port" README.md docs/api.md
+  # A purchase created against it shows up in purchases-events tail.
+  curl -fs -o /dev/null "http://127.0.0.1:$http_port/purchases" -H 'x-client-id: checkout' \
+    -H 'x-user-id: c' -H 'Content-Type: application/json' -d '{"id": "mr-1",
+    "userId": "make-run", "status": "placed", "items": [{"id": "mug", "title": "Mug",
+    "brand": "Potter", "imgUrl": null, "currency": "GBP", "pricePerUnitPence": 900,
+    "quantity": 1, "priceTotalPence": 900}], "pricePence": 900, "currency": "GBP",
+    "datePurchased": "2024-04-18T10:17:19.039Z", "payment": {"method": "card",
+    "lastDigits": "4242", "receiptUrl": null}, "delivery": {"method": "standard",
+    "storeLocation": null, "dateDelivered": null}}' || true
+  check "a new purchase shows up in purchases-events tail" bash -c \
+    "timeout 10 build-release/purchases-events tail --url nats://127.0.0.1:$nats_port \
+      --user make-run --limit 1 | grep -q '\"subject\":\"mr-1\"'"
 fi
 
 kill -TERM -- "-$make_pid" 2>/dev/null
@@ -51,6 +64,7 @@ done
 gone() { ! ss -ltnH "sport = :$1" | grep -q .; }
 check "after SIGTERM nothing listens on the HTTP port" gone "$http_port"
 check "after SIGTERM nothing listens on the FerretDB port" gone "$ferret_port"
+check "after SIGTERM nothing listens on the NATS port" gone "$nats_port"
 if ((failed > 0)); then tail -30 "$log"; fi
 rm -f "$log"
 psql "$pg_base/postgres" -qc "DROP DATABASE IF EXISTS $database WITH (FORCE)" >/dev/null 2>&1

@@ -16,6 +16,7 @@
 #include <mongoc/mongoc.h>
 #include <netinet/in.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -338,6 +339,56 @@ void ferretdb_pause(struct ferretdb *db) {
 
 void ferretdb_resume(struct ferretdb *db) {
   kill(db->pid, SIGCONT);
+}
+
+bool nats_restart(struct nats *nats) {
+  char port[16];
+  snprintf(port, sizeof(port), "%d", nats->port);
+  const char *argv[] = {
+      "/usr/sbin/nats-server", "-js", "-a", "127.0.0.1", "-p", port, "-sd", nats->dir, NULL};
+  nats->pid = spawn(argv, NULL, nats->log_path);
+  for (int i = 0; i < 200; i++) {
+    if (port_accepts(nats->port)) {
+      return true;
+    }
+    sleep_ms(50);
+  }
+  fprintf(stderr, "harness: nats-server did not listen on %d (see %s)\n", nats->port,
+          nats->log_path);
+  return false;
+}
+
+bool nats_start(struct nats *nats) {
+  memset(nats, 0, sizeof(*nats));
+  nats->port = harness_free_port();
+  snprintf(nats->url, sizeof(nats->url), "nats://127.0.0.1:%d", nats->port);
+  snprintf(nats->dir, sizeof(nats->dir), "%s/nats-%d-%d", harness_tmp(), (int)getpid(), nats->port);
+  snprintf(nats->log_path, sizeof(nats->log_path), "%s.log", nats->dir);
+  if (mkdir(nats->dir, 0700) != 0) {
+    fprintf(stderr, "harness: cannot make %s\n", nats->dir);
+    return false;
+  }
+  return nats_restart(nats);
+}
+
+void nats_stop(struct nats *nats) {
+  if (nats->pid <= 0) {
+    return;
+  }
+  kill(nats->pid, SIGTERM);
+  if (wait_exit(nats->pid, 5000) == -1) {
+    kill(nats->pid, SIGKILL);
+    waitpid(nats->pid, NULL, 0);
+  }
+  nats->pid = 0;
+}
+
+void nats_remove(struct nats *nats) {
+  char command[512];
+  snprintf(command, sizeof(command), "rm -rf '%s' '%s'", nats->dir, nats->log_path);
+  if (system(command) != 0) {
+    fprintf(stderr, "harness: cannot remove %s\n", nats->dir);
+  }
 }
 
 /* Whether a Redis on 127.0.0.1:port answers PING with PONG. */

@@ -94,6 +94,29 @@ bool redis_restart(struct redis *redis);
 /* Stops it (SIGTERM, then SIGKILL after 5 s). */
 void redis_stop(struct redis *redis);
 
+/* A NATS server with JetStream of the test's own: nats-server from Debian
+ * on a free port, its store in a folder of the run. */
+struct nats {
+  pid_t pid;
+  int port;
+  char url[64]; /* nats://127.0.0.1:<port> */
+  char dir[192];
+  char log_path[224];
+};
+
+/* Starts it (an empty store) and waits until it accepts connections. */
+bool nats_start(struct nats *nats);
+
+/* Starts it again on the same port and store (after nats_stop). */
+bool nats_restart(struct nats *nats);
+
+/* Stops it (SIGTERM, then SIGKILL after 5 s); the store is kept until
+ * nats_remove(). */
+void nats_stop(struct nats *nats);
+
+/* Removes its store. */
+void nats_remove(struct nats *nats);
+
 /* Starts build/purchases on a free port with MONGODB_URI=mongodb_uri and the
  * extra "NAME=value" entries of `env` (NULL-terminated, may be NULL), output
  * to a log file, and waits until /healthz answers 200. */

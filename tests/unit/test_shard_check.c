@@ -81,7 +81,7 @@ END_TEST
 /* The exceptions only ever go: adding one needs this number raised, in
  * plain sight of a review, beside docs/scaling.md's reason for it. */
 START_TEST(the_exceptions_do_not_grow) {
-  ck_assert_uint_le(shard_check_allowed_count(), 4);
+  ck_assert_uint_le(shard_check_allowed_count(), 5);
 }
 END_TEST
 
