@@ -12,12 +12,12 @@
 #include "lib/clock.h"
 #include "models/events.h"
 
-/* How often the outboxes are looked at. */
+/* How often pending events are looked for. */
 #define RELAY_INTERVAL_MS 200
-/* Purchases with pending events taken in one round. */
+/* Pending events taken in one round. */
 #define RELAY_BATCH 64
-/* Events of one purchase published in one round. */
-#define RELAY_EVENTS_MAX 32
+/* How long the event of a purchase that is not there waits for it. */
+#define RELAY_ORPHAN_GRACE_MS 60000
 /* The longest wait for JetStream's acknowledgement of one event. */
 #define RELAY_ACK_WAIT_MS 2000
 #define RELAY_SUBJECTS    "purchases.events.>"
@@ -52,7 +52,7 @@ static void on_disconnected(natsConnection *nc, void *closure) {
   (void)nc;
   atomic_store(&relay->connected, false);
   y_log_message(Y_LOG_LEVEL_WARNING,
-                "events: NATS connection lost; events wait in the outboxes until it is back");
+                "events: NATS connection lost; events wait, pending, until it is back");
 }
 
 static void on_connected(natsConnection *nc, void *closure) {
@@ -166,63 +166,82 @@ static bool publish(struct relay *relay, const struct pending_event *event, cons
   return true;
 }
 
-/* One purchase's pending events, in version order; false when the round
- * should end (NATS or the database failed). */
-static bool relay_purchase(struct relay *relay, const bson_t *doc) {
-  struct pending_event events[RELAY_EVENTS_MAX];
-  size_t count = events_of(doc, events, RELAY_EVENTS_MAX);
-  bson_iter_t user;
-  bson_iter_t id;
+/* Whether two events are of the same purchase. */
+static bool same_purchase(const struct pending_event *a, const struct pending_event *b) {
+  return strcmp(a->user_id, b->user_id) == 0 && strcmp(a->purchase_id, b->purchase_id) == 0;
+}
 
-  if (!bson_iter_init_find(&user, doc, "userId") || !BSON_ITER_HOLDS_UTF8(&user) ||
-      !bson_iter_init_find(&id, doc, "id") || !BSON_ITER_HOLDS_UTF8(&id)) {
-    return true;
-  }
-  for (size_t i = 0; i < count; i++) {
-    enum model_status status;
-    json_t *j_event = event_cloudevent(relay->options.db, doc, &events[i], relay->source, &status);
-    char *body = j_event != NULL ? json_dumps(j_event, JSON_COMPACT) : NULL;
-    bool sent = body != NULL && publish(relay, &events[i], body);
+/* Publishes one event and clears its mark. RELAY_NEXT: done; RELAY_HOLD:
+ * not now (its purchase's later events wait behind it); RELAY_STOP: NATS
+ * or the database failed, the round ends. */
+enum relay_step { RELAY_NEXT, RELAY_HOLD, RELAY_STOP };
 
-    free(body);
-    json_decref(j_event);
-    if (status == MODEL_BUSY) {
-      return true; /* not ready: its later events wait behind it */
+static enum relay_step relay_event(struct relay *relay, const struct pending_event *event) {
+  enum model_status status;
+  json_t *j_event = event_cloudevent(relay->options.db, event, relay->source, &status);
+  char *body = j_event != NULL ? json_dumps(j_event, JSON_COMPACT) : NULL;
+  enum relay_step step = RELAY_NEXT;
+  struct timespec now;
+
+  json_decref(j_event);
+  if (status == MODEL_NOT_FOUND) {
+    /* A create whose writer died between its two inserts answered no one;
+     * its entry is left for a minute (a retry adds the purchase), then
+     * dropped: there is no purchase to tell of. */
+    clock_gettime(CLOCK_REALTIME, &now);
+    if ((int64_t)now.tv_sec * 1000 - event->time_ms < RELAY_ORPHAN_GRACE_MS) {
+      step = RELAY_HOLD;
+      goto done;
     }
-    if (!sent) {
-      return false;
-    }
-    if (events_mark_published(relay->options.db, bson_iter_utf8(&user, NULL),
-                              bson_iter_utf8(&id, NULL), &events[i]) != MODEL_OK) {
-      return false; /* published: JetStream drops the copy the next round sends */
-    }
+    y_log_message(Y_LOG_LEVEL_WARNING, "events: an event of a purchase that is not there dropped");
+  } else if (body == NULL) {
+    step = RELAY_STOP;
+    goto done;
+  } else if (!publish(relay, event, body)) {
+    step = RELAY_STOP;
+    goto done;
   }
-  return true;
+  if (events_mark_published(relay->options.db, event) != MODEL_OK) {
+    /* Published: JetStream drops the copy the next round sends. */
+    step = RELAY_STOP;
+  }
+
+done:
+  free(body);
+  return step;
 }
 
 static void relay_round(struct relay *relay) {
-  bson_t *docs[RELAY_BATCH];
+  struct pending_event events[RELAY_BATCH];
   size_t count = 0;
-  uint64_t pending = 0;
   int64_t oldest = 0;
-  bool going = true;
+  const struct pending_event *held = NULL;
 
-  if (events_find_pending(relay->options.db, RELAY_BATCH, docs, &count) != MODEL_OK) {
+  if (events_find_pending(relay->options.db, events, RELAY_BATCH, &count) != MODEL_OK) {
     return;
   }
   for (size_t i = 0; i < count; i++) {
-    struct pending_event events[RELAY_EVENTS_MAX];
-    size_t n = events_of(docs[i], events, RELAY_EVENTS_MAX);
-    pending += n;
-    if (n > 0 && (oldest == 0 || events[0].time_ms < oldest)) {
-      oldest = events[0].time_ms;
+    if (oldest == 0 || events[i].time_ms < oldest) {
+      oldest = events[i].time_ms;
     }
   }
-  atomic_store(&relay->pending, pending);
+  atomic_store(&relay->pending, count);
   atomic_store(&relay->oldest_ms, oldest);
+  /* In customer, purchase and version order: an event held back holds
+   * back its purchase's later ones. */
   for (size_t i = 0; i < count; i++) {
-    going = going && relay_purchase(relay, docs[i]);
-    bson_destroy(docs[i]);
+    enum relay_step step;
+    if (held != NULL && same_purchase(held, &events[i])) {
+      continue;
+    }
+    held = NULL;
+    step = relay_event(relay, &events[i]);
+    if (step == RELAY_STOP) {
+      return;
+    }
+    if (step == RELAY_HOLD) {
+      held = &events[i];
+    }
   }
 }
 
@@ -312,8 +331,7 @@ struct relay *relay_new(const struct relay_options *options, char *err, size_t e
     }
   } else {
     y_log_message(Y_LOG_LEVEL_WARNING,
-                  "events: NATS at %s does not answer yet; events wait in the outboxes",
-                  options->url);
+                  "events: NATS at %s does not answer yet; events wait, pending", options->url);
   }
   if (pthread_create(&relay->thread, NULL, relay_main, relay) != 0) {
     snprintf(err, err_len, "cannot start the event relay");
@@ -368,7 +386,8 @@ void relay_write_metrics(struct relay *relay, FILE *out) {
           "# HELP purchases_events_failed_total Publishes that failed (retried).\n"
           "# TYPE purchases_events_failed_total counter\n"
           "purchases_events_failed_total %llu\n"
-          "# HELP purchases_events_pending Events waiting in outboxes, as the last round saw.\n"
+          "# HELP purchases_events_pending Events waiting to be published, as the last round saw "
+          "(at most 64).\n"
           "# TYPE purchases_events_pending gauge\n"
           "purchases_events_pending %llu\n"
           "# HELP purchases_events_oldest_pending_seconds Age of the oldest pending event; 0: "

@@ -2,8 +2,8 @@
 #define PURCHASES_APP_RELAY_H
 
 /* The relay: publishes the purchase events that writes recorded in their
- * purchases' outboxes (models/events.h) to a NATS JetStream stream, and
- * takes each out of its outbox once JetStream has acknowledged it. One per
+ * history entries as pending (models/events.h) to a NATS JetStream stream,
+ * and unmarks each once JetStream has acknowledged it. One per
  * instance; several relay side by side, and JetStream's de-duplication by
  * Nats-Msg-Id (the event id) keeps one copy of each event. Writes never
  * wait for it: with NATS away, events stay pending and are published, in

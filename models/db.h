@@ -200,7 +200,7 @@ uint64_t db_operation_limit_ms(const struct db *db);
  * it could not be reached. */
 enum model_status db_ping(struct db *db);
 
-/* Whether purchase writes record their events in the purchase's outbox
+/* Whether purchase writes mark their history entries as pending events
  * (models/events.h): on with PURCHASES_NATS_URL. Set before the first
  * operation; off by default. */
 void db_set_events(struct db *db, bool on);

@@ -64,6 +64,11 @@ enum model_status history_store_append(struct db *db, const struct history_entry
   if (entry->has_date_delivered) {
     BSON_APPEND_DATE_TIME(&doc, "dateDelivered", entry->date_delivered_ms);
   }
+  /* With events on, the entry is also the change's event, waiting for the
+   * relay (models/events.h): one insert, the one that decides the change. */
+  if (db_events(db)) {
+    BSON_APPEND_BOOL(&doc, HISTORY_EVENT_PENDING, true);
+  }
   if (!db_call_begin(&call, db, DB_OP_HISTORY_APPEND, HISTORY_COLLECTION, &status)) {
     goto done;
   }

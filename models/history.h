@@ -23,6 +23,9 @@
 #include "models/db.h"
 #include "models/status.h"
 
+/* Set on an entry while its event waits for the relay (models/events.h). */
+#define HISTORY_EVENT_PENDING "eventPending"
+
 /* The longest status name, plus its NUL. */
 #define HISTORY_STATUS_MAX 16
 

@@ -1,4 +1,3 @@
-#include "models/events.h"
 #include "models/purchase.h"
 
 #include "models/purchase_json.h"
@@ -416,8 +415,7 @@ static bool one_purchase(bson_t *filter, const char *user_id, const char *purcha
 
 enum model_status purchase_store_apply(struct db *db, const char *user_id, const char *purchase_id,
                                        int32_t from_version, const char *new_status,
-                                       const int64_t *date_delivered_ms, int64_t changed_at_ms,
-                                       bool only_if_marked) {
+                                       const int64_t *date_delivered_ms, bool only_if_marked) {
   enum model_status status = MODEL_ERROR;
   bson_t filter = BSON_INITIALIZER;
   bson_t update = BSON_INITIALIZER;
@@ -441,22 +439,11 @@ enum model_status purchase_store_apply(struct db *db, const char *user_id, const
   if (date_delivered_ms != NULL) {
     BSON_APPEND_DATE_TIME(&set, "delivery.dateDelivered", *date_delivered_ms);
   }
-  if (db_events(db)) {
-    BSON_APPEND_BOOL(&set, OUTBOX_PENDING_FIELD, true);
-  }
   bson_append_document_end(&update, &set);
   /* Whoever else marked this purchase pending wanted version
    * from_version + 1 too, which is now taken: no hint is left worth
    * keeping. */
   BCON_APPEND(&update, "$unset", "{", PURCHASE_PENDING_FIELD, BCON_UTF8(""), "}");
-  /* The change's event, in the same update: only the writer whose filter
-   * matched version from_version records it, once. */
-  if (db_events(db)) {
-    bson_t push;
-    BSON_APPEND_DOCUMENT_BEGIN(&update, "$push", &push);
-    event_append_entry(&push, OUTBOX_FIELD, user_id, purchase_id, from_version + 1, changed_at_ms);
-    bson_append_document_end(&update, &push);
-  }
   /* Matching nothing is fine: whoever moved it on applied this same
    * history entry, since only one writer can hold each version. */
   status = update_purchase(db, DB_OP_PURCHASE_APPLY, "apply", &filter, &update);

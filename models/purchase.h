@@ -97,12 +97,10 @@ bool purchase_pending_of(const bson_t *doc, int32_t *version, int64_t *since_ms)
  * pending-change hint, durably; does nothing if it is no longer at
  * from_version, or, with only_if_marked, if it carries no hint for the
  * next version (a history entry nobody marked the purchase for is not a
- * change of it). With events on, the same update records the change's
- * event, at changed_at_ms, in the outbox (models/events.h). */
+ * change of it). */
 enum model_status purchase_store_apply(struct db *db, const char *user_id, const char *purchase_id,
                                        int32_t from_version, const char *new_status,
-                                       const int64_t *date_delivered_ms, int64_t changed_at_ms,
-                                       bool only_if_marked);
+                                       const int64_t *date_delivered_ms, bool only_if_marked);
 
 /* Sets *any to whether `user_id` has at least one purchase. */
 enum model_status purchase_store_user_has_any(struct db *db, const char *user_id, bool *any);

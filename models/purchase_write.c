@@ -6,7 +6,6 @@
 
 #include <yder.h>
 
-#include "models/events.h"
 #include "models/idempotency.h"
 #include "models/purchase.h"
 #include "models/purchase_json.h"
@@ -93,8 +92,7 @@ static enum model_status finish_pending_change(struct db *db, const char *user_i
                 purchase_id);
   *finished = true;
   status = purchase_store_apply(db, user_id, purchase_id, version, entry.status,
-                                entry.has_date_delivered ? &entry.date_delivered_ms : NULL,
-                                entry.time_ms, true);
+                                entry.has_date_delivered ? &entry.date_delivered_ms : NULL, true);
   user_changed(db, user_id);
   return status;
 }
@@ -391,9 +389,9 @@ enum model_status purchase_change_status(struct db *db, const char *user_id,
     if (status != MODEL_OK) {
       goto done;
     }
-    status = purchase_store_apply(db, user_id, purchase_id, version, entry.status,
-                                  entry.has_date_delivered ? &entry.date_delivered_ms : NULL,
-                                  now_ms, false);
+    status =
+        purchase_store_apply(db, user_id, purchase_id, version, entry.status,
+                             entry.has_date_delivered ? &entry.date_delivered_ms : NULL, false);
     /* Even a failed apply may have landed: drop what was cached either way. */
     user_changed(db, user_id);
     if (status != MODEL_OK) {
@@ -496,11 +494,6 @@ static enum model_status store_new(struct db *db, const bson_t *doc, int64_t now
 
   bson_concat(&stored, doc);
   BSON_APPEND_INT32(&stored, "version", 1);
-  /* Its event, in the same insert: no purchase without its event. */
-  if (db_events(db) && !event_append_created(&stored, user_id, purchase_id, now_ms)) {
-    status = MODEL_ERROR;
-    goto done;
-  }
   status = purchase_store_create(db, &stored);
   if (status == MODEL_CONFLICT) {
     status = compare_existing(db, user_id, purchase_id, &stored, out, &existing_version);

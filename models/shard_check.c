@@ -21,7 +21,7 @@ static const struct {
      "the migration walks the whole history once, on a replica set, before sharding"},
     {"purchases: the relay's look for pending events",
      "the relay looks for purchases with events to publish across every customer: the one "
-     "read that is cross-customer by nature (docs/scaling.md); outboxPending is indexed"},
+     "read that is cross-customer by nature (docs/scaling.md); eventPending is indexed"},
     {"purchases-migrate: customers of these purchases",
      "the migration looks up the customers of the ids it found, before sharding"},
     {"purchases-migrate: an entry given its customer",

@@ -20,8 +20,8 @@ DECLARE
   wanted CONSTANT text[][] := ARRAY[
     ['purchases',        'userId'],      -- a customer's list, one purchase of a user
     ['purchases',        'id'],          -- one purchase by id, status changes
-    ['purchases',        'outboxPending'], -- the event relay's look for pending events
     ['purchase_history', 'purchaseId'],  -- a purchase's history, the version arbiter
+    ['purchase_history', 'eventPending'], -- the event relay's look for pending events
     ['idempotency_keys', 'key'],         -- replays of a POST
     ['audit',            'userId']       -- the audit trail of a user
   ];

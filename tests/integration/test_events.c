@@ -165,12 +165,12 @@ START_TEST(a_create_and_its_changes_reach_the_stream_in_order) {
     ck_assert_str_eq(str(j_data, "userId"), "eve");
   }
   ck_assert_str_ne(str(json_array_get(j_all, 0), "id"), str(json_array_get(j_all, 1), "id"));
-  /* Each taken out of the outbox once published. */
-  for (int i = 0; i < 50 && db_count(db.uri, "purchases", "{\"outboxPending\": true}") != 0; i++) {
+  /* Each unmarked once published. */
+  for (int i = 0; i < 50 && db_count(db.uri, "purchase_history", "{\"eventPending\": true}") != 0;
+       i++) {
     sleep_ms(100);
   }
-  ck_assert_int_eq(db_count(db.uri, "purchases", "{\"outboxPending\": true}"), 0);
-  ck_assert_int_eq(db_count(db.uri, "purchases", "{\"outbox.0\": {\"$exists\": true}}"), 0);
+  ck_assert_int_eq(db_count(db.uri, "purchase_history", "{\"eventPending\": true}"), 0);
   json_decref(j_all);
   free(body);
 }
@@ -320,6 +320,67 @@ START_TEST(the_cli_replays_from_a_sequence_or_a_time) {
 }
 END_TEST
 
+/* Rapid changes of one purchase reach the stream in version order. */
+START_TEST(rapid_changes_of_one_purchase_arrive_in_version_order) {
+  static const char *const MOVES[] = {"paid", "shipped", "delivered", "refunded"};
+  char *body = purchase_body("fast-1", "kim");
+  json_t *j_all;
+
+  ck_assert_int_eq(post(&server, body), 201);
+  for (size_t i = 0; i < sizeof(MOVES) / sizeof(MOVES[0]); i++) {
+    ck_assert_int_eq(patch(&server, "kim", "fast-1", MOVES[i]), 200);
+  }
+  j_all = wait_for_messages(5);
+  ck_assert_uint_eq(json_array_size(j_all), 5);
+  for (size_t i = 0; i < 5; i++) {
+    ck_assert_int_eq(version_at(j_all, i), (json_int_t)i + 1);
+    if (i > 0) {
+      ck_assert_str_eq(str(json_object_get(json_array_get(j_all, i), "data"), "status"),
+                       MOVES[i - 1]);
+    }
+  }
+  json_decref(j_all);
+  free(body);
+}
+END_TEST
+
+/* A stream that exists with other settings is not silently used: the
+ * service refuses to start and says which variables. */
+START_TEST(a_stream_with_other_settings_refuses_the_start) {
+  const char *env[] = {nats_env, "PURCHASES_EVENTS_STREAM=OTHER", NULL};
+  const char *subjects[] = {"purchases.events.>"};
+  natsConnection *nc = NULL;
+  jsCtx *js = NULL;
+  jsStreamConfig config;
+  jsErrCode code = 0;
+  struct server refused;
+  char *log;
+
+  /* The fixture's server has PURCHASES; this one is on memory. */
+  server_stop(&server, 15);
+  ck_assert_int_eq(natsConnection_ConnectTo(&nc, nats.url), NATS_OK);
+  ck_assert_int_eq(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+  ck_assert_int_eq(js_DeleteStream(js, STREAM, NULL, &code), NATS_OK);
+  jsStreamConfig_Init(&config);
+  config.Name = "OTHER";
+  config.Subjects = subjects;
+  config.SubjectsLen = 1;
+  config.Storage = js_MemoryStorage;
+  ck_assert_int_eq(js_AddStream(NULL, js, &config, NULL, &code), NATS_OK);
+  jsCtx_Destroy(js);
+  natsConnection_Destroy(nc);
+
+  ck_assert(!server_start(&refused, db.uri, env));
+  ck_assert_int_ne(refused.exit_code, 0);
+  log = server_log(&refused);
+  ck_assert_msg(strstr(log, "exists with other settings") != NULL &&
+                    strstr(log, "PURCHASES_EVENTS_") != NULL,
+                "%s", log);
+  free(log);
+  server_stop(&refused, 5);
+}
+END_TEST
+
 Suite *suite_events(void) {
   Suite *suite = suite_create("events");
   TCase *tc = tcase_create("events");
@@ -331,6 +392,8 @@ Suite *suite_events(void) {
   tcase_add_test(tc, events_answered_before_a_kill_with_nats_away_are_published_once);
   tcase_add_test(tc, two_relaying_instances_store_one_copy_of_each_event);
   tcase_add_test(tc, the_cli_replays_from_a_sequence_or_a_time);
+  tcase_add_test(tc, rapid_changes_of_one_purchase_arrive_in_version_order);
+  tcase_add_test(tc, a_stream_with_other_settings_refuses_the_start);
   suite_add_tcase(suite, tc);
   return suite;
 }
