@@ -12,6 +12,20 @@
 #                  JetStream on 127.0.0.1:${NATS_PORT:-14222}, its store in
 #                  var/nats/<port>; sets nats_pid, exports PURCHASES_NATS_URL
 
+# engine_wait PORT PID WHAT: waits (10 s at most) until 127.0.0.1:PORT
+# accepts connections; exits, saying WHAT did not start, when PID has died.
+engine_wait() {
+  local port=$1 pid=$2 what=$3
+  for _ in $(seq 100); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+    if ! kill -0 "$pid" 2>/dev/null; then
+      say "$what did not start"
+      exit 1
+    fi
+    sleep 0.1
+  done
+}
+
 engine_start() {
   local pg_args=() pg_url where
   case $handler in
@@ -41,14 +55,7 @@ engine_start() {
   .tools/bin/ferretdb -listen "127.0.0.1:$ferret_port" -handler "$handler" "${pg_args[@]}" \
     -log-level error >>var/log/ferretdb.log 2>&1 &
   ferret_pid=$!
-  for _ in $(seq 100); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$ferret_port") 2>/dev/null; then break; fi
-    if ! kill -0 "$ferret_pid" 2>/dev/null; then
-      say "FerretDB did not start; see var/log/ferretdb.log"
-      exit 1
-    fi
-    sleep 0.1
-  done
+  engine_wait "$ferret_port" "$ferret_pid" "FerretDB (see var/log/ferretdb.log)"
   say "FerretDB on 127.0.0.1:$ferret_port over $where; log in var/log/ferretdb.log"
   export MONGODB_URI=${MONGODB_URI:-mongodb://127.0.0.1:$ferret_port/purchases}
 }
@@ -69,14 +76,8 @@ engine_nats() {
   mkdir -p "var/nats/$port" var/log
   nats-server -js -a 127.0.0.1 -p "$port" -sd "var/nats/$port" >>var/log/nats.log 2>&1 &
   nats_pid=$!
-  for _ in $(seq 100); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
-    if ! kill -0 "$nats_pid" 2>/dev/null; then
-      say "nats-server did not start (is port $port in use? set NATS_PORT); see var/log/nats.log"
-      exit 1
-    fi
-    sleep 0.1
-  done
+  engine_wait "$port" "$nats_pid" \
+    "nats-server (is port $port in use? set NATS_PORT; see var/log/nats.log)"
   say "NATS with JetStream on 127.0.0.1:$port, its store in var/nats/$port; log in var/log/nats.log"
   export PURCHASES_NATS_URL=nats://127.0.0.1:$port
 }

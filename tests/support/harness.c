@@ -341,6 +341,19 @@ void ferretdb_resume(struct ferretdb *db) {
   kill(db->pid, SIGCONT);
 }
 
+/* SIGTERM, then SIGKILL after 5 s, and reaped; *pid becomes 0. */
+static void stop_child(pid_t *pid) {
+  if (*pid <= 0) {
+    return;
+  }
+  kill(*pid, SIGTERM);
+  if (wait_exit(*pid, 5000) == -1) {
+    kill(*pid, SIGKILL);
+    waitpid(*pid, NULL, 0);
+  }
+  *pid = 0;
+}
+
 bool nats_restart(struct nats *nats) {
   char port[16];
   snprintf(port, sizeof(port), "%d", nats->port);
@@ -372,15 +385,7 @@ bool nats_start(struct nats *nats) {
 }
 
 void nats_stop(struct nats *nats) {
-  if (nats->pid <= 0) {
-    return;
-  }
-  kill(nats->pid, SIGTERM);
-  if (wait_exit(nats->pid, 5000) == -1) {
-    kill(nats->pid, SIGKILL);
-    waitpid(nats->pid, NULL, 0);
-  }
-  nats->pid = 0;
+  stop_child(&nats->pid);
 }
 
 void nats_remove(struct nats *nats) {
@@ -441,15 +446,7 @@ bool redis_start(struct redis *redis) {
 }
 
 void redis_stop(struct redis *redis) {
-  if (redis->pid <= 0) {
-    return;
-  }
-  kill(redis->pid, SIGTERM);
-  if (wait_exit(redis->pid, 5000) == -1) {
-    kill(redis->pid, SIGKILL);
-    waitpid(redis->pid, NULL, 0);
-  }
-  redis->pid = 0;
+  stop_child(&redis->pid);
 }
 
 bool server_start(struct server *server, const char *mongodb_uri, const char *const *env) {
