@@ -34,6 +34,7 @@ struct relay {
   pthread_mutex_t lock;
   pthread_cond_t wake;
   bool stopping;
+  bool closed;       /* libnats's last callback came: the relay may be freed */
   bool stream_ready; /* created or checked since the last connect */
   bool stream_wrong; /* contradicts the configuration: nothing is published */
   atomic_bool connected;
@@ -53,6 +54,16 @@ static void on_disconnected(natsConnection *nc, void *closure) {
   atomic_store(&relay->connected, false);
   y_log_message(Y_LOG_LEVEL_WARNING,
                 "events: NATS connection lost; events wait, pending, until it is back");
+}
+
+/* libnats's last callback for the connection, on its own thread. */
+static void on_closed(natsConnection *nc, void *closure) {
+  struct relay *relay = closure;
+  (void)nc;
+  pthread_mutex_lock(&relay->lock);
+  relay->closed = true;
+  pthread_cond_broadcast(&relay->wake);
+  pthread_mutex_unlock(&relay->lock);
 }
 
 static void on_connected(natsConnection *nc, void *closure) {
@@ -306,7 +317,8 @@ struct relay *relay_new(const struct relay_options *options, char *err, size_t e
       natsOptions_SetTimeout(nats, 2000) != NATS_OK ||
       natsOptions_SetRetryOnFailedConnect(nats, true, on_connected, relay) != NATS_OK ||
       natsOptions_SetDisconnectedCB(nats, on_disconnected, relay) != NATS_OK ||
-      natsOptions_SetReconnectedCB(nats, on_connected, relay) != NATS_OK) {
+      natsOptions_SetReconnectedCB(nats, on_connected, relay) != NATS_OK ||
+      natsOptions_SetClosedCB(nats, on_closed, relay) != NATS_OK) {
     snprintf(err, err_len, "PURCHASES_NATS_URL: cannot be used: %s", options->url);
     goto done;
   }
@@ -359,6 +371,18 @@ void relay_free(struct relay *relay) {
     pthread_join(relay->thread, NULL);
   }
   jsCtx_Destroy(relay->js);
+  if (relay->nc != NULL) {
+    /* libnats calls back on a thread of its own, last of all on_closed:
+     * the relay lives until then (5 s at most). */
+    struct timespec until;
+    natsConnection_Close(relay->nc);
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 5;
+    pthread_mutex_lock(&relay->lock);
+    while (!relay->closed && pthread_cond_timedwait(&relay->wake, &relay->lock, &until) == 0) {
+    }
+    pthread_mutex_unlock(&relay->lock);
+  }
   natsConnection_Destroy(relay->nc);
   pthread_cond_destroy(&relay->wake);
   pthread_mutex_destroy(&relay->lock);
