@@ -19,6 +19,7 @@
 #include "app/logging.h"
 #include "lib/words.h"
 #include "models/db.h"
+#include "models/history.h"
 #include "models/purchase.h"
 #include "models/purchase_validate.h"
 #include "models/redis.h"
@@ -32,6 +33,7 @@ struct import_options {
   bool quiet;
   const char *uri;
   const char *redis_url; /* PURCHASES_REDIS_URL, NULL when unset */
+  bool events;           /* PURCHASES_NATS_URL set and no --no-events */
   const char *path;
 };
 
@@ -51,6 +53,7 @@ struct batch {
   bool *named;     /* the line gave the id itself (else it was made from the content) */
   bool *duplicate; /* filled by the insert */
   size_t count;
+  bool events; /* each purchase is version 1 with its first entry, its event */
 };
 
 static void usage(FILE *out) {
@@ -60,6 +63,8 @@ static void usage(FILE *out) {
           "FILE may be - for standard input. Running it twice adds nothing.\n\n"
           "  --batch N   purchases per insert, 1 to %d (default 500)\n"
           "  --quiet     no progress bar\n"
+          "  --no-events with PURCHASES_NATS_URL set: record no purchase.created events (a first\n"
+          "              backfill); the purchases are then loaded without a history\n"
           "  --uri URI   overrides MONGODB_URI (default mongodb://127.0.0.1:27017/purchases)\n"
           "  -h, --help  this text; -V, --version: the version and commit\n\n"
           "With PURCHASES_REDIS_URL set, the version of every user imported is bumped there,\n"
@@ -127,11 +132,13 @@ static const char *utf8_of(const bson_t *doc, const char *name) {
  * user's, a conflict, as POST /purchases says with 409, and the line is
  * rejected. (A made id comes from the content, the user in it, so it
  * cannot be another's.) */
-static bool counts_as_present(struct db *db, const bson_t *doc, unsigned long long line) {
+static bool counts_as_present(struct db *db, const bson_t *doc, unsigned long long line,
+                              int32_t *version) {
   bson_t *stored = NULL;
   enum model_status status =
       purchase_store_find_doc(db, utf8_of(doc, "userId"), utf8_of(doc, "id"), &stored);
 
+  *version = stored != NULL ? purchase_version_of(stored) : 0;
   bson_destroy(stored);
   if (status == MODEL_NOT_FOUND) {
     fprintf(stderr, "line %llu: /id: is another user's purchase already\n", line);
@@ -141,21 +148,45 @@ static bool counts_as_present(struct db *db, const bson_t *doc, unsigned long lo
   return status == MODEL_OK;
 }
 
+/* The first history entry of an imported purchase, which with events on
+ * is its purchase.created event (models/events.h); already there is fine
+ * (a run cut short between the purchase and its entry, run again). */
+static bool record_created(struct db *db, const bson_t *doc) {
+  struct timespec now;
+  struct history_entry first = {.user_id = utf8_of(doc, "userId"),
+                                .purchase_id = utf8_of(doc, "id"),
+                                .version = 1,
+                                .status = utf8_of(doc, "status")};
+  enum model_status status;
+
+  clock_gettime(CLOCK_REALTIME, &now);
+  first.time_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+  status = history_store_append(db, &first);
+  return status == MODEL_OK || status == MODEL_CONFLICT;
+}
+
 static bool flush(struct db *db, struct batch *batch, struct import_counts *counts) {
   size_t inserted = 0;
   bool ok = purchase_store_insert_many(db, (const bson_t *const *)batch->docs, batch->count,
                                        &inserted, batch->duplicate) == MODEL_OK;
   if (ok) {
     counts->added += inserted;
-    for (size_t i = 0; i < batch->count; i++) {
+    for (size_t i = 0; i < batch->count && ok; i++) {
+      int32_t version = 0;
       if (!batch->duplicate[i]) {
+        ok = !batch->events || record_created(db, batch->docs[i]);
         continue;
       }
-      if (!batch->named[i] || counts_as_present(db, batch->docs[i], batch->lines[i])) {
+      if (!batch->named[i] || counts_as_present(db, batch->docs[i], batch->lines[i], &version)) {
         counts->present++;
+        /* Imported with events before, perhaps cut short before its entry. */
+        ok = !batch->events || version != 1 || record_created(db, batch->docs[i]);
       } else {
         counts->rejected++;
       }
+    }
+    if (!ok) {
+      fprintf(stderr, "purchases-import: a first history entry (its event) was not written\n");
     }
   }
   for (size_t i = 0; i < batch->count; i++) {
@@ -195,6 +226,11 @@ static void take_line(const char *line, size_t len, unsigned long long number, s
     report(number, j_errors);
     counts->rejected++;
     goto done;
+  }
+  /* With events, a purchase created as POST creates it: version 1, whose
+   * history entry flush() writes. */
+  if (batch->events) {
+    BSON_APPEND_INT32(doc, "version", 1);
   }
   batch->lines[batch->count] = number;
   batch->named[batch->count] = json_object_get(j_purchase, "id") != NULL;
@@ -330,6 +366,7 @@ static int run(const struct import_options *options) {
   batch.lines = calloc(options->batch, sizeof(*batch.lines));
   batch.named = calloc(options->batch, sizeof(*batch.named));
   batch.duplicate = calloc(options->batch, sizeof(*batch.duplicate));
+  batch.events = options->events;
   db = cli_db_open(options->uri, "purchases-import", 5000, err, sizeof(err));
   if (batch.docs == NULL || batch.lines == NULL || batch.named == NULL || batch.duplicate == NULL ||
       db == NULL) {
@@ -339,10 +376,13 @@ static int run(const struct import_options *options) {
   if (options->redis_url != NULL && !versions_start(options->redis_url, db, &pool, &versions)) {
     goto done;
   }
-  if (purchase_store_ensure_indexes(db) != MODEL_OK) {
+  if (purchase_store_ensure_indexes(db) != MODEL_OK ||
+      history_store_ensure_indexes(db) != MODEL_OK) {
     fprintf(stderr, "purchases-import: cannot reach the database or create its indexes\n");
     goto done;
   }
+  /* The relay of a running service publishes what this records. */
+  db_set_events(db, options->events);
 
   if (!import_file(file, options, db, &batch, &counts, total, progress, &last_drawn)) {
     goto done;
@@ -372,9 +412,13 @@ done:
 
 int main(int argc, char **argv) {
   static const struct option LONG_OPTIONS[] = {
-      {"batch", required_argument, NULL, 'b'}, {"quiet", no_argument, NULL, 'q'},
-      {"uri", required_argument, NULL, 'U'},   {"help", no_argument, NULL, 'h'},
-      {"version", no_argument, NULL, 'V'},     {NULL, 0, NULL, 0},
+      {"batch", required_argument, NULL, 'b'},
+      {"quiet", no_argument, NULL, 'q'},
+      {"no-events", no_argument, NULL, 'n'},
+      {"uri", required_argument, NULL, 'U'},
+      {"help", no_argument, NULL, 'h'},
+      {"version", no_argument, NULL, 'V'},
+      {NULL, 0, NULL, 0},
   };
   struct import_options options = {
       .batch = 500, .uri = getenv("MONGODB_URI"), .redis_url = getenv("PURCHASES_REDIS_URL")};
@@ -384,6 +428,8 @@ int main(int argc, char **argv) {
   if (options.uri == NULL || options.uri[0] == '\0') {
     options.uri = "mongodb://127.0.0.1:27017/purchases";
   }
+  /* Events as the service records them, unless --no-events says not. */
+  options.events = getenv("PURCHASES_NATS_URL") != NULL && getenv("PURCHASES_NATS_URL")[0] != '\0';
   if (options.redis_url != NULL && options.redis_url[0] == '\0') {
     options.redis_url = NULL;
   }
@@ -395,6 +441,9 @@ int main(int argc, char **argv) {
           fprintf(stderr, "purchases-import: --batch takes 1 to %d\n", IMPORT_BATCH_MAX);
           return 2;
         }
+        break;
+      case 'n':
+        options.events = false;
         break;
       case 'q':
         options.quiet = true;

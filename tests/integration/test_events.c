@@ -386,6 +386,55 @@ START_TEST(a_stream_with_other_settings_refuses_the_start) {
 }
 END_TEST
 
+/* Runs purchases-import on `lines` (NDJSON) with events as given. */
+static int import_lines(const char *lines, const char *args) {
+  char path[256];
+  char command[1024];
+  FILE *file;
+
+  snprintf(path, sizeof(path), "%s/events-import-%d.ndjson", harness_tmp(), (int)getpid());
+  file = fopen(path, "w");
+  ck_assert_ptr_nonnull(file);
+  fputs(lines, file);
+  fclose(file);
+  snprintf(command, sizeof(command),
+           "PURCHASES_NATS_URL=%s %s --quiet --uri '%s' %s '%s' >/dev/null 2>&1", nats.url,
+           PURCHASES_IMPORT_BIN, db.uri, args, path);
+  return system(command);
+}
+
+/* purchases-import records a purchase.created event for each purchase it
+ * adds, as a create does; --no-events none; a second run nothing new. */
+START_TEST(an_import_records_its_events_unless_told_not_to) {
+  char *a = purchase_body("imp-ev-1", "lou");
+  char *b = purchase_body("imp-ev-2", "lou");
+  char *c = purchase_body("imp-ev-3", "mia");
+  char lines[4096];
+  json_t *j_all;
+
+  snprintf(lines, sizeof(lines), "%s\n%s\n", a, b);
+  ck_assert_int_eq(import_lines(lines, ""), 0);
+  j_all = wait_for_messages(2);
+  ck_assert_uint_eq(json_array_size(j_all), 2);
+  ck_assert_str_eq(str(json_array_get(j_all, 0), "type"), "purchase.created");
+  ck_assert_uint_eq(json_array_size(json_object_get(
+                        json_object_get(json_array_get(j_all, 0), "data"), "statusHistory")),
+                    1);
+  json_decref(j_all);
+  ck_assert_int_eq(import_lines(lines, ""), 0); /* again: nothing new */
+  snprintf(lines, sizeof(lines), "%s\n", c);
+  ck_assert_int_eq(import_lines(lines, "--no-events"), 0);
+  sleep_ms(1000);
+  j_all = stream_messages();
+  ck_assert_uint_eq(json_array_size(j_all), 2);
+  json_decref(j_all);
+  ck_assert_int_eq(db_count(db.uri, "purchases", "{\"userId\": \"mia\"}"), 1);
+  free(a);
+  free(b);
+  free(c);
+}
+END_TEST
+
 Suite *suite_events(void) {
   Suite *suite = suite_create("events");
   TCase *tc = tcase_create("events");
@@ -399,6 +448,7 @@ Suite *suite_events(void) {
   tcase_add_test(tc, the_cli_replays_from_a_sequence_or_a_time);
   tcase_add_test(tc, rapid_changes_of_one_purchase_arrive_in_version_order);
   tcase_add_test(tc, a_stream_with_other_settings_refuses_the_start);
+  tcase_add_test(tc, an_import_records_its_events_unless_told_not_to);
   suite_add_tcase(suite, tc);
   return suite;
 }
