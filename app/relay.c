@@ -195,6 +195,10 @@ static enum relay_step relay_event(struct relay *relay, const struct pending_eve
   struct timespec now;
 
   json_decref(j_event);
+  if (status == MODEL_BUSY) {
+    step = RELAY_HOLD; /* an earlier event of the purchase first */
+    goto done;
+  }
   if (status == MODEL_NOT_FOUND) {
     /* A create whose writer died between its two inserts answered no one;
      * its entry is left for a minute (a retry adds the purchase), then

@@ -1,6 +1,7 @@
 #include "models/events.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -65,12 +66,25 @@ static enum db_take take_pending(const bson_t *doc, void *arg) {
   if (bson_iter_init_find(&iter, doc, "time") && BSON_ITER_HOLDS_DATE_TIME(&iter)) {
     event->time_ms = bson_iter_date_time(&iter);
   }
+  if (bson_iter_init_find(&iter, doc, "status") && BSON_ITER_HOLDS_UTF8(&iter)) {
+    snprintf(event->status, sizeof(event->status), "%s", bson_iter_utf8(&iter, NULL));
+  }
   first = !bson_iter_init_find(&iter, doc, "from") || BSON_ITER_HOLDS_NULL(&iter);
   snprintf(event->type, sizeof(event->type), "%s",
            first ? EVENT_TYPE_CREATED : EVENT_TYPE_STATUS_CHANGED);
   event_id_of(event->user_id, event->purchase_id, event->version, event->id);
   found->count++;
   return DB_TAKE_MORE;
+}
+
+static int by_purchase_and_version(const void *a, const void *b) {
+  const struct pending_event *x = a;
+  const struct pending_event *y = b;
+  int order = strcmp(x->user_id, y->user_id);
+  if (order == 0) {
+    order = strcmp(x->purchase_id, y->purchase_id);
+  }
+  return order != 0 ? order : (x->version > y->version) - (x->version < y->version);
 }
 
 enum model_status events_find_pending(struct db *db, struct pending_event *events, size_t max,
@@ -89,6 +103,7 @@ enum model_status events_find_pending(struct db *db, struct pending_event *event
   }
   db_call_end(&call);
   *count = status == MODEL_OK ? found.count : 0;
+  qsort(events, *count, sizeof(*events), by_purchase_and_version);
   bson_destroy(opts);
   bson_destroy(filter);
   return status;
@@ -125,23 +140,99 @@ static json_t *purchase_at(const bson_t *doc, json_t *j_history, int32_t version
   return j_purchase;
 }
 
+/* The purchase's history up to `version`, as statusHistory shows it, and
+ * whether an entry before it is still pending (a db_find_each() callback). */
+struct history_upto {
+  int32_t version;
+  json_t *j_list;
+  bool earlier_pending;
+};
+
+static enum db_take take_upto(const bson_t *doc, void *arg) {
+  struct history_upto *upto = arg;
+  bson_iter_t iter;
+  char date[PURCHASE_DATE_LEN] = "";
+  const char *name = NULL;
+  int32_t version = 0;
+
+  if (bson_iter_init_find(&iter, doc, "version") && BSON_ITER_HOLDS_INT32(&iter)) {
+    version = bson_iter_int32(&iter);
+  }
+  if (version < 1 || version > upto->version) {
+    return DB_TAKE_MORE;
+  }
+  if (version < upto->version && bson_iter_init_find(&iter, doc, HISTORY_EVENT_PENDING)) {
+    upto->earlier_pending = true;
+  }
+  if (bson_iter_init_find(&iter, doc, "status") && BSON_ITER_HOLDS_UTF8(&iter)) {
+    name = bson_iter_utf8(&iter, NULL);
+  }
+  if (bson_iter_init_find(&iter, doc, "time") && BSON_ITER_HOLDS_DATE_TIME(&iter)) {
+    purchase_format_date(bson_iter_date_time(&iter), date);
+  }
+  return json_array_append_new(upto->j_list, json_pack("{s:s?, s:s?}", "status", name, "time",
+                                                       date[0] != '\0' ? date : NULL)) == 0
+             ? DB_TAKE_MORE
+             : DB_TAKE_FAILED;
+}
+
+/* The history of `event`'s purchase up to its version, oldest first. The
+ * first event of a created purchase needs no read: it is its own history. */
+static enum model_status history_upto(struct db *db, const struct pending_event *event,
+                                      struct history_upto *upto) {
+  enum model_status status = MODEL_ERROR;
+  struct db_call call = {0};
+  bson_t filter = BSON_INITIALIZER;
+  bson_t *opts = NULL;
+  char date[PURCHASE_DATE_LEN] = "";
+
+  upto->version = event->version;
+  upto->earlier_pending = false;
+  upto->j_list = json_array();
+  if (upto->j_list == NULL) {
+    return MODEL_ERROR;
+  }
+  if (event->version == 1) {
+    purchase_format_date(event->time_ms, date);
+    return json_array_append_new(upto->j_list,
+                                 json_pack("{ss ss}", "status", event->status, "time", date)) == 0
+               ? MODEL_OK
+               : MODEL_ERROR;
+  }
+  opts = BCON_NEW("sort", "{", "version", BCON_INT32(1), "}", "maxTimeMS",
+                  BCON_INT64((int64_t)db_query_timeout_ms(db)));
+  if (shard_filter_begin(&filter, HISTORY_COLLECTION, event->user_id) &&
+      BSON_APPEND_UTF8(&filter, "purchaseId", event->purchase_id) &&
+      db_call_begin(&call, db, DB_OP_HISTORY_LIST, HISTORY_COLLECTION, &status)) {
+    status = db_find_each(call.collection, &filter, opts, take_upto, upto, "events", "history");
+  }
+  db_call_end(&call);
+  bson_destroy(opts);
+  bson_destroy(&filter);
+  return status;
+}
+
 json_t *event_cloudevent(struct db *db, const struct pending_event *event, const char *source,
                          enum model_status *status) {
   bson_t *doc = NULL;
-  json_t *j_history = NULL;
+  struct history_upto upto = {0};
   json_t *j_data = NULL;
   json_t *j_event = NULL;
   char time[PURCHASE_DATE_LEN] = "";
 
+  *status = history_upto(db, event, &upto);
+  if (*status != MODEL_OK) {
+    goto done;
+  }
+  if (upto.earlier_pending) {
+    *status = MODEL_BUSY;
+    goto done;
+  }
   *status = purchase_store_find_doc(db, event->user_id, event->purchase_id, &doc);
   if (*status != MODEL_OK) {
     goto done;
   }
-  *status = history_store_list(db, event->user_id, event->purchase_id, &j_history);
-  if (*status != MODEL_OK) {
-    goto done;
-  }
-  j_data = purchase_at(doc, j_history, event->version);
+  j_data = purchase_at(doc, upto.j_list, event->version);
   purchase_format_date(event->time_ms, time);
   j_event = json_pack("{ss ss ss ss ss ss ss ss si sO}", "specversion", "1.0", "id", event->id,
                       "source", source, "type", event->type, "subject", event->purchase_id, "time",
@@ -151,7 +242,7 @@ json_t *event_cloudevent(struct db *db, const struct pending_event *event, const
 
 done:
   json_decref(j_data);
-  json_decref(j_history);
+  json_decref(upto.j_list);
   bson_destroy(doc);
   return j_event;
 }

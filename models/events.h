@@ -45,11 +45,14 @@ struct pending_event {
   char purchase_id[72];
   int32_t version;
   int64_t time_ms;
+  char status[HISTORY_STATUS_MAX]; /* the status the change reached */
 };
 
 /* Up to `max` pending events (the one read that is cross-customer by
- * nature: docs/scaling.md), ordered by customer, purchase and version, so
- * that each purchase's events come in version order. *count says how many. */
+ * nature: docs/scaling.md), ordered here by customer, purchase and version
+ * (the database is not asked to sort: FerretDB would read every pending
+ * entry to do it). *count says how many. The batch may lack an earlier
+ * pending event of a purchase: event_cloudevent() says so. */
 enum model_status events_find_pending(struct db *db, struct pending_event *events, size_t max,
                                       size_t *count);
 
@@ -57,7 +60,9 @@ enum model_status events_find_pending(struct db *db, struct pending_event *event
  * GET /user/:userId/purchases/:purchaseId answered it right after that
  * change (its status then, its history up to that version). A new
  * reference, or NULL with *status set: MODEL_NOT_FOUND when the purchase
- * is not there (a create whose writer died between its two inserts). */
+ * is not there (a create whose writer died between its two inserts),
+ * MODEL_BUSY when an earlier event of the purchase is still pending (it
+ * goes first). */
 json_t *event_cloudevent(struct db *db, const struct pending_event *event, const char *source,
                          enum model_status *status);
 
