@@ -23,7 +23,7 @@
 
 /* Header lines collected per request: one more than a head may hold, so
  * that the check of the lines sees a head with too many (431). */
-#define EDGE_HEADERS_MAX (FRAMING_HEADERS_MAX + 1)
+#define EDGE_HEADERS_MAX (HTTP_HEADER_LINES_MAX + 1)
 
 /* The edge's configuration and Ulfius's request dispatcher behind it. MHD
  * calls C functions with a cls of Ulfius's choosing, so these live here,

@@ -7,6 +7,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* The service's limits on the header lines as a client sent them (a header
+ * on two lines is two), each a 431; checked by middleware/framing.c. */
+#define HTTP_HEADER_LINES_MAX 64    /* lines */
+#define HTTP_HEADER_VALUE_MAX 8192  /* bytes of one line's value; a JWT fits */
+#define HTTP_HEADER_BYTES_MAX 16384 /* bytes of every name and value */
+
 /* tchar (section 5.6.2): the characters of a token. */
 bool http_is_tchar(unsigned char c);
 

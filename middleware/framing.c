@@ -123,28 +123,28 @@ static bool check_lines(const struct framing_head *head, struct framing_verdict 
   size_t seen[COUNT(SINGLE_HEADERS)] = {0};
   size_t total = 0;
 
-  if (head->header_count > FRAMING_HEADERS_MAX) {
+  if (head->header_count > HTTP_HEADER_LINES_MAX) {
     verdict->refuse = true;
     verdict->type = PROBLEM_HEADERS_TOO_LARGE;
     snprintf(verdict->detail, sizeof(verdict->detail), "At most %d header lines are accepted.",
-             FRAMING_HEADERS_MAX);
+             HTTP_HEADER_LINES_MAX);
     return false;
   }
   for (size_t i = 0; i < head->header_count; i++) {
     const struct framing_header *h = &head->headers[i];
-    if (h->value_len > FRAMING_HEADER_VALUE_MAX) {
-      _Static_assert(FRAMING_HEADER_VALUE_MAX == 8192, "say the limit below");
+    if (h->value_len > HTTP_HEADER_VALUE_MAX) {
+      _Static_assert(HTTP_HEADER_VALUE_MAX == 8192, "say the limit below");
       refuse(verdict, PROBLEM_HEADERS_TOO_LARGE, "Header '%s' is longer than 8192 bytes.", h->name,
              h->name_len);
       return false;
     }
     total += h->name_len + h->value_len;
   }
-  if (total > FRAMING_HEADERS_TOTAL_MAX) {
+  if (total > HTTP_HEADER_BYTES_MAX) {
     verdict->refuse = true;
     verdict->type = PROBLEM_HEADERS_TOO_LARGE;
     snprintf(verdict->detail, sizeof(verdict->detail),
-             "The header lines hold more than %d bytes in all.", FRAMING_HEADERS_TOTAL_MAX);
+             "The header lines hold more than %d bytes in all.", HTTP_HEADER_BYTES_MAX);
     return false;
   }
   for (size_t i = 0; i < head->header_count; i++) {
@@ -345,10 +345,6 @@ void framing_check(const struct framing_head *head, struct framing_verdict *verd
 
   memset(verdict, 0, sizeof(*verdict));
   if (!check_method_and_target(head, verdict)) {
-    return;
-  }
-  if (head->header_count > FRAMING_HEADERS_MAX) {
-    (void)check_lines(head, verdict);
     return;
   }
   for (size_t i = 0; i < head->header_count; i++) {

@@ -12,13 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/http_syntax.h"
 #include "middleware/problem.h"
-
-/* Limits on the header lines as the client sent them (a header sent on
- * two lines is two), each a 431. */
-#define FRAMING_HEADERS_MAX       64    /* lines */
-#define FRAMING_HEADER_VALUE_MAX  8192  /* bytes of one line's value; a JWT fits */
-#define FRAMING_HEADERS_TOTAL_MAX 16384 /* bytes of every name and value */
 
 /* One header as received: the name and value with their lengths, which
  * reveal a NUL that a C string would hide. */
@@ -52,7 +47,7 @@ struct framing_verdict {
 };
 
 /* Checks the head; fills *verdict. Never fails otherwise. The header lines
- * are checked against the limits above, and a header that means one thing
+ * are checked against HTTP_HEADER_* (lib/http_syntax.h), and a header that means one thing
  * (x-client-id, Origin, ...: see SINGLE_HEADERS in framing.c) sent on two
  * lines, spelt alike or not, is a 400 naming it. */
 void framing_check(const struct framing_head *head, struct framing_verdict *verdict);

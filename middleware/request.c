@@ -17,7 +17,6 @@
 #include "middleware/metrics.h"
 #include "middleware/cors.h"
 #include "middleware/encoding.h"
-#include "middleware/framing.h"
 #include "middleware/problem.h"
 #include "middleware/query.h"
 
@@ -226,7 +225,7 @@ static bool join_list_headers(struct _u_map *headers) {
     const char **keys = u_map_enum_keys(headers);
     char *first = NULL;
     char *joined = NULL;
-    char *others[FRAMING_HEADERS_MAX];
+    char *others[HTTP_HEADER_LINES_MAX];
     size_t other_count = 0;
     bool ok = true;
 
@@ -242,7 +241,7 @@ static bool join_list_headers(struct _u_map *headers) {
         first = o_strdup(keys[k]);
         joined = o_strdup(value != NULL ? value : "");
         ok = first != NULL && joined != NULL;
-      } else if (other_count < FRAMING_HEADERS_MAX) {
+      } else if (other_count < HTTP_HEADER_LINES_MAX) {
         char *longer = msprintf("%s, %s", joined, value != NULL ? value : "");
         o_free(joined);
         joined = longer;

@@ -229,8 +229,8 @@ END_TEST
 /* What framing_check says of `count` lines named `name` with values of
  * `value_len` bytes after Host. */
 static struct framing_verdict check_lines_of(const char *name, size_t count, size_t value_len) {
-  static struct framing_header headers[FRAMING_HEADERS_MAX + 2];
-  static char value[FRAMING_HEADERS_TOTAL_MAX];
+  static struct framing_header headers[HTTP_HEADER_LINES_MAX + 2];
+  static char value[HTTP_HEADER_BYTES_MAX];
   struct framing_verdict verdict;
 
   ck_assert_uint_le(count + 1, sizeof(headers) / sizeof(headers[0]));
@@ -258,10 +258,10 @@ START_TEST(header_lines_are_counted_and_measured_as_sent) {
     size_t value_len;
     bool refused;
   } CASES[] = {
-      {FRAMING_HEADERS_MAX - 1, 8, false},
-      {FRAMING_HEADERS_MAX, 8, true},
-      {1, FRAMING_HEADER_VALUE_MAX, false},
-      {1, FRAMING_HEADER_VALUE_MAX + 1, true},
+      {HTTP_HEADER_LINES_MAX - 1, 8, false},
+      {HTTP_HEADER_LINES_MAX, 8, true},
+      {1, HTTP_HEADER_VALUE_MAX, false},
+      {1, HTTP_HEADER_VALUE_MAX + 1, true},
       {2, 8000, false},
       {3, 6000, true},
   };
