@@ -310,20 +310,9 @@ static void *slow_read(void *data) {
   return NULL;
 }
 
+/* A metric of the server's /metrics, or -1. */
 static long metric(const char *name) {
-  struct http_response r;
-  const char *line;
-  long value = -1;
-  ck_assert(http_request(server.port, "GET", "/metrics", NULL, &r));
-  line = strstr(r.body, name);
-  while (line != NULL && ((line != r.body && line[-1] != '\n') || line[strlen(name)] != ' ')) {
-    line = strstr(line + 1, name);
-  }
-  if (line != NULL) {
-    value = strtol(line + strlen(name) + 1, NULL, 10);
-  }
-  http_response_cleanup(&r);
-  return value;
+  return http_metric(server.port, name);
 }
 
 START_TEST(an_exhausted_slot_budget_is_a_503_at_once) {

@@ -111,19 +111,7 @@ static int server_fds(void) {
 
 /* A metric of the server's /metrics, or -1. */
 static long metric(const char *name) {
-  struct http_response r;
-  const char *line;
-  long value = -1;
-
-  ck_assert(http_request(server.port, "GET", "/metrics", NULL, &r));
-  for (line = strstr(r.body, name); line != NULL; line = strstr(line + 1, name)) {
-    if ((line == r.body || line[-1] == '\n') && line[strlen(name)] == ' ') {
-      value = strtol(line + strlen(name) + 1, NULL, 10);
-      break;
-    }
-  }
-  http_response_cleanup(&r);
-  return value;
+  return http_metric(server.port, name);
 }
 
 /* /healthz on a new connection, answered within 5 s. */

@@ -697,6 +697,26 @@ void http_response_cleanup(struct http_response *response) {
   memset(response, 0, sizeof(*response));
 }
 
+long http_metric(int port, const char *name) {
+  struct http_response r;
+  const char *line = NULL;
+  size_t len = strlen(name);
+  long value = -1;
+
+  if (!http_request(port, "GET", "/metrics", NULL, &r)) {
+    return -1;
+  }
+  for (line = r.body != NULL ? strstr(r.body, name) : NULL; line != NULL;
+       line = strstr(line + 1, name)) {
+    if ((line == r.body || line[-1] == '\n') && line[len] == ' ') {
+      value = strtol(line + len + 1, NULL, 10);
+      break;
+    }
+  }
+  http_response_cleanup(&r);
+  return value;
+}
+
 int64_t db_count(const char *uri, const char *collection_name, const char *filter_json) {
   mongoc_client_t *client = mongoc_client_new(uri);
   mongoc_uri_t *parsed = mongoc_uri_new(uri);

@@ -156,6 +156,10 @@ bool http_request_body(int port, const char *method, const char *path, const cha
 bool http_get_as(int port, const char *path, const char *client_id, const char *user_id,
                  struct http_response *out);
 
+/* The value of the unlabelled metric `name` of the server on `port`'s
+ * /metrics, as a whole number; -1 when it is not there (or no answer). */
+long http_metric(int port, const char *name);
+
 /* Value of response header `name` (case-insensitive) copied into buf, or
  * NULL when absent. */
 const char *http_header(const struct http_response *response, const char *name, char *buf,
